@@ -1,0 +1,114 @@
+"""The contactvault SDK: ``Client``/``AsyncClient``, typed models, errors and the resumable unlock workflow.
+
+Everything public is re-exported here (and again from ``contactvault``); the underscore modules are private.
+``config`` and ``state`` are public modules because the CLI uses them directly.
+"""
+
+from __future__ import annotations
+
+from ._async_client import AsyncClient
+from ._client import Client
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigError,
+    ConflictError,
+    ContactVaultError,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    InsufficientCreditsError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    ServiceUnavailableError,
+    StateError,
+    TaskTimeoutError,
+)
+from ._models import (
+    Channel,
+    ContactItem,
+    CreditBalance,
+    EventDetail,
+    EventItem,
+    Page,
+    PrecheckDetail,
+    PrecheckResult,
+    TaskCounts,
+    UnlockSubmission,
+    UnlockTask,
+    UnlockTaskItem,
+    Verification,
+)
+from ._results import (
+    DeliveredContact,
+    FailedContact,
+    Reconciliation,
+    SkippedContact,
+    UnlockEstimate,
+    UnlockProgress,
+    UnlockResult,
+)
+from ._retry import RetryPolicy
+from .config import ClientConfig, load_config, save_config
+from .state import StateStore
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "Channel",
+    "Client",
+    "ClientConfig",
+    "ConfigError",
+    "ConflictError",
+    "ContactItem",
+    "ContactVaultError",
+    "CreditBalance",
+    "DeliveredContact",
+    "EventDetail",
+    "EventItem",
+    "FailedContact",
+    "IdempotencyKeyInUseError",
+    "IdempotencyKeyReusedError",
+    "InsufficientCreditsError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "Page",
+    "PrecheckDetail",
+    "PrecheckResult",
+    "RateLimitError",
+    "Reconciliation",
+    "RetryPolicy",
+    "ServerError",
+    "ServiceUnavailableError",
+    "SkippedContact",
+    "StateError",
+    "StateStore",
+    "TaskCounts",
+    "TaskTimeoutError",
+    "UnlockEstimate",
+    "UnlockProgress",
+    "UnlockResult",
+    "UnlockSubmission",
+    "UnlockTask",
+    "UnlockTaskItem",
+    "Verification",
+    "load_config",
+    "save_config",
+]
+
+# Public names should say they come from here, not from the private module that defines them (as httpx does).
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith(__name__ + "._"):
+        _obj.__module__ = __name__
+del _name, _obj

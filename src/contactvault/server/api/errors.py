@@ -1,0 +1,136 @@
+"""One table maps domain errors to HTTP; every error leaves as ``{code, message, errorKey, traceId[, details]}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from contactvault.server.domain import errors as e
+
+log = logging.getLogger("contactvault.api")
+
+STATUS_BY_KEY: dict[str, int] = {
+    e.InvalidRequest.error_key: 400,
+    e.InvalidApiKey.error_key: 401,
+    e.InsufficientCredits.error_key: 402,
+    e.NotFound.error_key: 404,
+    e.StateConflict.error_key: 409,
+    e.IdempotencyKeyInUse.error_key: 409,
+    e.IdempotencyKeyReused.error_key: 422,
+    "RATE_LIMIT_EXCEEDED": 429,
+    e.ServiceUnavailable.error_key: 503,
+    "INTERNAL_ERROR": 500,
+}
+KEY_BY_STATUS = {
+    400: "INVALID_REQUEST",
+    401: "INVALID_API_KEY",
+    404: "NOT_FOUND",
+    405: "INVALID_REQUEST",
+    409: "STATE_CONFLICT",
+    413: "INVALID_REQUEST",
+    415: "INVALID_REQUEST",
+    429: "RATE_LIMIT_EXCEEDED",
+}
+
+
+def trace_id_of(request: Request) -> str:
+    """The request's trace id (set by the middleware)."""
+    return str(getattr(request.state, "trace_id", "") or "")
+
+
+def error_response(
+    request: Request,
+    status: int,
+    error_key: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The contract's error body."""
+    body: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "errorKey": error_key,
+        "traceId": trace_id_of(request),
+    }
+    if details:
+        body["details"] = details
+    all_headers = {"X-Request-ID": body["traceId"], **(headers or {})}
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=all_headers
+    )
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_response(request: Request, exc: RequestValidationError) -> Response:
+    """400 naming the first offending field (never echoing its value)."""
+    first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "Invalid request."}
+    field = _field_of(tuple(first.get("loc", ())))
+    message = str(first.get("msg", "Invalid value.")).replace("\n", " ")
+    return error_response(request, 400, "INVALID_REQUEST", f"Invalid {field}: {message}", {"field": field})
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers."""
+
+    @app.exception_handler(e.DomainError)
+    async def _domain(request: Request, exc: e.DomainError) -> Response:
+        return error_response(
+            request, STATUS_BY_KEY.get(exc.error_key, 500), exc.error_key, exc.message, exc.details
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return validation_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        key = KEY_BY_STATUS.get(
+            exc.status_code, "INVALID_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR"
+        )
+        message = "Not found." if exc.status_code == 404 else str(exc.detail)
+        return error_response(request, exc.status_code, key, message, headers=getattr(exc, "headers", None))
+
+    async def _database(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            request,
+            503,
+            "SERVICE_UNAVAILABLE",
+            "The service is temporarily unavailable; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(InterfaceError, _database)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error(
+            "unhandled %s on %s %s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        return error_response(request, 500, "INTERNAL_ERROR", "Internal error.")
+
+
+def install_body_limit(app: FastAPI) -> None:
+    """413 for a streamed body that outgrew the limit."""
+    from contactvault.server.api.middleware import BodyTooLarge
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return error_response(request, 413, "INVALID_REQUEST", str(exc), {"field": "body"})

@@ -1,0 +1,58 @@
+"""POST /external/actions/precheck: what an action would cost, reserving nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from contactvault.server.api.deps import AccountId, RuntimeDep, json
+from contactvault.server.api.schemas import PrecheckCreate, PrecheckPublic, UnlockParams
+from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.domain.ledger import Channel
+from contactvault.server.domain.tasks import MAX_IDS_PER_TASK
+from contactvault.server.services import unlocks
+
+router = APIRouter(prefix="/external/actions", tags=["actions"])
+ACTIONS = {"unlock_contact_emails": Channel.EMAIL, "unlock_contact_phones": Channel.PHONE}
+
+
+def _verdict(action: str, reason: str, credits: int, detail: dict[str, Any]) -> dict[str, Any]:
+    allowed = reason == "ok"
+    return {
+        "ok": True,
+        "action_type": action,
+        "allowed": allowed,
+        "should_charge": allowed and credits > 0,
+        "credits": credits,
+        "reason_code": reason,
+        "biz_code": 0 if allowed else 1,
+        "detail": detail,
+    }
+
+
+@router.post("/precheck", response_model=PrecheckPublic, summary="Precheck an action")
+def precheck(rt: RuntimeDep, account_id: AccountId, body: PrecheckCreate) -> Response:
+    """Whether the action is allowed and what it would cost; reserves nothing."""
+    channel = ACTIONS.get(body.action_type)
+    if channel is None:
+        return json(_verdict(body.action_type, "unsupported_action", 0, {}))
+    try:
+        params = UnlockParams.model_validate(body.params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "params." + ".".join(str(p) for p in first["loc"])
+        raise InvalidRequest(f"Invalid {field}: {first['msg']}", {"field": field}) from None
+    if len(params.personnel_ids) > MAX_IDS_PER_TASK:
+        return json(
+            _verdict(
+                body.action_type,
+                "exceed_max_unlock_limit",
+                0,
+                {"requested_count": len(params.personnel_ids), "max": MAX_IDS_PER_TASK},
+            )
+        )
+    result = unlocks.precheck(rt, account_id, channel, params.event_id, params.personnel_ids)
+    return json(_verdict(body.action_type, result["reason_code"], result["credits"], result["detail"]))

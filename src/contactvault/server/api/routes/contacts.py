@@ -1,0 +1,194 @@
+"""Contact search, unlock submissions and task polling (email and phone)."""
+
+from __future__ import annotations
+
+import asyncio
+import json as stdjson
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
+from contactvault.server.api.errors import trace_id_of
+from contactvault.server.api.schemas import (
+    ContactPage,
+    ErrorPublic,
+    UnlockCreate,
+    UnlockSubmissionPublic,
+    UnlockTaskPublic,
+)
+from contactvault.server.domain.errors import DomainError, InvalidRequest, NotFound
+from contactvault.server.domain.ledger import Channel
+from contactvault.server.domain.tasks import parse_person_id
+from contactvault.server.runtime import Runtime
+from contactvault.server.services import directory, idempotency, unlocks
+
+router = APIRouter(prefix="/external/contacts", tags=["contacts"])
+Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+# Long-polls re-check the database at least this often, to notice writes made by other processes.
+FALLBACK_CHECK_SECONDS = 1.0
+ERRORS: dict[int | str, dict[str, object]] = {
+    s: {"model": ErrorPublic} for s in (400, 401, 402, 404, 409, 422, 429, 503)
+}
+
+
+@router.get("/search", response_model=ContactPage, summary="Search contacts across all events")
+def search(
+    rt: RuntimeDep,
+    account_id: AccountId,
+    page: Page,
+    company_name: Annotated[str, Query(min_length=1, max_length=200)],
+    role: Text = None,
+    person_name: Text = None,
+) -> Response:
+    """People at companies whose name has every word of ``company_name``; ``role`` matches the title."""
+    return json(
+        directory.search_contacts(
+            rt, account_id, page, company_name=company_name, role=role, person_name=person_name
+        )
+    )
+
+
+def _idempotency_key(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= 255 or not raw.isprintable() or not raw.isascii():
+        raise InvalidRequest(
+            "Idempotency-Key must be 1-255 printable ASCII characters.", {"field": "Idempotency-Key"}
+        )
+    return raw
+
+
+def _submit(
+    request: Request,
+    rt: Runtime,
+    account_id: int,
+    body: UnlockCreate,
+    channel: Channel,
+    key: str | None,
+    call_source: str | None,
+) -> Response:
+    req = unlocks.UnlockRequest(
+        account_id=account_id,
+        channel=channel,
+        event_id=body.event_id,
+        personnel_ids=body.personnel_ids,
+        max_credits=body.max_credits,
+        call_source="agent" if (call_source or "").lower() == "agent" else "api",
+        trace_id=trace_id_of(request),
+    )
+    idem_key = _idempotency_key(key)
+    if idem_key is None:
+        status, result = unlocks.submit(rt, req)
+        return Response(idempotency.encode(result), status, media_type="application/json")
+    digest = idempotency.fingerprint(channel.value, stdjson.dumps(body.model_dump(), sort_keys=True))
+    claim = idempotency.begin(rt, account_id, idem_key, digest)
+    if isinstance(claim, idempotency.Replay):
+        return Response(
+            claim.body,
+            claim.status_code,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    try:
+        status, result = unlocks.submit(rt, req, claim)
+    except DomainError:
+        idempotency.abandon(rt, claim)
+        raise
+    return Response(idempotency.encode(result), status, media_type="application/json")
+
+
+SUBMIT_DOC = dict(status_code=201, response_model=UnlockSubmissionPublic, responses=ERRORS)
+
+
+@router.post("/unlock", summary="Start an email unlock task", **SUBMIT_DOC)  # type: ignore[arg-type]
+def unlock_emails(
+    request: Request,
+    rt: RuntimeDep,
+    account_id: AccountId,
+    body: UnlockCreate,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    x_call_source: Annotated[str | None, Header(alias="x-call-source", max_length=50)] = None,
+) -> Response:
+    """Hold 15 credits per chargeable person and start resolving their work emails."""
+    return _submit(request, rt, account_id, body, Channel.EMAIL, idempotency_key, x_call_source)
+
+
+@router.post("/unlock-phone", summary="Start a phone unlock task", **SUBMIT_DOC)  # type: ignore[arg-type]
+def unlock_phones(
+    request: Request,
+    rt: RuntimeDep,
+    account_id: AccountId,
+    body: UnlockCreate,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    x_call_source: Annotated[str | None, Header(alias="x-call-source", max_length=50)] = None,
+) -> Response:
+    """Hold 150 credits per chargeable person and start resolving their phone numbers."""
+    return _submit(request, rt, account_id, body, Channel.PHONE, idempotency_key, x_call_source)
+
+
+def _etag(task_id: int, version: int) -> str:
+    return f'W/"{task_id:x}.{version}"'
+
+
+async def _poll(
+    rt: Runtime, account_id: int, raw_id: str, channel: Channel, wait: int, if_none_match: str | None
+) -> Response:
+    task_id = parse_person_id(raw_id)
+    if task_id is None:
+        raise NotFound(f"Task {raw_id} not found.")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    with rt.notifier.listen(task_id) as listener:
+        version, body = await run_in_threadpool(unlocks.get_task, rt, account_id, task_id, channel)
+        seen = if_none_match or _etag(task_id, version)
+        terminal = body["taskStatus"] in ("completed", "failed")
+        while wait and not terminal and _etag(task_id, version) == seen:
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await listener.wait(min(left, FALLBACK_CHECK_SECONDS))
+            peek = await run_in_threadpool(unlocks.task_version, rt, account_id, task_id)
+            if peek is None:
+                raise NotFound(f"Task {raw_id} not found.")
+            if _etag(task_id, peek[0]) != seen or peek[1]:
+                version, body = await run_in_threadpool(unlocks.get_task, rt, account_id, task_id, channel)
+                terminal = body["taskStatus"] in ("completed", "failed")
+    etag = _etag(task_id, version)
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return json(body, headers={"ETag": etag})
+
+
+WaitParam = Annotated[
+    int, Query(ge=0, le=60, description="Extension: long-poll up to N seconds for a change.")
+]
+TaskIdParam = Annotated[str, Path(min_length=1, max_length=40)]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=200)]
+POLL_DOC = dict(response_model=UnlockTaskPublic, responses={304: {"description": "Not modified"}, **ERRORS})
+
+
+@router.get("/unlock-tasks/{task_id}", summary="Get an email unlock task", **POLL_DOC)  # type: ignore[arg-type]
+async def email_task(
+    rt: RuntimeDep,
+    account_id: AccountId,
+    task_id: TaskIdParam,
+    wait: WaitParam = 0,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Task status and per-item results; ``?wait=N`` answers as soon as the task changes."""
+    return await _poll(rt, account_id, task_id, Channel.EMAIL, wait, if_none_match)
+
+
+@router.get("/unlock-phone-tasks/{task_id}", summary="Get a phone unlock task", **POLL_DOC)  # type: ignore[arg-type]
+async def phone_task(
+    rt: RuntimeDep,
+    account_id: AccountId,
+    task_id: TaskIdParam,
+    wait: WaitParam = 0,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Task status and per-item results (items carry ``phone``)."""
+    return await _poll(rt, account_id, task_id, Channel.PHONE, wait, if_none_match)

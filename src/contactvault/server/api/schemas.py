@@ -1,0 +1,369 @@
+"""Request bodies (validated, unknown fields rejected) and response shapes (for /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_EXAMPLE = "789"
+
+
+class UnlockCreate(BaseModel):
+    """Body of POST /external/contacts/unlock and /unlock-phone."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"event_id": "139574", "personnel_ids": ["789", "790"]}]},
+    )
+
+    event_id: str = Field(min_length=1, max_length=100)
+    personnel_ids: list[str] = Field(min_length=1, max_length=100)
+    max_credits: int | None = Field(
+        default=None, ge=0, le=10**12, description="Extension: spend cap for this task."
+    )
+
+
+class PrecheckCreate(BaseModel):
+    """Body of POST /external/actions/precheck."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "action_type": "unlock_contact_emails",
+                    "params": {"event_id": "139574", "personnel_ids": ["789"]},
+                }
+            ]
+        },
+    )
+
+    action_type: str = Field(min_length=1, max_length=100)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class UnlockParams(BaseModel):
+    """``params`` of an unlock precheck."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    event_id: str = Field(min_length=1, max_length=100)
+    personnel_ids: list[str] = Field(min_length=1)
+
+
+class ErrorPublic(BaseModel):
+    """Every non-2xx answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": 404,
+                    "message": "Task 1 not found.",
+                    "errorKey": "NOT_FOUND",
+                    "traceId": "4bf92f3577b34da6",
+                }
+            ]
+        }
+    )
+
+    code: int
+    message: str
+    errorKey: str
+    traceId: str
+    details: dict[str, Any] | None = None
+
+
+class CreditBalancePublic(BaseModel):
+    """GET /external/credits/balance."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "totalAmount": 10000,
+                    "totalBalance": 9850,
+                    "subscriptionAmount": 10000,
+                    "subscriptionBalance": 9850,
+                    "addonAmount": 0,
+                    "addonBalance": 0,
+                    "addonExpireAt": None,
+                    "giftAmount": 0,
+                    "giftBalance": 0,
+                    "resetAt": None,
+                    "reservedBalance": 150,
+                }
+            ]
+        }
+    )
+
+    totalAmount: int
+    totalBalance: int
+    subscriptionAmount: int
+    subscriptionBalance: int
+    addonAmount: int
+    addonBalance: int
+    addonExpireAt: int | None
+    giftAmount: int
+    giftBalance: int
+    resetAt: int | None
+    reservedBalance: int
+
+
+class EventItemPublic(BaseModel):
+    """An event in a list."""
+
+    id: str
+    eventId: str
+    name: str
+    nickname: str | None
+    description: str | None
+    url: str | None
+    dateStart: str | None
+    dateEnd: str | None
+    venue: str | None
+    city: str | None
+    region: str | None
+    country: str | None
+    exhibitorCount: int
+    image: str | None
+    dataSource: str | None
+    hasVisitors: bool
+    sponsorMatchStarred: int
+
+
+class EventDetailPublic(EventItemPublic):
+    """One event in full."""
+
+    attendeeCount: int | None
+    personnelCount: int
+    eventType: str | None
+    topics: list[str]
+
+
+class EventEnvelope(BaseModel):
+    """GET /external/events/{id}."""
+
+    event: EventDetailPublic
+
+
+class ContactItemPublic(BaseModel):
+    """A person as the caller sees them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ID_EXAMPLE,
+                    "fullName": "Jane Doe",
+                    "title": "VP of Partnerships",
+                    "department": "Business Development",
+                    "seniorityLevel": "VP",
+                    "linkedinUrl": "https://www.linkedin.com/in/jane-doe-789",
+                    "companyName": "Example Retail Co",
+                    "sourceType": ["exhibitor"],
+                    "email": None,
+                    "contactUnlockStatus": "locked",
+                    "phone": None,
+                    "phoneUnlockStatus": None,
+                    "eventCount": 2,
+                    "linkedinActivity": None,
+                    "linkedinActivityStatus": None,
+                    "outreachMessageStatus": None,
+                    "outreachMessageChannels": [],
+                }
+            ]
+        }
+    )
+
+    id: str
+    fullName: str
+    title: str | None
+    department: str | None
+    seniorityLevel: str | None
+    linkedinUrl: str | None
+    companyName: str | None
+    sourceType: list[Literal["exhibitor", "social", "visitors"]]
+    email: str | None
+    contactUnlockStatus: Literal["locked", "unlocking", "unlocked", "failed"]
+    phone: str | None
+    phoneUnlockStatus: Literal["ready", "processing", "failed"] | None
+    eventCount: int
+    linkedinActivity: None
+    linkedinActivityStatus: None
+    outreachMessageStatus: None
+    outreachMessageChannels: list[str]
+
+
+class PageFields(BaseModel):
+    """The pagination fields every page carries."""
+
+    total: int
+    page: int
+    pageSize: int
+    totalPages: int
+    hasMore: bool
+
+
+class EventPage(PageFields):
+    """A page of events."""
+
+    items: list[EventItemPublic]
+
+
+class ContactPage(PageFields):
+    """A page of people."""
+
+    items: list[ContactItemPublic]
+
+
+class Counts(BaseModel):
+    """Personnel list counts."""
+
+    actualTotal: int
+    visibleTotal: int
+    remainingLockedCount: int
+
+
+class Semantics(BaseModel):
+    """How much of the list is visible."""
+
+    accessMode: str
+    previewLimit: int | None
+    counts: Counts
+
+
+class PersonnelPage(ContactPage):
+    """GET /external/personnel/list."""
+
+    semantics: Semantics
+
+
+class UnlockSubmissionPublic(BaseModel):
+    """201 of an unlock submission (snake_case on the wire)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "accepted",
+                    "task_id": "4611686018427387904",
+                    "job_id": "4611686018427387904",
+                    "skipped_personnel_ids": [],
+                    "skipped_detail": {
+                        "invalid_personnel_ids": [],
+                        "missing_personnel_ids": [],
+                        "unlinked_personnel_ids": [],
+                        "already_unlocked_personnel_ids": [],
+                        "unlocking_personnel_ids": [],
+                    },
+                }
+            ]
+        }
+    )
+
+    status: Literal["accepted", "success"]
+    task_id: str | None = None
+    job_id: str | None = None
+    skipped_personnel_ids: list[str]
+    skipped_detail: dict[str, list[str]]
+
+
+class VerificationPublic(BaseModel):
+    """How sure we are the address delivers."""
+
+    status: Literal["valid", "accept_all", "unknown"]
+    score: int
+    checkedAt: str | None
+
+
+class UnlockItemPublic(BaseModel):
+    """One person in a task."""
+
+    personnelId: str
+    status: Literal["pending", "processing", "unlocked", "failed"]
+    email: str | None = None
+    phone: str | None = None
+    errorCode: str | None = None
+    creditsCharged: int
+    verification: VerificationPublic | None = None
+    source: str | None = None
+    completedAt: str | None = None
+
+
+class ItemCounts(BaseModel):
+    """Items by status."""
+
+    pending: int
+    processing: int
+    unlocked: int
+    failed: int
+
+
+class UnlockTaskPublic(BaseModel):
+    """GET /external/contacts/unlock-tasks/{taskId}."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "taskId": "4611686018427387904",
+                    "taskStatus": "completed",
+                    "items": [
+                        {
+                            "personnelId": "789",
+                            "status": "unlocked",
+                            "email": "jane.doe@example.com",
+                            "creditsCharged": 15,
+                            "verification": {
+                                "status": "valid",
+                                "score": 95,
+                                "checkedAt": "2026-11-01T10:00:00Z",
+                            },
+                            "source": "vault",
+                            "completedAt": "2026-11-29T12:00:01Z",
+                        },
+                        {
+                            "personnelId": "790",
+                            "status": "failed",
+                            "errorCode": "UNRESOLVED",
+                            "creditsCharged": 0,
+                            "completedAt": "2026-11-29T12:00:01Z",
+                        },
+                    ],
+                    "counts": {"pending": 0, "processing": 0, "unlocked": 1, "failed": 1},
+                    "creditsHeld": 30,
+                    "creditsCharged": 15,
+                    "creditsReleased": 15,
+                    "createdAt": "2026-11-29T12:00:00Z",
+                    "completedAt": "2026-11-29T12:00:01Z",
+                }
+            ]
+        }
+    )
+
+    taskId: str
+    taskStatus: Literal["pending", "processing", "completed", "failed"]
+    items: list[UnlockItemPublic]
+    counts: ItemCounts
+    creditsHeld: int
+    creditsCharged: int
+    creditsReleased: int
+    createdAt: str
+    completedAt: str | None
+
+
+class PrecheckPublic(BaseModel):
+    """200 of a precheck (snake_case on the wire)."""
+
+    ok: bool
+    action_type: str
+    allowed: bool
+    should_charge: bool
+    credits: int
+    reason_code: str
+    biz_code: int
+    detail: dict[str, Any]

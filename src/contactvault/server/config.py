@@ -1,0 +1,40 @@
+"""Settings: built once at start-up from the environment (``CONTACTVAULT_*``) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/contactvault.db"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTACTVAULT_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # Fernet keys (url-safe base64), newest first, comma separated; or a file with one key a line.
+    encryption_keys: str = ""
+    encryption_key_file: Path | None = None
+    # Keyed hashes for lookups of emails/phones (suppressions) use their own secret.
+    hash_key: str = ""
+
+    worker_lease_seconds: float = Field(default=30.0, gt=0)
+    worker_batch_size: int = Field(default=500, ge=1, le=5000)
+    worker_concurrency: int = Field(default=64, ge=1, le=1000)
+    worker_max_attempts: int = Field(default=5, ge=1, le=100)
+    worker_idle_seconds: float = Field(default=0.5, gt=0)
+
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # An in-progress idempotency record older than this belongs to a request that died; it may be taken over.
+    idempotency_stale_seconds: int = Field(default=60, ge=1)
+
+    rate_limit_per_key: int = Field(default=120, ge=0)
+    rate_limit_per_ip: int = Field(default=600, ge=0)
+    rate_limit_storage: str = "memory://"
+
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    log_json: bool = False

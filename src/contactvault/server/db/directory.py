@@ -1,0 +1,226 @@
+"""Directory queries: events, people, companies and the text search behind them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, ColumnElement, Select, and_, func, literal_column, select, text, true
+
+from contactvault.server.db.tables import companies, event_personnel, events, personnel
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def tokens(query: str) -> list[str]:
+    """The words of a free-text query, lower-cased (punctuation and operators dropped)."""
+    return [t.lower() for t in _TOKEN.findall(query)][:16]
+
+
+def _fts_match(words: Sequence[str]) -> str:
+    # Every word must prefix-match; each is quoted so FTS5 syntax in user input is inert.
+    return " ".join(f'"{w}"*' for w in words)
+
+
+def company_filter(conn: Connection, name: str) -> ColumnElement[bool] | None:
+    """A condition on ``personnel.company_id`` matching companies whose name has every word of ``name``."""
+    words = tokens(name)
+    if not words:
+        return None
+    if conn.dialect.name == "sqlite":
+        ids = (
+            select(literal_column("rowid"))
+            .select_from(text("companies_fts"))
+            .where(text("companies_fts MATCH :cq").bindparams(cq=_fts_match(words)))
+        )
+    else:
+        ids = select(companies.c.id).where(
+            and_(*[func.lower(companies.c.name).contains(w, autoescape=True) for w in words])
+        )
+    return personnel.c.company_id.in_(ids.scalar_subquery())
+
+
+def person_text_filter(
+    conn: Connection, query: str, *, title_only: bool = False, name_only: bool = False
+) -> ColumnElement[bool] | None:
+    """A condition on ``personnel.id``: name or title (or only one of them) has every word of ``query``."""
+    words = tokens(query)
+    if not words:
+        return None
+    if conn.dialect.name == "sqlite":
+        column = "title" if title_only else "full_name" if name_only else None
+        match = _fts_match(words)
+        if column is not None:
+            match = f"{column} : ({match})"
+        ids = (
+            select(literal_column("rowid"))
+            .select_from(text("personnel_fts"))
+            .where(text("personnel_fts MATCH :pq").bindparams(pq=match))
+        )
+        return personnel.c.id.in_(ids.scalar_subquery())
+    columns = (
+        [personnel.c.title]
+        if title_only
+        else [personnel.c.full_name]
+        if name_only
+        else [personnel.c.full_name, personnel.c.title]
+    )
+    per_word = (
+        [func.coalesce(func.lower(c), "").contains(w, autoescape=True) for w in words for c in columns]
+        if len(columns) == 1
+        else [
+            (func.lower(personnel.c.full_name).contains(w, autoescape=True))
+            | (func.coalesce(func.lower(personnel.c.title), "").contains(w, autoescape=True))
+            for w in words
+        ]
+    )
+    return and_(*per_word)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A 1-based page and its size."""
+
+    page: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip."""
+        return (self.page - 1) * self.size
+
+
+def paged(
+    conn: Connection, query: Select[Any], count_query: Select[Any], page: PageRequest
+) -> tuple[list[Any], int]:
+    """Rows of one page and the total number of matches."""
+    total = int(conn.execute(count_query).scalar_one())
+    if total == 0 or page.offset >= total:
+        return [], total
+    rows = list(conn.execute(query.limit(page.size).offset(page.offset)))
+    return rows, total
+
+
+def event_query(
+    keyword: str | None, country: str | None, city: str | None, date_from: date | None, date_to: date | None
+) -> tuple[Select[Any], Select[Any]]:
+    """Events matching the filters, by start date, and the matching count."""
+    conds: list[ColumnElement[bool]] = []
+    if keyword:
+        for word in tokens(keyword):
+            conds.append(
+                func.lower(events.c.name).contains(word, autoescape=True)
+                | func.lower(func.coalesce(events.c.nickname, "")).contains(word, autoescape=True)
+            )
+    if country:
+        conds.append(func.lower(events.c.country) == country.lower())
+    if city:
+        conds.append(func.lower(events.c.city) == city.lower())
+    if date_from:
+        conds.append(events.c.date_start >= date_from)
+    if date_to:
+        conds.append(events.c.date_start <= date_to)
+    where = and_(true(), *conds)
+    rows = select(events).where(where).order_by(events.c.date_start, events.c.id)
+    return rows, select(func.count()).select_from(events).where(where)
+
+
+def event_by_id(conn: Connection, event_id: int) -> dict[str, Any] | None:
+    """One event row."""
+    row = conn.execute(select(events).where(events.c.id == event_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
+PERSON_COLUMNS = (
+    personnel.c.id,
+    personnel.c.full_name,
+    personnel.c.title,
+    personnel.c.department,
+    personnel.c.seniority_level,
+    personnel.c.linkedin_url,
+    companies.c.name.label("company_name"),
+)
+
+
+def event_people_query(
+    conn: Connection,
+    event_id: int,
+    exhibitor_id: int | None,
+    department: str | None,
+    level: str | None,
+    search: str | None,
+) -> tuple[Select[Any], Select[Any]] | None:
+    """People attending an event (with the event's source types), and the count; None if nothing can match."""
+    conds: list[ColumnElement[bool]] = [event_personnel.c.event_id == event_id]
+    if exhibitor_id is not None:
+        conds.append(event_personnel.c.exhibitor_id == exhibitor_id)
+    if department:
+        conds.append(func.lower(personnel.c.department) == department.lower())
+    if level:
+        conds.append(func.lower(personnel.c.seniority_level) == level.lower())
+    if search:
+        cond = person_text_filter(conn, search)
+        if cond is None:
+            return None
+        conds.append(cond)
+    joined = event_personnel.join(personnel, personnel.c.id == event_personnel.c.personnel_id)
+    where = and_(*conds)
+    rows = (
+        select(*PERSON_COLUMNS, event_personnel.c.source_types)
+        .select_from(joined.outerjoin(companies, companies.c.id == personnel.c.company_id))
+        .where(where)
+        .order_by(event_personnel.c.personnel_id)
+    )
+    needs_person = exhibitor_id is None and not (department or level or search)
+    count_from = event_personnel if needs_person else joined
+    return rows, select(func.count()).select_from(count_from).where(where)
+
+
+def contact_search_query(
+    conn: Connection, company_name: str, role: str | None, person_name: str | None
+) -> tuple[Select[Any], Select[Any]] | None:
+    """People across all events at matching companies, and the count; None if nothing can match."""
+    conds: list[ColumnElement[bool]] = []
+    for cond in (
+        company_filter(conn, company_name),
+        person_text_filter(conn, role, title_only=True) if role else true(),
+        person_text_filter(conn, person_name, name_only=True) if person_name else true(),
+    ):
+        if cond is None:
+            return None
+        conds.append(cond)
+    where = and_(*conds)
+    rows = (
+        select(*PERSON_COLUMNS)
+        .select_from(personnel.outerjoin(companies, companies.c.id == personnel.c.company_id))
+        .where(where)
+        .order_by(personnel.c.id)
+    )
+    return rows, select(func.count()).select_from(personnel).where(where)
+
+
+def person_by_id(conn: Connection, person_id: int) -> Any | None:
+    """One person with their company name."""
+    return conn.execute(
+        select(*PERSON_COLUMNS)
+        .select_from(personnel.outerjoin(companies, companies.c.id == personnel.c.company_id))
+        .where(personnel.c.id == person_id)
+    ).first()
+
+
+def attendance_of(conn: Connection, person_ids: Sequence[int]) -> dict[int, tuple[int, set[str]]]:
+    """Per person: how many events they attend, and every source type they appear with."""
+    if not person_ids:
+        return {}
+    result: dict[int, tuple[int, set[str]]] = {}
+    query = select(event_personnel.c.personnel_id, event_personnel.c.source_types).where(
+        event_personnel.c.personnel_id.in_(person_ids)
+    )
+    for pid, sources in conn.execute(query):
+        count, kinds = result.get(pid, (0, set()))
+        kinds.update(s for s in sources.split(",") if s)
+        result[pid] = (count + 1, kinds)
+    return result

@@ -1,0 +1,118 @@
+"""Queries on credit buckets and ledger postings (no commits here: the caller's transaction decides)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from contactvault.server.db.tables import credit_buckets, ledger_entries
+from contactvault.server.domain.ledger import Bucket, BucketKind
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One ledger row to write."""
+
+    account_id: int
+    bucket_id: int
+    kind: str
+    available_delta: int
+    reserved_delta: int
+    cause_type: str
+    cause_id: int
+    task_id: int | None = None
+
+
+def buckets_of(conn: Connection, account_id: int, *, lock: bool = False) -> list[Bucket]:
+    """Every bucket of an account (locked for update on PostgreSQL when ``lock``)."""
+    query = select(
+        credit_buckets.c.id, credit_buckets.c.kind, credit_buckets.c.balance, credit_buckets.c.expires_at
+    ).where(credit_buckets.c.account_id == account_id)
+    if lock:
+        query = query.with_for_update()
+    return [Bucket(r.id, BucketKind(r.kind), r.balance, r.expires_at) for r in conn.execute(query)]
+
+
+def balance_rows(conn: Connection, account_id: int) -> list[dict[str, object]]:
+    """Raw bucket rows for the balance view."""
+    query = select(credit_buckets).where(credit_buckets.c.account_id == account_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def add_bucket(
+    conn: Connection,
+    account_id: int,
+    kind: BucketKind,
+    amount: int,
+    expires_at: datetime | None,
+    now: datetime,
+) -> int:
+    """Create a bucket holding ``amount`` and return its id (the grant posting is separate)."""
+    result = conn.execute(
+        insert(credit_buckets)
+        .values(
+            account_id=account_id,
+            kind=kind.value,
+            amount=amount,
+            balance=amount,
+            reserved=0,
+            expires_at=expires_at,
+            created_at=now,
+        )
+        .returning(credit_buckets.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def post(conn: Connection, postings: Sequence[Posting], now: datetime, *, apply: bool = True) -> None:
+    """Write postings and (unless the bucket row was already set) apply their deltas to the buckets."""
+    if not postings:
+        return
+    conn.execute(
+        insert(ledger_entries),
+        [
+            {
+                "account_id": p.account_id,
+                "bucket_id": p.bucket_id,
+                "kind": p.kind,
+                "available_delta": p.available_delta,
+                "reserved_delta": p.reserved_delta,
+                "cause_type": p.cause_type,
+                "cause_id": p.cause_id,
+                "task_id": p.task_id,
+                "created_at": now,
+            }
+            for p in postings
+        ],
+    )
+    if not apply:
+        return
+    deltas: dict[int, list[int]] = {}
+    for p in postings:
+        acc = deltas.setdefault(p.bucket_id, [0, 0])
+        acc[0] += p.available_delta
+        acc[1] += p.reserved_delta
+    conn.execute(
+        update(credit_buckets)
+        .where(credit_buckets.c.id == bindparam("b_id"))
+        .values(
+            balance=credit_buckets.c.balance + bindparam("b_avail"),
+            reserved=credit_buckets.c.reserved + bindparam("b_res"),
+        ),
+        [{"b_id": bid, "b_avail": a, "b_res": r} for bid, (a, r) in deltas.items() if a or r],
+    )
+
+
+def posting_sums(conn: Connection, account_id: int | None = None) -> dict[int, tuple[int, int]]:
+    """Per bucket, the sums of available and reserved deltas over all postings (for reconciliation)."""
+    query = select(
+        ledger_entries.c.bucket_id,
+        func.sum(ledger_entries.c.available_delta),
+        func.sum(ledger_entries.c.reserved_delta),
+    ).group_by(ledger_entries.c.bucket_id)
+    if account_id is not None:
+        query = query.where(ledger_entries.c.account_id == account_id)
+    return {int(b): (int(a), int(r)) for b, a, r in conn.execute(query)}

@@ -1,0 +1,114 @@
+"""The item queue: leased claims (SKIP LOCKED on PostgreSQL; the write lock serialises them on SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, bindparam, case, or_, select, update
+
+from contactvault.server.db.tables import task_items, tasks
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedItem:
+    """An item leased to one worker until ``lease_expires_at``."""
+
+    id: int
+    task_id: int
+    account_id: int
+    personnel_id: int
+    channel: str
+    attempts: int
+    lease_owner: str
+
+
+def claim(
+    conn: Connection, lease_owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedItem]:
+    """Lease up to ``limit`` due items: pending ones whose time has come, and processing ones whose lease ran out."""
+    due = (
+        select(task_items.c.id)
+        .where(
+            or_(
+                (task_items.c.status == "pending") & (task_items.c.next_attempt_at <= now),
+                (task_items.c.status == "processing") & (task_items.c.lease_expires_at < now),
+            )
+        )
+        .order_by(task_items.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = conn.execute(
+        update(task_items)
+        .where(task_items.c.id.in_(due.scalar_subquery()))
+        .values(
+            status="processing",
+            lease_owner=lease_owner,
+            lease_expires_at=now + lease,
+            attempts=task_items.c.attempts + 1,
+        )
+        .returning(
+            task_items.c.id,
+            task_items.c.task_id,
+            task_items.c.account_id,
+            task_items.c.personnel_id,
+            task_items.c.channel,
+            task_items.c.attempts,
+        )
+    ).all()
+    items = [
+        ClaimedItem(r.id, r.task_id, r.account_id, r.personnel_id, r.channel, r.attempts, lease_owner)
+        for r in claimed
+    ]
+    touch_tasks(conn, {i.task_id for i in items}, now, started=True)
+    return sorted(items, key=lambda i: i.id)
+
+
+def touch_tasks(
+    conn: Connection, task_ids: Sequence[int] | set[int], now: datetime, *, started: bool = False
+) -> None:
+    """Bump the version of tasks whose items changed (wakes long-polls, changes ETags)."""
+    if not task_ids:
+        return
+    values: dict[str, object] = {"version": tasks.c.version + 1, "updated_at": now}
+    if started:
+        values["status"] = case((tasks.c.status == "pending", "processing"), else_=tasks.c.status)
+    conn.execute(
+        update(tasks).where(tasks.c.id == bindparam("t_id")).values(**values), [{"t_id": t} for t in task_ids]
+    )
+
+
+def still_leased(conn: Connection, lease_owner: str, item_ids: Sequence[int], now: datetime) -> set[int]:
+    """The items whose lease is still ours (locked against other writers until commit)."""
+    query = select(task_items.c.id).where(
+        task_items.c.id.in_(item_ids),
+        task_items.c.lease_owner == lease_owner,
+        task_items.c.status == "processing",
+        task_items.c.lease_expires_at > now,
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {int(i) for (i,) in conn.execute(query)}
+
+
+def release_leases(conn: Connection, lease_owner: str, item_ids: Sequence[int], now: datetime) -> int:
+    """Give leased items back to the queue at once (graceful stop); returns how many were ours."""
+    result = conn.execute(
+        update(task_items)
+        .where(
+            task_items.c.id.in_(item_ids),
+            task_items.c.lease_owner == lease_owner,
+            task_items.c.status == "processing",
+        )
+        .values(
+            status="pending",
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=now,
+            attempts=task_items.c.attempts - 1,
+        )
+    )
+    return int(result.rowcount)

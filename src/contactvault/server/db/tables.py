@@ -1,0 +1,304 @@
+"""The schema, as SQLAlchemy Core tables (migrations in ``migrations/`` create exactly this)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from contactvault.server.db.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+UTC = UTCDateTime()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTC, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(8), primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("label", String(200)),
+    Column("created_at", UTC, nullable=False),
+    Column("revoked_at", UTC),
+    Column("expires_at", UTC),
+    Column("last_used_at", UTC),
+)
+
+credit_buckets = Table(
+    "credit_buckets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False, server_default="0"),
+    Column("expires_at", UTC),
+    Column("created_at", UTC, nullable=False),
+    CheckConstraint("balance >= 0", name="balance_nonnegative"),
+    CheckConstraint("reserved >= 0", name="reserved_nonnegative"),
+    CheckConstraint("kind IN ('subscription', 'addon', 'gift')", name="kind_known"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("bucket_id", BigInteger, ForeignKey("credit_buckets.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("available_delta", BigInteger, nullable=False),
+    Column("reserved_delta", BigInteger, nullable=False),
+    # What caused the posting: ("grant", bucket id), ("task", task id) or ("item", item id).
+    Column("cause_type", String(16), nullable=False),
+    Column("cause_id", BigInteger, nullable=False),
+    Column("task_id", BigInteger),
+    Column("created_at", UTC, nullable=False),
+    UniqueConstraint("cause_type", "cause_id", "kind", "bucket_id", name="uq_ledger_cause_kind_bucket"),
+    Index("ix_ledger_account", "account_id", "id"),
+    Index("ix_ledger_task", "task_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(300), nullable=False),
+    Column("nickname", String(100)),
+    Column("description", Text),
+    Column("url", String(500)),
+    Column("date_start", Date),
+    Column("date_end", Date),
+    Column("venue", String(300)),
+    Column("city", String(100)),
+    Column("region", String(100)),
+    Column("country", String(100)),
+    Column("image", String(500)),
+    Column("data_source", String(50)),
+    Column("event_type", String(50)),
+    Column("topics", Text),  # JSON array of strings
+    Column("attendee_count", Integer),
+    Column("exhibitor_count", Integer, nullable=False, server_default="0"),
+    Column("personnel_count", Integer, nullable=False, server_default="0"),
+    Index("ix_events_date_start", "date_start"),
+)
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(300), nullable=False),
+    Column("domain", String(255)),
+    Column("industry", String(100)),
+    Column("country", String(100)),
+)
+
+personnel = Table(
+    "personnel",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("full_name", String(300), nullable=False),
+    Column("title", String(300)),
+    Column("department", String(100)),
+    Column("seniority_level", String(50)),
+    Column("linkedin_url", String(500)),
+    Column("company_id", BigInteger, ForeignKey("companies.id")),
+    Index("ix_personnel_company", "company_id"),
+)
+
+event_personnel = Table(
+    "event_personnel",
+    metadata,
+    Column("event_id", BigInteger, ForeignKey("events.id"), primary_key=True),
+    Column("personnel_id", BigInteger, ForeignKey("personnel.id"), primary_key=True),
+    # Comma-separated subset of exhibitor, social, visitors.
+    Column("source_types", String(40), nullable=False),
+    Column("exhibitor_id", BigInteger),
+    Index("ix_event_personnel_person", "personnel_id"),
+)
+
+contact_points = Table(
+    "contact_points",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("personnel_id", BigInteger, ForeignKey("personnel.id"), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("value_encrypted", LargeBinary, nullable=False),
+    Column("value_hash", LargeBinary(32), nullable=False),
+    Column("source", String(50), nullable=False),
+    Column("verification_status", String(16)),
+    Column("verification_score", Integer),
+    Column("checked_at", UTC),
+    UniqueConstraint("personnel_id", "channel", name="uq_contact_points_person_channel"),
+    Index("ix_contact_points_hash", "value_hash"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # "email", "phone" or "person"
+    Column("value_hash", LargeBinary(32), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    UniqueConstraint("kind", "value_hash", name="uq_suppressions_kind_hash"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("call_source", String(16), nullable=False),
+    Column("max_credits", BigInteger),
+    Column("item_count", Integer, nullable=False),
+    Column("credits_held", BigInteger, nullable=False),
+    Column("credits_charged", BigInteger, nullable=False, server_default="0"),
+    Column("credits_released", BigInteger, nullable=False, server_default="0"),
+    Column("unfinished", Integer, nullable=False),
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTC, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+    Column("completed_at", UTC),
+    Column("trace_id", String(64)),
+    Index("ix_tasks_account", "account_id", "created_at"),
+)
+
+task_holds = Table(
+    "task_holds",
+    metadata,
+    Column("task_id", BigInteger, ForeignKey("tasks.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("bucket_id", BigInteger, ForeignKey("credit_buckets.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("settled", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint("settled >= 0 AND settled <= amount", name="settled_within_hold"),
+)
+
+task_items = Table(
+    "task_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, ForeignKey("tasks.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("personnel_id", BigInteger, nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UTC),
+    Column("next_attempt_at", UTC, nullable=False),
+    Column("error_code", String(32)),
+    Column("credits_charged", BigInteger, nullable=False, server_default="0"),
+    Column("source", String(50)),
+    Column("completed_at", UTC),
+    UniqueConstraint("task_id", "position", name="uq_task_items_task_position"),
+    # A person is in at most one unfinished item per account and channel: concurrent submissions cannot both
+    # hold credits for the same person.
+    Index(
+        "uq_task_items_in_flight",
+        "account_id",
+        "personnel_id",
+        "channel",
+        unique=True,
+        sqlite_where=text("status IN ('pending', 'processing')"),
+        postgresql_where=text("status IN ('pending', 'processing')"),
+    ),
+    Index(
+        "ix_task_items_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index(
+        "ix_task_items_leased",
+        "lease_expires_at",
+        sqlite_where=text("status = 'processing'"),
+        postgresql_where=text("status = 'processing'"),
+    ),
+    Index("ix_task_items_person", "account_id", "personnel_id", "channel", "status"),
+)
+
+unlocks = Table(
+    "unlocks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("personnel_id", BigInteger, nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("value_encrypted", LargeBinary, nullable=False),
+    Column("task_id", BigInteger, nullable=False),
+    Column("item_id", BigInteger, nullable=False),
+    Column("source", String(50)),
+    Column("verification_status", String(16)),
+    Column("verification_score", Integer),
+    Column("checked_at", UTC),
+    Column("created_at", UTC, nullable=False),
+    # The guarantee behind "never charged twice for the same person and channel".
+    UniqueConstraint("account_id", "personnel_id", "channel", name="uq_unlocks_account_person_channel"),
+    Index("ix_unlocks_item", "item_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", BigInteger, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", LargeBinary(32), nullable=False),
+    Column("state", String(16), nullable=False),  # "in_progress" or "completed"
+    Column("status_code", Integer),
+    Column("response_body", LargeBinary),
+    Column("created_at", UTC, nullable=False),
+    Column("expires_at", UTC, nullable=False),
+    Index("ix_idempotency_expires", "expires_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger),
+    Column("action", String(40), nullable=False),
+    Column("subject_type", String(20)),
+    Column("subject_id", String(40)),
+    Column("credits", BigInteger),
+    Column("detail", Text),  # JSON, never a secret or a personal value
+    Column("trace_id", String(64)),
+    Column("created_at", UTC, nullable=False),
+    Index("ix_audit_account", "account_id", "id"),
+)

@@ -1,0 +1,20 @@
+"""Audit actions: the fixed vocabulary of what gets an audit row."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    """Things that change money, keys or who has seen personal data."""
+
+    ACCOUNT_CREATE = "account.create"
+    KEY_CREATE = "key.create"
+    KEY_REVOKE = "key.revoke"
+    CREDITS_GRANT = "credits.grant"
+    CREDITS_HOLD = "credits.hold"
+    CREDITS_CAPTURE = "credits.capture"
+    CREDITS_RELEASE = "credits.release"
+    CONTACT_REVEAL = "contact.reveal"
+    SUPPRESSION_ADD = "suppression.add"
+    SUPPRESSION_REMOVE = "suppression.remove"

@@ -1,0 +1,92 @@
+"""Domain errors: each carries a stable ``error_key``; ``api/errors.py`` maps keys to HTTP statuses.
+
+DomainError
+ ├── InvalidRequest          INVALID_REQUEST
+ ├── InvalidApiKey           INVALID_API_KEY
+ ├── InsufficientCredits     INSUFFICIENT_CREDITS   (details: required, available)
+ ├── NotFound                NOT_FOUND
+ ├── StateConflict           STATE_CONFLICT
+ ├── IdempotencyKeyReused    IDEMPOTENCY_KEY_REUSED
+ ├── IdempotencyKeyInUse     IDEMPOTENCY_KEY_IN_USE
+ └── ServiceUnavailable      SERVICE_UNAVAILABLE
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """A rule of the domain said no; ``message`` is safe to show to the caller."""
+
+    error_key: ClassVar[str] = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(DomainError):
+    """The request is malformed; ``details`` names the field."""
+
+    error_key = "INVALID_REQUEST"
+
+
+class InvalidApiKey(DomainError):
+    """Missing, malformed, unknown, expired or revoked key: always the same message."""
+
+    error_key = "INVALID_API_KEY"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid or missing API key.")
+
+
+class InsufficientCredits(DomainError):
+    """The balance cannot cover the batch."""
+
+    error_key = "INSUFFICIENT_CREDITS"
+
+    def __init__(self, required: int, available: int) -> None:
+        super().__init__(
+            f"Insufficient credits: {required} required, {available} available.",
+            {"required": required, "available": available},
+        )
+        self.required = required
+        self.available = available
+
+
+class NotFound(DomainError):
+    """The object does not exist or is not visible to this account."""
+
+    error_key = "NOT_FOUND"
+
+
+class StateConflict(DomainError):
+    """The object is in a state that forbids the operation."""
+
+    error_key = "STATE_CONFLICT"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The idempotency key was used before with a different request."""
+
+    error_key = "IDEMPOTENCY_KEY_REUSED"
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was already used with a different request.")
+
+
+class IdempotencyKeyInUse(DomainError):
+    """The first request with this idempotency key is still executing."""
+
+    error_key = "IDEMPOTENCY_KEY_IN_USE"
+
+    def __init__(self) -> None:
+        super().__init__("A request with this Idempotency-Key is still being processed; retry later.")
+
+
+class ServiceUnavailable(DomainError):
+    """The database (or another dependency) cannot be reached right now."""
+
+    error_key = "SERVICE_UNAVAILABLE"

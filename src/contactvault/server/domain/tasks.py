@@ -1,0 +1,151 @@
+"""Unlock tasks and items: states, legal transitions, id classification and the retry policy."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    """A task's state as the poll route shows it."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ItemStatus(StrEnum):
+    """An item's state."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    UNLOCKED = "unlocked"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the item will never change again."""
+        return self in (ItemStatus.UNLOCKED, ItemStatus.FAILED)
+
+
+UNFINISHED_ITEM_STATUSES = (ItemStatus.PENDING.value, ItemStatus.PROCESSING.value)
+
+
+class ErrorCode(StrEnum):
+    """Why an item failed."""
+
+    UNRESOLVED = "UNRESOLVED"
+    INELIGIBLE = "INELIGIBLE"
+    CREDIT_CAP_REACHED = "CREDIT_CAP_REACHED"
+    TASK_FAILED = "TASK_FAILED"
+    TASK_NOT_FOUND = "TASK_NOT_FOUND"
+
+
+MAX_IDS_PER_TASK = 100
+_PERSONNEL_ID = re.compile(r"[0-9]{1,20}")
+_MAX_ID = 2**63 - 1
+
+
+def parse_person_id(raw: str) -> int | None:
+    """The integer id behind a digit string, or ``None`` when it is malformed."""
+    if not _PERSONNEL_ID.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 0 < value <= _MAX_ID else None
+
+
+def dedupe(ids: Iterable[str]) -> list[str]:
+    """Ids in first-seen order without repeats."""
+    return list(dict.fromkeys(ids))
+
+
+@dataclass(slots=True)
+class Classification:
+    """How the ids of one submission were sorted."""
+
+    invalid: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unlinked: list[str] = field(default_factory=list)
+    already_unlocked: list[str] = field(default_factory=list)
+    unlocking: list[str] = field(default_factory=list)
+    chargeable: list[str] = field(default_factory=list)
+
+    def skipped(self, order: Sequence[str]) -> list[str]:
+        """Every skipped id, in the order the caller sent them."""
+        chargeable = set(self.chargeable)
+        return [i for i in order if i not in chargeable]
+
+    def skipped_detail(self) -> dict[str, list[str]]:
+        """The skipped ids by reason (the wire's ``skipped_detail``)."""
+        return {
+            "invalid_personnel_ids": self.invalid,
+            "missing_personnel_ids": self.missing,
+            "unlinked_personnel_ids": self.unlinked,
+            "already_unlocked_personnel_ids": self.already_unlocked,
+            "unlocking_personnel_ids": self.unlocking,
+        }
+
+
+def classify(
+    ids: Sequence[str],
+    *,
+    known: set[int],
+    linked: set[int],
+    unlocked: set[int],
+    in_flight: set[int],
+) -> Classification:
+    """Sort de-duplicated ids into the contract's buckets, first matching reason wins."""
+    result = Classification()
+    for raw in ids:
+        pid = parse_person_id(raw)
+        if pid is None:
+            result.invalid.append(raw)
+        elif pid not in known:
+            result.missing.append(raw)
+        elif pid not in linked:
+            result.unlinked.append(raw)
+        elif pid in unlocked:
+            result.already_unlocked.append(raw)
+        elif pid in in_flight:
+            result.unlocking.append(raw)
+        else:
+            result.chargeable.append(raw)
+    return result
+
+
+def task_status(counts: dict[str, int]) -> TaskStatus:
+    """A task's status from its item counts (a task that failed as a whole is stored as such)."""
+    if counts.get(ItemStatus.PENDING, 0) == 0 and counts.get(ItemStatus.PROCESSING, 0) == 0:
+        return TaskStatus.COMPLETED
+    touched = counts.get(ItemStatus.PROCESSING, 0) + counts.get(ItemStatus.UNLOCKED, 0)
+    touched += counts.get(ItemStatus.FAILED, 0)
+    return TaskStatus.PROCESSING if touched else TaskStatus.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What to do after a transient failure: retry after ``delay``, or give up."""
+
+    should_retry: bool
+    delay: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter, up to ``max_attempts`` attempts."""
+
+    max_attempts: int = 5
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+
+    def decide(self, attempts: int, rng: random.Random) -> RetryDecision:
+        """The decision after ``attempts`` attempts have failed."""
+        if attempts >= self.max_attempts:
+            return RetryDecision(should_retry=False)
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (attempts - 1))
+        return RetryDecision(should_retry=True, delay=timedelta(seconds=rng.uniform(0, ceiling)))

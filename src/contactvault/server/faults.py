@@ -1,0 +1,26 @@
+"""Named fault points for crash tests: ``CONTACTVAULT_FAULT=<point>[:raise|exit]``.
+
+Production never sets the variable, and a check is one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class InjectedFault(RuntimeError):
+    """Raised at a fault point in ``raise`` mode."""
+
+
+def hit(point: str) -> None:
+    """Fail here if the environment names this point."""
+    spec = os.environ.get("CONTACTVAULT_FAULT")
+    if not spec:
+        return
+    name, _, mode = spec.partition(":")
+    if name != point:
+        return
+    if mode == "exit":
+        # As abrupt as kill -9: no cleanup, no commit, no flush.
+        os._exit(137)
+    raise InjectedFault(f"injected fault at {point}")

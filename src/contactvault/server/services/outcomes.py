@@ -1,0 +1,317 @@
+"""Recording resolved items: one transaction per batch, fenced by the lease, settling credits item by item."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from contactvault.server import faults
+from contactvault.server.db import audit, ledger
+from contactvault.server.db.queue import ClaimedItem, still_leased
+from contactvault.server.db.tables import task_holds, task_items, tasks, unlocks
+from contactvault.server.db.unlocks import unlocked_ids
+from contactvault.server.domain import ledger as rules
+from contactvault.server.domain.audit import AuditAction
+from contactvault.server.domain.ledger import Channel, HoldPart, PostingKind
+from contactvault.server.domain.tasks import ErrorCode, RetryPolicy
+from contactvault.server.runtime import Runtime
+from contactvault.server.worker.resolvers.base import Outcome, Resolution
+
+
+@dataclass(slots=True)
+class _Task:
+    id: int
+    account_id: int
+    price: int
+    max_credits: int | None
+    held: int
+    charged: int
+    released: int
+    unfinished: int
+    parts: list[HoldPart] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What a record step did."""
+
+    recorded: int
+    retried: int
+    lost: int
+    task_ids: frozenset[int]
+
+
+@dataclass(slots=True)
+class _Writes:
+    finals: list[dict[str, object]] = field(default_factory=list)
+    retries: list[dict[str, object]] = field(default_factory=list)
+    unlock_rows: list[dict[str, object]] = field(default_factory=list)
+    postings: list[ledger.Posting] = field(default_factory=list)
+    audits: list[audit.AuditEntry] = field(default_factory=list)
+
+
+def _load_tasks(conn: Connection, task_ids: Sequence[int]) -> dict[int, _Task]:
+    query = select(tasks).where(tasks.c.id.in_(task_ids))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    loaded = {
+        t.id: _Task(
+            t.id,
+            t.account_id,
+            rules.PRICES[Channel(t.channel)],
+            t.max_credits,
+            t.credits_held,
+            t.credits_charged,
+            t.credits_released,
+            t.unfinished,
+        )
+        for t in conn.execute(query)
+    }
+    holds = (
+        select(task_holds)
+        .where(task_holds.c.task_id.in_(task_ids))
+        .order_by(task_holds.c.task_id, task_holds.c.seq)
+    )
+    for h in conn.execute(holds):
+        loaded[h.task_id].parts.append(HoldPart(h.bucket_id, h.amount, h.settled))
+    return loaded
+
+
+def record(
+    rt: Runtime,
+    claimed: Sequence[ClaimedItem],
+    answers: Mapping[int, Resolution],
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> RecordResult:
+    """Write every outcome whose lease is still ours; items whose lease was lost are left untouched."""
+    if not claimed:
+        return RecordResult(0, 0, 0, frozenset())
+    now = rt.clock.now()
+    owner = claimed[0].lease_owner
+    with rt.db.write() as conn:
+        mine = still_leased(conn, owner, [c.id for c in claimed], now)
+        items = sorted((c for c in claimed if c.id in mine), key=lambda c: c.id)
+        if not items:
+            return RecordResult(0, 0, len(claimed), frozenset())
+        task_ids = sorted({i.task_id for i in items})
+        loaded = _load_tasks(conn, task_ids)
+        already = _already_unlocked(conn, items, answers)
+        writes = _Writes()
+        for item in items:
+            _settle(loaded[item.task_id], item, answers.get(item.id), already, writes, policy, rng, now)
+        _write(conn, writes, loaded, now)
+        faults.hit("before_record_commit")
+    rt.notifier.publish(task_ids)
+    return RecordResult(
+        len(writes.finals), len(writes.retries), len(claimed) - len(items), frozenset(task_ids)
+    )
+
+
+def _already_unlocked(
+    conn: Connection, items: Sequence[ClaimedItem], answers: Mapping[int, Resolution]
+) -> set[tuple[int, int, str]]:
+    wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for item in items:
+        answer = answers.get(item.id)
+        if answer is not None and answer.outcome is Outcome.FOUND:
+            wanted[(item.account_id, item.channel)].append(item.personnel_id)
+    return {
+        (account, pid, channel)
+        for (account, channel), pids in wanted.items()
+        for pid in unlocked_ids(conn, account, channel, pids)
+    }
+
+
+def _settle(
+    task: _Task,
+    item: ClaimedItem,
+    answer: Resolution | None,
+    already: set[tuple[int, int, str]],
+    writes: _Writes,
+    policy: RetryPolicy,
+    rng: random.Random,
+    now: datetime,
+) -> None:
+    outcome = answer.outcome if answer is not None else Outcome.TRANSIENT
+    if outcome is Outcome.TRANSIENT:
+        decision = policy.decide(item.attempts, rng)
+        if decision.should_retry:
+            writes.retries.append({"i_id": item.id, "i_next": now + decision.delay})
+            return
+    charged = 0
+    status, error = "failed", None
+    if outcome is Outcome.FOUND and answer is not None:
+        if (item.account_id, item.personnel_id, item.channel) in already:
+            status = "unlocked"  # delivered before (another task): shown again, never charged again
+        elif rules.may_charge(task.price, task.charged, task.max_credits):
+            status, charged = "unlocked", task.price
+            writes.unlock_rows.append(
+                {
+                    "account_id": item.account_id,
+                    "personnel_id": item.personnel_id,
+                    "channel": item.channel,
+                    "value_encrypted": answer.value_encrypted,
+                    "task_id": item.task_id,
+                    "item_id": item.id,
+                    "source": answer.source,
+                    "verification_status": answer.verification_status,
+                    "verification_score": answer.verification_score,
+                    "checked_at": answer.checked_at,
+                    "created_at": now,
+                }
+            )
+            already.add((item.account_id, item.personnel_id, item.channel))
+        else:
+            error = ErrorCode.CREDIT_CAP_REACHED
+    elif outcome is Outcome.NOT_FOUND:
+        error = ErrorCode.UNRESOLVED
+    elif outcome is Outcome.INELIGIBLE:
+        error = ErrorCode.INELIGIBLE
+    else:
+        error = ErrorCode.TASK_FAILED
+    task.unfinished -= 1
+    if charged:
+        task.charged += charged
+        for s in rules.take_from_hold(task.parts, charged):
+            writes.postings.append(
+                ledger.Posting(
+                    task.account_id, s.bucket_id, PostingKind.CAPTURE, 0, -s.amount, "item", item.id, task.id
+                )
+            )
+        writes.audits.append(
+            audit.AuditEntry(
+                AuditAction.CREDITS_CAPTURE,
+                task.account_id,
+                "item",
+                str(item.id),
+                charged,
+                {"task": str(task.id)},
+            )
+        )
+    if status == "unlocked":
+        writes.audits.append(
+            audit.AuditEntry(
+                AuditAction.CONTACT_REVEAL,
+                task.account_id,
+                "personnel",
+                str(item.personnel_id),
+                None,
+                {"task": str(task.id), "channel": item.channel},
+            )
+        )
+    surplus = (task.held - task.charged - task.released) - rules.still_needed(
+        task.price, task.unfinished, task.charged, task.max_credits
+    )
+    if surplus > 0:
+        task.released += surplus
+        for s in rules.take_from_hold(task.parts, surplus):
+            writes.postings.append(
+                ledger.Posting(
+                    task.account_id,
+                    s.bucket_id,
+                    PostingKind.RELEASE,
+                    s.amount,
+                    -s.amount,
+                    "item",
+                    item.id,
+                    task.id,
+                )
+            )
+        writes.audits.append(
+            audit.AuditEntry(
+                AuditAction.CREDITS_RELEASE,
+                task.account_id,
+                "item",
+                str(item.id),
+                surplus,
+                {"task": str(task.id)},
+            )
+        )
+    writes.finals.append(
+        {
+            "i_id": item.id,
+            "i_status": status,
+            "i_error": error.value if error else None,
+            "i_charged": charged,
+            "i_source": answer.source if answer is not None and status == "unlocked" else None,
+            "i_done": now,
+        }
+    )
+
+
+def _write(conn: Connection, writes: _Writes, loaded: dict[int, _Task], now: datetime) -> None:
+    by_id = task_items.c.id == bindparam("i_id")
+    if writes.finals:
+        conn.execute(
+            update(task_items)
+            .where(by_id)
+            .values(
+                status=bindparam("i_status"),
+                error_code=bindparam("i_error"),
+                credits_charged=bindparam("i_charged"),
+                source=bindparam("i_source"),
+                completed_at=bindparam("i_done"),
+                lease_owner=None,
+                lease_expires_at=None,
+            ),
+            writes.finals,
+        )
+    if writes.retries:
+        conn.execute(
+            update(task_items)
+            .where(by_id)
+            .values(
+                status="pending",
+                next_attempt_at=bindparam("i_next"),
+                lease_owner=None,
+                lease_expires_at=None,
+            ),
+            writes.retries,
+        )
+    if writes.unlock_rows:
+        # No ON CONFLICT: a second unlock of the same (account, person, channel) must fail the whole batch.
+        conn.execute(insert(unlocks), writes.unlock_rows)
+    ledger.post(conn, writes.postings, now)
+    settled = [
+        {"h_task": t.id, "h_seq": seq, "h_settled": p.settled}
+        for t in loaded.values()
+        for seq, p in enumerate(t.parts)
+    ]
+    if settled:
+        conn.execute(
+            update(task_holds)
+            .where(task_holds.c.task_id == bindparam("h_task"), task_holds.c.seq == bindparam("h_seq"))
+            .values(settled=bindparam("h_settled")),
+            settled,
+        )
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.id == bindparam("t_id"))
+        .values(
+            credits_charged=bindparam("t_charged"),
+            credits_released=bindparam("t_released"),
+            unfinished=bindparam("t_unfinished"),
+            status=bindparam("t_status"),
+            completed_at=bindparam("t_done"),
+            version=tasks.c.version + 1,
+            updated_at=now,
+        ),
+        [
+            {
+                "t_id": t.id,
+                "t_charged": t.charged,
+                "t_released": t.released,
+                "t_unfinished": t.unfinished,
+                "t_status": "completed" if t.unfinished == 0 else "processing",
+                "t_done": now if t.unfinished == 0 else None,
+            }
+            for t in loaded.values()
+        ],
+    )
+    audit.record(conn, writes.audits, now)

@@ -1,0 +1,58 @@
+"""The opt-out list: people and addresses that are never revealed (stored as keyed hashes only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from contactvault.server.crypto import Cipher
+from contactvault.server.db import audit
+from contactvault.server.db.tables import suppressions
+from contactvault.server.domain.audit import AuditAction
+from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.runtime import Runtime
+
+KINDS = ("email", "phone", "person")
+
+
+def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
+    """The keyed hash a suppression is stored and looked up under."""
+    if kind not in KINDS:
+        raise InvalidRequest(f"Unknown suppression kind {kind!r}.", {"field": "kind"})
+    return cipher.lookup_hash(kind, value)
+
+
+def suppress(rt: Runtime, kind: str, value: str) -> bool:
+    """Add to the list; False when it was already there."""
+    digest = subject_hash(rt.cipher, kind, value)
+    now = rt.clock.now()
+    try:
+        with rt.db.write() as conn:
+            conn.execute(insert(suppressions).values(kind=kind, value_hash=digest, created_at=now))
+            audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=kind)], now)
+    except IntegrityError:
+        return False
+    return True
+
+
+def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
+    """Remove from the list; False when it was not there."""
+    digest = subject_hash(rt.cipher, kind, value)
+    now = rt.clock.now()
+    with rt.db.write() as conn:
+        result = conn.execute(
+            delete(suppressions).where(suppressions.c.kind == kind, suppressions.c.value_hash == digest)
+        )
+        if result.rowcount:
+            audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_REMOVE, subject_type=kind)], now)
+    return bool(result.rowcount)
+
+
+def suppressed_hashes(conn: Connection, hashes: Sequence[bytes]) -> set[bytes]:
+    """Which of these hashes (of any kind) are on the list."""
+    if not hashes:
+        return set()
+    query = select(suppressions.c.value_hash).where(suppressions.c.value_hash.in_(list(hashes)))
+    return {bytes(h) for (h,) in conn.execute(query)}

@@ -1,0 +1,348 @@
+"""Unlock use cases: submit a task (classify, check the balance, hold credits), read it, precheck."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from contactvault.server import faults
+from contactvault.server.db import audit, ledger
+from contactvault.server.db.tables import (
+    event_personnel,
+    events,
+    personnel,
+    task_holds,
+    task_items,
+    tasks,
+    unlocks,
+)
+from contactvault.server.db.unlocks import in_flight_ids, unlocked_ids
+from contactvault.server.domain import ledger as rules
+from contactvault.server.domain.audit import AuditAction
+from contactvault.server.domain.errors import InsufficientCredits, NotFound
+from contactvault.server.domain.ledger import Channel, PostingKind
+from contactvault.server.domain.tasks import Classification, classify, dedupe, parse_person_id
+from contactvault.server.runtime import Runtime
+from contactvault.server.services.idempotency import Claim
+
+SUBMIT_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockRequest:
+    """A validated submission."""
+
+    account_id: int
+    channel: Channel
+    event_id: str
+    personnel_ids: Sequence[str]
+    max_credits: int | None = None
+    call_source: str = "api"
+    trace_id: str | None = None
+
+
+def _event_pk(raw: str) -> int | None:
+    return parse_person_id(raw)  # the same digit-string rule
+
+
+def _classify(
+    conn: Connection, account_id: int, channel: Channel, event_id: int, ids: Sequence[str]
+) -> Classification:
+    parsed = [p for p in (parse_person_id(i) for i in ids) if p is not None]
+    known = (
+        {int(i) for (i,) in conn.execute(select(personnel.c.id).where(personnel.c.id.in_(parsed)))}
+        if parsed
+        else set()
+    )
+    linked = (
+        {
+            int(i)
+            for (i,) in conn.execute(
+                select(event_personnel.c.personnel_id).where(
+                    event_personnel.c.event_id == event_id, event_personnel.c.personnel_id.in_(list(known))
+                )
+            )
+        }
+        if known
+        else set()
+    )
+    candidates = list(linked)
+    return classify(
+        ids,
+        known=known,
+        linked=linked,
+        unlocked=unlocked_ids(conn, account_id, channel.value, candidates),
+        in_flight=in_flight_ids(conn, account_id, channel.value, candidates),
+    )
+
+
+def _require_event(conn: Connection, raw: str) -> int:
+    event_id = _event_pk(raw)
+    if event_id is None or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None:
+        raise NotFound(f"Event {raw[:100]} not found.")
+    return event_id
+
+
+def submit(rt: Runtime, req: UnlockRequest, idem: Claim | None = None) -> tuple[int, dict[str, Any]]:
+    """Create a task and hold its credits in one transaction; returns (HTTP status, snake_case body)."""
+    for attempt in range(SUBMIT_RETRIES):
+        try:
+            return _submit_once(rt, req, idem)
+        except IntegrityError:
+            # Another submission took one of these people between our read and our write (PostgreSQL only;
+            # SQLite serialises writers). Classify again: they now count as "unlocking".
+            if attempt == SUBMIT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _submit_once(rt: Runtime, req: UnlockRequest, idem: Claim | None) -> tuple[int, dict[str, Any]]:
+    now = rt.clock.now()
+    ids = dedupe(req.personnel_ids)
+    price = rules.PRICES[req.channel]
+    with rt.db.write() as conn:
+        event_id = _require_event(conn, req.event_id)
+        sorted_ids = _classify(conn, req.account_id, req.channel, event_id, ids)
+        skipped = {
+            "skipped_personnel_ids": sorted_ids.skipped(ids),
+            "skipped_detail": sorted_ids.skipped_detail(),
+        }
+        if not sorted_ids.chargeable:
+            body: dict[str, Any] = {"status": "success", **skipped}
+            if idem:
+                idem.complete(conn, 201, body, now)
+            return 201, body
+        hold = rules.hold_for(price, len(sorted_ids.chargeable), req.max_credits)
+        buckets = ledger.buckets_of(conn, req.account_id, lock=True)
+        slices = rules.allocate(buckets, hold, now)
+        if slices is None:
+            available = sum(b.balance for b in rules.spendable(buckets, now))
+            raise InsufficientCredits(required=hold, available=available)
+        task_id = rt.ids.new_id()
+        _insert_task(conn, req, task_id, event_id, sorted_ids.chargeable, hold, slices, now)
+        body = {"status": "accepted", "task_id": str(task_id), "job_id": str(task_id), **skipped}
+        if idem:
+            idem.complete(conn, 201, body, now)
+        faults.hit("before_submit_commit")
+    rt.notifier.kick_worker()
+    return 201, body
+
+
+def _insert_task(
+    conn: Connection,
+    req: UnlockRequest,
+    task_id: int,
+    event_id: int,
+    chargeable: list[str],
+    hold: int,
+    slices: list[rules.Slice],
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(tasks).values(
+            id=task_id,
+            account_id=req.account_id,
+            event_id=event_id,
+            channel=req.channel.value,
+            status="pending",
+            call_source=req.call_source,
+            max_credits=req.max_credits,
+            item_count=len(chargeable),
+            credits_held=hold,
+            credits_charged=0,
+            credits_released=0,
+            unfinished=len(chargeable),
+            version=0,
+            created_at=now,
+            updated_at=now,
+            trace_id=req.trace_id,
+        )
+    )
+    conn.execute(
+        insert(task_items),
+        [
+            {
+                "task_id": task_id,
+                "position": pos,
+                "account_id": req.account_id,
+                "personnel_id": int(pid),
+                "channel": req.channel.value,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "credits_charged": 0,
+            }
+            for pos, pid in enumerate(chargeable)
+        ],
+    )
+    if slices:
+        conn.execute(
+            insert(task_holds),
+            [
+                {"task_id": task_id, "seq": seq, "bucket_id": s.bucket_id, "amount": s.amount, "settled": 0}
+                for seq, s in enumerate(slices)
+            ],
+        )
+    ledger.post(
+        conn,
+        [
+            ledger.Posting(
+                req.account_id, s.bucket_id, PostingKind.HOLD, -s.amount, s.amount, "task", task_id, task_id
+            )
+            for s in slices
+        ],
+        now,
+    )
+    audit.record(
+        conn,
+        [
+            audit.AuditEntry(
+                AuditAction.CREDITS_HOLD,
+                req.account_id,
+                "task",
+                str(task_id),
+                hold,
+                {"items": len(chargeable), "channel": req.channel.value},
+            )
+        ],
+        now,
+        req.trace_id,
+    )
+
+
+def precheck(
+    rt: Runtime, account_id: int, channel: Channel, event_id_raw: str, personnel_ids: Sequence[str]
+) -> dict[str, Any]:
+    """What a submission would do, reserving nothing (the wire's precheck ``detail`` and verdict)."""
+    ids = dedupe(personnel_ids)
+    price = rules.PRICES[channel]
+    now = rt.clock.now()
+    with rt.db.read() as conn:
+        event_id = _event_pk(event_id_raw)
+        if (
+            event_id is None
+            or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None
+        ):
+            return {
+                "reason_code": "not_found",
+                "allowed": False,
+                "credits": 0,
+                "detail": {"requested_count": len(ids)},
+            }
+        result = _classify(conn, account_id, channel, event_id, ids)
+        available = sum(b.balance for b in rules.spendable(ledger.buckets_of(conn, account_id), now))
+    credits = price * len(result.chargeable)
+    if result.chargeable:
+        reason = "ok" if available >= credits else "insufficient_balance"
+    elif result.already_unlocked:
+        reason = "already_unlocked"
+    elif result.unlocking:
+        reason = "unlock_in_progress"
+    elif result.invalid and not (result.missing or result.unlinked):
+        reason = "invalid_subject"
+    else:
+        reason = "no_contacts_available"
+    return {
+        "reason_code": reason,
+        "allowed": reason == "ok",
+        "credits": credits,
+        "detail": {
+            "requested_count": len(ids),
+            "chargeable_count": len(result.chargeable),
+            "already_unlocked_count": len(result.already_unlocked),
+            "unlocking_count": len(result.unlocking),
+            "personnel_ids": result.chargeable,
+            "missing_personnel_ids": result.missing,
+            "invalid_personnel_ids": result.invalid,
+            "unlinked_personnel_ids": result.unlinked,
+            "available_balance": available,
+            "unit_cost": price,
+        },
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tuple[int, dict[str, Any]]:
+    """A task as its owner sees it, with its version (for ETags); another account's task is not found."""
+    with rt.db.read() as conn:
+        task = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
+        if task is None or task.account_id != account_id or task.channel != channel.value:
+            raise NotFound(f"Task {task_id} not found.")
+        rows = conn.execute(
+            select(
+                task_items.c.id,
+                task_items.c.personnel_id,
+                task_items.c.status,
+                task_items.c.error_code,
+                task_items.c.credits_charged,
+                task_items.c.source,
+                task_items.c.completed_at,
+                unlocks.c.value_encrypted,
+                unlocks.c.verification_status,
+                unlocks.c.verification_score,
+                unlocks.c.checked_at,
+            )
+            .select_from(
+                task_items.outerjoin(
+                    unlocks,
+                    (unlocks.c.account_id == task_items.c.account_id)
+                    & (unlocks.c.personnel_id == task_items.c.personnel_id)
+                    & (unlocks.c.channel == task_items.c.channel)
+                    & (task_items.c.status == "unlocked"),
+                )
+            )
+            .where(task_items.c.task_id == task_id)
+            .order_by(task_items.c.position)
+        ).all()
+    field = channel.value
+    counts = {"pending": 0, "processing": 0, "unlocked": 0, "failed": 0}
+    items = []
+    for r in rows:
+        counts[r.status] += 1
+        item: dict[str, Any] = {"personnelId": str(r.personnel_id), "status": r.status}
+        if r.status == "unlocked" and r.value_encrypted is not None:
+            item[field] = rt.cipher.open(r.value_encrypted)
+            item["verification"] = {
+                "status": r.verification_status or "unknown",
+                "score": r.verification_score if r.verification_score is not None else 0,
+                "checkedAt": _iso(r.checked_at),
+            }
+        if r.status == "failed":
+            item["errorCode"] = r.error_code
+        item["creditsCharged"] = r.credits_charged
+        if r.source:
+            item["source"] = r.source
+        if r.completed_at:
+            item["completedAt"] = _iso(r.completed_at)
+        items.append(item)
+    body = {
+        "taskId": str(task_id),
+        "taskStatus": task.status,
+        "items": items,
+        "counts": counts,
+        "creditsHeld": task.credits_held,
+        "creditsCharged": task.credits_charged,
+        "creditsReleased": task.credits_released,
+        "createdAt": _iso(task.created_at),
+        "completedAt": _iso(task.completed_at),
+    }
+    return int(task.version), body
+
+
+def task_version(rt: Runtime, account_id: int, task_id: int) -> tuple[int, bool] | None:
+    """A cheap look at a task's version and whether it is terminal (for long-polling)."""
+    with rt.db.read() as conn:
+        row = conn.execute(
+            select(tasks.c.version, tasks.c.status).where(
+                tasks.c.id == task_id, tasks.c.account_id == account_id
+            )
+        ).first()
+    return None if row is None else (int(row.version), row.status in ("completed", "failed"))

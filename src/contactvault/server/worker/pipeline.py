@@ -1,0 +1,65 @@
+"""The resolution step: suppression first (always), then each resolver in turn until one finds the person."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from contactvault.server.crypto import Cipher
+from contactvault.server.db.engine import Database
+from contactvault.server.services.suppressions import suppressed_hashes
+from contactvault.server.worker.resolvers.base import (
+    INELIGIBLE,
+    NOT_FOUND,
+    Lookup,
+    Outcome,
+    Resolution,
+    Resolver,
+)
+
+
+class ResolverChain:
+    """Runs the suppression check and the resolvers for a batch; opens no write transaction."""
+
+    def __init__(self, db: Database, cipher: Cipher, resolvers: Sequence[Resolver], concurrency: int) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.resolvers = list(resolvers)
+        self.concurrency = concurrency
+
+    def _person_hash(self, lookup: Lookup) -> bytes:
+        return self.cipher.lookup_hash("person", str(lookup.personnel_id))
+
+    async def resolve(self, lookups: Sequence[Lookup]) -> dict[int, Resolution]:
+        """An answer for every lookup."""
+        with self.db.read() as conn:
+            blocked = suppressed_hashes(conn, [self._person_hash(lk) for lk in lookups])
+        results: dict[int, Resolution] = {}
+        todo = []
+        for lk in lookups:
+            if self._person_hash(lk) in blocked:
+                results[lk.item_id] = INELIGIBLE
+            else:
+                todo.append(lk)
+        for resolver in self.resolvers:
+            if not todo:
+                break
+            answers = await resolver.resolve_many(todo, self.concurrency)
+            next_round = []
+            for lk in todo:
+                answer = answers.get(lk.item_id, NOT_FOUND)
+                if answer.outcome is Outcome.NOT_FOUND:
+                    next_round.append(lk)
+                else:
+                    results[lk.item_id] = answer
+            todo = next_round
+        for lk in todo:
+            results[lk.item_id] = NOT_FOUND
+        # An address on the opt-out list is never revealed, whoever found it.
+        found = [r.value_hash for r in results.values() if r.outcome is Outcome.FOUND and r.value_hash]
+        if found:
+            with self.db.read() as conn:
+                blocked_values = suppressed_hashes(conn, found)
+            for item_id, r in list(results.items()):
+                if r.outcome is Outcome.FOUND and r.value_hash in blocked_values:
+                    results[item_id] = INELIGIBLE
+        return results

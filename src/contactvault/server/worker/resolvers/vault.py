@@ -1,0 +1,53 @@
+"""The vault resolver: contact points already stored in the directory (one query per batch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from contactvault.server.db.engine import Database
+from contactvault.server.db.tables import contact_points
+from contactvault.server.worker.resolvers.base import NOT_FOUND, Lookup, Outcome, Resolution, Resolver
+
+
+class VaultResolver(Resolver):
+    """Answers from ``contact_points``; never transient unless the database is down."""
+
+    name = "vault"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def resolve(self, lookup: Lookup) -> Resolution:
+        """Resolve one person."""
+        return (await self.resolve_many([lookup], 1))[lookup.item_id]
+
+    async def resolve_many(self, lookups: Sequence[Lookup], concurrency: int) -> dict[int, Resolution]:
+        """Resolve a batch with one read per channel."""
+        found: dict[tuple[int, str], Resolution] = {}
+        for channel in {lk.channel for lk in lookups}:
+            ids = [lk.personnel_id for lk in lookups if lk.channel == channel]
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    select(
+                        contact_points.c.personnel_id,
+                        contact_points.c.value_encrypted,
+                        contact_points.c.value_hash,
+                        contact_points.c.source,
+                        contact_points.c.verification_status,
+                        contact_points.c.verification_score,
+                        contact_points.c.checked_at,
+                    ).where(contact_points.c.channel == channel, contact_points.c.personnel_id.in_(ids))
+                ).all()
+            for r in rows:
+                found[(r.personnel_id, channel)] = Resolution(
+                    Outcome.FOUND,
+                    r.value_encrypted,
+                    r.value_hash,
+                    r.source or self.name,
+                    r.verification_status,
+                    r.verification_score,
+                    r.checked_at,
+                )
+        return {lk.item_id: found.get((lk.personnel_id, lk.channel), NOT_FOUND) for lk in lookups}
