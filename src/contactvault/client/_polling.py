@@ -2,8 +2,8 @@
 
 ``wait_for_task`` is a flow: a generator that yields ``Call`` and ``Sleep`` effects and receives their
 results, so ``Client`` runs it with blocking I/O and ``AsyncClient`` with ``await``, and tests run it with no
-clock at all. It long-polls with ``?wait=N``; when the server shows that it ignores ``wait`` (a quick answer, task not
-terminal, nothing changed) it falls back to sleeping 3 s, 5 s, 10 s, then 20 s between polls.
+clock at all. It long-polls with ``?wait=N``; when the server shows that it ignores ``wait`` (a quick
+answer, task not terminal, nothing changed) it falls back to sleeping 3 s, 5 s, 10 s, then 20 s between polls.
 """
 
 from __future__ import annotations
