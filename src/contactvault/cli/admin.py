@@ -1,0 +1,174 @@
+"""``contactvault admin ...``: operator commands; each prints JSON on stdout."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from contactvault.cli.common import EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail
+from contactvault.server.config import Settings
+from contactvault.server.runtime import Runtime
+
+app = typer.Typer(help="Operator commands: migrations, accounts, keys, credits, directory data, opt-outs.",
+                  no_args_is_help=True)
+account_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Credits.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(key_app, name="key")
+app.add_typer(credits_app, name="credits")
+
+
+def runtime(db: str | None) -> Runtime:
+    """A migrated runtime for ``--db``."""
+    from contactvault.server.bootstrap import build_runtime
+
+    return build_runtime(Settings(database_url=database_url(db)))
+
+
+def _account_id(raw: str) -> int:
+    if not raw.isdigit():
+        fail(f"account id must be digits, got {raw!r}", EXIT_USAGE)
+    return int(raw)
+
+
+@app.command()
+def migrate(db: DbOption = None) -> None:
+    """Apply database migrations (safe to run again)."""
+    from contactvault.server.db.engine import make_engine
+    from contactvault.server.db.migrate import upgrade
+
+    engine = make_engine(database_url(db))
+    upgrade(engine)
+    engine.dispose()
+    emit({"migrated": True})
+
+
+@account_app.command("create")
+def account_create(name: Annotated[str, typer.Option(help="Account name.")], db: DbOption = None) -> None:
+    """Create an account."""
+    from contactvault.server.services import accounts
+
+    rt = runtime(db)
+    with domain_errors():
+        emit({"accountId": str(accounts.create_account(rt, name))})
+
+
+@key_app.command("create")
+def key_create(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    label: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Issue an API key (the secret is shown once; only its hash is stored)."""
+    from contactvault.server.services import accounts
+
+    rt = runtime(db)
+    with domain_errors():
+        issued = accounts.create_key(rt, _account_id(account), label)
+    emit({"keyId": issued.key_id, "accountId": str(issued.account_id), "apiKey": issued.api_key})
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex characters).")],
+               db: DbOption = None) -> None:
+    """Revoke a key at once."""
+    from contactvault.server.services import accounts
+
+    rt = runtime(db)
+    with domain_errors():
+        accounts.revoke_key(rt, key_id)
+    emit({"keyId": key_id, "revoked": True})
+
+
+@credits_app.command("grant")
+def credits_grant(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    amount: Annotated[int, typer.Option(help="Credits to add.")],
+    bucket: Annotated[str, typer.Option(help="subscription, addon or gift.")] = "subscription",
+    expires: Annotated[str | None, typer.Option(help="Expiry, ISO 8601 with a timezone.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Grant credits; prints the new CreditBalance."""
+    from contactvault.server.domain.ledger import BucketKind
+    from contactvault.server.services import credits
+
+    if bucket not in {k.value for k in BucketKind}:
+        fail(f"bucket must be subscription, addon or gift, got {bucket!r}", EXIT_USAGE)
+    expires_at = None
+    if expires:
+        try:
+            expires_at = datetime.fromisoformat(expires)
+        except ValueError:
+            fail(f"--expires is not ISO 8601: {expires!r}", EXIT_USAGE)
+        if expires_at.tzinfo is None:
+            fail("--expires needs a timezone, e.g. 2027-01-01T00:00:00Z", EXIT_USAGE)
+    rt = runtime(db)
+    with domain_errors():
+        emit(credits.grant(rt, _account_id(account), amount, BucketKind(bucket), expires_at))
+
+
+@app.command()
+def seed(
+    people: Annotated[int, typer.Option(min=1, help="How many people.")] = 5000,
+    events: Annotated[int, typer.Option(min=1, help="How many events.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    db: DbOption = None,
+) -> None:
+    """Fill the directory with deterministic, realistic synthetic data."""
+    from contactvault.server.services.seeding import seed_directory
+
+    rt = runtime(db)
+    with domain_errors():
+        summary = seed_directory(rt, people=people, events=events, seed=seed)
+    emit(summary)
+
+
+@app.command("import")
+def import_(files: Annotated[list[Path], typer.Argument(help="JSONL files.", exists=True, dir_okay=False)],
+            db: DbOption = None) -> None:
+    """Load directory records from JSONL files (all or nothing; re-importing changes nothing)."""
+    from contactvault.server.services.importer import import_files
+
+    rt = runtime(db)
+    with domain_errors():
+        emit(import_files(rt, files))
+
+
+def _suppression_target(email: str | None, person: str | None) -> tuple[str, str]:
+    if (email is None) == (person is None):
+        fail("give exactly one of --email or --person", EXIT_USAGE)
+    if person is not None and not person.isdigit():
+        fail("--person must be a personnel id (digits)", EXIT_USAGE)
+    return ("email", email) if email is not None else ("person", person)  # type: ignore[return-value]
+
+
+EmailOpt = Annotated[str | None, typer.Option(help="An email address.")]
+PersonOpt = Annotated[str | None, typer.Option(help="A personnel id.")]
+
+
+@app.command()
+def suppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
+    """Put an address or a person on the opt-out list: never revealed, never charged."""
+    from contactvault.server.services import suppressions
+
+    kind, value = _suppression_target(email, person)
+    rt = runtime(db)
+    with domain_errors():
+        added = suppressions.suppress(rt, kind, value)
+    emit({"kind": kind, "suppressed": True, "added": added})
+
+
+@app.command()
+def unsuppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
+    """Take an address or a person off the opt-out list."""
+    from contactvault.server.services import suppressions
+
+    kind, value = _suppression_target(email, person)
+    rt = runtime(db)
+    with domain_errors():
+        removed = suppressions.unsuppress(rt, kind, value)
+    emit({"kind": kind, "suppressed": False, "removed": removed})

@@ -1,0 +1,90 @@
+"""``contactvault serve``, ``worker`` and ``demo-serve`` (what ``make run`` starts)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from contactvault.cli.common import DbOption, database_url
+from contactvault.server.config import Settings
+
+HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")]
+
+
+def _settings(db: str | None) -> Settings:
+    return Settings(database_url=database_url(db))
+
+
+def _serve(settings: Settings, host: str, port: int, run_worker: bool) -> None:
+    import uvicorn
+
+    from contactvault.server.api.app import create_app
+    from contactvault.server.bootstrap import build_runtime
+
+    rt = build_runtime(settings)
+    app = create_app(runtime=rt, run_worker=run_worker)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, proxy_headers=False)
+
+
+def serve(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only (workers run elsewhere).")] = False,
+    db: DbOption = None,
+) -> None:
+    """Run the API (applies migrations first); an in-process worker runs too unless --no-worker."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _serve(_settings(db), host, port, run_worker=not no_worker)
+
+
+def worker(db: DbOption = None) -> None:
+    """Run a standalone worker until SIGTERM/SIGINT (finishes the batch in hand first)."""
+    from contactvault.server.bootstrap import build_runtime
+    from contactvault.server.worker.runner import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    rt = build_runtime(_settings(db))
+    w = Worker(rt)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: w.stop())
+    w.run()
+    rt.db.dispose()
+
+
+def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption = None) -> None:
+    """Serve with demo data: on an empty database, seed a directory and a demo account, and print its key."""
+    from sqlalchemy import func, select
+
+    from contactvault.server.bootstrap import build_runtime
+    from contactvault.server.db.tables import accounts as accounts_table
+    from contactvault.server.db.tables import personnel
+    from contactvault.server.services import accounts, credits
+    from contactvault.server.services.seeding import seed_directory
+
+    settings = _settings(db)
+    rt = build_runtime(settings)
+    with rt.db.read() as conn:
+        people = conn.execute(select(func.count()).select_from(personnel)).scalar_one()
+        first_account = conn.execute(select(accounts_table.c.id).order_by(accounts_table.c.created_at)).first()
+    base = f"http://{host}:{port}"
+    if people == 0:
+        print("Empty database: seeding a demo directory (about 5,000 people)...", flush=True)
+        seed_directory(rt, people=5000, events=20, seed=0)
+        account_id = accounts.create_account(rt, "demo")
+        credits.grant(rt, account_id, 10_000)
+        key = accounts.create_key(rt, account_id, "demo").api_key
+        print(f"\nDemo account {account_id} with 10,000 credits.\nAPI key (shown once): {key}\n")
+        print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance\n')
+    else:
+        hint = f"--account {first_account.id}" if first_account else "--account <id>"
+        print(f"Database has {people} people. Get a key with:\n"
+              f"  .venv/bin/contactvault admin key create {hint} --db {settings.database_url}\n")
+    rt.db.dispose()
+    print(f"Serving on {base} (API docs at {base}/docs). Ctrl-C to stop.", flush=True)
+    sys.stdout.flush()
+    _serve(settings, host, port, run_worker=True)
