@@ -172,3 +172,14 @@ def unsuppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = 
     with domain_errors():
         removed = suppressions.unsuppress(rt, kind, value)
     emit({"kind": kind, "suppressed": False, "removed": removed})
+
+
+@app.command()
+def reconcile(db: DbOption = None) -> None:
+    """Check the ledger: balances equal the sums of postings, terminal tasks hold nothing. Exit 1 on a problem."""
+    from contactvault.server.services.reconcile import reconcile as run
+
+    result = run(runtime(db))
+    emit({"ok": result.ok, "buckets": result.buckets, "tasks": result.tasks, "problems": result.problems})
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,60 @@
+"""Task rules: id parsing, classification order, task status, retry policy."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from contactvault.server.domain.tasks import RetryPolicy, TaskStatus, classify, dedupe, parse_person_id, task_status
+
+
+@pytest.mark.parametrize("raw", ["", "abc", "12a", "-5", "0", "1" * 21, " 12", "99999999999999999999", "１２"])
+def test_malformed_person_ids_parse_to_none(raw: str) -> None:
+    assert parse_person_id(raw) is None
+
+
+def test_digit_strings_parse_to_ints() -> None:
+    assert parse_person_id("789") == 789
+    assert parse_person_id("00042") == 42
+
+
+def test_dedupe_keeps_first_seen_order() -> None:
+    assert dedupe(["3", "1", "3", "2", "1"]) == ["3", "1", "2"]
+
+
+def test_classify_puts_each_id_in_its_first_matching_bucket() -> None:
+    result = classify(
+        ["x", "9", "8", "7", "6", "5"],
+        known={8, 7, 6, 5},
+        linked={7, 6, 5},
+        unlocked={6},
+        in_flight={5, 6},
+    )
+    assert result.invalid == ["x"]
+    assert result.missing == ["9"]
+    assert result.unlinked == ["8"]
+    assert result.already_unlocked == ["6"]
+    assert result.unlocking == ["5"]
+    assert result.chargeable == ["7"]
+    assert result.skipped(["x", "9", "8", "7", "6", "5"]) == ["x", "9", "8", "6", "5"]
+
+
+def test_task_status_follows_item_counts() -> None:
+    assert task_status({"pending": 2}) is TaskStatus.PENDING
+    assert task_status({"pending": 1, "unlocked": 1}) is TaskStatus.PROCESSING
+    assert task_status({"unlocked": 1, "failed": 1}) is TaskStatus.COMPLETED
+
+
+def test_retry_policy_backs_off_with_capped_jitter_then_gives_up() -> None:
+    policy = RetryPolicy(max_attempts=4, base_seconds=1.0, cap_seconds=3.0)
+    rng = random.Random(1)
+    delays = []
+    for attempts in (1, 2, 3):
+        decision = policy.decide(attempts, rng)
+        assert decision.should_retry
+        delays.append(decision.delay)
+    assert all(timedelta(0) <= d <= timedelta(seconds=3) for d in delays)
+    assert delays[0] <= timedelta(seconds=1)
+    assert not policy.decide(4, rng).should_retry
