@@ -28,3 +28,7 @@ if importlib.util.find_spec("contactvault.cli.client_commands") is not None:
 def main() -> None:
     """Entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

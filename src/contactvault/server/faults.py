@@ -1,4 +1,4 @@
-"""Named fault points for crash tests: ``CONTACTVAULT_FAULT=<point>[:raise|exit]``.
+"""Named fault points for crash tests: ``CONTACTVAULT_FAULT=<point>[:raise|exit|sleep=<seconds>]``.
 
 Production never sets the variable, and a check is one dictionary lookup.
 """
@@ -6,6 +6,7 @@ Production never sets the variable, and a check is one dictionary lookup.
 from __future__ import annotations
 
 import os
+import time
 
 
 class InjectedFault(RuntimeError):
@@ -19,6 +20,10 @@ def hit(point: str) -> None:
         return
     name, _, mode = spec.partition(":")
     if name != point:
+        return
+    if mode.startswith("sleep="):
+        # A window for a test to pause (SIGSTOP) or kill the process at exactly this point.
+        time.sleep(float(mode.removeprefix("sleep=")))
         return
     if mode == "exit":
         # As abrupt as kill -9: no cleanup, no commit, no flush.
