@@ -85,18 +85,12 @@ class FakeAPI:
         if request.headers.get("Authorization") != "Bearer sk_test_secret":
             return _error(401, "INVALID_API_KEY")
         if path == "/external/credits/balance":
-            return httpx.Response(
-                200, json={"totalBalance": self.balance - self.held, "reservedBalance": self.held}
-            )
+            return httpx.Response(200, json={"totalBalance": self.balance - self.held, "reservedBalance": self.held})
         if path == "/external/personnel/list":
             return self._personnel_list(request)
         if path == "/external/personnel/profile":
             person = self.people.get(request.url.params["personnel_id"])
-            return (
-                httpx.Response(200, json=self._contact(person, "email"))
-                if person
-                else _error(404, "NOT_FOUND")
-            )
+            return httpx.Response(200, json=self._contact(person, "email")) if person else _error(404, "NOT_FOUND")
         if path == "/external/actions/precheck":
             return self._precheck(json.loads(request.content))
         if path in SUBMIT_PATHS:
@@ -160,13 +154,9 @@ class FakeAPI:
         return chargeable, detail
 
     def _precheck(self, body: dict[str, Any]) -> httpx.Response:
-        channel = {"unlock_contact_emails": "email", "unlock_contact_phones": "phone"}.get(
-            body["action_type"]
-        )
+        channel = {"unlock_contact_emails": "email", "unlock_contact_phones": "phone"}.get(body["action_type"])
         if channel is None:
-            return httpx.Response(
-                200, json={"ok": True, "allowed": False, "reason_code": "unsupported_action"}
-            )
+            return httpx.Response(200, json={"ok": True, "allowed": False, "reason_code": "unsupported_action"})
         chargeable, detail = self._classify(body["params"]["personnel_ids"], channel)
         credits = UNIT[channel] * len(chargeable)
         return httpx.Response(

@@ -82,9 +82,7 @@ def test_async_retries_503_then_succeeds(fake: FakeAPI, clock: FakeClock) -> Non
     assert calls["n"] == 2
 
 
-def test_async_unlock_emails_delivers_and_reconciles(
-    fake: FakeAPI, clock: FakeClock, state_file: Path
-) -> None:
+def test_async_unlock_emails_delivers_and_reconciles(fake: FakeAPI, clock: FakeClock, state_file: Path) -> None:
     fake.people["2"].outcome = "UNRESOLVED"
 
     async def body(client: AsyncClient):  # type: ignore[no-untyped-def]

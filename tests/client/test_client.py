@@ -63,9 +63,7 @@ def test_events_list_sends_filters_and_pagination(make_client: Callable[..., Cli
 
 
 def test_events_get_unwraps_the_event(make_client: Callable[..., Client]) -> None:
-    rec = Recorder(
-        {"/external/events/139574": {"event": {"id": "139574", "name": "NRF", "attendeeCount": 9}}}
-    )
+    rec = Recorder({"/external/events/139574": {"event": {"id": "139574", "name": "NRF", "attendeeCount": 9}}})
     event = make_client(rec).events.get("139574")
     assert (event.id, event.attendee_count) == ("139574", 9)
 
@@ -81,9 +79,7 @@ def test_personnel_list_and_profile_send_snake_case_params(make_client: Callable
     rec = Recorder({"/external/personnel/list": page([person], 1, 1, semantics={"accessMode": "full"}),
                     "/external/personnel/profile": person})  # fmt: skip
     client = make_client(rec)
-    listing = client.personnel.list(
-        "100", search_query="vp", department="Sales", level="VP", exhibitor_id="3"
-    )
+    listing = client.personnel.list("100", search_query="vp", department="Sales", level="VP", exhibitor_id="3")
     assert dict(rec.last.url.params) == {"event_id": "100", "search_query": "vp", "department": "Sales",
                                          "level": "VP", "exhibitor_id": "3", "page": "1"}  # fmt: skip
     assert listing.model_extra == {"semantics": {"accessMode": "full"}}
@@ -99,12 +95,8 @@ def test_contacts_search_sends_company_role_and_name(make_client: Callable[..., 
 
 
 def test_precheck_posts_action_type_and_params(make_client: Callable[..., Client]) -> None:
-    rec = Recorder(
-        {"/external/actions/precheck": {"ok": True, "allowed": True, "credits": 15, "reason_code": "ok"}}
-    )
-    result = make_client(rec).actions.precheck(
-        "unlock_contact_emails", {"event_id": "1", "personnel_ids": ["2"]}
-    )
+    rec = Recorder({"/external/actions/precheck": {"ok": True, "allowed": True, "credits": 15, "reason_code": "ok"}})
+    result = make_client(rec).actions.precheck("unlock_contact_emails", {"event_id": "1", "personnel_ids": ["2"]})
     assert json.loads(rec.last.content) == {"action_type": "unlock_contact_emails",
                                            "params": {"event_id": "1", "personnel_ids": ["2"]}}  # fmt: skip
     assert result.credits == 15

@@ -75,9 +75,7 @@ def test_idempotency_key_reused_is_an_invalid_request(make_client: Callable[...,
 
 
 def test_insufficient_credits_exposes_required_and_available(make_client: Callable[..., Client]) -> None:
-    client = make_client(
-        error_handler(402, "INSUFFICIENT_CREDITS", details={"required": 45, "available": 30})
-    )
+    client = make_client(error_handler(402, "INSUFFICIENT_CREDITS", details={"required": 45, "available": 30}))
     with pytest.raises(InsufficientCreditsError) as caught:
         client.unlocks.create("1", ["2", "3", "4"])
     assert caught.value.required == 45
@@ -96,9 +94,7 @@ def test_trace_id_falls_back_to_x_request_id_header(make_client: Callable[..., C
 
 def test_rate_limit_error_reads_retry_after(make_client: Callable[..., Client]) -> None:
     client = make_client(
-        lambda r: httpx.Response(
-            429, json={"errorKey": "RATE_LIMIT_EXCEEDED"}, headers={"Retry-After": "120"}
-        ),
+        lambda r: httpx.Response(429, json={"errorKey": "RATE_LIMIT_EXCEEDED"}, headers={"Retry-After": "120"}),
         max_attempts=1,
     )
     with pytest.raises(RateLimitError) as caught:

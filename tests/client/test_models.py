@@ -50,9 +50,7 @@ def test_numeric_ids_become_strings() -> None:
 
 
 def test_unknown_fields_are_kept_and_reachable() -> None:
-    item = ContactItem.model_validate(
-        contact(linkedinActivity=None, outreachMessageChannels=[], brandNew={"a": 1})
-    )
+    item = ContactItem.model_validate(contact(linkedinActivity=None, outreachMessageChannels=[], brandNew={"a": 1}))
     assert item.model_extra == {"linkedinActivity": None, "outreachMessageChannels": [], "brandNew": {"a": 1}}
     assert item.brandNew == {"a": 1}
 
@@ -137,9 +135,7 @@ def test_credit_balance_with_and_without_reserved_balance() -> None:
 
 
 def test_event_detail_unwraps_and_keeps_flags() -> None:
-    event = EventDetail.model_validate(
-        {"id": 5, "eventId": 5, "name": "Expo", "topics": ["ai"], "hasVisitors": False}
-    )
+    event = EventDetail.model_validate({"id": 5, "eventId": 5, "name": "Expo", "topics": ["ai"], "hasVisitors": False})
     assert (event.id, event.event_id, event.topics) == ("5", "5", ["ai"])
     assert event.model_extra == {"hasVisitors": False}
 

@@ -46,9 +46,7 @@ def error(status: int, key: str, headers: dict[str, str] | None = None) -> httpx
 
 
 def test_retries_429_honouring_retry_after(make_client: Callable[..., Client]) -> None:
-    script = Script(
-        error(429, "RATE_LIMIT_EXCEEDED", {"Retry-After": "2"}), httpx.Response(200, json=BALANCE)
-    )
+    script = Script(error(429, "RATE_LIMIT_EXCEEDED", {"Retry-After": "2"}), httpx.Response(200, json=BALANCE))
     assert make_client(script).credits.balance().total_balance == 500
     assert len(script.requests) == 2
 
@@ -61,9 +59,7 @@ def test_retry_decision_waits_exactly_the_retry_after_hint() -> None:
 
 def test_retry_decision_uses_x_ratelimit_reset_without_retry_after() -> None:
     reset = str(int(time.time()) + 30)
-    exc = RateLimitError(
-        "slow down", response=error(429, "RATE_LIMIT_EXCEEDED", {"X-RateLimit-Reset": reset})
-    )
+    exc = RateLimitError("slow down", response=error(429, "RATE_LIMIT_EXCEEDED", {"X-RateLimit-Reset": reset}))
     wait = retry_decision(exc, replay_safe=True, max_retry_after=60)
     assert isinstance(wait, float)
     assert 25 <= wait <= 30

@@ -83,9 +83,7 @@ def test_confirm_returning_false_spends_nothing(client: Client, fake: FakeAPI, s
         assert store.list_runs() == []
 
 
-def test_nothing_to_unlock_skips_confirm_and_submission(
-    client: Client, fake: FakeAPI, state_file: Path
-) -> None:
+def test_nothing_to_unlock_skips_confirm_and_submission(client: Client, fake: FakeAPI, state_file: Path) -> None:
     fake.people["1"].status["email"] = "unlocked"
     result = client.unlock_emails("100", ["1"], confirm=lambda e: pytest.fail("asked"), state_file=state_file)
     assert result.status == "nothing_to_unlock"
@@ -93,9 +91,7 @@ def test_nothing_to_unlock_skips_confirm_and_submission(
     assert fake.submissions() == []
 
 
-def test_250_ids_are_submitted_in_batches_of_at_most_100(
-    make_client: ClientFactory, state_file: Path
-) -> None:
+def test_250_ids_are_submitted_in_batches_of_at_most_100(make_client: ClientFactory, state_file: Path) -> None:
     fake = FakeAPI(people=250)
     client = make_client(fake.handle)
     result = client.unlock_emails("100", [str(i) for i in range(1, 251)], state_file=state_file)
@@ -165,9 +161,7 @@ def test_resume_with_a_task_id_only_waits_for_it(client: Client, fake: FakeAPI, 
     assert len(result.delivered) == 2
 
 
-def test_resume_continues_later_batches_of_an_interrupted_run(
-    make_client: ClientFactory, state_file: Path
-) -> None:
+def test_resume_continues_later_batches_of_an_interrupted_run(make_client: ClientFactory, state_file: Path) -> None:
     fake = FakeAPI(people=150)
     client = make_client(fake.handle)
     submitted = {"n": 0}
@@ -200,9 +194,7 @@ def test_resume_ignores_runs_for_another_server(
     assert other.resume(state_file) == []
 
 
-def test_insufficient_credits_rejects_the_batch_without_spending(
-    make_client: ClientFactory, state_file: Path
-) -> None:
+def test_insufficient_credits_rejects_the_batch_without_spending(make_client: ClientFactory, state_file: Path) -> None:
     fake = FakeAPI(balance=20)
     client = make_client(fake.handle)
     estimates: list[UnlockEstimate] = []
@@ -223,9 +215,7 @@ def test_insufficient_credits_rejects_the_batch_without_spending(
 def test_max_credits_caps_spend_across_batches(make_client: ClientFactory, state_file: Path) -> None:
     fake = FakeAPI(people=250)
     client = make_client(fake.handle)
-    result = client.unlock_emails(
-        "100", [str(i) for i in range(1, 251)], max_credits=1800, state_file=state_file
-    )
+    result = client.unlock_emails("100", [str(i) for i in range(1, 251)], max_credits=1800, state_file=state_file)
     caps = [body_of(r).get("max_credits") for r in fake.submissions()]
     assert caps == [1800, 300]
     assert len(result.delivered) == 120
@@ -246,9 +236,7 @@ def test_unlock_phones_uses_phone_routes_and_prices(client: Client, fake: FakeAP
     assert fake.balance == 10_000 - 300
 
 
-def test_unknown_event_raises_before_anything_is_spent(
-    client: Client, fake: FakeAPI, state_file: Path
-) -> None:
+def test_unknown_event_raises_before_anything_is_spent(client: Client, fake: FakeAPI, state_file: Path) -> None:
     with pytest.raises(NotFoundError):
         client.unlock_emails("404", ["1"], state_file=state_file)
     assert fake.submissions() == []
@@ -309,11 +297,20 @@ def test_credits_charged_prefers_task_then_items_then_unit_cost() -> None:
         {"personnelId": "2", "status": "failed", "errorCode": "UNRESOLVED", "creditsCharged": 0},
     ]
     spec = CHANNELS["email"]
-    task = UnlockTask.model_validate(
-        {"taskId": "1", "taskStatus": "completed", "items": items, "creditsCharged": 99}
-    )
+    task = UnlockTask.model_validate({"taskId": "1", "taskStatus": "completed", "items": items, "creditsCharged": 99})
     assert credits_charged(task, spec) == 99
     assert credits_charged(task.model_copy(update={"credits_charged": None}), spec) == 15
     bare = [{k: v for k, v in item.items() if k != "creditsCharged"} for item in items]
     bare_task = UnlockTask.model_validate({"taskId": "1", "taskStatus": "completed", "items": bare})
     assert credits_charged(bare_task, spec) == 15
+
+
+def test_resuming_a_finished_run_changes_nothing(client: Client, fake: FakeAPI, state_file: Path) -> None:
+    first = client.unlock_emails("100", ["1"], state_file=state_file)
+    assert first.run_id is not None
+    requests_before = len(fake.requests)
+    fake.balance -= 1000  # spent elsewhere afterwards: must not leak into this run's reconciliation
+    (again,) = client.resume(state_file, run_id=first.run_id)
+    assert len(fake.requests) == requests_before
+    assert again.reconciliation == first.reconciliation
+    assert again.delivered == first.delivered

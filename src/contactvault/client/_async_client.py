@@ -97,7 +97,7 @@ class AsyncClient(BaseClient):
         if self._owns_http:
             await self._http.aclose()
 
-    async def request(self, call: Call[T]) -> T:
+    async def _request(self, call: Call[T]) -> T:
         """Send one described request with retries and return its parsed answer."""
         async for attempt in self.retry_policy.async_attempts(replay_safe=call.replay_safe):
             with attempt:
@@ -112,7 +112,7 @@ class AsyncClient(BaseClient):
             raise self._transport_error(exc, request) from exc
         return self._parse(call, response)
 
-    async def run(self, flow: Flow[R]) -> R:
+    async def _drive(self, flow: Flow[R]) -> R:
         """Drive a flow: answer its calls with ``request`` and its sleeps with the injected sleep."""
         reply: Any = None
         error: APIError | None = None
@@ -127,7 +127,7 @@ class AsyncClient(BaseClient):
                     await self._sleep(effect.seconds)
                     continue
                 try:
-                    reply = await self.request(effect)
+                    reply = await self._request(effect)
                 except APIError as exc:
                     error = exc
         finally:
@@ -136,7 +136,7 @@ class AsyncClient(BaseClient):
     async def _pages(self, first: Callable[[int], Call[Page[T]]]) -> AsyncIterator[T]:
         page_number: int | None = 1
         while page_number is not None:
-            page = await self.request(first(page_number))
+            page = await self._request(first(page_number))
             for item in page.items:
                 yield item
             page_number = page.next_page
@@ -152,9 +152,7 @@ class AsyncClient(BaseClient):
         on_progress: Callable[[UnlockProgress], None] | None = None,
     ) -> UnlockResult:
         """Unlock the emails of the still-locked people among ``personnel_ids``, resumably."""
-        return await self._unlock(
-            "email", event_id, personnel_ids, confirm, max_credits, state_file, on_progress
-        )
+        return await self._unlock("email", event_id, personnel_ids, confirm, max_credits, state_file, on_progress)
 
     async def unlock_phones(
         self,
@@ -167,9 +165,7 @@ class AsyncClient(BaseClient):
         on_progress: Callable[[UnlockProgress], None] | None = None,
     ) -> UnlockResult:
         """Unlock the phone numbers of the still-locked people among ``personnel_ids``, resumably."""
-        return await self._unlock(
-            "phone", event_id, personnel_ids, confirm, max_credits, state_file, on_progress
-        )
+        return await self._unlock("phone", event_id, personnel_ids, confirm, max_credits, state_file, on_progress)
 
     async def _unlock(
         self,
@@ -187,7 +183,7 @@ class AsyncClient(BaseClient):
             flow = unlock_flow(
                 ctx, event_id=event_id, personnel_ids=personnel_ids, channel=channel, max_credits=max_credits
             )
-            return await self.run(flow)
+            return await self._drive(flow)
         finally:
             if owned:
                 store.close()
@@ -207,7 +203,7 @@ class AsyncClient(BaseClient):
                 run_ids = [run_id]
             else:
                 run_ids = [run.run_id for run in store.unfinished_runs(base_url=self.base_url)]
-            return [await self.run(resume_flow(ctx, rid)) for rid in run_ids]
+            return [await self._drive(resume_flow(ctx, rid)) for rid in run_ids]
         finally:
             if owned:
                 store.close()
@@ -223,7 +219,7 @@ class AsyncCredits(_AsyncResource):
 
     async def balance(self) -> CreditBalance:
         """Read the account's credit balance (free)."""
-        return await self._client.request(_routes.credit_balance())
+        return await self._client._request(_routes.credit_balance())
 
 
 class AsyncEvents(_AsyncResource):
@@ -241,7 +237,7 @@ class AsyncEvents(_AsyncResource):
         page_size: int | None = None,
     ) -> Page[EventItem]:
         """One page of events matching the filters."""
-        return await self._client.request(
+        return await self._client._request(
             _routes.events_list(
                 keyword=keyword,
                 country=country,
@@ -266,13 +262,11 @@ class AsyncEvents(_AsyncResource):
         """Every matching event, fetching pages lazily (``async for``)."""
         filters = {"keyword": keyword, "country": country, "city": city}
         dates = {"date_start_from": date_start_from, "date_start_to": date_start_to}
-        return self._client._pages(
-            lambda n: _routes.events_list(page=n, page_size=page_size, **filters, **dates)
-        )
+        return self._client._pages(lambda n: _routes.events_list(page=n, page_size=page_size, **filters, **dates))
 
     async def get(self, event_id: str) -> EventDetail:
         """One event with its details; NotFoundError if unknown."""
-        return await self._client.request(_routes.event_get(event_id))
+        return await self._client._request(_routes.event_get(event_id))
 
 
 class AsyncPersonnel(_AsyncResource):
@@ -296,9 +290,7 @@ class AsyncPersonnel(_AsyncResource):
             "level": level,
             "exhibitor_id": exhibitor_id,
         }
-        return await self._client.request(
-            _routes.personnel_list(event_id, page=page, page_size=page_size, **filters)
-        )
+        return await self._client._request(_routes.personnel_list(event_id, page=page, page_size=page_size, **filters))
 
     def iter(
         self,
@@ -317,13 +309,11 @@ class AsyncPersonnel(_AsyncResource):
             "level": level,
             "exhibitor_id": exhibitor_id,
         }
-        return self._client._pages(
-            lambda n: _routes.personnel_list(event_id, page=n, page_size=page_size, **filters)
-        )
+        return self._client._pages(lambda n: _routes.personnel_list(event_id, page=n, page_size=page_size, **filters))
 
     async def profile(self, personnel_id: str) -> ContactItem:
         """One person as this caller sees them; NotFoundError if unknown."""
-        return await self._client.request(_routes.personnel_profile(personnel_id))
+        return await self._client._request(_routes.personnel_profile(personnel_id))
 
 
 class AsyncContacts(_AsyncResource):
@@ -339,10 +329,8 @@ class AsyncContacts(_AsyncResource):
         page_size: int | None = None,
     ) -> Page[ContactItem]:
         """One page of people at a company, optionally by role or name."""
-        return await self._client.request(
-            _routes.contacts_search(
-                company_name, role=role, person_name=person_name, page=page, page_size=page_size
-            )
+        return await self._client._request(
+            _routes.contacts_search(company_name, role=role, person_name=person_name, page=page, page_size=page_size)
         )
 
     def iter_search(
@@ -366,7 +354,7 @@ class AsyncActions(_AsyncResource):
 
     async def precheck(self, action_type: str, params: Mapping[str, Any]) -> PrecheckResult:
         """Estimate an action (e.g. ``unlock_contact_emails``); reserves nothing."""
-        return await self._client.request(_routes.precheck(action_type, params))
+        return await self._client._request(_routes.precheck(action_type, params))
 
 
 class AsyncUnlocks(_AsyncResource):
@@ -382,7 +370,7 @@ class AsyncUnlocks(_AsyncResource):
         idempotency_key: str | None = None,
     ) -> UnlockSubmission:
         """Submit up to 100 people; an Idempotency-Key is generated unless one is given."""
-        return await self._client.request(
+        return await self._client._request(
             _routes.unlock_create(
                 event_id,
                 [str(p) for p in personnel_ids],
@@ -395,7 +383,7 @@ class AsyncUnlocks(_AsyncResource):
 
     async def get(self, task_id: str, channel: Channel = "email", wait: float | None = None) -> UnlockTask:
         """Read a task, long-polling up to ``wait`` seconds (0-60) for a change."""
-        return await self._client.request(
+        return await self._client._request(
             _routes.unlock_task(task_id, channel=channel, wait=wait, cache=self._client._tasks)
         )
 
@@ -417,4 +405,4 @@ class AsyncUnlocks(_AsyncResource):
             cache=client._tasks,
             on_update=on_update,
         )
-        return await client.run(flow)
+        return await client._drive(flow)

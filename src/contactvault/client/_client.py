@@ -97,7 +97,7 @@ class Client(BaseClient):
         if self._owns_http:
             self._http.close()
 
-    def request(self, call: Call[T]) -> T:
+    def _request(self, call: Call[T]) -> T:
         """Send one described request with retries and return its parsed answer."""
         for attempt in self.retry_policy.attempts(replay_safe=call.replay_safe):
             with attempt:
@@ -113,7 +113,7 @@ class Client(BaseClient):
             raise self._transport_error(exc, request) from exc
         return self._parse(call, response)
 
-    def run(self, flow: Flow[R]) -> R:
+    def _drive(self, flow: Flow[R]) -> R:
         """Drive a flow: answer its calls with ``request`` and its sleeps with the injected sleep."""
         reply: Any = None
         error: APIError | None = None
@@ -128,7 +128,7 @@ class Client(BaseClient):
                     self._sleep(effect.seconds)
                     continue
                 try:
-                    reply = self.request(effect)
+                    reply = self._request(effect)
                 except APIError as exc:
                     # Handed back to the flow, which decides (e.g. 402 on one batch is not fatal).
                     error = exc
@@ -138,7 +138,7 @@ class Client(BaseClient):
     def _pages(self, first: Callable[[int], Call[Page[T]]]) -> Iterator[T]:
         page_number: int | None = 1
         while page_number is not None:
-            page = self.request(first(page_number))
+            page = self._request(first(page_number))
             yield from page.items
             page_number = page.next_page
 
@@ -184,7 +184,7 @@ class Client(BaseClient):
             flow = unlock_flow(
                 ctx, event_id=event_id, personnel_ids=personnel_ids, channel=channel, max_credits=max_credits
             )
-            return self.run(flow)
+            return self._drive(flow)
         finally:
             if owned:
                 store.close()
@@ -204,7 +204,7 @@ class Client(BaseClient):
                 run_ids = [run_id]
             else:
                 run_ids = [run.run_id for run in store.unfinished_runs(base_url=self.base_url)]
-            return [self.run(resume_flow(ctx, rid)) for rid in run_ids]
+            return [self._drive(resume_flow(ctx, rid)) for rid in run_ids]
         finally:
             if owned:
                 store.close()
@@ -220,7 +220,7 @@ class Credits(_Resource):
 
     def balance(self) -> CreditBalance:
         """Read the account's credit balance (free)."""
-        return self._client.request(_routes.credit_balance())
+        return self._client._request(_routes.credit_balance())
 
 
 class Events(_Resource):
@@ -238,7 +238,7 @@ class Events(_Resource):
         page_size: int | None = None,
     ) -> Page[EventItem]:
         """One page of events matching the filters."""
-        return self._client.request(
+        return self._client._request(
             _routes.events_list(
                 keyword=keyword,
                 country=country,
@@ -263,13 +263,11 @@ class Events(_Resource):
         """Every matching event, fetching pages lazily."""
         filters = {"keyword": keyword, "country": country, "city": city}
         dates = {"date_start_from": date_start_from, "date_start_to": date_start_to}
-        return self._client._pages(
-            lambda n: _routes.events_list(page=n, page_size=page_size, **filters, **dates)
-        )
+        return self._client._pages(lambda n: _routes.events_list(page=n, page_size=page_size, **filters, **dates))
 
     def get(self, event_id: str) -> EventDetail:
         """One event with its details; NotFoundError if unknown."""
-        return self._client.request(_routes.event_get(event_id))
+        return self._client._request(_routes.event_get(event_id))
 
 
 class Personnel(_Resource):
@@ -293,9 +291,7 @@ class Personnel(_Resource):
             "level": level,
             "exhibitor_id": exhibitor_id,
         }
-        return self._client.request(
-            _routes.personnel_list(event_id, page=page, page_size=page_size, **filters)
-        )
+        return self._client._request(_routes.personnel_list(event_id, page=page, page_size=page_size, **filters))
 
     def iter(
         self,
@@ -314,13 +310,11 @@ class Personnel(_Resource):
             "level": level,
             "exhibitor_id": exhibitor_id,
         }
-        return self._client._pages(
-            lambda n: _routes.personnel_list(event_id, page=n, page_size=page_size, **filters)
-        )
+        return self._client._pages(lambda n: _routes.personnel_list(event_id, page=n, page_size=page_size, **filters))
 
     def profile(self, personnel_id: str) -> ContactItem:
         """One person as this caller sees them; NotFoundError if unknown."""
-        return self._client.request(_routes.personnel_profile(personnel_id))
+        return self._client._request(_routes.personnel_profile(personnel_id))
 
 
 class Contacts(_Resource):
@@ -336,10 +330,8 @@ class Contacts(_Resource):
         page_size: int | None = None,
     ) -> Page[ContactItem]:
         """One page of people at a company, optionally by role or name."""
-        return self._client.request(
-            _routes.contacts_search(
-                company_name, role=role, person_name=person_name, page=page, page_size=page_size
-            )
+        return self._client._request(
+            _routes.contacts_search(company_name, role=role, person_name=person_name, page=page, page_size=page_size)
         )
 
     def iter_search(
@@ -363,7 +355,7 @@ class Actions(_Resource):
 
     def precheck(self, action_type: str, params: Mapping[str, Any]) -> PrecheckResult:
         """Estimate an action (e.g. ``unlock_contact_emails``); reserves nothing."""
-        return self._client.request(_routes.precheck(action_type, params))
+        return self._client._request(_routes.precheck(action_type, params))
 
 
 class Unlocks(_Resource):
@@ -379,7 +371,7 @@ class Unlocks(_Resource):
         idempotency_key: str | None = None,
     ) -> UnlockSubmission:
         """Submit up to 100 people; an Idempotency-Key is generated unless one is given."""
-        return self._client.request(
+        return self._client._request(
             _routes.unlock_create(
                 event_id,
                 [str(p) for p in personnel_ids],
@@ -392,7 +384,7 @@ class Unlocks(_Resource):
 
     def get(self, task_id: str, channel: Channel = "email", wait: float | None = None) -> UnlockTask:
         """Read a task, long-polling up to ``wait`` seconds (0-60) for a change."""
-        return self._client.request(
+        return self._client._request(
             _routes.unlock_task(task_id, channel=channel, wait=wait, cache=self._client._tasks)
         )
 
@@ -414,4 +406,4 @@ class Unlocks(_Resource):
             cache=client._tasks,
             on_update=on_update,
         )
-        return client.run(flow)
+        return client._drive(flow)

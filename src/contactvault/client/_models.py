@@ -68,9 +68,7 @@ StrList = Annotated[list[str], BeforeValidator(_as_str_list)]
 class _CamelModel(BaseModel):
     """Base for camelCase bodies: Python names are snake_case, the wire is camelCase."""
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
-    )
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
 
 
 class _SnakeModel(BaseModel):

@@ -165,9 +165,7 @@ def credit_balance() -> Call[CreditBalance]:
     return Call("GET", "/external/credits/balance", parse_model(CreditBalance))
 
 
-def events_list(
-    *, page: int = 1, page_size: int | None = None, **filters: str | None
-) -> Call[Page[EventItem]]:
+def events_list(*, page: int = 1, page_size: int | None = None, **filters: str | None) -> Call[Page[EventItem]]:
     """GET /external/events/list with keyword/country/city/date filters."""
     params = _query({**filters, "page": page, "pageSize": page_size})
     return Call("GET", "/external/events/list", parse_model(Page[EventItem]), params=params)

@@ -119,7 +119,11 @@ def unlock_flow(
 
 def resume_flow(ctx: WorkflowContext, run_id: str) -> Flow[UnlockResult]:
     """Carry an interrupted run to its end without creating any of its tasks twice."""
-    return (yield from run_batches(ctx, ctx.store.get_run(run_id)))
+    run = ctx.store.get_run(run_id)
+    if run.is_finished:
+        # Nothing to do, and re-reading the balance now would rewrite the run's reconciliation.
+        return ctx.store.run_result(run_id)
+    return (yield from run_batches(ctx, run))
 
 
 def run_batches(ctx: WorkflowContext, run: RunRecord) -> Flow[UnlockResult]:
@@ -136,9 +140,7 @@ def run_batches(ctx: WorkflowContext, run: RunRecord) -> Flow[UnlockResult]:
                 cap = _remaining_cap(store, run)
                 if cap is not None and cap <= 0:
                     # The cap is spent: failing here costs nothing, a task would only fail every item.
-                    store.close_batch(
-                        run.run_id, batch.seq, status="capped", failed_code="CREDIT_CAP_REACHED"
-                    )
+                    store.close_batch(run.run_id, batch.seq, status="capped", failed_code="CREDIT_CAP_REACHED")
                     continue
                 batch = store.prepare_batch(run.run_id, batch.seq, max_credits=cap)
             call = _routes.unlock_create(
@@ -152,17 +154,13 @@ def run_batches(ctx: WorkflowContext, run: RunRecord) -> Flow[UnlockResult]:
             try:
                 submission: UnlockSubmission = yield call
             except InsufficientCreditsError:
-                store.close_batch(
-                    run.run_id, batch.seq, status="rejected", skip_reason="insufficient_credits"
-                )
+                store.close_batch(run.run_id, batch.seq, status="rejected", skip_reason="insufficient_credits")
                 continue
             task_id = submission.task_id
             if task_id is not None:
                 store.record_task_id(run.run_id, batch.seq, task_id)
             store.record_skipped(run.run_id, server_skips(submission, batch.personnel_ids))
-            ctx.report(
-                "submitted", run_id=run.run_id, batch=batch.seq + 1, batches=len(batches), task_id=task_id
-            )
+            ctx.report("submitted", run_id=run.run_id, batch=batch.seq + 1, batches=len(batches), task_id=task_id)
             if task_id is None:
                 store.close_batch(run.run_id, batch.seq, status="no_task")
                 continue
@@ -184,18 +182,14 @@ def run_batches(ctx: WorkflowContext, run: RunRecord) -> Flow[UnlockResult]:
             on_update=on_update,
         )
         store.record_task_result(run.run_id, batch.seq, task, credits_charged=credits_charged(task, spec))
-        ctx.report(
-            "batch_done", run_id=run.run_id, batch=batch.seq + 1, batches=len(batches), task_id=task_id
-        )
+        ctx.report("batch_done", run_id=run.run_id, batch=batch.seq + 1, batches=len(batches), task_id=task_id)
     balance: CreditBalance = yield _routes.credit_balance()
     store.finish_run(run.run_id, balance_after=balance.total_balance)
     ctx.report("done", run_id=run.run_id, batches=len(batches))
     return store.run_result(run.run_id)
 
 
-def lookup_people(
-    event_id: str, ids: Sequence[str]
-) -> Flow[tuple[dict[str, ContactItem], list[SkippedContact]]]:
+def lookup_people(event_id: str, ids: Sequence[str]) -> Flow[tuple[dict[str, ContactItem], list[SkippedContact]]]:
     """Find each person: walk the event's list when that takes fewer requests, else one profile each."""
     wanted = set(ids)
     found: dict[str, ContactItem] = {}
@@ -248,9 +242,7 @@ def estimate_cost(
             if pid in ok:
                 chargeable.append(pid)
             else:
-                reason = (
-                    "not_found" if pid in missing else "invalid_id" if pid in invalid else "not_chargeable"
-                )
+                reason = "not_found" if pid in missing else "invalid_id" if pid in invalid else "not_chargeable"
                 skipped.append(SkippedContact(pid, reason))
         credits += result.credits if result.credits is not None else spec.unit_cost * len(ok)
     balance: CreditBalance = yield _routes.credit_balance()

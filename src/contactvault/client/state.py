@@ -187,9 +187,7 @@ class StateStore:
 
     def unfinished_runs(self, *, base_url: str | None = None) -> list[RunRecord]:
         """Runs that were interrupted before the end, oldest first (optionally for one server)."""
-        rows = self._conn.execute(
-            "SELECT * FROM runs WHERE status = 'running' ORDER BY created_at, rowid"
-        ).fetchall()
+        rows = self._conn.execute("SELECT * FROM runs WHERE status = 'running' ORDER BY created_at, rowid").fetchall()
         runs = [_run(row) for row in rows]
         return [r for r in runs if base_url is None or r.base_url == base_url.rstrip("/")]
 
@@ -233,9 +231,7 @@ class StateStore:
     def run_result(self, run_id: str) -> UnlockResult:
         """Rebuild a run's UnlockResult from the file (the same for a fresh and a resumed run)."""
         run = self.get_run(run_id)
-        rows = self._conn.execute(
-            "SELECT * FROM outcomes WHERE run_id = ? ORDER BY rowid", (run_id,)
-        ).fetchall()
+        rows = self._conn.execute("SELECT * FROM outcomes WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall()
         failed: dict[str, list[FailedContact]] = {}
         skipped: list[SkippedContact] = []
         for row in rows:
@@ -362,8 +358,7 @@ class StateStore:
                     [(run_id, pid, skip_reason) for pid in ids],
                 )
             db.execute(
-                "UPDATE batches SET status = ?, credits_charged = ?, completed_at = ?"
-                " WHERE run_id = ? AND seq = ?",
+                "UPDATE batches SET status = ?, credits_charged = ?, completed_at = ? WHERE run_id = ? AND seq = ?",
                 (status, credits_charged, self._stamp(), run_id, seq),
             )
 
@@ -419,9 +414,7 @@ class StateStore:
             )
 
     def _get_batch(self, run_id: str, seq: int) -> BatchRecord:
-        row = self._conn.execute(
-            "SELECT * FROM batches WHERE run_id = ? AND seq = ?", (run_id, seq)
-        ).fetchone()
+        row = self._conn.execute("SELECT * FROM batches WHERE run_id = ? AND seq = ?", (run_id, seq)).fetchone()
         if row is None:
             raise StateError(f"no batch {seq} in run {run_id}")
         return _batch(row)
