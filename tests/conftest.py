@@ -25,8 +25,9 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for a fresh database, keys in a temporary file."""
-    return Settings(database_url=database_url, encryption_key_file=tmp_path / "keys.json",
-                    worker_max_attempts=3)
+    return Settings(
+        database_url=database_url, encryption_key_file=tmp_path / "keys.json", worker_max_attempts=3
+    )
 
 
 @pytest.fixture

@@ -17,13 +17,26 @@ from contactvault.server.worker.runner import Worker
 from tests.factories import BIG_EVENT, Account
 
 
-def submit(rt: Runtime, account: Account, ids: Sequence[int | str], *, channel: Channel = Channel.EMAIL,
-           event: int = BIG_EVENT, max_credits: int | None = None) -> dict[str, object]:
+def submit(
+    rt: Runtime,
+    account: Account,
+    ids: Sequence[int | str],
+    *,
+    channel: Channel = Channel.EMAIL,
+    event: int = BIG_EVENT,
+    max_credits: int | None = None,
+) -> dict[str, object]:
     """Submit through the service layer; returns the wire body."""
-    _, body = unlocks.submit(rt, unlocks.UnlockRequest(
-        account_id=account.id, channel=channel, event_id=str(event), personnel_ids=[str(i) for i in ids],
-        max_credits=max_credits,
-    ))
+    _, body = unlocks.submit(
+        rt,
+        unlocks.UnlockRequest(
+            account_id=account.id,
+            channel=channel,
+            event_id=str(event),
+            personnel_ids=[str(i) for i in ids],
+            max_credits=max_credits,
+        ),
+    )
     return body
 
 

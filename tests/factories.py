@@ -43,43 +43,106 @@ def make_directory(rt: Runtime, people: int = 300) -> None:
     """Event 100 has everyone; event 200 has the first 10. People 1..people; every 10th has no email;
     every 3rd has a phone. Companies: 1 "Acme Widgets GmbH" (odd ids), 2 "Northwind Logistics" (even ids)."""
     with rt.db.write() as conn:
-        conn.execute(insert(events).values(
-            {"id": BIG_EVENT, "name": "Berlin Retail Expo 2026", "nickname": "BRE26", "date_start": date(2026, 5, 4),
-             "date_end": date(2026, 5, 6), "city": "Berlin", "country": "Germany", "venue": "Messe Berlin",
-             "exhibitor_count": 2, "personnel_count": people, "topics": '["retail", "logistics"]',
-             "event_type": "tradeshow", "attendee_count": 12000}))
-        conn.execute(insert(events).values(
-            {"id": SMALL_EVENT, "name": "Lisbon Partner Summit", "date_start": date(2026, 9, 1),
-             "date_end": date(2026, 9, 2), "city": "Lisbon", "country": "Portugal", "exhibitor_count": 1,
-             "personnel_count": 10}))
-        conn.execute(insert(companies), [
-            {"id": 1, "name": "Acme Widgets GmbH", "domain": "acme-widgets.test"},
-            {"id": 2, "name": "Northwind Logistics", "domain": "northwind.test"},
-        ])
-        conn.execute(insert(personnel), [
-            {"id": pid, "full_name": f"Person {pid} Example", "title": "VP of Partnerships" if pid % 5 == 0 else
-             "Sales Manager", "department": "Sales", "seniority_level": "VP" if pid % 5 == 0 else "Manager",
-             "linkedin_url": f"https://www.linkedin.com/in/person-{pid}", "company_id": 1 if pid % 2 else 2}
-            for pid in range(1, people + 1)
-        ])
-        conn.execute(insert(event_personnel), [
-            {"event_id": BIG_EVENT, "personnel_id": pid, "source_types": "exhibitor" if pid % 2 else "exhibitor,social",
-             "exhibitor_id": 1 if pid % 2 else 2}
-            for pid in range(1, people + 1)
-        ] + [
-            {"event_id": SMALL_EVENT, "personnel_id": pid, "source_types": "visitors", "exhibitor_id": None}
-            for pid in range(1, min(people, 10) + 1)
-        ])
+        conn.execute(
+            insert(events).values(
+                {
+                    "id": BIG_EVENT,
+                    "name": "Berlin Retail Expo 2026",
+                    "nickname": "BRE26",
+                    "date_start": date(2026, 5, 4),
+                    "date_end": date(2026, 5, 6),
+                    "city": "Berlin",
+                    "country": "Germany",
+                    "venue": "Messe Berlin",
+                    "exhibitor_count": 2,
+                    "personnel_count": people,
+                    "topics": '["retail", "logistics"]',
+                    "event_type": "tradeshow",
+                    "attendee_count": 12000,
+                }
+            )
+        )
+        conn.execute(
+            insert(events).values(
+                {
+                    "id": SMALL_EVENT,
+                    "name": "Lisbon Partner Summit",
+                    "date_start": date(2026, 9, 1),
+                    "date_end": date(2026, 9, 2),
+                    "city": "Lisbon",
+                    "country": "Portugal",
+                    "exhibitor_count": 1,
+                    "personnel_count": 10,
+                }
+            )
+        )
+        conn.execute(
+            insert(companies),
+            [
+                {"id": 1, "name": "Acme Widgets GmbH", "domain": "acme-widgets.test"},
+                {"id": 2, "name": "Northwind Logistics", "domain": "northwind.test"},
+            ],
+        )
+        conn.execute(
+            insert(personnel),
+            [
+                {
+                    "id": pid,
+                    "full_name": f"Person {pid} Example",
+                    "title": "VP of Partnerships" if pid % 5 == 0 else "Sales Manager",
+                    "department": "Sales",
+                    "seniority_level": "VP" if pid % 5 == 0 else "Manager",
+                    "linkedin_url": f"https://www.linkedin.com/in/person-{pid}",
+                    "company_id": 1 if pid % 2 else 2,
+                }
+                for pid in range(1, people + 1)
+            ],
+        )
+        conn.execute(
+            insert(event_personnel),
+            [
+                {
+                    "event_id": BIG_EVENT,
+                    "personnel_id": pid,
+                    "source_types": "exhibitor" if pid % 2 else "exhibitor,social",
+                    "exhibitor_id": 1 if pid % 2 else 2,
+                }
+                for pid in range(1, people + 1)
+            ]
+            + [
+                {
+                    "event_id": SMALL_EVENT,
+                    "personnel_id": pid,
+                    "source_types": "visitors",
+                    "exhibitor_id": None,
+                }
+                for pid in range(1, min(people, 10) + 1)
+            ],
+        )
         rows = [
-            {"personnel_id": pid, "channel": "email", "value_encrypted": rt.cipher.seal(email_of(pid)),
-             "value_hash": rt.cipher.lookup_hash("email", email_of(pid)), "source": "vault",
-             "verification_status": "valid", "verification_score": 95}
-            for pid in range(1, people + 1) if pid % 10
+            {
+                "personnel_id": pid,
+                "channel": "email",
+                "value_encrypted": rt.cipher.seal(email_of(pid)),
+                "value_hash": rt.cipher.lookup_hash("email", email_of(pid)),
+                "source": "vault",
+                "verification_status": "valid",
+                "verification_score": 95,
+            }
+            for pid in range(1, people + 1)
+            if pid % 10
         ] + [
-            {"personnel_id": pid, "channel": "phone", "value_encrypted": rt.cipher.seal(phone_of(pid)),
-             "value_hash": rt.cipher.lookup_hash("phone", phone_of(pid)), "source": "vault",
-             "verification_status": "valid", "verification_score": 80}
-            for pid in range(1, people + 1) if pid % 3 == 0
+            {
+                "personnel_id": pid,
+                "channel": "phone",
+                "value_encrypted": rt.cipher.seal(phone_of(pid)),
+                "value_hash": rt.cipher.lookup_hash("phone", phone_of(pid)),
+                "source": "vault",
+                "verification_status": "valid",
+                "verification_score": 80,
+            }
+            for pid in range(1, people + 1)
+            if pid % 3 == 0
         ]
         conn.execute(insert(contact_points), rows)
 

@@ -13,10 +13,18 @@ from tests.factories import Account, make_account
 URL = "/external/actions/precheck"
 
 
-def precheck(client: TestClient, account: Account, ids: list[str], action: str = "unlock_contact_emails",
-             event: str = "100") -> dict[str, object]:
-    response = client.post(URL, json={"action_type": action, "params": {"event_id": event, "personnel_ids": ids}},
-                           headers=account.headers)
+def precheck(
+    client: TestClient,
+    account: Account,
+    ids: list[str],
+    action: str = "unlock_contact_emails",
+    event: str = "100",
+) -> dict[str, object]:
+    response = client.post(
+        URL,
+        json={"action_type": action, "params": {"event_id": event, "personnel_ids": ids}},
+        headers=account.headers,
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -25,10 +33,23 @@ def test_precheck_is_200_snake_case_and_reserves_nothing(
     client: TestClient, directory: Runtime, account: Account
 ) -> None:
     body = precheck(client, account, ["1", "2", "x", "99999", "2"])
-    assert set(body) == {"ok", "action_type", "allowed", "should_charge", "credits", "reason_code", "biz_code",
-                         "detail"}
+    assert set(body) == {
+        "ok",
+        "action_type",
+        "allowed",
+        "should_charge",
+        "credits",
+        "reason_code",
+        "biz_code",
+        "detail",
+    }
     assert (body["ok"], body["allowed"], body["should_charge"], body["credits"], body["reason_code"]) == (
-        True, True, True, 30, "ok")
+        True,
+        True,
+        True,
+        30,
+        "ok",
+    )
     detail = body["detail"]
     assert isinstance(detail, dict)
     assert detail["requested_count"] == 4
@@ -46,8 +67,9 @@ def test_phone_precheck_prices_150(client: TestClient, account: Account) -> None
 
 
 def test_reason_codes(client: TestClient, directory: Runtime, account: Account) -> None:
-    client.post("/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ["1"]},
-                headers=account.headers)
+    client.post(
+        "/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ["1"]}, headers=account.headers
+    )
     assert precheck(client, account, ["1"])["reason_code"] == "unlock_in_progress"
     drain(directory)
     unlocked = precheck(client, account, ["1"])
@@ -72,13 +94,16 @@ def test_unknown_action_is_200_unsupported(client: TestClient, account: Account)
     [
         ({"params": {}}, "action_type"),
         ({"action_type": "unlock_contact_emails", "params": {"personnel_ids": ["1"]}}, "params.event_id"),
-        ({"action_type": "unlock_contact_emails", "params": {"event_id": "1", "personnel_ids": [1]}},
-         "params.personnel_ids.0"),
+        (
+            {"action_type": "unlock_contact_emails", "params": {"event_id": "1", "personnel_ids": [1]}},
+            "params.personnel_ids.0",
+        ),
         ({"action_type": "unlock_contact_emails", "params": [], "x": 1}, "params"),
     ],
 )
-def test_bad_precheck_bodies_are_400(client: TestClient, account: Account, body: dict[str, object],
-                                     field: str) -> None:
+def test_bad_precheck_bodies_are_400(
+    client: TestClient, account: Account, body: dict[str, object], field: str
+) -> None:
     response = client.post(URL, json=body, headers=account.headers)
     assert response.status_code == 400
     assert response.json()["details"]["field"] == field

@@ -46,8 +46,12 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, interval: float
 def server(env: dict[str, str], *args: str) -> Iterator[str]:
     """``contactvault serve`` on a free loopback port; yields its base URL and stops it afterwards."""
     port = free_port()
-    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     assert settings.encryption_key_file is not None
-    return processes.env_for(settings.database_url, settings.encryption_key_file,
-                             CONTACTVAULT_WORKER_LEASE_SECONDS="1", **extra)
+    return processes.env_for(
+        settings.database_url, settings.encryption_key_file, CONTACTVAULT_WORKER_LEASE_SECONDS="1", **extra
+    )
 
 
 def _statuses(rt: Runtime) -> dict[str, int]:

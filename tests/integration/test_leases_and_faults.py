@@ -11,10 +11,10 @@ from contactvault.server.clock import FakeClock
 from contactvault.server.db import tables
 from contactvault.server.db.queue import claim
 from contactvault.server.domain.errors import InsufficientCredits
+from contactvault.server.domain.tasks import RetryPolicy
 from contactvault.server.faults import InjectedFault
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import outcomes
-from contactvault.server.domain.tasks import RetryPolicy
 from contactvault.server.worker.pipeline import ResolverChain
 from contactvault.server.worker.resolvers.base import Lookup
 from contactvault.server.worker.resolvers.vault import VaultResolver
@@ -22,7 +22,9 @@ from tests.engine import assert_reconciles, balance, count, drain, submit, task,
 from tests.factories import Account, make_account
 
 
-def test_a_worker_whose_lease_expired_cannot_commit(directory: Runtime, account: Account, clock: FakeClock) -> None:
+def test_a_worker_whose_lease_expired_cannot_commit(
+    directory: Runtime, account: Account, clock: FakeClock
+) -> None:
     import asyncio
     import random
 
@@ -43,7 +45,9 @@ def test_a_worker_whose_lease_expired_cannot_commit(directory: Runtime, account:
     assert_reconciles(directory)
 
 
-def test_an_unexpired_lease_is_not_claimed_twice(directory: Runtime, account: Account, clock: FakeClock) -> None:
+def test_an_unexpired_lease_is_not_claimed_twice(
+    directory: Runtime, account: Account, clock: FakeClock
+) -> None:
     submit(directory, account, [1, 2, 3])
     with directory.db.write() as conn:
         first = claim(conn, "a#1", clock.now(), timedelta(seconds=30), 100)
@@ -63,7 +67,9 @@ def test_crash_before_record_commit_loses_nothing(
         w.run_once()
     w.close()
     monkeypatch.delenv("CONTACTVAULT_FAULT")
-    assert [i["status"] for i in task(directory, account, str(body["task_id"]))["items"]] == ["processing"] * 2
+    assert [i["status"] for i in task(directory, account, str(body["task_id"]))["items"]] == [
+        "processing"
+    ] * 2
     assert count(directory, tables.unlocks) == 0
     clock.advance(31)
     drain(directory)

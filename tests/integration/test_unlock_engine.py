@@ -33,8 +33,13 @@ def test_only_delivered_contacts_are_charged(directory: Runtime, account: Accoun
     result = task(directory, account, str(body["task_id"]))
     assert result["taskStatus"] == "completed"
     statuses = [(i["personnelId"], i["status"], i.get("errorCode")) for i in result["items"]]
-    assert statuses == [("1", "unlocked", None), ("10", "failed", "UNRESOLVED"), ("2", "unlocked", None),
-                        ("20", "failed", "UNRESOLVED"), ("3", "unlocked", None)]
+    assert statuses == [
+        ("1", "unlocked", None),
+        ("10", "failed", "UNRESOLVED"),
+        ("2", "unlocked", None),
+        ("20", "failed", "UNRESOLVED"),
+        ("3", "unlocked", None),
+    ]
     assert result["items"][0]["email"] == email_of(1)
     assert (result["creditsHeld"], result["creditsCharged"], result["creditsReleased"]) == (75, 45, 30)
     assert balance(directory, account) == 10_000 - 45
@@ -70,8 +75,11 @@ def test_nothing_chargeable_answers_success_without_a_task(directory: Runtime, a
     assert body["status"] == "success"
     assert "task_id" not in body
     assert body["skipped_detail"] == {
-        "invalid_personnel_ids": ["abc"], "missing_personnel_ids": ["999999"], "unlinked_personnel_ids": ["250"],
-        "already_unlocked_personnel_ids": [], "unlocking_personnel_ids": [],
+        "invalid_personnel_ids": ["abc"],
+        "missing_personnel_ids": ["999999"],
+        "unlinked_personnel_ids": ["250"],
+        "already_unlocked_personnel_ids": [],
+        "unlocking_personnel_ids": [],
     }
     assert count(directory, tables.tasks) == 0
 
@@ -100,7 +108,9 @@ def test_a_person_is_never_charged_twice_across_batches(directory: Runtime, acco
     assert_reconciles(directory)
 
 
-def test_accounts_are_charged_independently(directory: Runtime, account: Account, other_account: Account) -> None:
+def test_accounts_are_charged_independently(
+    directory: Runtime, account: Account, other_account: Account
+) -> None:
     submit(directory, account, [1])
     submit(directory, other_account, [1])
     drain(directory)
@@ -134,8 +144,9 @@ def test_failed_item_shows_failed_status(directory: Runtime, account: Account) -
     assert directory_profile(directory, account, 10)["contactUnlockStatus"] == "failed"
 
 
-def test_transient_errors_retry_with_backoff_then_deliver(directory: Runtime, account: Account,
-                                                          clock: FakeClock) -> None:
+def test_transient_errors_retry_with_backoff_then_deliver(
+    directory: Runtime, account: Account, clock: FakeClock
+) -> None:
     fake = FakeResolver(directory.cipher, transient_failures={1: 2})
     body = submit(directory, account, [1, 2])
     drain(directory, [fake])
@@ -152,8 +163,9 @@ def test_transient_errors_retry_with_backoff_then_deliver(directory: Runtime, ac
     assert_reconciles(directory)
 
 
-def test_transient_errors_past_the_limit_fail_uncharged(directory: Runtime, account: Account,
-                                                        clock: FakeClock) -> None:
+def test_transient_errors_past_the_limit_fail_uncharged(
+    directory: Runtime, account: Account, clock: FakeClock
+) -> None:
     fake = FakeResolver(directory.cipher, outcomes={1: Outcome.TRANSIENT})
     body = submit(directory, account, [1])
     for _ in range(10):
@@ -203,8 +215,13 @@ def test_spend_cap_fails_items_beyond_it_uncharged(directory: Runtime, account: 
     drain(directory)
     result = task(directory, account, str(body["task_id"]))
     codes = [(i["status"], i.get("errorCode")) for i in result["items"]]  # type: ignore[union-attr]
-    assert codes == [("unlocked", None), ("failed", "UNRESOLVED"), ("unlocked", None),
-                     ("failed", "CREDIT_CAP_REACHED"), ("failed", "CREDIT_CAP_REACHED")]
+    assert codes == [
+        ("unlocked", None),
+        ("failed", "UNRESOLVED"),
+        ("unlocked", None),
+        ("failed", "CREDIT_CAP_REACHED"),
+        ("failed", "CREDIT_CAP_REACHED"),
+    ]
     assert result["creditsCharged"] == 30
     assert balance(directory, account) == 10_000 - 30
     assert_reconciles(directory)

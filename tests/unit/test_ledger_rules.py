@@ -27,12 +27,20 @@ def bucket(bid: int, kind: BucketKind, balance: int, expires_in_days: int | None
 
 
 def test_allocate_spends_subscription_then_addon_then_gift() -> None:
-    buckets = [bucket(1, BucketKind.GIFT, 100), bucket(2, BucketKind.ADDON, 20), bucket(3, BucketKind.SUBSCRIPTION, 10)]
+    buckets = [
+        bucket(1, BucketKind.GIFT, 100),
+        bucket(2, BucketKind.ADDON, 20),
+        bucket(3, BucketKind.SUBSCRIPTION, 10),
+    ]
     assert allocate(buckets, 45, NOW) == [Slice(3, 10), Slice(2, 20), Slice(1, 15)]
 
 
 def test_allocate_spends_the_earliest_expiry_first_within_a_kind() -> None:
-    buckets = [bucket(1, BucketKind.ADDON, 50), bucket(2, BucketKind.ADDON, 50, 3), bucket(3, BucketKind.ADDON, 50, 1)]
+    buckets = [
+        bucket(1, BucketKind.ADDON, 50),
+        bucket(2, BucketKind.ADDON, 50, 3),
+        bucket(3, BucketKind.ADDON, 50, 1),
+    ]
     assert allocate(buckets, 60, NOW) == [Slice(3, 50), Slice(2, 10)]
 
 

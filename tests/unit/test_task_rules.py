@@ -7,10 +7,30 @@ from datetime import timedelta
 
 import pytest
 
-from contactvault.server.domain.tasks import RetryPolicy, TaskStatus, classify, dedupe, parse_person_id, task_status
+from contactvault.server.domain.tasks import (
+    RetryPolicy,
+    TaskStatus,
+    classify,
+    dedupe,
+    parse_person_id,
+    task_status,
+)
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "12a", "-5", "0", "1" * 21, " 12", "99999999999999999999", "１２"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "abc",
+        "12a",
+        "-5",
+        "0",
+        "1" * 21,
+        " 12",
+        "99999999999999999999",
+        "\uff11\uff12",
+    ],  # full-width digits are not ASCII digits
+)
 def test_malformed_person_ids_parse_to_none(raw: str) -> None:
     assert parse_person_id(raw) is None
 

@@ -12,8 +12,10 @@ from contactvault.cli.common import EXIT_USAGE, DbOption, database_url, domain_e
 from contactvault.server.config import Settings
 from contactvault.server.runtime import Runtime
 
-app = typer.Typer(help="Operator commands: migrations, accounts, keys, credits, directory data, opt-outs.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Operator commands: migrations, accounts, keys, credits, directory data, opt-outs.",
+    no_args_is_help=True,
+)
 account_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 credits_app = typer.Typer(help="Credits.", no_args_is_help=True)
@@ -73,8 +75,9 @@ def key_create(
 
 
 @key_app.command("revoke")
-def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex characters).")],
-               db: DbOption = None) -> None:
+def key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (8 hex characters).")], db: DbOption = None
+) -> None:
     """Revoke a key at once."""
     from contactvault.server.services import accounts
 
@@ -128,8 +131,10 @@ def seed(
 
 
 @app.command("import")
-def import_(files: Annotated[list[Path], typer.Argument(help="JSONL files.", exists=True, dir_okay=False)],
-            db: DbOption = None) -> None:
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="JSONL files.", exists=True, dir_okay=False)],
+    db: DbOption = None,
+) -> None:
     """Load directory records from JSONL files (all or nothing; re-importing changes nothing)."""
     from contactvault.server.services.importer import import_files
 

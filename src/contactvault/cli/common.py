@@ -18,7 +18,9 @@ T = TypeVar("T")
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: $CONTACTVAULT_DATABASE_URL or sqlite:///./data/contactvault.db)."),
+    typer.Option(
+        "--db", help="Database URL (default: $CONTACTVAULT_DATABASE_URL or sqlite:///./data/contactvault.db)."
+    ),
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INSUFFICIENT, EXIT_PARTIAL = 0, 1, 2, 3, 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 
 import typer
@@ -20,9 +21,7 @@ app.add_typer(admin.app, name="admin")
 
 # The client commands (login, credits, unlock, ...) live in their own module.
 if importlib.util.find_spec("contactvault.cli.client_commands") is not None:
-    from contactvault.cli import client_commands
-
-    client_commands.register(app)
+    importlib.import_module("contactvault.cli.client_commands").register(app)
 
 
 def main() -> None:

@@ -82,8 +82,10 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
         print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance\n')
     else:
         hint = f"--account {first_account.id}" if first_account else "--account <id>"
-        print(f"Database has {people} people. Get a key with:\n"
-              f"  .venv/bin/contactvault admin key create {hint} --db {settings.database_url}\n")
+        print(
+            f"Database has {people} people. Get a key with:\n"
+            f"  .venv/bin/contactvault admin key create {hint} --db {settings.database_url}\n"
+        )
     rt.db.dispose()
     print(f"Serving on {base} (API docs at {base}/docs). Ctrl-C to stop.", flush=True)
     sys.stdout.flush()

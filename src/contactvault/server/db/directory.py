@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, Select, and_, func, literal_column, select, text, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal_column, select, text, true
 
 from contactvault.server.db.tables import companies, event_personnel, events, personnel
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# Ids are signed 64-bit in every backend; a larger number can match nothing (and would overflow the driver).
+_MAX_ID = 2**63 - 1
 
 
 def tokens(query: str) -> list[str]:
@@ -31,7 +33,7 @@ def company_filter(conn: Connection, name: str) -> ColumnElement[bool] | None:
     if not words:
         return None
     if conn.dialect.name == "sqlite":
-        ids = (
+        ids: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(text("companies_fts"))
             .where(text("companies_fts MATCH :cq").bindparams(cq=_fts_match(words)))
@@ -55,7 +57,7 @@ def person_text_filter(
         match = _fts_match(words)
         if column is not None:
             match = f"{column} : ({match})"
-        ids = (
+        ids: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(text("personnel_fts"))
             .where(text("personnel_fts MATCH :pq").bindparams(pq=match))
@@ -154,6 +156,8 @@ def event_people_query(
     search: str | None,
 ) -> tuple[Select[Any], Select[Any]] | None:
     """People attending an event (with the event's source types), and the count; None if nothing can match."""
+    if exhibitor_id is not None and not 0 < exhibitor_id <= _MAX_ID:
+        return None
     conds: list[ColumnElement[bool]] = [event_personnel.c.event_id == event_id]
     if exhibitor_id is not None:
         conds.append(event_personnel.c.exhibitor_id == exhibitor_id)

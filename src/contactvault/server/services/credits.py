@@ -68,7 +68,7 @@ def _ms(moment: datetime | None) -> int | None:
 
 def _view(rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     sums = {kind: [0, 0] for kind in BucketKind}
-    earliest: dict[BucketKind, datetime | None] = {kind: None for kind in BucketKind}
+    earliest: dict[BucketKind, datetime | None] = dict.fromkeys(BucketKind)
     reserved = 0
     for row in rows:
         reserved += row["reserved"]
@@ -78,7 +78,7 @@ def _view(rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
         kind = BucketKind(row["kind"])
         sums[kind][0] += row["amount"]
         sums[kind][1] += row["balance"]
-        if expires is not None and (earliest[kind] is None or expires < earliest[kind]):  # type: ignore[operator]
+        if expires is not None and (earliest[kind] is None or expires < earliest[kind]):
             earliest[kind] = expires
     sub, add, gift = sums[BucketKind.SUBSCRIPTION], sums[BucketKind.ADDON], sums[BucketKind.GIFT]
     return {

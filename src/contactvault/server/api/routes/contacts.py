@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json as stdjson
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -100,10 +100,10 @@ def _submit(
     return Response(idempotency.encode(result), status, media_type="application/json")
 
 
-SUBMIT_DOC = dict(status_code=201, response_model=UnlockSubmissionPublic, responses=ERRORS)
+SUBMIT_DOC: dict[str, Any] = {"status_code": 201, "response_model": UnlockSubmissionPublic, "responses": ERRORS}
 
 
-@router.post("/unlock", summary="Start an email unlock task", **SUBMIT_DOC)  # type: ignore[arg-type]
+@router.post("/unlock", summary="Start an email unlock task", **SUBMIT_DOC)
 def unlock_emails(
     request: Request,
     rt: RuntimeDep,
@@ -116,7 +116,7 @@ def unlock_emails(
     return _submit(request, rt, account_id, body, Channel.EMAIL, idempotency_key, x_call_source)
 
 
-@router.post("/unlock-phone", summary="Start a phone unlock task", **SUBMIT_DOC)  # type: ignore[arg-type]
+@router.post("/unlock-phone", summary="Start a phone unlock task", **SUBMIT_DOC)
 def unlock_phones(
     request: Request,
     rt: RuntimeDep,
@@ -167,10 +167,13 @@ WaitParam = Annotated[
 ]
 TaskIdParam = Annotated[str, Path(min_length=1, max_length=40)]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=200)]
-POLL_DOC = dict(response_model=UnlockTaskPublic, responses={304: {"description": "Not modified"}, **ERRORS})
+POLL_DOC: dict[str, Any] = {
+    "response_model": UnlockTaskPublic,
+    "responses": {304: {"description": "Not modified"}, **ERRORS},
+}
 
 
-@router.get("/unlock-tasks/{task_id}", summary="Get an email unlock task", **POLL_DOC)  # type: ignore[arg-type]
+@router.get("/unlock-tasks/{task_id}", summary="Get an email unlock task", **POLL_DOC)
 async def email_task(
     rt: RuntimeDep,
     account_id: AccountId,
@@ -182,7 +185,7 @@ async def email_task(
     return await _poll(rt, account_id, task_id, Channel.EMAIL, wait, if_none_match)
 
 
-@router.get("/unlock-phone-tasks/{task_id}", summary="Get a phone unlock task", **POLL_DOC)  # type: ignore[arg-type]
+@router.get("/unlock-phone-tasks/{task_id}", summary="Get a phone unlock task", **POLL_DOC)
 async def phone_task(
     rt: RuntimeDep,
     account_id: AccountId,
