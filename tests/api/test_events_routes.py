@@ -1,0 +1,270 @@
+"""GET /external/events/list and /external/events/{id}."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete
+
+from contactvault.server.db.tables import event_personnel, events
+from contactvault.server.runtime import Runtime
+from tests.api.test_personnel_routes import assert_page
+from tests.factories import BIG_EVENT, SMALL_EVENT, Account
+
+LIST = "/external/events/list"
+NULLABLE_STR = (str, type(None))
+EVENT_ITEM_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "eventId": (str,),
+    "name": (str,),
+    "nickname": NULLABLE_STR,
+    "description": NULLABLE_STR,
+    "url": NULLABLE_STR,
+    "dateStart": NULLABLE_STR,
+    "dateEnd": NULLABLE_STR,
+    "venue": NULLABLE_STR,
+    "city": NULLABLE_STR,
+    "region": NULLABLE_STR,
+    "country": NULLABLE_STR,
+    "exhibitorCount": (int,),
+    "image": NULLABLE_STR,
+    "dataSource": NULLABLE_STR,
+    "hasVisitors": (bool,),
+    "sponsorMatchStarred": (int,),
+}
+EVENT_DETAIL_FIELDS: dict[str, tuple[type, ...]] = {
+    **EVENT_ITEM_FIELDS,
+    "attendeeCount": (int, type(None)),
+    "personnelCount": (int,),
+    "eventType": NULLABLE_STR,
+    "topics": (list,),
+}
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def assert_event_item(item: dict[str, Any], fields: dict[str, tuple[type, ...]] = EVENT_ITEM_FIELDS) -> None:
+    """``item`` has exactly these fields, each with its JSON type."""
+    assert set(item) == set(fields)
+    for name, kinds in fields.items():
+        assert type(item[name]) in kinds, (name, item[name])
+    assert re.fullmatch(r"[0-9]+", item["id"])
+    assert item["eventId"] == item["id"]
+    for name in ("dateStart", "dateEnd"):
+        assert item[name] is None or ISO_DATE.fullmatch(item[name])
+    assert item["hasVisitors"] is False
+    assert item["sponsorMatchStarred"] == 0
+
+
+def list_events(client: TestClient, account: Account, **params: Any) -> dict[str, Any]:
+    """One page of GET /external/events/list, asserting 200."""
+    response = client.get(LIST, params=params, headers=account.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def event_ids(body: dict[str, Any]) -> list[str]:
+    """The event ids on a page."""
+    return [item["id"] for item in body["items"]]
+
+
+# Shapes
+
+
+def test_event_items_have_every_field_with_its_type(client: TestClient, account: Account) -> None:
+    body = list_events(client, account)
+    assert_page(body, total=2, page=1, page_size=20)
+    for item in body["items"]:
+        assert_event_item(item)
+
+
+def test_event_item_values_and_nulls(client: TestClient, account: Account) -> None:
+    big, small = list_events(client, account)["items"]
+    assert big == {
+        "id": "100",
+        "eventId": "100",
+        "name": "Berlin Retail Expo 2026",
+        "nickname": "BRE26",
+        "description": None,
+        "url": None,
+        "dateStart": "2026-05-04",
+        "dateEnd": "2026-05-06",
+        "venue": "Messe Berlin",
+        "city": "Berlin",
+        "region": None,
+        "country": "Germany",
+        "exhibitorCount": 2,
+        "image": None,
+        "dataSource": None,
+        "hasVisitors": False,
+        "sponsorMatchStarred": 0,
+    }
+    assert (small["id"], small["nickname"], small["venue"]) == ("200", None, None)
+
+
+def test_events_are_ordered_by_start_date(client: TestClient, account: Account) -> None:
+    assert event_ids(list_events(client, account)) == [str(BIG_EVENT), str(SMALL_EVENT)]
+
+
+def test_event_detail_is_wrapped_in_an_event_envelope(client: TestClient, account: Account) -> None:
+    response = client.get(f"/external/events/{BIG_EVENT}", headers=account.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"event"}
+    detail = body["event"]
+    assert_event_item(detail, EVENT_DETAIL_FIELDS)
+    assert detail["attendeeCount"] == 12000
+    assert detail["personnelCount"] == 300
+    assert detail["eventType"] == "tradeshow"
+    assert detail["topics"] == ["retail", "logistics"]
+
+
+def test_event_detail_nulls_are_present_and_topics_default_to_empty(client: TestClient, account: Account) -> None:
+    detail = client.get(f"/external/events/{SMALL_EVENT}", headers=account.headers).json()["event"]
+    assert_event_item(detail, EVENT_DETAIL_FIELDS)
+    assert detail["attendeeCount"] is None
+    assert detail["eventType"] is None
+    assert detail["topics"] == []
+    assert detail["personnelCount"] == 10
+
+
+def test_event_detail_matches_its_list_item(client: TestClient, account: Account) -> None:
+    listed = list_events(client, account)["items"][0]
+    detail = client.get(f"/external/events/{listed['id']}", headers=account.headers).json()["event"]
+    assert {k: detail[k] for k in listed} == listed
+
+
+@pytest.mark.parametrize("event_id", ["999", "0", "abc", "99999999999999999999", "1e3", "-100"])
+def test_unknown_event_is_404_with_error_body(client: TestClient, account: Account, event_id: str) -> None:
+    response = client.get(f"/external/events/{event_id}", headers=account.headers)
+    assert response.status_code == 404
+    body = response.json()
+    assert set(body) == {"code", "message", "errorKey", "traceId"}
+    assert (body["code"], body["errorKey"]) == (404, "NOT_FOUND")
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert response.headers["X-Request-ID"] == body["traceId"]
+
+
+# Pagination
+
+
+def test_events_first_page_has_more(client: TestClient, account: Account) -> None:
+    body = list_events(client, account, pageSize=1)
+    assert_page(body, total=2, page=1, page_size=1)
+    assert body["hasMore"] is True
+    assert event_ids(body) == ["100"]
+
+
+def test_events_last_page_has_no_more(client: TestClient, account: Account) -> None:
+    body = list_events(client, account, pageSize=1, page=2)
+    assert_page(body, total=2, page=2, page_size=1)
+    assert body["hasMore"] is False
+    assert event_ids(body) == ["200"]
+
+
+def test_events_page_past_the_end_is_empty_with_same_total(client: TestClient, account: Account) -> None:
+    body = list_events(client, account, pageSize=1, page=3)
+    assert body["items"] == []
+    assert (body["total"], body["page"], body["totalPages"], body["hasMore"]) == (2, 3, 2, False)
+
+
+def test_events_page_size_100_is_allowed(client: TestClient, account: Account) -> None:
+    assert_page(list_events(client, account, pageSize=100), total=2, page=1, page_size=100)
+
+
+def test_no_events_at_all_is_an_empty_page_with_zero_pages(
+    client: TestClient, directory: Runtime, account: Account
+) -> None:
+    with directory.db.write() as conn:
+        conn.execute(delete(event_personnel))
+        conn.execute(delete(events))
+    body = list_events(client, account)
+    assert body == {"items": [], "total": 0, "page": 1, "pageSize": 20, "totalPages": 0, "hasMore": False}
+
+
+@pytest.mark.parametrize("value", ["0", "101", "abc", "-5", "1.5", ""])
+def test_events_page_size_out_of_range_is_400_naming_pageSize(client: TestClient, account: Account, value: str) -> None:
+    response = client.get(LIST, params={"pageSize": value}, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "pageSize"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", ""])
+def test_events_page_below_one_is_400_naming_page(client: TestClient, account: Account, value: str) -> None:
+    response = client.get(LIST, params={"page": value}, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "page"
+
+
+# Filters
+
+
+@pytest.mark.parametrize(
+    ("keyword", "expected"),
+    [
+        ("berlin", ["100"]),
+        ("RETAIL expo", ["100"]),
+        ("bre26", ["100"]),  # the nickname
+        ("partner", ["200"]),
+        ("summit berlin", []),  # every word must match
+        ("tokyo", []),
+    ],
+)
+def test_keyword_filter_matches_every_word_of_name_or_nickname(
+    client: TestClient, account: Account, keyword: str, expected: list[str]
+) -> None:
+    body = list_events(client, account, keyword=keyword)
+    assert event_ids(body) == expected
+    assert body["total"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"country": "Germany"}, ["100"]),
+        ({"country": "portugal"}, ["200"]),
+        ({"country": "Germ"}, []),  # a country is matched whole, not by prefix
+        ({"city": "LISBON"}, ["200"]),
+        ({"city": "Berlin", "country": "Portugal"}, []),
+        ({"city": "Berlin", "country": "germany"}, ["100"]),
+    ],
+)
+def test_country_and_city_filters_match_whole_values_ignoring_case(
+    client: TestClient, account: Account, params: dict[str, str], expected: list[str]
+) -> None:
+    assert event_ids(list_events(client, account, **params)) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"date_start_from": "2026-05-04"}, ["100", "200"]),  # inclusive
+        ({"date_start_from": "2026-05-05"}, ["200"]),
+        ({"date_start_to": "2026-05-04"}, ["100"]),  # inclusive
+        ({"date_start_to": "2026-05-03"}, []),
+        ({"date_start_from": "2026-06-01", "date_start_to": "2026-09-01"}, ["200"]),
+        ({"date_start_from": "2026-10-01", "date_start_to": "2026-01-01"}, []),
+    ],
+)
+def test_date_filters_bound_the_start_date(
+    client: TestClient, account: Account, params: dict[str, str], expected: list[str]
+) -> None:
+    assert event_ids(list_events(client, account, **params)) == expected
+
+
+def test_filters_combine_and_zero_matches_is_an_empty_page(client: TestClient, account: Account) -> None:
+    assert event_ids(list_events(client, account, keyword="expo", country="germany")) == ["100"]
+    body = list_events(client, account, keyword="expo", country="portugal")
+    assert body == {"items": [], "total": 0, "page": 1, "pageSize": 20, "totalPages": 0, "hasMore": False}
+
+
+@pytest.mark.parametrize("param", ["date_start_from", "date_start_to"])
+@pytest.mark.parametrize("value", ["notadate", "2026-13-01", "2026-02-30", "04/05/2026", ""])
+def test_bad_date_is_400_naming_it(client: TestClient, account: Account, param: str, value: str) -> None:
+    response = client.get(LIST, params={param: value}, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == param

@@ -1,0 +1,359 @@
+"""GET /external/personnel/list and /external/personnel/profile."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, update
+
+from contactvault.server.db.tables import personnel
+from contactvault.server.runtime import Runtime
+from tests.engine import drain
+from tests.factories import BIG_EVENT, SMALL_EVENT, Account, email_of, phone_of
+
+LIST = "/external/personnel/list"
+PROFILE = "/external/personnel/profile"
+DIGITS = re.compile(r"[0-9]+")
+PAGE_FIELDS = {"items", "total", "page", "pageSize", "totalPages", "hasMore"}
+NULLABLE_STR = (str, type(None))
+# Every ContactItem field and the JSON types it may take (nullable fields are present with null).
+CONTACT_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "fullName": (str,),
+    "title": NULLABLE_STR,
+    "department": NULLABLE_STR,
+    "seniorityLevel": NULLABLE_STR,
+    "linkedinUrl": NULLABLE_STR,
+    "companyName": NULLABLE_STR,
+    "sourceType": (list,),
+    "email": NULLABLE_STR,
+    "contactUnlockStatus": (str,),
+    "phone": NULLABLE_STR,
+    "phoneUnlockStatus": NULLABLE_STR,
+    "eventCount": (int,),
+    "linkedinActivity": (type(None),),
+    "linkedinActivityStatus": (type(None),),
+    "outreachMessageStatus": (type(None),),
+    "outreachMessageChannels": (list,),
+}
+
+
+def assert_page(body: dict[str, Any], *, total: int, page: int, page_size: int) -> None:
+    """``body`` is the contract's page object with these numbers."""
+    assert set(body) >= PAGE_FIELDS
+    total_pages = -(-total // page_size)
+    assert (body["total"], body["page"], body["pageSize"]) == (total, page, page_size)
+    assert body["totalPages"] == total_pages
+    assert body["hasMore"] is (page < total_pages)
+    assert len(body["items"]) == max(0, min(page_size, total - (page - 1) * page_size))
+
+
+def assert_contact_item(item: dict[str, Any]) -> None:
+    """``item`` is a ContactItem: exactly the contract's fields, camelCase, each with its JSON type."""
+    assert set(item) == set(CONTACT_FIELDS)
+    for name, kinds in CONTACT_FIELDS.items():
+        assert type(item[name]) in kinds, (name, item[name])
+    assert DIGITS.fullmatch(item["id"])
+    assert all(s in ("exhibitor", "social", "visitors") for s in item["sourceType"])
+    assert item["contactUnlockStatus"] in ("locked", "unlocking", "unlocked", "failed")
+    assert item["phoneUnlockStatus"] in ("ready", "processing", "failed", None)
+    assert type(item["eventCount"]) is int  # bool is an int subclass; the JSON must be a number
+
+
+def ids_of(body: dict[str, Any]) -> list[int]:
+    """The person ids on a page, as integers."""
+    return [int(item["id"]) for item in body["items"]]
+
+
+def people(client: TestClient, account: Account, **params: Any) -> dict[str, Any]:
+    """One page of GET /external/personnel/list (event 100 unless told), asserting 200."""
+    response = client.get(LIST, params={"event_id": str(BIG_EVENT), **params}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def profile(client: TestClient, account: Account, pid: int | str) -> dict[str, Any]:
+    """GET /external/personnel/profile, asserting 200."""
+    response = client.get(PROFILE, params={"personnel_id": str(pid)}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# Shapes
+
+
+def test_list_items_are_contact_items_with_every_field_typed(client: TestClient, account: Account) -> None:
+    body = people(client, account)
+    assert body["items"]
+    for item in body["items"]:
+        assert_contact_item(item)
+    first = body["items"][0]
+    assert first["id"] == "1"
+    assert first["fullName"] == "Person 1 Example"
+    assert first["title"] == "Sales Manager"
+    assert first["department"] == "Sales"
+    assert first["seniorityLevel"] == "Manager"
+    assert first["linkedinUrl"] == "https://www.linkedin.com/in/person-1"
+    assert first["companyName"] == "Acme Widgets GmbH"
+
+
+def test_profile_is_a_bare_contact_item(client: TestClient, account: Account) -> None:
+    item = profile(client, account, 5)
+    assert_contact_item(item)
+    assert (item["id"], item["fullName"], item["title"]) == ("5", "Person 5 Example", "VP of Partnerships")
+    assert item["seniorityLevel"] == "VP"
+
+
+def test_out_of_scope_fields_are_present_and_neutral(client: TestClient, account: Account) -> None:
+    for item in [profile(client, account, 1), *people(client, account, pageSize=3)["items"]]:
+        assert item["linkedinActivity"] is None
+        assert item["linkedinActivityStatus"] is None
+        assert item["outreachMessageStatus"] is None
+        assert item["outreachMessageChannels"] == []
+
+
+def test_locked_person_shows_null_email_and_phone(client: TestClient, account: Account) -> None:
+    # Person 3 has both an email and a phone in the vault; this account has not unlocked either.
+    item = profile(client, account, 3)
+    assert item["email"] is None
+    assert item["contactUnlockStatus"] == "locked"
+    assert item["phone"] is None
+    assert item["phoneUnlockStatus"] is None
+    listed = next(i for i in people(client, account, pageSize=5)["items"] if i["id"] == "3")
+    assert (listed["email"], listed["contactUnlockStatus"]) == (None, "locked")
+    assert (listed["phone"], listed["phoneUnlockStatus"]) == (None, None)
+
+
+def test_another_accounts_unlock_stays_invisible(
+    client: TestClient, directory: Runtime, account: Account, other_account: Account
+) -> None:
+    body = {"event_id": str(BIG_EVENT), "personnel_ids": ["3"]}
+    for route in ("/external/contacts/unlock", "/external/contacts/unlock-phone"):
+        assert client.post(route, json=body, headers=other_account.headers).status_code == 201
+    drain(directory)
+    theirs = profile(client, other_account, 3)
+    assert (theirs["email"], theirs["contactUnlockStatus"]) == (email_of(3), "unlocked")
+    assert (theirs["phone"], theirs["phoneUnlockStatus"]) == (phone_of(3), "ready")
+    for mine in (profile(client, account, 3), people(client, account, pageSize=3)["items"][2]):
+        assert mine["id"] == "3"
+        assert (mine["email"], mine["contactUnlockStatus"]) == (None, "locked")
+        assert (mine["phone"], mine["phoneUnlockStatus"]) == (None, None)
+
+
+def test_list_source_types_are_those_of_this_event(client: TestClient, account: Account) -> None:
+    big = people(client, account, pageSize=2)["items"]
+    assert [i["sourceType"] for i in big] == [["exhibitor"], ["exhibitor", "social"]]
+    small = people(client, account, event_id=str(SMALL_EVENT), pageSize=2)["items"]
+    assert [i["sourceType"] for i in small] == [["visitors"], ["visitors"]]
+
+
+def test_profile_source_types_and_event_count_span_all_events(client: TestClient, account: Account) -> None:
+    at_both = profile(client, account, 2)
+    assert at_both["sourceType"] == ["exhibitor", "social", "visitors"]
+    assert at_both["eventCount"] == 2
+    at_one = profile(client, account, 11)
+    assert at_one["sourceType"] == ["exhibitor"]
+    assert at_one["eventCount"] == 1
+
+
+# Pagination and semantics
+
+
+def test_personnel_list_defaults_to_50_per_page(client: TestClient, account: Account) -> None:
+    body = people(client, account)
+    assert_page(body, total=300, page=1, page_size=50)
+    assert body["totalPages"] == 6
+    assert ids_of(body) == list(range(1, 51))
+
+
+def test_personnel_list_accepts_the_maximum_of_50(client: TestClient, account: Account) -> None:
+    assert_page(people(client, account, pageSize=50, page=2), total=300, page=2, page_size=50)
+
+
+def test_personnel_last_page_has_no_more(client: TestClient, account: Account) -> None:
+    body = people(client, account, page=6)
+    assert_page(body, total=300, page=6, page_size=50)
+    assert body["hasMore"] is False
+    assert ids_of(body) == list(range(251, 301))
+
+
+def test_personnel_page_past_the_end_is_empty_with_same_total(client: TestClient, account: Account) -> None:
+    body = people(client, account, page=7)
+    assert body["items"] == []
+    assert (body["total"], body["totalPages"], body["hasMore"]) == (300, 6, False)
+
+
+def test_personnel_pages_do_not_overlap(client: TestClient, account: Account) -> None:
+    first = ids_of(people(client, account, pageSize=7, page=1))
+    second = ids_of(people(client, account, pageSize=7, page=2))
+    assert first == list(range(1, 8))
+    assert second == list(range(8, 15))
+
+
+@pytest.mark.parametrize("value", ["0", "51", "101", "abc", "-1", "1.5", ""])
+def test_personnel_page_size_out_of_range_is_400_naming_pageSize(
+    client: TestClient, account: Account, value: str
+) -> None:
+    response = client.get(LIST, params={"event_id": str(BIG_EVENT), "pageSize": value}, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "pageSize"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+def test_personnel_page_below_one_is_400_naming_page(client: TestClient, account: Account, value: str) -> None:
+    response = client.get(LIST, params={"event_id": str(BIG_EVENT), "page": value}, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "page"
+
+
+def test_semantics_block_reports_full_access(client: TestClient, account: Account) -> None:
+    body = people(client, account, level="VP", pageSize=10)
+    assert body["semantics"] == {
+        "accessMode": "full",
+        "previewLimit": None,
+        "counts": {"actualTotal": 60, "visibleTotal": 60, "remainingLockedCount": 0},
+    }
+
+
+def test_no_matches_is_an_empty_page_with_semantics(client: TestClient, account: Account) -> None:
+    body = people(client, account, department="Marketing")
+    assert_page(body, total=0, page=1, page_size=50)
+    assert body["totalPages"] == 0
+    assert body["semantics"]["counts"] == {"actualTotal": 0, "visibleTotal": 0, "remainingLockedCount": 0}
+
+
+# Not found
+
+
+@pytest.mark.parametrize("event_id", ["999", "abc", "99999999999999999999", "0"])
+def test_personnel_of_unknown_event_is_404(client: TestClient, account: Account, event_id: str) -> None:
+    response = client.get(LIST, params={"event_id": event_id}, headers=account.headers)
+    assert response.status_code == 404
+    body = response.json()
+    assert set(body) == {"code", "message", "errorKey", "traceId"}
+    assert (body["code"], body["errorKey"]) == (404, "NOT_FOUND")
+    assert response.headers["X-Request-ID"] == body["traceId"]
+
+
+@pytest.mark.parametrize("pid", ["999999", "0", "99999999999999999999", "9223372036854775807"])
+def test_unknown_person_is_404(client: TestClient, account: Account, pid: str) -> None:
+    response = client.get(PROFILE, params={"personnel_id": pid}, headers=account.headers)
+    assert response.status_code == 404
+    body = response.json()
+    assert set(body) == {"code", "message", "errorKey", "traceId"}
+    assert (body["code"], body["errorKey"]) == (404, "NOT_FOUND")
+    assert response.headers["X-Request-ID"] == body["traceId"]
+
+
+@pytest.mark.parametrize("pid", ["abc", "", "1.5", "-1", " 1", "1" * 21, "\uff11\uff12"])
+def test_malformed_personnel_id_is_400_naming_it(client: TestClient, account: Account, pid: str) -> None:
+    response = client.get(PROFILE, params={"personnel_id": pid}, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "personnel_id"
+
+
+def test_profile_without_personnel_id_is_400_naming_it(client: TestClient, account: Account) -> None:
+    response = client.get(PROFILE, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "personnel_id"
+
+
+def test_personnel_list_without_event_id_is_400_naming_it(client: TestClient, account: Account) -> None:
+    response = client.get(LIST, headers=account.headers)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "event_id"
+
+
+# Filters
+
+
+def test_exhibitor_filter_keeps_that_exhibitors_people(client: TestClient, account: Account) -> None:
+    body = people(client, account, exhibitor_id="1")
+    assert body["total"] == 150
+    assert all(pid % 2 == 1 for pid in ids_of(body))
+    assert people(client, account, exhibitor_id="2", pageSize=1)["items"][0]["id"] == "2"
+
+
+@pytest.mark.parametrize("exhibitor_id", ["3", "0", "99999999999999999999", "9223372036854775808"])
+def test_exhibitor_that_cannot_exist_is_an_empty_page(client: TestClient, account: Account, exhibitor_id: str) -> None:
+    body = people(client, account, exhibitor_id=exhibitor_id)
+    assert_page(body, total=0, page=1, page_size=50)
+
+
+def test_department_filter_ignores_case(client: TestClient, account: Account) -> None:
+    assert people(client, account, department="sales")["total"] == 300
+    assert people(client, account, department="SALES")["total"] == 300
+    assert people(client, account, department="Sale")["total"] == 0
+
+
+def test_level_filter_matches_seniority(client: TestClient, account: Account) -> None:
+    body = people(client, account, level="vp")
+    assert body["total"] == 60
+    assert all(pid % 5 == 0 for pid in ids_of(body))
+    assert people(client, account, level="Manager")["total"] == 240
+
+
+def test_search_query_matches_the_title(client: TestClient, account: Account) -> None:
+    body = people(client, account, search_query="partnerships")
+    assert body["total"] == 60
+    assert {i["title"] for i in body["items"]} == {"VP of Partnerships"}
+
+
+def test_search_query_matches_the_name(client: TestClient, account: Account) -> None:
+    body = people(client, account, search_query="Person 150")
+    assert ids_of(body) == [150]
+
+
+def test_search_query_words_are_prefixes_of_words(client: TestClient, account: Account) -> None:
+    # "15" prefixes 15 and 150..159; "partner" prefixes "Partnerships"; "artner" is inside a word only.
+    assert ids_of(people(client, account, search_query="person 15")) == [15, *range(150, 160)]
+    assert people(client, account, search_query="PARTNER")["total"] == 60
+    assert people(client, account, search_query="artner")["total"] == 0
+
+
+def test_search_query_needs_every_word(client: TestClient, account: Account) -> None:
+    assert ids_of(people(client, account, search_query="vp person 15")) == [15, 150, 155]
+
+
+def test_filters_combine(client: TestClient, account: Account) -> None:
+    body = people(client, account, exhibitor_id="2", level="VP", search_query="person 1")
+    # Even (exhibitor 2), divisible by 5 (VP), name has a word starting with "1".
+    expected = [p for p in range(1, 301) if p % 10 == 0 and str(p).startswith("1")]
+    assert ids_of(body) == expected
+
+
+def test_filters_apply_to_the_small_event_too(client: TestClient, account: Account) -> None:
+    body = people(client, account, event_id=str(SMALL_EVENT), level="VP")
+    assert ids_of(body) == [5, 10]
+    assert body["semantics"]["counts"]["actualTotal"] == 2
+
+
+@pytest.fixture
+def statements(directory: Runtime) -> Iterator[list[str]]:
+    """The SQL the app sends while the test runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(directory.db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(directory.db.engine, "before_cursor_execute", record)
+
+
+def test_search_query_reads_the_full_text_index(client: TestClient, account: Account, statements: list[str]) -> None:
+    people(client, account, search_query="partnerships")
+    assert any("personnel_fts MATCH" in s for s in statements)
+
+
+def test_search_sees_a_renamed_person(client: TestClient, directory: Runtime, account: Account) -> None:
+    with directory.db.write() as conn:
+        conn.execute(update(personnel).where(personnel.c.id == 7).values(title="Chief Zebra Officer"))
+    assert ids_of(people(client, account, search_query="zebra")) == [7]
+    assert people(client, account, search_query="partnerships")["total"] == 60
