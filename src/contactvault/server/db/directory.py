@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal_column, select, text, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, literal_column, select, text, true
 
 from contactvault.server.db.tables import companies, event_personnel, events, personnel
 
@@ -60,7 +60,8 @@ def person_text_filter(
         ids: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(text("personnel_fts"))
-            .where(text("personnel_fts MATCH :pq").bindparams(pq=match))
+            # unique: role and person_name may both filter one query; a shared name would bind one value twice.
+            .where(text("personnel_fts MATCH :pq").bindparams(bindparam("pq", match, unique=True)))
         )
         return personnel.c.id.in_(ids.scalar_subquery())
     columns = (
