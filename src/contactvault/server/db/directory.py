@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, literal_column, select, text, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, literal_column, or_, select, text, true
 
 from contactvault.server.db.tables import companies, event_personnel, events, personnel
 
@@ -27,6 +27,12 @@ def _fts_match(words: Sequence[str]) -> str:
     return " ".join(f'"{w}"*' for w in words)
 
 
+def _starts_a_word(column: ColumnElement[Any], word: str) -> ColumnElement[bool]:
+    # Without FTS5 (PostgreSQL), match as a prefix query does: ``word`` begins one of the column's words.
+    # ``word`` comes from ``tokens`` (only \w characters), so it holds no regular-expression operator.
+    return func.coalesce(func.lower(column), "").regexp_match(r"(^|[^[:alnum:]])" + word)
+
+
 def company_filter(conn: Connection, name: str) -> ColumnElement[bool] | None:
     """A condition on ``personnel.company_id`` matching companies whose name has every word of ``name``."""
     words = tokens(name)
@@ -39,9 +45,7 @@ def company_filter(conn: Connection, name: str) -> ColumnElement[bool] | None:
             .where(text("companies_fts MATCH :cq").bindparams(cq=_fts_match(words)))
         )
     else:
-        ids = select(companies.c.id).where(
-            and_(*[func.lower(companies.c.name).contains(w, autoescape=True) for w in words])
-        )
+        ids = select(companies.c.id).where(and_(*[_starts_a_word(companies.c.name, w) for w in words]))
     return personnel.c.company_id.in_(ids.scalar_subquery())
 
 
@@ -71,16 +75,7 @@ def person_text_filter(
         if name_only
         else [personnel.c.full_name, personnel.c.title]
     )
-    per_word = (
-        [func.coalesce(func.lower(c), "").contains(w, autoescape=True) for w in words for c in columns]
-        if len(columns) == 1
-        else [
-            (func.lower(personnel.c.full_name).contains(w, autoescape=True))
-            | (func.coalesce(func.lower(personnel.c.title), "").contains(w, autoescape=True))
-            for w in words
-        ]
-    )
-    return and_(*per_word)
+    return and_(*[or_(*[_starts_a_word(c, w) for c in columns]) for w in words])
 
 
 @dataclass(frozen=True, slots=True)
