@@ -1,0 +1,591 @@
+"""Load a directory from JSONL files: validate every record of every file first, then write all in one go.
+
+One JSON object a line, tagged by ``"type"`` (``event``, ``company``, ``person``, ``attendance``,
+``contact_point``); the format is documented in ``docs/import-format.md``. Any invalid record, in any file,
+means nothing is written. Records are upserted by id (attendance by event and person, contact points by person
+and channel), so importing the same files twice changes nothing the second time. Contact values arrive in
+plaintext and are sealed before they touch the database; no error message ever repeats one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import Connection, Table, distinct, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
+from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.runtime import Runtime
+
+MAX_ID = 2**63 - 1
+# How many problems an error reports in ``details`` (the message names the first).
+MAX_REPORTED = 20
+# Ids per IN (...) list when comparing with the database: well under SQLite's bound-parameter limit.
+LOOKUP_CHUNK = 500
+SOURCE_ORDER = ("exhibitor", "social", "visitors")
+
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+class ImportValidationError(InvalidRequest):
+    """A record of an import file is invalid; the message names the file, the line and the field."""
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+def _record_id(value: object) -> int:
+    # Ids are digit strings, as on the wire: a JSON number would silently lose digits in other tools.
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        raise ValueError("must be a string of 1-19 digits")
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError("must be between 1 and 9223372036854775807")
+    return number
+
+
+def _optional_record_id(value: object) -> int | None:
+    return None if value is None else _record_id(value)
+
+
+RecordId = Annotated[int, BeforeValidator(_record_id)]
+OptionalId = Annotated[int | None, BeforeValidator(_optional_record_id)]
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")]
+Domain = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=255,
+        pattern=r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+    ),
+]
+SourceType = Literal["exhibitor", "social", "visitors"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class EventRecord(_Record):
+    """An event; its personnel and exhibitor counts are computed from attendance, never imported."""
+
+    type: Literal["event"]
+    id: RecordId
+    name: Name
+    nickname: Short | None = None
+    description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    url: Url | None = None
+    date_start: date | None = None
+    date_end: date | None = None
+    venue: Name | None = None
+    city: Short | None = None
+    region: Short | None = None
+    country: Short | None = None
+    image: Url | None = None
+    data_source: Label | None = None
+    event_type: Label | None = None
+    topics: Annotated[list[Short], Field(max_length=50)] = []
+    attendee_count: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> EventRecord:
+        if self.date_start and self.date_end and self.date_end < self.date_start:
+            raise ValueError("date_end is before date_start")
+        return self
+
+
+class CompanyRecord(_Record):
+    """An (exhibiting) company."""
+
+    type: Literal["company"]
+    id: RecordId
+    name: Name
+    domain: Domain | None = None
+    industry: Short | None = None
+    country: Short | None = None
+
+
+class PersonRecord(_Record):
+    """A person of the directory."""
+
+    type: Literal["person"]
+    id: RecordId
+    full_name: Name
+    title: Name | None = None
+    department: Short | None = None
+    seniority_level: Label | None = None
+    linkedin_url: Url | None = None
+    company_id: OptionalId = None
+
+
+class AttendanceRecord(_Record):
+    """A person at an event, with how they appear there."""
+
+    type: Literal["attendance"]
+    event_id: RecordId
+    personnel_id: RecordId
+    source_types: Annotated[list[SourceType], Field(min_length=1, max_length=3)]
+    exhibitor_id: OptionalId = None
+
+    @field_validator("source_types")
+    @classmethod
+    def _distinct_sources(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a source type twice")
+        return value
+
+    @field_validator("exhibitor_id")
+    @classmethod
+    def _exhibitor_needs_source(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and "exhibitor" not in info.data.get("source_types", ["exhibitor"]):
+            raise ValueError('is only allowed when source_types includes "exhibitor"')
+        return value
+
+
+class ContactPointRecord(_Record):
+    """A known email or phone of a person, in plaintext (sealed on import)."""
+
+    type: Literal["contact_point"]
+    personnel_id: RecordId
+    channel: Literal["email", "phone"]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    source: Label = "import"
+    verification_status: Literal["valid", "accept_all", "unknown"] | None = None
+    verification_score: Annotated[int, Field(ge=0, le=100)] | None = None
+    checked_at: AwareDatetime | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _well_formed(cls, value: str, info: ValidationInfo) -> str:
+        # The messages below never include the value: it is personal data and errors end up in logs.
+        channel = info.data.get("channel")
+        if channel == "email":
+            if not _EMAIL.fullmatch(value):
+                raise ValueError("is not a valid email address")
+            return value
+        if channel == "phone":
+            phone = _PHONE_PUNCTUATION.sub("", value)
+            if not _E164.fullmatch(phone):
+                raise ValueError("is not an E.164 phone number (+ country code and 7-15 digits)")
+            return phone
+        return value
+
+
+Record = EventRecord | CompanyRecord | PersonRecord | AttendanceRecord | ContactPointRecord
+_RECORD = TypeAdapter[Record](Annotated[Record, Field(discriminator="type")])
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+@dataclass(slots=True)
+class TypeCounts:
+    """What an import did to the records of one type."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """Per record type: inserted, updated and unchanged; plus how many files, records and seconds."""
+
+    event: TypeCounts = field(default_factory=TypeCounts)
+    company: TypeCounts = field(default_factory=TypeCounts)
+    person: TypeCounts = field(default_factory=TypeCounts)
+    attendance: TypeCounts = field(default_factory=TypeCounts)
+    contact_point: TypeCounts = field(default_factory=TypeCounts)
+    files: int = 0
+    records: int = 0
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, TypeCounts]:
+        """The per-type counts, keyed by record type."""
+        return {
+            "event": self.event,
+            "company": self.company,
+            "person": self.person,
+            "attendance": self.attendance,
+            "contact_point": self.contact_point,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    file: str
+    line: int
+
+
+@dataclass(slots=True)
+class _Problems:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, origin: _Origin, field_name: str | None, message: str) -> None:
+        self.total += 1
+        if len(self.items) < MAX_REPORTED:
+            self.items.append({"file": origin.file, "line": origin.line, "field": field_name, "message": message})
+
+    def raise_if_any(self) -> None:
+        if not self.total:
+            return
+        first = self.items[0]
+        where = f"{first['file']} line {first['line']}"
+        if first["field"]:
+            where += f", field {first['field']!r}"
+        more = f" ({self.total - 1} more problem{'s' if self.total > 2 else ''})" if self.total > 1 else ""
+        raise ImportValidationError(
+            f"{where}: {first['message']}{more}",
+            {**first, "problems": self.items, "problemCount": self.total},
+        )
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Every valid record of the files, keyed the way it is stored, with where it came from."""
+
+    events: dict[int, tuple[EventRecord, _Origin]] = field(default_factory=dict)
+    companies: dict[int, tuple[CompanyRecord, _Origin]] = field(default_factory=dict)
+    people: dict[int, tuple[PersonRecord, _Origin]] = field(default_factory=dict)
+    attendance: dict[tuple[int, int], tuple[AttendanceRecord, _Origin]] = field(default_factory=dict)
+    contacts: dict[tuple[int, str], tuple[ContactPointRecord, _Origin]] = field(default_factory=dict)
+    records: int = 0
+
+
+# ---------------------------------------------------------------------------------------------- the use case
+
+
+def import_files(rt: Runtime, paths: Sequence[Path]) -> ImportSummary:
+    """Validate every record of ``paths``, then upsert them all in one transaction (all or nothing)."""
+    started = time.perf_counter()
+    batch = _read_all(paths)
+    summary = ImportSummary(files=len(paths), records=batch.records)
+    with rt.db.write() as conn:
+        # References are checked inside the write transaction, so nothing can vanish between check and write.
+        _check_references(conn, batch)
+        _write_events(conn, batch, summary.event)
+        _write_companies(conn, batch, summary.company)
+        _write_people(conn, batch, summary.person)
+        _write_attendance(conn, batch, summary.attendance)
+        _write_contacts(rt, conn, batch, summary.contact_point)
+        touched = set(batch.events) | {event_id for event_id, _ in batch.attendance}
+        recount_events(conn, sorted(touched))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def recount_events(conn: Connection, event_ids: Sequence[int]) -> None:
+    """Recompute ``personnel_count`` and ``exhibitor_count`` of these events from their attendance."""
+    here = event_personnel.c.event_id == events.c.id
+    people = select(func.count()).select_from(event_personnel).where(here).scalar_subquery()
+    exhibitors = (
+        select(func.count(distinct(event_personnel.c.exhibitor_id)))
+        .select_from(event_personnel)
+        .where(here)
+        .scalar_subquery()
+    )
+    for chunk in _chunks(event_ids, LOOKUP_CHUNK):
+        conn.execute(
+            update(events).where(events.c.id.in_(chunk)).values(personnel_count=people, exhibitor_count=exhibitors)
+        )
+
+
+# ---------------------------------------------------------------------------------------------- pass 1: files
+
+
+def _read_all(paths: Sequence[Path]) -> _Batch:
+    batch = _Batch()
+    problems = _Problems()
+    for path in paths:
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            problems.add(_Origin(str(path), 0), None, f"cannot be read ({exc.strerror or exc.__class__.__name__})")
+            continue
+        with handle:
+            for number, raw in enumerate(handle, start=1):
+                if raw.strip():
+                    _read_line(batch, problems, _Origin(str(path), number), raw)
+    problems.raise_if_any()
+    return batch
+
+
+_Slot = dict[Any, tuple[Any, _Origin]]
+
+
+def _read_line(batch: _Batch, problems: _Problems, origin: _Origin, raw: bytes) -> None:
+    try:
+        record = _RECORD.validate_json(raw, strict=True)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+            problems.add(origin, _field_of(error), _message_of(error))
+        return
+    batch.records += 1
+    key: Any
+    if isinstance(record, EventRecord):
+        slot, key, name = cast(_Slot, batch.events), record.id, "id"
+    elif isinstance(record, CompanyRecord):
+        slot, key, name = cast(_Slot, batch.companies), record.id, "id"
+    elif isinstance(record, PersonRecord):
+        slot, key, name = cast(_Slot, batch.people), record.id, "id"
+    elif isinstance(record, AttendanceRecord):
+        slot, key, name = cast(_Slot, batch.attendance), (record.event_id, record.personnel_id), "personnel_id"
+    else:
+        slot, key, name = cast(_Slot, batch.contacts), (record.personnel_id, record.channel), "channel"
+    if key in slot:
+        first = slot[key][1]
+        problems.add(origin, name, f"duplicates the {record.type} at {first.file} line {first.line}")
+        return
+    slot[key] = (record, origin)
+
+
+def _field_of(error: Any) -> str | None:
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return "type"
+    # The first element of a record's location is its type tag; the rest is the field (and list index).
+    location = [str(part) for part in error["loc"][1:]]
+    return ".".join(location) or None
+
+
+def _message_of(error: Any) -> str:
+    kind = error["type"]
+    if kind == "union_tag_invalid":
+        return "unknown record type; expected one of event, company, person, attendance, contact_point"
+    if kind == "union_tag_not_found":
+        return 'missing "type" (event, company, person, attendance or contact_point)'
+    if kind == "json_invalid":
+        return "not valid JSON"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a JSON object"
+    if kind == "missing":
+        return "is required"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+# ---------------------------------------------------------------------------------------------- references
+
+
+def _check_references(conn: Connection, batch: _Batch) -> None:
+    problems = _Problems()
+    wanted: dict[str, dict[int, list[tuple[_Origin, str]]]] = {"event": {}, "company": {}, "person": {}}
+
+    known: dict[str, Collection[int]] = {"event": batch.events, "company": batch.companies, "person": batch.people}
+
+    def want(kind: str, ident: int | None, origin: _Origin, name: str) -> None:
+        if ident is None:
+            return
+        if ident not in known[kind]:
+            wanted[kind].setdefault(ident, []).append((origin, name))
+
+    for person, origin in batch.people.values():
+        want("company", person.company_id, origin, "company_id")
+    for attendance, origin in batch.attendance.values():
+        want("event", attendance.event_id, origin, "event_id")
+        want("person", attendance.personnel_id, origin, "personnel_id")
+        want("company", attendance.exhibitor_id, origin, "exhibitor_id")
+    for contact, origin in batch.contacts.values():
+        want("person", contact.personnel_id, origin, "personnel_id")
+
+    tables = {"event": events, "company": companies, "person": personnel}
+    dangling: list[tuple[_Origin, str, str, int]] = []
+    for kind, refs in wanted.items():
+        present = _existing_ids(conn, tables[kind], list(refs))
+        for ident, uses in refs.items():
+            if ident not in present:
+                dangling.extend((origin, name, kind, ident) for origin, name in uses)
+    for origin, name, kind, ident in sorted(dangling, key=lambda d: (d[0].file, d[0].line, d[1])):
+        problems.add(origin, name, f"{kind} {ident} is neither in the import files nor in the database")
+    problems.raise_if_any()
+
+
+def _existing_ids(conn: Connection, table: Table, ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(ids, LOOKUP_CHUNK):
+        found.update(int(i) for (i,) in conn.execute(select(table.c.id).where(table.c.id.in_(chunk))))
+    return found
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------- pass 2: writes
+
+
+def _event_row(record: EventRecord) -> dict[str, Any]:
+    row = record.model_dump(exclude={"type", "topics"})
+    row["topics"] = json.dumps(record.topics) if record.topics else None
+    return row
+
+
+def _write_events(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+    rows = {ident: _event_row(record) for ident, (record, _) in batch.events.items()}
+    _upsert_by_id(conn, events, rows, counts, same=_same_event)
+
+
+def _same_event(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    def topics(value: str | None) -> Any:
+        return json.loads(value) if value else []
+
+    return all(old[k] == v for k, v in new.items() if k != "topics") and topics(old["topics"]) == topics(new["topics"])
+
+
+def _write_companies(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+    rows = {ident: record.model_dump(exclude={"type"}) for ident, (record, _) in batch.companies.items()}
+    _upsert_by_id(conn, companies, rows, counts)
+
+
+def _write_people(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+    rows = {ident: record.model_dump(exclude={"type"}) for ident, (record, _) in batch.people.items()}
+    _upsert_by_id(conn, personnel, rows, counts)
+
+
+def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return all(old[k] == v for k, v in new.items())
+
+
+def _upsert_by_id(
+    conn: Connection,
+    table: Table,
+    rows: dict[int, dict[str, Any]],
+    counts: TypeCounts,
+    same: Any = _same,
+) -> None:
+    if not rows:
+        return
+    existing: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(list(rows), LOOKUP_CHUNK):
+        for found in conn.execute(select(table).where(table.c.id.in_(chunk))):
+            existing[int(found.id)] = dict(found._mapping)
+    changed = []
+    for ident, row in rows.items():
+        old = existing.get(ident)
+        if old is None:
+            counts.inserted += 1
+        elif same(old, row):
+            counts.unchanged += 1
+            continue
+        else:
+            counts.updated += 1
+        changed.append(row)
+    _upsert(conn, table, ["id"], changed)
+
+
+def _write_attendance(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+    rows = {
+        key: {
+            "event_id": record.event_id,
+            "personnel_id": record.personnel_id,
+            "source_types": ",".join(s for s in SOURCE_ORDER if s in record.source_types),
+            "exhibitor_id": record.exhibitor_id,
+        }
+        for key, (record, _) in batch.attendance.items()
+    }
+    key_cols = (event_personnel.c.event_id, event_personnel.c.personnel_id)
+    existing = {
+        (int(r.event_id), int(r.personnel_id)): dict(r._mapping)
+        for chunk in _chunks(list(rows), LOOKUP_CHUNK)
+        for r in conn.execute(select(event_personnel).where(tuple_(*key_cols).in_(chunk)))
+    }
+    _classify_and_upsert(conn, event_personnel, ["event_id", "personnel_id"], rows, existing, counts)
+
+
+def _write_contacts(rt: Runtime, conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+    key_cols = (contact_points.c.personnel_id, contact_points.c.channel)
+    existing = {
+        (int(r.personnel_id), str(r.channel)): dict(r._mapping)
+        for chunk in _chunks(list(batch.contacts), LOOKUP_CHUNK)
+        for r in conn.execute(select(contact_points).where(tuple_(*key_cols).in_(chunk)))
+    }
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for key, (record, _) in batch.contacts.items():
+        value_hash = rt.cipher.lookup_hash(record.channel, record.value)
+        row: dict[str, Any] = {
+            "personnel_id": record.personnel_id,
+            "channel": record.channel,
+            "value_hash": value_hash,
+            "source": record.source,
+            "verification_status": record.verification_status,
+            "verification_score": record.verification_score,
+            "checked_at": record.checked_at,
+        }
+        old = existing.get(key)
+        # A fresh seal never equals the stored one (new IV): compare the keyed hash, and seal only what changed.
+        if old is None or not _same(old, row):
+            row["value_encrypted"] = rt.cipher.seal(record.value)
+        rows[key] = row
+    _classify_and_upsert(conn, contact_points, ["personnel_id", "channel"], rows, existing, counts)
+
+
+def _classify_and_upsert(
+    conn: Connection,
+    table: Table,
+    keys: list[str],
+    rows: dict[Any, dict[str, Any]],
+    existing: dict[Any, dict[str, Any]],
+    counts: TypeCounts,
+) -> None:
+    changed = []
+    for key, row in rows.items():
+        old = existing.get(key)
+        if old is None:
+            counts.inserted += 1
+        elif _same(old, {k: v for k, v in row.items() if k != "value_encrypted"}):
+            counts.unchanged += 1
+            continue
+        else:
+            counts.updated += 1
+        changed.append(row)
+    _upsert(conn, table, keys, changed)
+
+
+def _upsert(conn: Connection, table: Table, keys: list[str], rows: Iterable[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, for SQLite and PostgreSQL."""
+    rows = list(rows)
+    if not rows:
+        return
+    name = conn.dialect.name
+    if name == "sqlite":
+        stmt: Any = sqlite.insert(table)
+    elif name == "postgresql":
+        stmt = postgresql.insert(table)
+    else:
+        raise NotImplementedError(f"importing into {name} is not supported")
+    columns = [c for c in rows[0] if c not in keys]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
+    for chunk in _chunks(rows, 5000):
+        conn.execute(stmt, list(chunk))
