@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     hash_key: str = ""
 
     worker_lease_seconds: float = Field(default=30.0, gt=0)
-    worker_batch_size: int = Field(default=500, ge=1, le=5000)
+    worker_batch_size: int = Field(default=1000, ge=1, le=5000)
     worker_concurrency: int = Field(default=64, ge=1, le=1000)
     worker_max_attempts: int = Field(default=5, ge=1, le=100)
     worker_idle_seconds: float = Field(default=0.5, gt=0)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
-from contactvault.server.db.tables import audit_log
+from contactvault.server.db.bulk import driver_time, executemany
 from contactvault.server.domain.audit import AuditAction
 
 
@@ -26,25 +26,26 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def record(
-    conn: Connection, entries: Sequence[AuditEntry], now: datetime, trace_id: str | None = None
-) -> None:
+def record(conn: Connection, entries: Sequence[AuditEntry], now: datetime, trace_id: str | None = None) -> None:
     """Insert audit rows."""
     if not entries:
         return
-    conn.execute(
-        insert(audit_log),
+    ts = driver_time(conn, now)
+    executemany(
+        conn,
+        "INSERT INTO audit_log (account_id, action, subject_type, subject_id, credits, detail, trace_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            {
-                "account_id": e.account_id,
-                "action": e.action.value,
-                "subject_type": e.subject_type,
-                "subject_id": e.subject_id,
-                "credits": e.credits,
-                "detail": json.dumps(e.detail, sort_keys=True) if e.detail else None,
-                "trace_id": trace_id,
-                "created_at": now,
-            }
+            (
+                e.account_id,
+                e.action.value,
+                e.subject_type,
+                e.subject_id,
+                e.credits,
+                json.dumps(e.detail, sort_keys=True) if e.detail else None,
+                trace_id,
+                ts,
+            )
             for e in entries
         ],
     )

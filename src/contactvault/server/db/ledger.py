@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 
+from contactvault.server.db.bulk import driver_time, executemany
 from contactvault.server.db.tables import credit_buckets, ledger_entries
 from contactvault.server.domain.ledger import Bucket, BucketKind
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
+class Posting(NamedTuple):
     """One ledger row to write."""
 
     account_id: int
@@ -71,22 +71,12 @@ def post(conn: Connection, postings: Sequence[Posting], now: datetime, *, apply:
     """Write postings and (unless the bucket row was already set) apply their deltas to the buckets."""
     if not postings:
         return
-    conn.execute(
-        insert(ledger_entries),
-        [
-            {
-                "account_id": p.account_id,
-                "bucket_id": p.bucket_id,
-                "kind": p.kind,
-                "available_delta": p.available_delta,
-                "reserved_delta": p.reserved_delta,
-                "cause_type": p.cause_type,
-                "cause_id": p.cause_id,
-                "task_id": p.task_id,
-                "created_at": now,
-            }
-            for p in postings
-        ],
+    ts = driver_time(conn, now)
+    executemany(
+        conn,
+        "INSERT INTO ledger_entries (account_id, bucket_id, kind, available_delta, reserved_delta, cause_type,"
+        " cause_id, task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(p.account_id, p.bucket_id, str(p.kind), *p[3:], ts) for p in postings],
     )
     if not apply:
         return
@@ -95,14 +85,10 @@ def post(conn: Connection, postings: Sequence[Posting], now: datetime, *, apply:
         acc = deltas.setdefault(p.bucket_id, [0, 0])
         acc[0] += p.available_delta
         acc[1] += p.reserved_delta
-    conn.execute(
-        update(credit_buckets)
-        .where(credit_buckets.c.id == bindparam("b_id"))
-        .values(
-            balance=credit_buckets.c.balance + bindparam("b_avail"),
-            reserved=credit_buckets.c.reserved + bindparam("b_res"),
-        ),
-        [{"b_id": bid, "b_avail": a, "b_res": r} for bid, (a, r) in deltas.items() if a or r],
+    executemany(
+        conn,
+        "UPDATE credit_buckets SET balance = balance + ?, reserved = reserved + ? WHERE id = ?",
+        [(a, r, bid) for bid, (a, r) in sorted(deltas.items()) if a or r],
     )
 
 

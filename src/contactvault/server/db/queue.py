@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, case, or_, select, update
 
+from contactvault.server.db.bulk import driver_time
 from contactvault.server.db.tables import task_items, tasks
 
 
@@ -24,9 +26,7 @@ class ClaimedItem:
     lease_owner: str
 
 
-def claim(
-    conn: Connection, lease_owner: str, now: datetime, lease: timedelta, limit: int
-) -> list[ClaimedItem]:
+def claim(conn: Connection, lease_owner: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedItem]:
     """Lease up to ``limit`` due items: pending ones whose time has come, and processing ones whose lease ran out."""
     due = (
         select(task_items.c.id)
@@ -60,25 +60,20 @@ def claim(
         )
     ).all()
     items = [
-        ClaimedItem(r.id, r.task_id, r.account_id, r.personnel_id, r.channel, r.attempts, lease_owner)
-        for r in claimed
+        ClaimedItem(r.id, r.task_id, r.account_id, r.personnel_id, r.channel, r.attempts, lease_owner) for r in claimed
     ]
     touch_tasks(conn, {i.task_id for i in items}, now, started=True)
     return sorted(items, key=lambda i: i.id)
 
 
-def touch_tasks(
-    conn: Connection, task_ids: Sequence[int] | set[int], now: datetime, *, started: bool = False
-) -> None:
+def touch_tasks(conn: Connection, task_ids: Sequence[int] | set[int], now: datetime, *, started: bool = False) -> None:
     """Bump the version of tasks whose items changed (wakes long-polls, changes ETags)."""
     if not task_ids:
         return
     values: dict[str, object] = {"version": tasks.c.version + 1, "updated_at": now}
     if started:
         values["status"] = case((tasks.c.status == "pending", "processing"), else_=tasks.c.status)
-    conn.execute(
-        update(tasks).where(tasks.c.id == bindparam("t_id")).values(**values), [{"t_id": t} for t in task_ids]
-    )
+    conn.execute(update(tasks).where(tasks.c.id == bindparam("t_id")).values(**values), [{"t_id": t} for t in task_ids])
 
 
 def still_leased(conn: Connection, lease_owner: str, item_ids: Sequence[int], now: datetime) -> set[int]:
@@ -112,3 +107,23 @@ def release_leases(conn: Connection, lease_owner: str, item_ids: Sequence[int], 
         )
     )
     return int(result.rowcount)
+
+
+def enqueue(
+    conn: Connection, task_id: int, account_id: int, channel: str, person_ids: Sequence[int], now: datetime
+) -> None:
+    """Insert a task's items, in order, as one statement (the ids travel as one value)."""
+    ts = driver_time(conn, now)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "INSERT INTO task_items (task_id, position, account_id, personnel_id, channel, status, attempts,"
+            " next_attempt_at, credits_charged) SELECT %s, t.ord - 1, %s, t.pid, %s, 'pending', 0, %s, 0"
+            " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(pid, ord)",
+            (task_id, account_id, channel, ts, list(person_ids)),
+        )
+        return
+    conn.exec_driver_sql(
+        "INSERT INTO task_items (task_id, position, account_id, personnel_id, channel, status, attempts,"
+        " next_attempt_at, credits_charged) SELECT ?, key, ?, value, ?, 'pending', 0, ?, 0 FROM json_each(?)",
+        (task_id, account_id, channel, ts, json.dumps(list(person_ids))),
+    )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import BindParameter, Connection, Select, bindparam, exists, select
 
-from contactvault.server.db.tables import task_items, unlocks
+from contactvault.server.db.bulk import id_list_value, in_bound_ids
+from contactvault.server.db.tables import event_personnel, personnel, task_items, unlocks
 
 
 @dataclass(slots=True)
@@ -18,9 +21,7 @@ class ChannelState:
     statuses: set[str] = field(default_factory=set)
 
 
-def contact_states(
-    conn: Connection, account_id: int, person_ids: Sequence[int]
-) -> dict[tuple[int, str], ChannelState]:
+def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int]) -> dict[tuple[int, str], ChannelState]:
     """Per (person, channel): the revealed value (sealed) and the statuses of this account's items."""
     states: dict[tuple[int, str], ChannelState] = {}
     if not person_ids:
@@ -67,3 +68,53 @@ def in_flight_ids(conn: Connection, account_id: int, channel: str, person_ids: S
         task_items.c.personnel_id.in_(person_ids),
     )
     return {int(pid) for (pid,) in conn.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a set of ids stands for one account, channel and event (what submission classifies by)."""
+
+    known: set[int]
+    linked: set[int]
+    unlocked: set[int]
+    in_flight: set[int]
+
+
+@cache
+def _standing_query(dialect: str) -> Select[Any]:
+    # Built once per dialect: this runs on every submission, and building a statement costs more than running it.
+    p = personnel.c.id
+    account: BindParameter[int] = bindparam("s_account")
+    channel: BindParameter[str] = bindparam("s_channel")
+    linked = exists().where(event_personnel.c.event_id == bindparam("s_event"), event_personnel.c.personnel_id == p)
+    done = exists().where(unlocks.c.account_id == account, unlocks.c.personnel_id == p, unlocks.c.channel == channel)
+    busy = exists().where(
+        task_items.c.account_id == account,
+        task_items.c.personnel_id == p,
+        task_items.c.channel == channel,
+        task_items.c.status.in_(("pending", "processing")),
+    )
+    return select(p, linked, done, busy).where(in_bound_ids(dialect, p, bindparam("s_ids")))
+
+
+def standing(conn: Connection, account_id: int, channel: str, event_id: int, person_ids: Sequence[int]) -> Standing:
+    """One query: which ids exist, attend the event, are unlocked by or in flight for this account."""
+    result = Standing(set(), set(), set(), set())
+    if not person_ids:
+        return result
+    dialect = conn.dialect.name
+    params = {
+        "s_account": account_id,
+        "s_channel": channel,
+        "s_event": event_id,
+        "s_ids": id_list_value(dialect, person_ids),
+    }
+    for pid, is_linked, is_done, is_busy in conn.execute(_standing_query(dialect), params):
+        result.known.add(pid)
+        if is_linked:
+            result.linked.add(pid)
+        if is_done:
+            result.unlocked.add(pid)
+        if is_busy:
+            result.in_flight.add(pid)
+    return result

@@ -13,8 +13,8 @@ class AuditAction(StrEnum):
     KEY_REVOKE = "key.revoke"
     CREDITS_GRANT = "credits.grant"
     CREDITS_HOLD = "credits.hold"
-    CREDITS_CAPTURE = "credits.capture"
     CREDITS_RELEASE = "credits.release"
+    # A delivery: the value was revealed to the account and ``credits`` (0 if unlocked before) were captured.
     CONTACT_REVEAL = "contact.reveal"
     SUPPRESSION_ADD = "suppression.add"
     SUPPRESSION_REMOVE = "suppression.remove"

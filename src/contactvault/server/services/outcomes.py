@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, select
 
 from contactvault.server import faults
-from contactvault.server.db import audit, ledger
+from contactvault.server.db import audit, ledger, settlement
 from contactvault.server.db.queue import ClaimedItem, still_leased
-from contactvault.server.db.tables import task_holds, task_items, tasks, unlocks
+from contactvault.server.db.tables import task_holds, tasks
 from contactvault.server.db.unlocks import unlocked_ids
 from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
@@ -48,9 +48,9 @@ class RecordResult:
 
 @dataclass(slots=True)
 class _Writes:
-    finals: list[dict[str, object]] = field(default_factory=list)
-    retries: list[dict[str, object]] = field(default_factory=list)
-    unlock_rows: list[dict[str, object]] = field(default_factory=list)
+    finals: list[settlement.FinalItem] = field(default_factory=list)
+    retries: list[settlement.RetryItem] = field(default_factory=list)
+    unlock_rows: list[settlement.UnlockRow] = field(default_factory=list)
     postings: list[ledger.Posting] = field(default_factory=list)
     audits: list[audit.AuditEntry] = field(default_factory=list)
 
@@ -73,9 +73,7 @@ def _load_tasks(conn: Connection, task_ids: Sequence[int]) -> dict[int, _Task]:
         for t in conn.execute(query)
     }
     holds = (
-        select(task_holds)
-        .where(task_holds.c.task_id.in_(task_ids))
-        .order_by(task_holds.c.task_id, task_holds.c.seq)
+        select(task_holds).where(task_holds.c.task_id.in_(task_ids)).order_by(task_holds.c.task_id, task_holds.c.seq)
     )
     for h in conn.execute(holds):
         loaded[h.task_id].parts.append(HoldPart(h.bucket_id, h.amount, h.settled))
@@ -108,9 +106,7 @@ def record(
         _write(conn, writes, loaded, now)
         faults.hit("before_record_commit")
     rt.notifier.publish(task_ids)
-    return RecordResult(
-        len(writes.finals), len(writes.retries), len(claimed) - len(items), frozenset(task_ids)
-    )
+    return RecordResult(len(writes.finals), len(writes.retries), len(claimed) - len(items), frozenset(task_ids))
 
 
 def _already_unlocked(
@@ -142,7 +138,7 @@ def _settle(
     if outcome is Outcome.TRANSIENT:
         decision = policy.decide(item.attempts, rng)
         if decision.should_retry:
-            writes.retries.append({"i_id": item.id, "i_next": now + decision.delay})
+            writes.retries.append(settlement.RetryItem(item.id, now + decision.delay))
             return
     charged = 0
     status, error = "failed", None
@@ -152,19 +148,18 @@ def _settle(
         elif rules.may_charge(task.price, task.charged, task.max_credits):
             status, charged = "unlocked", task.price
             writes.unlock_rows.append(
-                {
-                    "account_id": item.account_id,
-                    "personnel_id": item.personnel_id,
-                    "channel": item.channel,
-                    "value_encrypted": answer.value_encrypted,
-                    "task_id": item.task_id,
-                    "item_id": item.id,
-                    "source": answer.source,
-                    "verification_status": answer.verification_status,
-                    "verification_score": answer.verification_score,
-                    "checked_at": answer.checked_at,
-                    "created_at": now,
-                }
+                settlement.UnlockRow(
+                    item.account_id,
+                    item.personnel_id,
+                    item.channel,
+                    answer.value_encrypted,
+                    item.task_id,
+                    item.id,
+                    answer.source,
+                    answer.verification_status,
+                    answer.verification_score,
+                    answer.checked_at,
+                )
             )
             already.add((item.account_id, item.personnel_id, item.channel))
         else:
@@ -184,25 +179,16 @@ def _settle(
                     task.account_id, s.bucket_id, PostingKind.CAPTURE, 0, -s.amount, "item", item.id, task.id
                 )
             )
-        writes.audits.append(
-            audit.AuditEntry(
-                AuditAction.CREDITS_CAPTURE,
-                task.account_id,
-                "item",
-                str(item.id),
-                charged,
-                {"task": str(task.id)},
-            )
-        )
     if status == "unlocked":
+        # One row records both facts of a delivery: the value was revealed, and ``credits`` were captured.
         writes.audits.append(
             audit.AuditEntry(
                 AuditAction.CONTACT_REVEAL,
                 task.account_id,
                 "personnel",
                 str(item.personnel_id),
-                None,
-                {"task": str(task.id), "channel": item.channel},
+                charged,
+                {"task": str(task.id), "item": str(item.id), "channel": item.channel},
             )
         )
     surplus = (task.held - task.charged - task.released) - rules.still_needed(
@@ -213,105 +199,27 @@ def _settle(
         for s in rules.take_from_hold(task.parts, surplus):
             writes.postings.append(
                 ledger.Posting(
-                    task.account_id,
-                    s.bucket_id,
-                    PostingKind.RELEASE,
-                    s.amount,
-                    -s.amount,
-                    "item",
-                    item.id,
-                    task.id,
+                    task.account_id, s.bucket_id, PostingKind.RELEASE, s.amount, -s.amount, "item", item.id, task.id
                 )
             )
         writes.audits.append(
             audit.AuditEntry(
-                AuditAction.CREDITS_RELEASE,
-                task.account_id,
-                "item",
-                str(item.id),
-                surplus,
-                {"task": str(task.id)},
+                AuditAction.CREDITS_RELEASE, task.account_id, "item", str(item.id), surplus, {"task": str(task.id)}
             )
         )
-    writes.finals.append(
-        {
-            "i_id": item.id,
-            "i_status": status,
-            "i_error": error.value if error else None,
-            "i_charged": charged,
-            "i_source": answer.source if answer is not None and status == "unlocked" else None,
-            "i_done": now,
-        }
-    )
+    source = answer.source if answer is not None and status == "unlocked" else None
+    writes.finals.append(settlement.FinalItem(item.id, status, error.value if error else None, charged, source))
 
 
 def _write(conn: Connection, writes: _Writes, loaded: dict[int, _Task], now: datetime) -> None:
-    by_id = task_items.c.id == bindparam("i_id")
-    if writes.finals:
-        conn.execute(
-            update(task_items)
-            .where(by_id)
-            .values(
-                status=bindparam("i_status"),
-                error_code=bindparam("i_error"),
-                credits_charged=bindparam("i_charged"),
-                source=bindparam("i_source"),
-                completed_at=bindparam("i_done"),
-                lease_owner=None,
-                lease_expires_at=None,
-            ),
-            writes.finals,
-        )
-    if writes.retries:
-        conn.execute(
-            update(task_items)
-            .where(by_id)
-            .values(
-                status="pending",
-                next_attempt_at=bindparam("i_next"),
-                lease_owner=None,
-                lease_expires_at=None,
-            ),
-            writes.retries,
-        )
-    if writes.unlock_rows:
-        # No ON CONFLICT: a second unlock of the same (account, person, channel) must fail the whole batch.
-        conn.execute(insert(unlocks), writes.unlock_rows)
-    ledger.post(conn, writes.postings, now)
-    settled = [
-        {"h_task": t.id, "h_seq": seq, "h_settled": p.settled}
-        for t in loaded.values()
-        for seq, p in enumerate(t.parts)
-    ]
-    if settled:
-        conn.execute(
-            update(task_holds)
-            .where(task_holds.c.task_id == bindparam("h_task"), task_holds.c.seq == bindparam("h_seq"))
-            .values(settled=bindparam("h_settled")),
-            settled,
-        )
-    conn.execute(
-        update(tasks)
-        .where(tasks.c.id == bindparam("t_id"))
-        .values(
-            credits_charged=bindparam("t_charged"),
-            credits_released=bindparam("t_released"),
-            unfinished=bindparam("t_unfinished"),
-            status=bindparam("t_status"),
-            completed_at=bindparam("t_done"),
-            version=tasks.c.version + 1,
-            updated_at=now,
-        ),
-        [
-            {
-                "t_id": t.id,
-                "t_charged": t.charged,
-                "t_released": t.released,
-                "t_unfinished": t.unfinished,
-                "t_status": "completed" if t.unfinished == 0 else "processing",
-                "t_done": now if t.unfinished == 0 else None,
-            }
-            for t in loaded.values()
-        ],
+    settlement.apply(
+        conn,
+        writes.finals,
+        writes.retries,
+        writes.unlock_rows,
+        [settlement.HoldSettled(t.id, seq, p.settled) for t in loaded.values() for seq, p in enumerate(t.parts)],
+        [settlement.TaskTotals(t.id, t.charged, t.released, t.unfinished) for t in loaded.values()],
+        now,
     )
+    ledger.post(conn, writes.postings, now)
     audit.record(conn, writes.audits, now)

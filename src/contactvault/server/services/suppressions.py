@@ -50,6 +50,11 @@ def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
     return bool(result.rowcount)
 
 
+def has_suppressions(conn: Connection) -> bool:
+    """Whether the list has any entry at all (lets a batch skip the lookups when it is empty)."""
+    return conn.execute(select(suppressions.c.id).limit(1)).first() is not None
+
+
 def suppressed_hashes(conn: Connection, hashes: Sequence[bytes]) -> set[bytes]:
     """Which of these hashes (of any kind) are on the list."""
     if not hashes:

@@ -11,17 +11,15 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from contactvault.server import faults
-from contactvault.server.db import audit, ledger
+from contactvault.server.db import audit, ledger, queue
 from contactvault.server.db.tables import (
-    event_personnel,
     events,
-    personnel,
     task_holds,
     task_items,
     tasks,
     unlocks,
 )
-from contactvault.server.db.unlocks import in_flight_ids, unlocked_ids
+from contactvault.server.db.unlocks import standing
 from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InsufficientCredits, NotFound
@@ -50,35 +48,10 @@ def _event_pk(raw: str) -> int | None:
     return parse_person_id(raw)  # the same digit-string rule
 
 
-def _classify(
-    conn: Connection, account_id: int, channel: Channel, event_id: int, ids: Sequence[str]
-) -> Classification:
+def _classify(conn: Connection, account_id: int, channel: Channel, event_id: int, ids: Sequence[str]) -> Classification:
     parsed = [p for p in (parse_person_id(i) for i in ids) if p is not None]
-    known = (
-        {int(i) for (i,) in conn.execute(select(personnel.c.id).where(personnel.c.id.in_(parsed)))}
-        if parsed
-        else set()
-    )
-    linked = (
-        {
-            int(i)
-            for (i,) in conn.execute(
-                select(event_personnel.c.personnel_id).where(
-                    event_personnel.c.event_id == event_id, event_personnel.c.personnel_id.in_(list(known))
-                )
-            )
-        }
-        if known
-        else set()
-    )
-    candidates = list(linked)
-    return classify(
-        ids,
-        known=known,
-        linked=linked,
-        unlocked=unlocked_ids(conn, account_id, channel.value, candidates),
-        in_flight=in_flight_ids(conn, account_id, channel.value, candidates),
-    )
+    found = standing(conn, account_id, channel.value, event_id, parsed)
+    return classify(ids, known=found.known, linked=found.linked, unlocked=found.unlocked, in_flight=found.in_flight)
 
 
 def _require_event(conn: Connection, raw: str) -> int:
@@ -163,23 +136,7 @@ def _insert_task(
             trace_id=req.trace_id,
         )
     )
-    conn.execute(
-        insert(task_items),
-        [
-            {
-                "task_id": task_id,
-                "position": pos,
-                "account_id": req.account_id,
-                "personnel_id": int(pid),
-                "channel": req.channel.value,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "credits_charged": 0,
-            }
-            for pos, pid in enumerate(chargeable)
-        ],
-    )
+    queue.enqueue(conn, task_id, req.account_id, req.channel.value, [int(p) for p in chargeable], now)
     if slices:
         conn.execute(
             insert(task_holds),
@@ -191,9 +148,7 @@ def _insert_task(
     ledger.post(
         conn,
         [
-            ledger.Posting(
-                req.account_id, s.bucket_id, PostingKind.HOLD, -s.amount, s.amount, "task", task_id, task_id
-            )
+            ledger.Posting(req.account_id, s.bucket_id, PostingKind.HOLD, -s.amount, s.amount, "task", task_id, task_id)
             for s in slices
         ],
         now,
@@ -224,10 +179,7 @@ def precheck(
     now = rt.clock.now()
     with rt.db.read() as conn:
         event_id = _event_pk(event_id_raw)
-        if (
-            event_id is None
-            or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None
-        ):
+        if event_id is None or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None:
             return {
                 "reason_code": "not_found",
                 "allowed": False,
@@ -341,8 +293,6 @@ def task_version(rt: Runtime, account_id: int, task_id: int) -> tuple[int, bool]
     """A cheap look at a task's version and whether it is terminal (for long-polling)."""
     with rt.db.read() as conn:
         row = conn.execute(
-            select(tasks.c.version, tasks.c.status).where(
-                tasks.c.id == task_id, tasks.c.account_id == account_id
-            )
+            select(tasks.c.version, tasks.c.status).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
         ).first()
     return None if row is None else (int(row.version), row.status in ("completed", "failed"))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
-from contactvault.server.services.suppressions import suppressed_hashes
+from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
 from contactvault.server.worker.resolvers.base import (
     INELIGIBLE,
     NOT_FOUND,
@@ -26,17 +26,16 @@ class ResolverChain:
         self.resolvers = list(resolvers)
         self.concurrency = concurrency
 
-    def _person_hash(self, lookup: Lookup) -> bytes:
-        return self.cipher.lookup_hash("person", str(lookup.personnel_id))
-
     async def resolve(self, lookups: Sequence[Lookup]) -> dict[int, Resolution]:
         """An answer for every lookup."""
         with self.db.read() as conn:
-            blocked = suppressed_hashes(conn, [self._person_hash(lk) for lk in lookups])
+            any_suppressed = has_suppressions(conn)
+            person_hashes = {lk.item_id: self.cipher.lookup_hash("person", str(lk.personnel_id)) for lk in lookups}
+            blocked = suppressed_hashes(conn, list(person_hashes.values())) if any_suppressed else set()
         results: dict[int, Resolution] = {}
         todo = []
         for lk in lookups:
-            if self._person_hash(lk) in blocked:
+            if person_hashes[lk.item_id] in blocked:
                 results[lk.item_id] = INELIGIBLE
             else:
                 todo.append(lk)
@@ -56,7 +55,7 @@ class ResolverChain:
             results[lk.item_id] = NOT_FOUND
         # An address on the opt-out list is never revealed, whoever found it.
         found = [r.value_hash for r in results.values() if r.outcome is Outcome.FOUND and r.value_hash]
-        if found:
+        if found and any_suppressed:
             with self.db.read() as conn:
                 blocked_values = suppressed_hashes(conn, found)
             for item_id, r in list(results.items()):

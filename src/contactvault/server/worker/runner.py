@@ -40,9 +40,7 @@ class Worker:
         s = rt.settings
         self.rt = rt
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{rt.ids.new_id() % 100000}"
-        self.chain = ResolverChain(
-            rt.db, rt.cipher, resolvers or [VaultResolver(rt.db)], s.worker_concurrency
-        )
+        self.chain = ResolverChain(rt.db, rt.cipher, resolvers or [VaultResolver(rt.db)], s.worker_concurrency)
         self.policy = RetryPolicy(max_attempts=s.worker_max_attempts)
         self.lease = timedelta(seconds=s.worker_lease_seconds)
         self.batch_size = s.worker_batch_size
@@ -68,9 +66,7 @@ class Worker:
         if self._stopping.is_set():
             self._give_back(owner, items)
             return len(items)
-        lookups = [
-            Lookup(i.id, i.personnel_id, i.channel) for i in items if i.attempts <= self.policy.max_attempts
-        ]
+        lookups = [Lookup(i.id, i.personnel_id, i.channel) for i in items if i.attempts <= self.policy.max_attempts]
         answers = self._loop.run_until_complete(self.chain.resolve(lookups)) if lookups else {}
         faults.hit("after_resolve")
         for attempt in range(3):

@@ -55,9 +55,7 @@ class FakeResolver(Resolver):
         if outcome is Outcome.TRANSIENT:
             return TRANSIENT
         value = (
-            f"p{lookup.personnel_id}@example.test"
-            if lookup.channel == "email"
-            else f"+1555{lookup.personnel_id:07d}"
+            f"p{lookup.personnel_id}@example.test" if lookup.channel == "email" else f"+1555{lookup.personnel_id:07d}"
         )
         return Resolution(
             Outcome.FOUND,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from contactvault.server.db.bulk import in_ids
 from contactvault.server.db.engine import Database
 from contactvault.server.db.tables import contact_points
 from contactvault.server.worker.resolvers.base import NOT_FOUND, Lookup, Outcome, Resolution, Resolver
@@ -38,7 +39,7 @@ class VaultResolver(Resolver):
                         contact_points.c.verification_status,
                         contact_points.c.verification_score,
                         contact_points.c.checked_at,
-                    ).where(contact_points.c.channel == channel, contact_points.c.personnel_id.in_(ids))
+                    ).where(contact_points.c.channel == channel, in_ids(conn, contact_points.c.personnel_id, ids))
                 ).all()
             for r in rows:
                 found[(r.personnel_id, channel)] = Resolution(
