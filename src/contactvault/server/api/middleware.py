@@ -11,6 +11,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -27,6 +28,27 @@ def _error(status: int, key: str, message: str, trace_id: str, field: str | None
     if field:
         body["details"] = {"field": field}
     return orjson.dumps(body)
+
+
+def _query_problem(query_string: bytes) -> tuple[str, str] | None:
+    """(field, message) when a query parameter is not UTF-8 or holds NUL (which PostgreSQL text cannot store)."""
+    for pair in query_string.split(b"&"):
+        raw_name, _, raw_value = pair.partition(b"=")
+        try:
+            name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return "query", "The query string is not valid UTF-8."
+        # Name the parameter only when it is a plain identifier: the message must not echo arbitrary input.
+        field = name if _PARAMETER_NAME.fullmatch(name) else "query"
+        if "\x00" in name:
+            return field, "The query string must not contain NUL characters."
+        try:
+            value = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return field, f"Invalid {field}: the value is not valid UTF-8."
+        if "\x00" in value:
+            return field, f"Invalid {field}: NUL characters are not allowed."
+    return None
 
 
 class RequestContextMiddleware:
@@ -70,10 +92,10 @@ class RequestContextMiddleware:
         await self.app(scope, self._limited(receive, send_with_headers, trace_id), send_with_headers)
 
     def _reject(self, scope: Scope) -> tuple[int, str, str | None] | None:
-        try:
-            unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            return 400, "The query string is not valid UTF-8.", "query"
+        problem = _query_problem(scope.get("query_string", b""))
+        if problem is not None:
+            field, message = problem
+            return 400, message, field
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
                 return 413, f"The body is larger than {self.max_body_bytes} bytes.", "body"

@@ -50,5 +50,6 @@ def get_event(
     """One event in full; 404 when unknown."""
     pk = parse_person_id(event_id)
     if pk is None:
-        raise NotFound(f"Event {event_id} not found.")
+        # Not an id we could have issued: unknown, and its text is not echoed back.
+        raise NotFound("Event not found.")
     return json({"event": directory.get_event(rt, pk)})

@@ -32,7 +32,8 @@ def list_personnel(
     """People attending the event, 50 a page by default; ``search_query`` matches name or title."""
     pk = parse_person_id(event_id)
     if pk is None:
-        raise NotFound(f"Event {event_id} not found.")
+        # Not an id we could have issued: unknown, and its text is not echoed back.
+        raise NotFound("Event not found.")
     return json(
         directory.list_personnel(
             rt,

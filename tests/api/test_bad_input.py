@@ -1,0 +1,242 @@
+"""Bad input on every parameter of every directory route: a 400 naming the field, or (for text that merely looks
+like an operator) a normal page; never a 500, and the data is untouched afterwards.
+
+The requests here only read, so the module shares one directory (hundreds of cases stay fast); every test still
+checks that nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from contactvault.server.api.app import create_app
+from contactvault.server.bootstrap import build_runtime
+from contactvault.server.config import Settings
+from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
+from contactvault.server.runtime import Runtime
+from tests.api.test_personnel_routes import PAGE_FIELDS, assert_contact_item
+from tests.factories import Account, make_account, make_directory
+
+EVENTS = "/external/events/list"
+PERSONNEL = "/external/personnel/list"
+PROFILE = "/external/personnel/profile"
+SEARCH = "/external/contacts/search"
+# The required parameters that make each route answer 200 on their own.
+BASE: dict[str, dict[str, str]] = {
+    EVENTS: {},
+    PERSONNEL: {"event_id": "100"},
+    PROFILE: {"personnel_id": "1"},
+    SEARCH: {"company_name": "acme"},
+}
+TEXT_PARAMS = [
+    (EVENTS, "keyword"),
+    (EVENTS, "country"),
+    (EVENTS, "city"),
+    (PERSONNEL, "department"),
+    (PERSONNEL, "level"),
+    (PERSONNEL, "search_query"),
+    (SEARCH, "company_name"),
+    (SEARCH, "role"),
+    (SEARCH, "person_name"),
+]
+ALL_PARAMS = [
+    *TEXT_PARAMS,
+    (EVENTS, "date_start_from"),
+    (EVENTS, "date_start_to"),
+    (EVENTS, "page"),
+    (EVENTS, "pageSize"),
+    (PERSONNEL, "event_id"),
+    (PERSONNEL, "exhibitor_id"),
+    (PERSONNEL, "page"),
+    (PERSONNEL, "pageSize"),
+    (PROFILE, "personnel_id"),
+    (SEARCH, "page"),
+    (SEARCH, "pageSize"),
+]
+SQL = ["' OR 1=1 --", '"; DROP TABLE personnel; --', "1; DELETE FROM events", "%", "_", "\\"]
+FTS = ["NEAR(", "*", '"', "a OR b", "col:val", "title:vp", "^acme", "acme NOT widgets", "(", "-acme", "{full_name}"]
+HTML = ["<script>alert(1)</script>", "&lt;b&gt;", "<img src=x onerror=alert(1)>"]
+OTHER_TEXT = ["Zürich", "東京", "🙂", "a\tb", "   ", "x" * 200]
+TEXT_VALUES = SQL + FTS + HTML + OTHER_TEXT
+# Counts of the test directory, checked after every case.
+INTACT = {"events": 2, "personnel": 300, "companies": 2, "event_personnel": 310, "contact_points": 370}
+
+
+@dataclass(frozen=True)
+class World:
+    """One directory, account and client shared by this module's read-only requests."""
+
+    rt: Runtime
+    client: TestClient
+    account: Account
+
+    def get(self, url: str, params: dict[str, str] | None = None) -> Any:
+        """GET with the account's key."""
+        return self.client.get(url, params=params, headers=self.account.headers)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per directory table."""
+        tables = {
+            "events": events,
+            "personnel": personnel,
+            "companies": companies,
+            "event_personnel": event_personnel,
+            "contact_points": contact_points,
+        }
+        with self.rt.db.read() as conn:
+            return {n: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for n, t in tables.items()}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The shared directory."""
+    tmp: Path = tmp_path_factory.mktemp("bad_input")
+    rt = build_runtime(Settings(database_url=f"sqlite:///{tmp}/contactvault.db", encryption_key_file=tmp / "k.json"))
+    make_directory(rt)
+    account = make_account(rt)
+    with TestClient(create_app(runtime=rt), raise_server_exceptions=False) as client:
+        yield World(rt, client, account)
+    rt.db.dispose()
+
+
+@pytest.fixture
+def intact(world: World) -> Iterator[World]:
+    """The shared world, checked to be unchanged (and still searchable) after the test."""
+    yield world
+    assert world.counts() == INTACT
+    assert world.get(SEARCH, {"company_name": "acme"}).json()["total"] == 150
+    assert world.get(PERSONNEL, {"event_id": "100", "search_query": "partnerships"}).json()["total"] == 60
+
+
+def assert_400_naming(response: Any, field: str) -> None:
+    """A 400 INVALID_REQUEST whose details name ``field``."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert (body["code"], body["errorKey"]) == (400, "INVALID_REQUEST")
+    assert body["details"]["field"] == field
+    assert response.headers["X-Request-ID"] == body["traceId"]
+
+
+def assert_valid_page(response: Any) -> dict[str, Any]:
+    """A 200 page whose items are well formed."""
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) >= PAGE_FIELDS
+    assert body["total"] >= len(body["items"])
+    for item in body["items"]:
+        if "fullName" in item:
+            assert_contact_item(item)
+    return body
+
+
+@pytest.mark.parametrize("value", TEXT_VALUES)
+@pytest.mark.parametrize(("route", "param"), TEXT_PARAMS)
+def test_metacharacters_in_text_are_plain_text(intact: World, route: str, param: str, value: str) -> None:
+    assert_valid_page(intact.get(route, {**BASE[route], param: value}))
+
+
+@pytest.mark.parametrize("value", SQL[:3])
+@pytest.mark.parametrize(("route", "param"), TEXT_PARAMS)
+def test_sql_in_a_filter_never_widens_it(intact: World, route: str, param: str, value: str) -> None:
+    assert assert_valid_page(intact.get(route, {**BASE[route], param: value}))["total"] == 0
+
+
+@pytest.mark.parametrize(("route", "param"), [*TEXT_PARAMS, (PERSONNEL, "event_id")])
+def test_over_long_text_is_400_naming_it(intact: World, route: str, param: str) -> None:
+    limit = 100 if param == "event_id" else 200
+    assert_400_naming(intact.get(route, {**BASE[route], param: "x" * (limit + 1)}), param)
+
+
+@pytest.mark.parametrize(("route", "param"), [*TEXT_PARAMS, (PERSONNEL, "event_id"), (PROFILE, "personnel_id")])
+def test_empty_text_is_400_naming_it(intact: World, route: str, param: str) -> None:
+    assert_400_naming(intact.get(route, {**BASE[route], param: ""}), param)
+
+
+@pytest.mark.parametrize(
+    ("route", "param", "value"),
+    [
+        *[(r, "page", v) for r in (EVENTS, PERSONNEL, SEARCH) for v in ("abc", "0", "-1", "1.5", "1e3", "1000001")],
+        *[(r, "pageSize", v) for r in (EVENTS, SEARCH) for v in ("abc", "0", "101", "-1", "9" * 30, "ten")],
+        *[(PERSONNEL, "pageSize", v) for v in ("abc", "0", "51", "101", "-1", "9" * 30)],
+        *[(EVENTS, p, v) for p in ("date_start_from", "date_start_to") for v in ("notadate", "2026-02-30", "2026-5-4")],
+        *[(EVENTS, p, v) for p in ("date_start_from", "date_start_to") for v in ("' OR 1=1 --", "<script>")],
+        *[(PERSONNEL, "exhibitor_id", v) for v in ("x", "-1", "1.0", "1 OR 1=1", "1" * 21, "<script>", " 1")],
+        *[(PROFILE, "personnel_id", v) for v in ("abc", "-1", "1.0", "1; DROP TABLE personnel", "1" * 21, "*")],
+        *[(PROFILE, "personnel_id", v) for v in ("<script>alert(1)</script>", "' OR 1=1 --", "0x10")],
+    ],
+)
+def test_wrong_type_is_400_naming_it(intact: World, route: str, param: str, value: str) -> None:
+    assert_400_naming(intact.get(route, {**BASE[route], param: value}), param)
+
+
+@pytest.mark.parametrize(
+    ("route", "param"), [(PERSONNEL, "event_id"), (PROFILE, "personnel_id"), (SEARCH, "company_name")]
+)
+def test_missing_required_parameter_is_400_naming_it(intact: World, route: str, param: str) -> None:
+    params = {k: v for k, v in BASE[route].items() if k != param}
+    assert_400_naming(intact.get(route, params), param)
+
+
+@pytest.mark.parametrize(("route", "param"), ALL_PARAMS)
+@pytest.mark.parametrize("raw", ["%ff%fe", "%c3%28", "a%80", "%ed%a0%80"])
+def test_percent_encoded_non_utf8_is_400_naming_it(intact: World, route: str, param: str, raw: str) -> None:
+    others = "".join(f"&{k}={quote(v)}" for k, v in BASE[route].items() if k != param)
+    response = intact.client.get(f"{route}?{param}={raw}{others}", headers=intact.account.headers)
+    assert_400_naming(response, param)
+
+
+def test_non_utf8_parameter_name_is_400_naming_the_query(intact: World) -> None:
+    response = intact.client.get(f"{EVENTS}?%ff=1", headers=intact.account.headers)
+    assert_400_naming(response, "query")
+
+
+@pytest.mark.parametrize(("route", "param"), ALL_PARAMS)
+def test_nul_character_is_400_naming_it(intact: World, route: str, param: str) -> None:
+    # NUL cannot be stored or compared in PostgreSQL text; refusing it keeps both backends alike.
+    others = "".join(f"&{k}={quote(v)}" for k, v in BASE[route].items() if k != param)
+    response = intact.client.get(f"{route}?{param}=a%00b{others}", headers=intact.account.headers)
+    assert_400_naming(response, param)
+
+
+@pytest.mark.parametrize(
+    ("route", "value"),
+    [
+        *[("/external/events/{}", v) for v in ["abc", "' OR 1=1 --", "<script>alert(1)</script>", "%ff", "%00"]],
+        *[("/external/events/{}", v) for v in ["NEAR(", "*", "1 OR 1", "1.0", "-1", "9" * 100]],
+        *[(f"{PERSONNEL}?event_id={{}}", v) for v in ["abc", "' OR 1=1 --", "<script>", "*", "-1", "9" * 100]],
+    ],
+)
+def test_malformed_event_id_is_404_without_echoing_it(intact: World, route: str, value: str) -> None:
+    # Event ids are opaque strings (1-100 characters) in the contract; one that cannot exist is simply unknown.
+    url = route.format(value if value.startswith("%") else quote(value, safe=""))
+    response = intact.client.get(url, headers=intact.account.headers)
+    assert response.status_code == 404, response.text
+    body = response.json()
+    assert (body["errorKey"], body["code"]) == ("NOT_FOUND", 404)
+    assert value not in body["message"]
+    assert "\x00" not in body["message"]
+
+
+def test_unknown_query_parameters_are_ignored(intact: World) -> None:
+    assert assert_valid_page(intact.get(EVENTS, {"foo": "bar", "pagesize": "abc"}))["total"] == 2
+
+
+def test_repeated_parameter_uses_one_value(intact: World) -> None:
+    response = intact.client.get(f"{EVENTS}?pageSize=1&pageSize=2", headers=intact.account.headers)
+    assert assert_valid_page(response)["pageSize"] in (1, 2)
+
+
+def test_html_is_never_reflected_in_an_error(intact: World) -> None:
+    for route, param in [(PROFILE, "personnel_id"), (PERSONNEL, "exhibitor_id"), (EVENTS, "date_start_from")]:
+        response = intact.get(route, {**BASE[route], param: "<script>alert(1)</script>"})
+        assert response.status_code == 400
+        assert "<script>" not in response.text
+        assert response.headers["content-type"] == "application/json"
