@@ -349,6 +349,10 @@ class _PeopleGenerator:
         tally: _Tally,
     ) -> None:
         self.rng = rng
+        # Companies and levels are drawn a chunk at a time, each from its own stream, so that where a chunk
+        # ends never shifts what the main stream draws next.
+        self.company_rng = random.Random(rng.getrandbits(64))
+        self.level_rng = random.Random(rng.getrandbits(64))
         self.seal = rt.cipher.seal
         self.lookup_hash = rt.cipher.lookup_hash
         self.companies = company_list
@@ -372,8 +376,8 @@ class _PeopleGenerator:
         """Rows for people ``first_id`` .. ``first_id + size - 1``: personnel, attendance, contact points."""
         rng = self.rng
         n_first, n_last = len(nb.FIRST_NAMES), len(nb.LAST_NAMES)
-        company_picks = rng.choices(range(len(self.companies)), cum_weights=self.company_cum, k=size)
-        level_picks = rng.choices(self.levels, cum_weights=self.level_cum, k=size)
+        company_picks = self.company_rng.choices(range(len(self.companies)), cum_weights=self.company_cum, k=size)
+        level_picks = self.level_rng.choices(self.levels, cum_weights=self.level_cum, k=size)
         people: list[tuple[Any, ...]] = []
         attendance: list[tuple[Any, ...]] = []
         contacts: list[tuple[Any, ...]] = []
