@@ -13,8 +13,8 @@ from contactvault.server.services import accounts
 from contactvault.server.services.directory import PageRequest
 
 
-def runtime(request: Request) -> Runtime:
-    """The app's runtime."""
+async def runtime(request: Request) -> Runtime:
+    """The app's runtime (async: no I/O, so no trip through the thread pool)."""
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -36,7 +36,7 @@ def current_account(
 AccountId = Annotated[int, Depends(current_account)]
 
 
-def page_request(
+async def page_request(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")] = 1,
     page_size: Annotated[
         int, Query(alias="pageSize", ge=1, le=100, description="Items per page (1-100).")
