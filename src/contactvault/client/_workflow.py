@@ -15,7 +15,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from . import _routes
+from . import _faults, _routes
 from ._errors import InsufficientCreditsError, InvalidRequestError, NotFoundError
 from ._models import Channel, ContactItem, CreditBalance, Page, PrecheckResult, UnlockSubmission, UnlockTask
 from ._polling import wait_for_task
@@ -156,9 +156,11 @@ def run_batches(ctx: WorkflowContext, run: RunRecord) -> Flow[UnlockResult]:
             except InsufficientCreditsError:
                 store.close_batch(run.run_id, batch.seq, status="rejected", skip_reason="insufficient_credits")
                 continue
+            _faults.hit("after_submit")
             task_id = submission.task_id
             if task_id is not None:
                 store.record_task_id(run.run_id, batch.seq, task_id)
+                _faults.hit("after_task_recorded")
             store.record_skipped(run.run_id, server_skips(submission, batch.personnel_ids))
             ctx.report("submitted", run_id=run.run_id, batch=batch.seq + 1, batches=len(batches), task_id=task_id)
             if task_id is None:

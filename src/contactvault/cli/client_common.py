@@ -1,0 +1,184 @@
+"""What every client command shares: connection options, the SDK client, error lines and exit codes, output.
+
+Client commands talk to the API only through the SDK (``contactvault.client``) and never import the server,
+so they work with just the ``cli`` extra installed. Output rules: ``--json`` prints one JSON document on
+stdout and nothing else there; people get rich tables on stdout; prompts, progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_USAGE, fail
+from contactvault.client import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    Client,
+    ConfigError,
+    ContactVaultError,
+    InsufficientCreditsError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitError,
+    StateError,
+    TaskTimeoutError,
+)
+from contactvault.client.config import load_config
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "ApiKeyOpt",
+    "BaseUrlOpt",
+    "JsonOpt",
+    "StateFileOpt",
+    "YesOpt",
+    "connect",
+    "digits",
+    "err",
+    "handled_errors",
+    "is_interactive",
+    "out",
+    "wire",
+]
+
+# 128 + SIGINT, what shells report for Ctrl-C.
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "CONTACTVAULT_DEBUG"
+
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="API base URL. Default: $CONTACTVAULT_BASE_URL, then the config file, then http://127.0.0.1:8000.",
+        show_default=False,
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help="API key. Default: $CONTACTVAULT_API_KEY (or $LENSMOR_API_KEY), then the config file.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Spend without asking for confirmation.")]
+StateFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state-file",
+        help="Local state file of unlock runs. Default: $CONTACTVAULT_STATE_FILE or <user data dir>/state.db.",
+        show_default=False,
+    ),
+]
+
+
+def out() -> Console:
+    """A console on the current stdout (looked up per call, so test runners that swap stdout see it)."""
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def err() -> Console:
+    """A console on the current stderr, for prompts, progress and notes that must not pollute stdout."""
+    return Console(file=sys.stderr, highlight=False)
+
+
+def is_interactive() -> bool:
+    """True when there is a person at a terminal to answer a confirmation prompt."""
+    return sys.stdin.isatty()
+
+
+def wire(model: Any) -> Any:
+    """A pydantic model as the API spelled it (camelCase, unknown fields kept)."""
+    return model.model_dump(mode="json", by_alias=True)
+
+
+def digits(value: str, what: str) -> str:
+    """``value`` stripped, or a usage error (exit 2) unless it is an id made of digits."""
+    text = value.strip()
+    if not text.isdigit() or len(text) > 20:
+        fail(f"{what} must be digits (1-20), got {value!r}", EXIT_USAGE)
+    return text
+
+
+def connect(base_url: str | None, api_key: str | None) -> Client:
+    """An SDK client from the options, else the environment, else the config file."""
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        fail(f"--base-url must start with http:// or https://, got {base_url!r}", EXIT_USAGE)
+    return Client(api_key=api_key, base_url=base_url)
+
+
+def _server_of(base_url: str | None) -> str:
+    if base_url:
+        return base_url
+    try:
+        return load_config().base_url
+    except ConfigError:
+        return "the server"
+
+
+def insufficient_message(exc: InsufficientCreditsError) -> str:
+    """One line with the numbers a 402 carried."""
+    required, available = exc.required, exc.available
+    if required is None or available is None:
+        return "insufficient credits: the balance does not cover this request (402); nothing was spent"
+    return (
+        f"insufficient credits: this needs {required} credits but the balance is {available} "
+        f"(short by {required - available}); nothing was spent"
+    )
+
+
+@contextmanager
+def handled_errors(base_url: str | None = None) -> Iterator[None]:
+    """Turn SDK errors into one line on stderr and the documented exit code; never a traceback.
+
+    Messages come from the SDK, which builds them from status, errorKey, server message and trace id only:
+    never the API key, never an address. ``CONTACTVAULT_DEBUG=1`` re-raises unexpected errors for a traceback.
+    """
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except InsufficientCreditsError as exc:
+        fail(insufficient_message(exc), EXIT_INSUFFICIENT)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except AuthenticationError as exc:
+        fail(
+            f"{_server_of(base_url)} rejected the API key ({exc.status_code} {exc.error_key or 'INVALID_API_KEY'}); "
+            "check it, or save a new one with `contactvault login`",
+            EXIT_FAILED,
+        )
+    except InvalidRequestError as exc:
+        fail(f"the server rejected the request: {exc}", EXIT_USAGE)
+    except NotFoundError as exc:
+        fail(f"not found: {exc}", EXIT_FAILED)
+    except RateLimitError as exc:
+        wait = exc.retry_after
+        hint = f"; retry in {wait:.0f} s" if wait is not None else ""
+        fail(f"rate limited by the server ({exc}){hint}", EXIT_FAILED)
+    except APIStatusError as exc:
+        fail(f"the server answered {exc}", EXIT_FAILED)
+    except TaskTimeoutError as exc:
+        fail(f"{exc} (`contactvault tasks show {exc.task_id} --watch`)", EXIT_FAILED)
+    except APIConnectionError as exc:
+        fail(f"cannot reach {_server_of(base_url)}: {exc}", EXIT_FAILED)
+    except StateError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except ContactVaultError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        # The type only: an arbitrary exception's text could quote anything, keys and addresses included.
+        fail(f"unexpected error ({type(exc).__name__}); set {DEBUG_ENV}=1 to see the traceback", EXIT_FAILED)

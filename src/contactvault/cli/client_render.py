@@ -1,0 +1,320 @@
+"""Rich renderings of API objects and unlock results for people (``--json`` output lives with the commands)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Group, OverflowMethod, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from contactvault.client import (
+    ContactItem,
+    CreditBalance,
+    DeliveredContact,
+    EventDetail,
+    EventItem,
+    Page,
+    Reconciliation,
+    UnlockEstimate,
+    UnlockResult,
+    UnlockTask,
+)
+from contactvault.client.state import RunRecord
+
+__all__ = [
+    "MAX_ROWS",
+    "balance_table",
+    "contact_table",
+    "delivered_table",
+    "estimate_table",
+    "event_table",
+    "events_table",
+    "page_footer",
+    "people_table",
+    "reconciliation_line",
+    "result_summary",
+    "runs_table",
+    "task_view",
+]
+
+# Long lists are cut here in tables; --json and `contactvault export` always carry everything.
+MAX_ROWS = 20
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _s(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _overflow(column: str) -> OverflowMethod:
+    # Addresses are the point of the tool: wrap them, never cut them with an ellipsis.
+    return "fold" if column in {"Email", "Phone", "Address"} else "ellipsis"
+
+
+def balance_table(balance: CreditBalance) -> Table:
+    """The credit balance, bucket by bucket."""
+    table = Table(title="Credits", title_justify="left")
+    table.add_column("Bucket")
+    table.add_column("Balance", justify="right")
+    table.add_column("Granted", justify="right")
+    table.add_row("Subscription", _n(balance.subscription_balance), _n(balance.subscription_amount))
+    table.add_row("Add-on", _n(balance.addon_balance), _n(balance.addon_amount))
+    table.add_row("Gift", _n(balance.gift_balance), _n(balance.gift_amount))
+    if balance.reserved_balance:
+        table.add_row("Held by running tasks", _n(balance.reserved_balance), "", style="dim")
+    table.add_section()
+    table.add_row(
+        Text("Available now", style="bold"), Text(_n(balance.total_balance), style="bold"), _n(balance.total_amount)
+    )
+    return table
+
+
+def events_table(events: Sequence[EventItem], title: str = "Events") -> Table:
+    """Events, one a row."""
+    table = Table(title=title, title_justify="left")
+    for name, justify in (
+        ("ID", "right"),
+        ("Name", "left"),
+        ("Dates", "left"),
+        ("City", "left"),
+        ("Country", "left"),
+        ("Exhibitors", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for event in events:
+        dates = " - ".join(d for d in (event.date_start, event.date_end) if d)
+        table.add_row(event.id, _s(event.name), dates, _s(event.city), _s(event.country), _n(event.exhibitor_count))
+    return table
+
+
+def event_table(event: EventDetail) -> Table:
+    """One event's details as a two-column table."""
+    table = Table(show_header=False, title=_s(event.name), title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    rows = {
+        "ID": event.id,
+        "Dates": " - ".join(d for d in (event.date_start, event.date_end) if d),
+        "Venue": event.venue,
+        "Place": ", ".join(p for p in (event.city, event.country) if p),
+        "Type": event.event_type,
+        "People": _n(event.personnel_count),
+        "Exhibitors": _n(event.exhibitor_count),
+        "Topics": ", ".join(event.topics),
+    }
+    for key, value in rows.items():
+        table.add_row(key, _s(value))
+    return table
+
+
+def _email_cell(person: ContactItem) -> Text:
+    if person.email:
+        return Text(person.email)
+    return Text(person.contact_unlock_status or "locked", style="dim")
+
+
+def _phone_cell(person: ContactItem) -> Text:
+    if person.phone:
+        return Text(person.phone)
+    return Text(person.phone_unlock_status or "locked", style="dim")
+
+
+def people_table(people: Sequence[ContactItem], title: str = "People") -> Table:
+    """People with their unlock state (the address itself once this account unlocked it)."""
+    table = Table(title=title, title_justify="left")
+    for name in ("ID", "Name", "Title", "Company", "Email", "Phone"):
+        table.add_column(name, justify="right" if name == "ID" else "left", overflow=_overflow(name))
+    for person in people:
+        table.add_row(
+            person.id,
+            _s(person.full_name),
+            _s(person.title),
+            _s(person.company_name),
+            _email_cell(person),
+            _phone_cell(person),
+        )
+    return table
+
+
+def contact_table(person: ContactItem) -> Table:
+    """One person as a two-column table."""
+    table = Table(show_header=False, title=_s(person.full_name), title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    rows: dict[str, str | Text] = {
+        "ID": person.id,
+        "Title": _s(person.title),
+        "Department": _s(person.department),
+        "Seniority": _s(person.seniority_level),
+        "Company": _s(person.company_name),
+        "LinkedIn": _s(person.linkedin_url),
+        "Source": ", ".join(person.source_type),
+        "Events": _n(person.event_count),
+        "Email": _email_cell(person),
+        "Phone": _phone_cell(person),
+    }
+    for key, value in rows.items():
+        table.add_row(key, value)
+    return table
+
+
+def page_footer(page: Page[Any], noun: str) -> Text:
+    """'Page 1 of 3 (45 events); --page 2 for more.'"""
+    total_pages = page.total_pages or 0
+    text = f"Page {page.page} of {total_pages} ({_n(page.total)} {noun})"
+    if page.next_page is not None:
+        text += f"; --page {page.next_page} for more, or --all"
+    return Text(text + ".", style="dim")
+
+
+def estimate_table(estimate: UnlockEstimate) -> Table:
+    """What an unlock is about to cost."""
+    unit = "emails" if estimate.channel == "email" else "phone numbers"
+    table = Table(
+        show_header=False, title=f"Estimate: unlock {unit} at event {estimate.event_id}", title_justify="left"
+    )
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("To unlock", _n(estimate.count))
+    table.add_row("Credits", _n(estimate.credits))
+    if estimate.max_credits is not None:
+        table.add_row("Credit cap (--max-credits)", _n(estimate.max_credits))
+    table.add_row("Balance", _n(estimate.balance))
+    after = Text(_n(estimate.balance_after), style="red" if not estimate.is_affordable else "")
+    table.add_row("Balance after", after)
+    if estimate.skipped:
+        table.add_row("Skipped (no charge)", _n(len(estimate.skipped)))
+    return table
+
+
+def reconciliation_line(rec: Reconciliation | None) -> Text:
+    """'Credits: before 10,000, after 9,670, charged 330, difference 0 ok'."""
+    if rec is None:
+        return Text("Credits: not reconciled (the run did not finish).", style="yellow")
+    verdict = Text(" ok", style="green") if rec.ok else Text(" MISMATCH", style="bold red")
+    difference = f"{rec.difference:+,}" if rec.difference else "0"
+    line = Text(
+        f"Credits: before {_n(rec.before)}, after {_n(rec.after)}, charged {_n(rec.charged)}, difference {difference}"
+    )
+    return line + verdict
+
+
+def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS) -> Table:
+    """Delivered contacts (the first ``limit``)."""
+    channel = contacts[0].channel if contacts else "email"
+    table = Table(title="Delivered", title_justify="left")
+    for name in ("ID", "Name", "Title", "Company", "Email" if channel == "email" else "Phone", "Verification"):
+        table.add_column(name, justify="right" if name == "ID" else "left", overflow=_overflow(name))
+    for contact in contacts[:limit]:
+        check = contact.verification
+        verified = f"{check.status} {check.score}" if check and check.status else ""
+        table.add_row(
+            contact.personnel_id,
+            _s(contact.full_name),
+            _s(contact.title),
+            _s(contact.company_name),
+            contact.value,
+            verified,
+        )
+    if len(contacts) > limit:
+        table.caption = f"... and {len(contacts) - limit} more: `contactvault export` writes them all"
+    return table
+
+
+def _ids(ids: Iterable[str], limit: int = 10) -> str:
+    items = list(ids)
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... (+{len(items) - limit})" if len(items) > limit else "")
+
+
+def result_summary(result: UnlockResult) -> RenderableType:
+    """Delivered / failed by errorCode / skipped with reason, then the reconciliation line."""
+    unit = "emails" if result.channel == "email" else "phone numbers"
+    table = Table(title=f"Unlock {unit} at event {result.event_id}: {result.status}", title_justify="left")
+    table.add_column("Outcome")
+    table.add_column("People", justify="right")
+    table.add_column("Personnel ids")
+    table.add_row(
+        Text("delivered", style="green"), _n(len(result.delivered)), _ids(c.personnel_id for c in result.delivered)
+    )
+    for code, people in sorted(result.failed.items()):
+        by_code = Counter(p.error_code for p in people)
+        label = code if set(by_code) == {code} else f"{code} ({', '.join(sorted(by_code))})"
+        table.add_row(Text(f"failed: {label}", style="red"), _n(len(people)), _ids(p.personnel_id for p in people))
+    reasons: dict[str, list[str]] = {}
+    for skip in result.skipped:
+        reasons.setdefault(skip.reason, []).append(skip.personnel_id)
+    for reason, ids in sorted(reasons.items()):
+        table.add_row(Text(f"skipped: {reason}", style="yellow"), _n(len(ids)), _ids(ids))
+    parts: list[RenderableType] = [table]
+    if result.delivered:
+        parts.append(delivered_table(result.delivered))
+    parts.append(reconciliation_line(result.reconciliation))
+    if result.run_id:
+        parts.append(Text(f"Run {result.run_id}; tasks {', '.join(result.task_ids) or 'none'}.", style="dim"))
+    return Group(*parts)
+
+
+def task_view(task: UnlockTask) -> RenderableType:
+    """A task's status line and its items."""
+    counts = task.counts
+    head = Text(f"Task {task.task_id}: {task.task_status}", style="bold")
+    if counts is not None:
+        head.append(
+            f"  pending {counts.pending}, processing {counts.processing}, "
+            f"unlocked {counts.unlocked}, failed {counts.failed}",
+            style="",
+        )
+    if task.credits_held is not None:
+        head.append(
+            f"\nCredits: held {_n(task.credits_held)}, charged {_n(task.credits_charged)}, "
+            f"released {_n(task.credits_released)}",
+            style="dim",
+        )
+    table = Table()
+    for name in ("Personnel", "Status", "Address", "Error", "Verification", "Credits"):
+        table.add_column(
+            name, justify="right" if name in {"Personnel", "Credits"} else "left", overflow=_overflow(name)
+        )
+    for item in task.items:
+        check = item.verification
+        style = {"unlocked": "green", "failed": "red"}.get(item.status, "")
+        table.add_row(
+            item.personnel_id,
+            Text(item.status, style=style),
+            _s(item.address),
+            _s(item.error_code),
+            f"{check.status} {check.score}" if check and check.status else "",
+            _n(item.credits_charged),
+        )
+    return Group(head, table)
+
+
+def runs_table(rows: Sequence[tuple[RunRecord, UnlockResult]]) -> Table:
+    """Runs recorded in the state file, newest first."""
+    table = Table(title="Unlock runs", title_justify="left")
+    for name in ("Run", "Started", "Event", "Channel", "Status", "Asked", "Delivered", "Failed", "Skipped", "Charged"):
+        numeric = name in {"Asked", "Delivered", "Failed", "Skipped", "Charged"}
+        table.add_column(name, justify="right" if numeric else "left")
+    for run, result in rows:
+        charged = result.reconciliation.charged if result.reconciliation else None
+        style = "yellow" if run.status == "running" else ""
+        table.add_row(
+            run.run_id,
+            run.created_at[:19].replace("T", " "),
+            run.event_id,
+            run.channel,
+            Text(run.status, style=style),
+            _n(run.requested_count),
+            _n(len(result.delivered)),
+            _n(result.failed_count),
+            _n(len(result.skipped)),
+            _n(charged),
+        )
+    return table
