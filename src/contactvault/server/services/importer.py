@@ -365,8 +365,10 @@ def _read_line(batch: _Batch, problems: _Problems, origin: _Origin, raw: bytes) 
     else:
         slot, key, name = cast(_Slot, batch.contacts), (record.personnel_id, record.channel), "channel"
     if key in slot:
-        first = slot[key][1]
-        problems.add(origin, name, f"duplicates the {record.type} at {first.file} line {first.line}")
+        earlier, first = slot[key]
+        # The same record twice (overlapping files) is harmless; two versions of one record are ambiguous.
+        if earlier != record:
+            problems.add(origin, name, f"contradicts the {record.type} at {first.file} line {first.line}")
         return
     slot[key] = (record, origin)
 
