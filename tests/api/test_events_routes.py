@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import delete
 
 from contactvault.server.db.tables import event_personnel, events
 from contactvault.server.runtime import Runtime
-from tests.api.test_personnel_routes import assert_page
+from tests.api.test_personnel_routes import World, assert_page, open_world
 from tests.factories import BIG_EVENT, SMALL_EVENT, Account
 
 LIST = "/external/events/list"
@@ -58,9 +59,15 @@ def assert_event_item(item: dict[str, Any], fields: dict[str, tuple[type, ...]] 
     assert item["sponsorMatchStarred"] == 0
 
 
-def list_events(client: TestClient, account: Account, **params: Any) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The directory this module's read-only tests share."""
+    yield from open_world(tmp_path_factory)
+
+
+def list_events(world: World, **params: Any) -> dict[str, Any]:
     """One page of GET /external/events/list, asserting 200."""
-    response = client.get(LIST, params=params, headers=account.headers)
+    response = world.get(LIST, params)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -74,15 +81,15 @@ def event_ids(body: dict[str, Any]) -> list[str]:
 # Shapes
 
 
-def test_event_items_have_every_field_with_its_type(client: TestClient, account: Account) -> None:
-    body = list_events(client, account)
+def test_event_items_have_every_field_with_its_type(world: World) -> None:
+    body = list_events(world)
     assert_page(body, total=2, page=1, page_size=20)
     for item in body["items"]:
         assert_event_item(item)
 
 
-def test_event_item_values_and_nulls(client: TestClient, account: Account) -> None:
-    big, small = list_events(client, account)["items"]
+def test_event_item_values_and_nulls(world: World) -> None:
+    big, small = list_events(world)["items"]
     assert big == {
         "id": "100",
         "eventId": "100",
@@ -105,12 +112,12 @@ def test_event_item_values_and_nulls(client: TestClient, account: Account) -> No
     assert (small["id"], small["nickname"], small["venue"]) == ("200", None, None)
 
 
-def test_events_are_ordered_by_start_date(client: TestClient, account: Account) -> None:
-    assert event_ids(list_events(client, account)) == [str(BIG_EVENT), str(SMALL_EVENT)]
+def test_events_are_ordered_by_start_date(world: World) -> None:
+    assert event_ids(list_events(world)) == [str(BIG_EVENT), str(SMALL_EVENT)]
 
 
-def test_event_detail_is_wrapped_in_an_event_envelope(client: TestClient, account: Account) -> None:
-    response = client.get(f"/external/events/{BIG_EVENT}", headers=account.headers)
+def test_event_detail_is_wrapped_in_an_event_envelope(world: World) -> None:
+    response = world.get(f"/external/events/{BIG_EVENT}")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"event"}
@@ -122,8 +129,8 @@ def test_event_detail_is_wrapped_in_an_event_envelope(client: TestClient, accoun
     assert detail["topics"] == ["retail", "logistics"]
 
 
-def test_event_detail_nulls_are_present_and_topics_default_to_empty(client: TestClient, account: Account) -> None:
-    detail = client.get(f"/external/events/{SMALL_EVENT}", headers=account.headers).json()["event"]
+def test_event_detail_nulls_are_present_and_topics_default_to_empty(world: World) -> None:
+    detail = world.get(f"/external/events/{SMALL_EVENT}").json()["event"]
     assert_event_item(detail, EVENT_DETAIL_FIELDS)
     assert detail["attendeeCount"] is None
     assert detail["eventType"] is None
@@ -131,15 +138,15 @@ def test_event_detail_nulls_are_present_and_topics_default_to_empty(client: Test
     assert detail["personnelCount"] == 10
 
 
-def test_event_detail_matches_its_list_item(client: TestClient, account: Account) -> None:
-    listed = list_events(client, account)["items"][0]
-    detail = client.get(f"/external/events/{listed['id']}", headers=account.headers).json()["event"]
+def test_event_detail_matches_its_list_item(world: World) -> None:
+    listed = list_events(world)["items"][0]
+    detail = world.get(f"/external/events/{listed['id']}").json()["event"]
     assert {k: detail[k] for k in listed} == listed
 
 
 @pytest.mark.parametrize("event_id", ["999", "0", "abc", "99999999999999999999", "1e3", "-100"])
-def test_unknown_event_is_404_with_error_body(client: TestClient, account: Account, event_id: str) -> None:
-    response = client.get(f"/external/events/{event_id}", headers=account.headers)
+def test_unknown_event_is_404_with_error_body(world: World, event_id: str) -> None:
+    response = world.get(f"/external/events/{event_id}")
     assert response.status_code == 404
     body = response.json()
     assert set(body) == {"code", "message", "errorKey", "traceId"}
@@ -152,28 +159,28 @@ def test_unknown_event_is_404_with_error_body(client: TestClient, account: Accou
 # Pagination
 
 
-def test_events_first_page_has_more(client: TestClient, account: Account) -> None:
-    body = list_events(client, account, pageSize=1)
+def test_events_first_page_has_more(world: World) -> None:
+    body = list_events(world, pageSize=1)
     assert_page(body, total=2, page=1, page_size=1)
     assert body["hasMore"] is True
     assert event_ids(body) == ["100"]
 
 
-def test_events_last_page_has_no_more(client: TestClient, account: Account) -> None:
-    body = list_events(client, account, pageSize=1, page=2)
+def test_events_last_page_has_no_more(world: World) -> None:
+    body = list_events(world, pageSize=1, page=2)
     assert_page(body, total=2, page=2, page_size=1)
     assert body["hasMore"] is False
     assert event_ids(body) == ["200"]
 
 
-def test_events_page_past_the_end_is_empty_with_same_total(client: TestClient, account: Account) -> None:
-    body = list_events(client, account, pageSize=1, page=3)
+def test_events_page_past_the_end_is_empty_with_same_total(world: World) -> None:
+    body = list_events(world, pageSize=1, page=3)
     assert body["items"] == []
     assert (body["total"], body["page"], body["totalPages"], body["hasMore"]) == (2, 3, 2, False)
 
 
-def test_events_page_size_100_is_allowed(client: TestClient, account: Account) -> None:
-    assert_page(list_events(client, account, pageSize=100), total=2, page=1, page_size=100)
+def test_events_page_size_100_is_allowed(world: World) -> None:
+    assert_page(list_events(world, pageSize=100), total=2, page=1, page_size=100)
 
 
 def test_no_events_at_all_is_an_empty_page_with_zero_pages(
@@ -182,20 +189,20 @@ def test_no_events_at_all_is_an_empty_page_with_zero_pages(
     with directory.db.write() as conn:
         conn.execute(delete(event_personnel))
         conn.execute(delete(events))
-    body = list_events(client, account)
+    body = list_events(World(directory, client, account))
     assert body == {"items": [], "total": 0, "page": 1, "pageSize": 20, "totalPages": 0, "hasMore": False}
 
 
 @pytest.mark.parametrize("value", ["0", "101", "abc", "-5", "1.5", ""])
-def test_events_page_size_out_of_range_is_400_naming_pageSize(client: TestClient, account: Account, value: str) -> None:
-    response = client.get(LIST, params={"pageSize": value}, headers=account.headers)
+def test_events_page_size_out_of_range_is_400_naming_pageSize(world: World, value: str) -> None:
+    response = world.get(LIST, {"pageSize": value})
     assert response.status_code == 400
     assert response.json()["details"]["field"] == "pageSize"
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", ""])
-def test_events_page_below_one_is_400_naming_page(client: TestClient, account: Account, value: str) -> None:
-    response = client.get(LIST, params={"page": value}, headers=account.headers)
+def test_events_page_below_one_is_400_naming_page(world: World, value: str) -> None:
+    response = world.get(LIST, {"page": value})
     assert response.status_code == 400
     assert response.json()["details"]["field"] == "page"
 
@@ -214,10 +221,8 @@ def test_events_page_below_one_is_400_naming_page(client: TestClient, account: A
         ("tokyo", []),
     ],
 )
-def test_keyword_filter_matches_every_word_of_name_or_nickname(
-    client: TestClient, account: Account, keyword: str, expected: list[str]
-) -> None:
-    body = list_events(client, account, keyword=keyword)
+def test_keyword_filter_matches_every_word_of_name_or_nickname(world: World, keyword: str, expected: list[str]) -> None:
+    body = list_events(world, keyword=keyword)
     assert event_ids(body) == expected
     assert body["total"] == len(expected)
 
@@ -234,9 +239,9 @@ def test_keyword_filter_matches_every_word_of_name_or_nickname(
     ],
 )
 def test_country_and_city_filters_match_whole_values_ignoring_case(
-    client: TestClient, account: Account, params: dict[str, str], expected: list[str]
+    world: World, params: dict[str, str], expected: list[str]
 ) -> None:
-    assert event_ids(list_events(client, account, **params)) == expected
+    assert event_ids(list_events(world, **params)) == expected
 
 
 @pytest.mark.parametrize(
@@ -250,21 +255,19 @@ def test_country_and_city_filters_match_whole_values_ignoring_case(
         ({"date_start_from": "2026-10-01", "date_start_to": "2026-01-01"}, []),
     ],
 )
-def test_date_filters_bound_the_start_date(
-    client: TestClient, account: Account, params: dict[str, str], expected: list[str]
-) -> None:
-    assert event_ids(list_events(client, account, **params)) == expected
+def test_date_filters_bound_the_start_date(world: World, params: dict[str, str], expected: list[str]) -> None:
+    assert event_ids(list_events(world, **params)) == expected
 
 
-def test_filters_combine_and_zero_matches_is_an_empty_page(client: TestClient, account: Account) -> None:
-    assert event_ids(list_events(client, account, keyword="expo", country="germany")) == ["100"]
-    body = list_events(client, account, keyword="expo", country="portugal")
+def test_filters_combine_and_zero_matches_is_an_empty_page(world: World) -> None:
+    assert event_ids(list_events(world, keyword="expo", country="germany")) == ["100"]
+    body = list_events(world, keyword="expo", country="portugal")
     assert body == {"items": [], "total": 0, "page": 1, "pageSize": 20, "totalPages": 0, "hasMore": False}
 
 
 @pytest.mark.parametrize("param", ["date_start_from", "date_start_to"])
 @pytest.mark.parametrize("value", ["notadate", "2026-13-01", "2026-02-30", "04/05/2026", ""])
-def test_bad_date_is_400_naming_it(client: TestClient, account: Account, param: str, value: str) -> None:
-    response = client.get(LIST, params={param: value}, headers=account.headers)
+def test_bad_date_is_400_naming_it(world: World, param: str, value: str) -> None:
+    response = world.get(LIST, {param: value})
     assert response.status_code == 400
     assert response.json()["details"]["field"] == param
