@@ -6,10 +6,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, case, or_, select, update
 
-from contactvault.server.db.bulk import driver_time
+from contactvault.server.db.bulk import driver_time, executemany
 from contactvault.server.db.tables import task_items, tasks
 
 
@@ -107,6 +108,54 @@ def release_leases(conn: Connection, lease_owner: str, item_ids: Sequence[int], 
         )
     )
     return int(result.rowcount)
+
+
+class NewTask(NamedTuple):
+    """A task about to be created."""
+
+    id: int
+    account_id: int
+    event_id: int
+    channel: str
+    call_source: str
+    max_credits: int | None
+    credits_held: int
+    trace_id: str | None
+
+
+def create_task(
+    conn: Connection, task: NewTask, person_ids: Sequence[int], holds: Sequence[tuple[int, int]], now: datetime
+) -> None:
+    """Insert a task, its items in order and the bucket parts of its hold."""
+    ts = driver_time(conn, now)
+    executemany(
+        conn,
+        "INSERT INTO tasks (id, account_id, event_id, channel, status, call_source, max_credits, item_count,"
+        " credits_held, credits_charged, credits_released, unfinished, version, created_at, updated_at, trace_id)"
+        " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, 0, 0, ?, 0, ?, ?, ?)",
+        [
+            (
+                task.id,
+                task.account_id,
+                task.event_id,
+                task.channel,
+                task.call_source,
+                task.max_credits,
+                len(person_ids),
+                task.credits_held,
+                len(person_ids),
+                ts,
+                ts,
+                task.trace_id,
+            )
+        ],
+    )
+    enqueue(conn, task.id, task.account_id, task.channel, person_ids, now)
+    executemany(
+        conn,
+        "INSERT INTO task_holds (task_id, seq, bucket_id, amount, settled) VALUES (?, ?, ?, ?, 0)",
+        [(task.id, seq, bucket_id, amount) for seq, (bucket_id, amount) in enumerate(holds)],
+    )
 
 
 def enqueue(

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from contactvault.server import faults
 from contactvault.server.db import audit, ledger, queue
 from contactvault.server.db.tables import (
     events,
-    task_holds,
     task_items,
     tasks,
     unlocks,
@@ -116,35 +115,15 @@ def _insert_task(
     slices: list[rules.Slice],
     now: datetime,
 ) -> None:
-    conn.execute(
-        insert(tasks).values(
-            id=task_id,
-            account_id=req.account_id,
-            event_id=event_id,
-            channel=req.channel.value,
-            status="pending",
-            call_source=req.call_source,
-            max_credits=req.max_credits,
-            item_count=len(chargeable),
-            credits_held=hold,
-            credits_charged=0,
-            credits_released=0,
-            unfinished=len(chargeable),
-            version=0,
-            created_at=now,
-            updated_at=now,
-            trace_id=req.trace_id,
-        )
+    queue.create_task(
+        conn,
+        queue.NewTask(
+            task_id, req.account_id, event_id, req.channel.value, req.call_source, req.max_credits, hold, req.trace_id
+        ),
+        [int(p) for p in chargeable],
+        [(s.bucket_id, s.amount) for s in slices],
+        now,
     )
-    queue.enqueue(conn, task_id, req.account_id, req.channel.value, [int(p) for p in chargeable], now)
-    if slices:
-        conn.execute(
-            insert(task_holds),
-            [
-                {"task_id": task_id, "seq": seq, "bucket_id": s.bucket_id, "amount": s.amount, "settled": 0}
-                for seq, s in enumerate(slices)
-            ],
-        )
     ledger.post(
         conn,
         [
