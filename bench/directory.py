@@ -1,0 +1,400 @@
+"""Directory benchmark (issue 2): seed a large synthetic directory, then time the free directory routes over HTTP.
+
+1. Seed ``--people`` people (default ``$BENCH_PEOPLE`` or 1,000,000) into a temporary SQLite file; report the time.
+2. Start the real server (``contactvault serve --no-worker`` in a subprocess, rate limits off) and, as the
+   ceiling, a bare FastAPI app with one unauthenticated route, in a second uvicorn subprocess.
+3. From this process, ``--concurrency`` asyncio clients (httpx, keep-alive, loopback) send each scenario's
+   requests: contact search by a full company name (names vary), by one word of a name, the personnel list of
+   the largest event (pages vary), the balance route, and the bare routes. p50/p95/p99 latency, throughput, and
+   the CPU each side spent per request (the server's from /proc, so a client-bound figure is visible as such).
+
+Run: ``python -m bench directory`` (``make bench`` runs every benchmark); ``BENCH_PEOPLE=50000`` for a quick run.
+Writes ``bench/results/directory.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from starlette.responses import Response
+
+from contactvault.server.bootstrap import build_runtime
+from contactvault.server.config import Settings
+from contactvault.server.db.tables import companies, events, personnel
+from contactvault.server.services import accounts, credits
+from contactvault.server.services.seeding import seed_directory
+
+ORDER = 10  # issue 2's benchmark runs before the later ones
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results"
+DEFAULT_PEOPLE = 1_000_000
+SEARCH_P95_GOAL_MS = 25.0
+BALANCE_SHARE_GOAL = 0.5
+
+
+def bare_app() -> FastAPI:
+    """The ceiling: the same framework and server with no auth, no database and a fixed body."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    body = b'{"ok":true}'
+
+    @app.get("/ok")
+    async def ok() -> Response:
+        return Response(body, media_type="application/json")
+
+    @app.get("/ok-sync")
+    def ok_sync() -> Response:
+        # Like our routes: a plain function, so it runs in the thread pool.
+        return Response(body, media_type="application/json")
+
+    return app
+
+
+@dataclass
+class Scenario:
+    """One kind of request, against one server."""
+
+    name: str
+    base: str
+    paths: list[str]
+    authorized: bool = True
+
+
+@dataclass
+class Figures:
+    """What one scenario measured."""
+
+    name: str
+    requests: int
+    errors: int
+    concurrency: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    per_second: float
+    server_cpu_us: float | None
+    client_cpu_us: float
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Seed, serve, measure, print the table and write ``bench/results/directory.json``."""
+    args = _parse(argv)
+    RESULTS.mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="contactvault-bench-"))
+    try:
+        results = _run(args, workdir)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    (RESULTS / "directory.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(results["markdown"])
+    print(f"\nwrote {RESULTS / 'directory.json'}")
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.directory", description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=int(os.environ.get("BENCH_PEOPLE", DEFAULT_PEOPLE)))
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("BENCH_CONCURRENCY", 12)))
+    parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 3000)))
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 20)))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary database folder")
+    # Called from ``python -m bench``, argv is None: options come from the environment only.
+    return parser.parse_args([] if argv is None else list(argv))
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    settings = Settings(
+        database_url=f"sqlite:///{workdir}/bench.db",
+        encryption_key_file=workdir / "keys.json",
+        rate_limit_per_key=0,
+        rate_limit_per_ip=0,
+    )
+    rt = build_runtime(settings)
+    print(f"seeding {args.people:,} people at {args.events} events into {workdir}/bench.db ...", flush=True)
+    step = max(args.people // 10, 1)
+    summary = seed_directory(
+        rt,
+        people=args.people,
+        events=args.events,
+        progress=lambda done: print(f"  {done:,} people", flush=True) if done % step < 20_000 else None,
+    )
+    print(f"seeded in {summary.seconds:.1f} s: {asdict(summary)}", flush=True)
+    account_id = accounts.create_account(rt, "bench")
+    credits.grant(rt, account_id, 10_000)
+    api_key = accounts.create_key(rt, account_id, "bench").api_key
+    names, event_id, event_people = _targets(rt)
+    rt.db.dispose()
+
+    with (
+        _server(_api_command(settings), workdir / "api.log") as (api, api_pid),
+        _server(_bare_command(), workdir / "bare.log") as (bare, bare_pid),
+    ):
+        words = sorted({n.split()[0] for n in names})
+        pages = max(1, min(event_people // 50, 20))
+        scenarios = [
+            Scenario("contact search (full company name)", api, [_search(n) for n in names]),
+            Scenario("contact search (one word)", api, [_search(w) for w in words]),
+            Scenario(
+                "personnel list, largest event",
+                api,
+                [f"/external/personnel/list?event_id={event_id}&page={p}&pageSize=50" for p in range(1, pages + 1)],
+            ),
+            Scenario("credit balance", api, ["/external/credits/balance"]),
+            Scenario("bare route (async)", bare, ["/ok"], authorized=False),
+            Scenario("bare route (sync, thread pool)", bare, ["/ok-sync"], authorized=False),
+        ]
+        pids = {api: api_pid, bare: bare_pid}
+        figures = [
+            asyncio.run(_measure(s, api_key, args.concurrency, args.requests, args.seconds, pids[s.base]))
+            for s in scenarios
+        ]
+    return _report(args, summary_dict=asdict(summary), event_people=event_people, figures=figures)
+
+
+def _targets(rt: Any) -> tuple[list[str], int, int]:
+    """Company names that have people (a fixed sample), and the event with the most people."""
+    with rt.db.read() as conn:
+        largest = conn.execute(
+            select(events.c.id, events.c.personnel_count).order_by(events.c.personnel_count.desc()).limit(1)
+        ).one()
+        staffed = (
+            select(companies.c.name)
+            .where(companies.c.id.in_(select(personnel.c.company_id).distinct()))
+            .order_by(companies.c.id)
+        )
+        count = int(conn.execute(select(func.count()).select_from(staffed.subquery())).scalar_one())
+        rng = random.Random(2)
+        picks = sorted(rng.sample(range(count), min(count, 300)))
+        all_names = conn.execute(staffed).scalars().all()
+    return [all_names[i] for i in picks], int(largest.id), int(largest.personnel_count)
+
+
+def _search(company_name: str) -> str:
+    return "/external/contacts/search?" + urlencode({"company_name": company_name})
+
+
+# ---------------------------------------------------------------------------------------------- servers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _api_command(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTVAULT_")}
+    env.update(
+        {
+            "CONTACTVAULT_DATABASE_URL": settings.database_url,
+            "CONTACTVAULT_ENCRYPTION_KEY_FILE": str(settings.encryption_key_file),
+            # A benchmark is one client hammering one key: the limits would answer 429 within a second.
+            "CONTACTVAULT_RATE_LIMIT_PER_KEY": "0",
+            "CONTACTVAULT_RATE_LIMIT_PER_IP": "0",
+            "CONTACTVAULT_LOG_LEVEL": "WARNING",
+        }
+    )
+    return [sys.executable, "-m", "contactvault.cli.main", "serve", "--no-worker", "--port", "{port}"], env
+
+
+def _bare_command() -> tuple[list[str], dict[str, str]]:
+    command = [sys.executable, "-m", "uvicorn", "--factory", "bench.directory:bare_app", "--app-dir", str(ROOT)]
+    command += ["--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning"]
+    return command, dict(os.environ)
+
+
+@contextmanager
+def _server(spec: tuple[list[str], dict[str, str]], log: Path) -> Iterator[tuple[str, int]]:
+    """Start a server subprocess on a free port; yield its base URL and pid; stop it."""
+    port = _free_port()
+    command = [part.replace("{port}", str(port)) for part in spec[0]]
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=spec[1], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            _wait_ready(base, proc, log)
+            yield base, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            for path in ("/healthz", "/ok"):
+                if httpx.get(base + path, timeout=2).status_code == 200:
+                    return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # a start-up poll, not a measurement
+    raise RuntimeError(f"server at {base} did not answer within 120 s")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------- load
+
+
+async def _measure(
+    scenario: Scenario, api_key: str, concurrency: int, requests: int, seconds: float, pid: int
+) -> Figures:
+    headers = {"Authorization": f"Bearer {api_key}"} if scenario.authorized else {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=scenario.base, headers=headers, limits=limits, timeout=60) as client:
+        await _load(client, scenario.paths, concurrency, min(requests // 10, 200), seconds)  # warm-up
+        cpu_before, client_before = _cpu_seconds(pid), time.process_time()
+        started = time.perf_counter()
+        latencies, errors = await _load(client, scenario.paths, concurrency, requests, seconds)
+        elapsed = time.perf_counter() - started
+        cpu_after, client_after = _cpu_seconds(pid), time.process_time()
+    done = len(latencies)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    server_cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / done * 1e6
+    figures = Figures(
+        name=scenario.name,
+        requests=done,
+        errors=errors,
+        concurrency=concurrency,
+        seconds=round(elapsed, 2),
+        p50_ms=round(cuts[49] * 1000, 2),
+        p95_ms=round(cuts[94] * 1000, 2),
+        p99_ms=round(cuts[98] * 1000, 2),
+        mean_ms=round(statistics.fmean(latencies) * 1000, 2),
+        per_second=round(done / elapsed, 1),
+        server_cpu_us=None if server_cpu is None else round(server_cpu),
+        client_cpu_us=round((client_after - client_before) / done * 1e6),
+    )
+    print(f"  {scenario.name}: p50 {figures.p50_ms} ms, p95 {figures.p95_ms} ms, {figures.per_second}/s", flush=True)
+    return figures
+
+
+async def _load(
+    client: httpx.AsyncClient, paths: list[str], concurrency: int, requests: int, seconds: float
+) -> tuple[list[float], int]:
+    """Send ``requests`` requests (cycling through ``paths``) from ``concurrency`` tasks, stopping at ``seconds``."""
+    latencies: list[float] = []
+    errors = 0
+    issued = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one_client() -> None:
+        nonlocal issued, errors
+        while issued < requests and time.perf_counter() < deadline:
+            path = paths[issued % len(paths)]
+            issued += 1
+            began = time.perf_counter()
+            response = await client.get(path)
+            latencies.append(time.perf_counter() - began)
+            if response.status_code != 200:
+                errors += 1
+
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    return latencies, errors
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _report(
+    args: argparse.Namespace, *, summary_dict: dict[str, Any], event_people: int, figures: list[Figures]
+) -> dict[str, Any]:
+    by_name = {f.name: f for f in figures}
+    search = by_name["contact search (full company name)"]
+    balance, bare = by_name["credit balance"], by_name["bare route (async)"]
+    share = balance.per_second / bare.per_second if bare.per_second else 0.0
+    goals = {
+        "contact_search_p95_ms": {"goal": f"<= {SEARCH_P95_GOAL_MS}", "measured": search.p95_ms},
+        "contact_search_met": search.p95_ms <= SEARCH_P95_GOAL_MS,
+        "balance_share_of_bare": {"goal": f">= {BALANCE_SHARE_GOAL}", "measured": round(share, 2)},
+        "balance_share_met": share >= BALANCE_SHARE_GOAL,
+    }
+    results: dict[str, Any] = {
+        "command": "python -m bench directory"
+        + (f"  (BENCH_PEOPLE={args.people})" if args.people != DEFAULT_PEOPLE else ""),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "note": "shared, noisy virtual machine; client and servers share its cores",
+        },
+        "people": args.people,
+        "seeding": summary_dict,
+        "largest_event_people": event_people,
+        "scenarios": [asdict(f) for f in figures],
+        "goals": goals,
+    }
+    results["markdown"] = _markdown(results, figures)
+    return results
+
+
+def _markdown(results: dict[str, Any], figures: list[Figures]) -> str:
+    seeding = results["seeding"]
+    lines = [
+        f"Seeding {seeding['people']:,} people ({seeding['companies']:,} companies, {seeding['events']} events, "
+        f"{seeding['attendances']:,} attendances, {seeding['emails']:,} emails, {seeding['phones']:,} phones): "
+        f"**{seeding['seconds']:.1f} s**.",
+        "",
+        "| scenario | requests | errors | p50 ms | p95 ms | p99 ms | req/s | server CPU µs/req | client CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in figures:
+        cpu = "n/a" if f.server_cpu_us is None else f"{f.server_cpu_us:,.0f}"
+        lines.append(
+            f"| {f.name} | {f.requests:,} | {f.errors} | {f.p50_ms} | {f.p95_ms} | {f.p99_ms} | "
+            f"{f.per_second:,.0f} | {cpu} | {f.client_cpu_us:,.0f} |"
+        )
+    goals = results["goals"]
+    lines += [
+        "",
+        f"- contact search p95 {goals['contact_search_p95_ms']['measured']} ms, goal ≤ {SEARCH_P95_GOAL_MS:g} ms: "
+        f"{'met' if goals['contact_search_met'] else 'MISSED'}",
+        f"- balance throughput {goals['balance_share_of_bare']['measured']:.0%} of the bare route's, goal "
+        f"≥ {BALANCE_SHARE_GOAL:.0%}: {'met' if goals['balance_share_met'] else 'MISSED'}",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
