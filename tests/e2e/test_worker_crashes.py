@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     assert settings.encryption_key_file is not None
     return processes.env_for(
-        settings.database_url, settings.encryption_key_file, CONTACTVAULT_WORKER_LEASE_SECONDS="1", **extra
+        settings.database_url, settings.encryption_key_file, **{"CONTACTVAULT_WORKER_LEASE_SECONDS": "1", **extra}
     )
 
 
@@ -111,4 +111,21 @@ def test_a_paused_worker_cannot_commit_after_its_lease_expired(
     finally:
         processes.stop(sleeper)
     assert task(directory, account, str(body["task_id"]))["creditsCharged"] == charged_before == 15 * 18
+    _assert_charged_once(directory, account)
+
+
+def test_sigterm_finishes_the_batch_in_hand_then_exits(
+    directory: Runtime, account: Account, settings: Settings
+) -> None:
+    body = submit(directory, account, range(1, 21))
+    worker = processes.worker(_env(settings, CONTACTVAULT_FAULT="after_resolve:sleep=2",
+                                   CONTACTVAULT_WORKER_LEASE_SECONDS="30"))
+    try:
+        processes.wait_until(lambda: _statuses(directory) == {"processing": 20})
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        processes.stop(worker)
+    # The batch was recorded before the worker left, not abandoned to a 30 s lease.
+    assert task(directory, account, str(body["task_id"]))["taskStatus"] == "completed"
     _assert_charged_once(directory, account)

@@ -1,0 +1,99 @@
+"""The operator CLI: JSON on stdout, one error line on stderr, exit codes, --db on every command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from contactvault.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/admin.db"
+
+
+def run(*args: str) -> tuple[int, dict[str, object], str]:
+    result = runner.invoke(app, list(args))
+    out = json.loads(result.stdout) if result.exit_code == 0 and result.stdout.strip() else {}
+    return result.exit_code, out, result.stderr
+
+
+def test_migrate_is_idempotent(db: str) -> None:
+    assert run("admin", "migrate", "--db", db)[0] == 0
+    assert run("admin", "migrate", "--db", db)[1] == {"migrated": True}
+
+
+def test_account_key_credits_and_revoke(db: str) -> None:
+    code, account, _ = run("admin", "account", "create", "--name", "Acme Sales", "--db", db)
+    assert code == 0
+    account_id = str(account["accountId"])
+    assert account_id.isdigit()
+    code, key, _ = run("admin", "key", "create", "--account", account_id, "--label", "ci", "--db", db)
+    assert code == 0
+    assert str(key["apiKey"]).startswith(f"sk_{key['keyId']}_")
+    code, balance, _ = run("admin", "credits", "grant", "--account", account_id, "--amount", "500", "--bucket",
+                           "addon", "--expires", "2099-01-01T00:00:00+00:00", "--db", db)
+    assert code == 0
+    assert (balance["totalBalance"], balance["addonBalance"]) == (500, 500)
+    assert balance["addonExpireAt"] == 4070908800000
+    code, revoked, _ = run("admin", "key", "revoke", str(key["keyId"]), "--db", db)
+    assert (code, revoked["revoked"]) == (0, True)
+    assert run("admin", "reconcile", "--db", db)[1]["ok"] is True
+
+
+def test_the_secret_is_stored_only_as_a_hash(db: str, tmp_path: Path) -> None:
+    account_id = str(run("admin", "account", "create", "--name", "x", "--db", db)[1]["accountId"])
+    key = str(run("admin", "key", "create", "--account", account_id, "--db", db)[1]["apiKey"])
+    secret = key.split("_", 2)[2].encode()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("admin.db*"))
+    assert secret not in raw
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("admin", "credits", "grant", "--account", "abc", "--amount", "5"), "account id must be digits"),
+        (("admin", "credits", "grant", "--account", "1", "--amount", "5", "--bucket", "gold"), "bucket must be"),
+        (("admin", "credits", "grant", "--account", "1", "--amount", "5", "--expires", "soon"), "not ISO 8601"),
+        (("admin", "credits", "grant", "--account", "1", "--amount", "5", "--expires", "2099-01-01"),
+         "needs a timezone"),
+        (("admin", "credits", "grant", "--account", "1", "--amount", "0"), "positive"),
+        (("admin", "suppress"), "exactly one of"),
+        (("admin", "suppress", "--person", "x1"), "personnel id"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_2(db: str, args: tuple[str, ...], message: str) -> None:
+    code, _, err = run(*args, "--db", db)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_unknown_account_is_exit_1(db: str) -> None:
+    code, _, err = run("admin", "key", "create", "--account", "12345", "--db", db)
+    assert code == 1
+    assert "not found" in err
+
+
+def test_suppress_and_unsuppress(db: str) -> None:
+    code, out, _ = run("admin", "suppress", "--email", "jane@example.com", "--db", db)
+    assert (code, out["added"]) == (0, True)
+    assert run("admin", "suppress", "--email", "JANE@example.com", "--db", db)[1]["added"] is False
+    assert run("admin", "unsuppress", "--email", "jane@example.com", "--db", db)[1]["removed"] is True
+    assert run("admin", "unsuppress", "--email", "jane@example.com", "--db", db)[1]["removed"] is False
+
+
+def test_every_admin_command_has_help() -> None:
+    for args in (("admin",), ("admin", "account", "create"), ("admin", "key", "create"), ("admin", "key", "revoke"),
+                 ("admin", "credits", "grant"), ("admin", "seed"), ("admin", "import"), ("admin", "suppress"),
+                 ("admin", "unsuppress"), ("admin", "reconcile"), ("admin", "migrate"), ("serve",), ("worker",)):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, args
+        assert "--db" in result.stdout or args == ("admin",)
