@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import accounts
+from tests.api.test_personnel_routes import World, open_world
 from tests.factories import Account
 
 ROUTES = [
@@ -37,10 +39,16 @@ def status_with(client: TestClient, authorization: str, route: str = "/external/
     return client.get(route, headers={"Authorization": authorization}).status_code
 
 
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The directory this module's read-only tests share."""
+    yield from open_world(tmp_path_factory)
+
+
 @pytest.fixture
-def missing_body(client: TestClient) -> dict[str, Any]:
+def missing_body(world: World) -> dict[str, Any]:
     """The 401 body for a request without any key: the reference every other failure must equal."""
-    return without_trace(client.get("/external/events/list"))
+    return without_trace(world.client.get("/external/events/list"))
 
 
 def test_missing_key_is_401_invalid_api_key(missing_body: dict[str, Any]) -> None:
@@ -70,22 +78,20 @@ def test_missing_key_is_401_invalid_api_key(missing_body: dict[str, Any]) -> Non
     ],
 )
 def test_bad_key_gets_the_same_401_as_a_missing_key(
-    client: TestClient, missing_body: dict[str, Any], authorization: str
+    world: World, missing_body: dict[str, Any], authorization: str
 ) -> None:
-    response = client.get("/external/events/list", headers={"Authorization": authorization})
+    response = world.client.get("/external/events/list", headers={"Authorization": authorization})
     assert without_trace(response) == missing_body
 
 
-def test_raw_key_without_scheme_is_401(client: TestClient, account: Account, missing_body: dict[str, Any]) -> None:
-    response = client.get("/external/events/list", headers={"Authorization": account.api_key})
+def test_raw_key_without_scheme_is_401(world: World, missing_body: dict[str, Any]) -> None:
+    response = world.client.get("/external/events/list", headers={"Authorization": world.account.api_key})
     assert without_trace(response) == missing_body
 
 
-def test_right_key_id_with_wrong_secret_is_401(
-    client: TestClient, account: Account, missing_body: dict[str, Any]
-) -> None:
-    forged = f"Bearer sk_{account.key_id}_{'A' * 43}"
-    assert without_trace(client.get("/external/events/list", headers={"Authorization": forged})) == missing_body
+def test_right_key_id_with_wrong_secret_is_401(world: World, missing_body: dict[str, Any]) -> None:
+    forged = f"Bearer sk_{world.account.key_id}_{'A' * 43}"
+    assert without_trace(world.client.get("/external/events/list", headers={"Authorization": forged})) == missing_body
 
 
 def test_revoked_key_is_401_like_an_unknown_key(
@@ -104,13 +110,13 @@ def test_revoking_one_key_leaves_other_accounts_working(
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_every_directory_route_requires_a_key(client: TestClient, route: str, missing_body: dict[str, Any]) -> None:
-    assert without_trace(client.get(route)) == missing_body
+def test_every_directory_route_requires_a_key(world: World, route: str, missing_body: dict[str, Any]) -> None:
+    assert without_trace(world.client.get(route)) == missing_body
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_every_directory_route_accepts_a_valid_key(client: TestClient, account: Account, route: str) -> None:
-    assert client.get(route, headers=account.headers).status_code == 200
+def test_every_directory_route_accepts_a_valid_key(world: World, route: str) -> None:
+    assert world.client.get(route, headers=world.account.headers).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -123,20 +129,20 @@ def test_every_directory_route_accepts_a_valid_key(client: TestClient, account: 
         "/external/events/999",
     ],
 )
-def test_authentication_comes_before_validation(client: TestClient, route: str, missing_body: dict[str, Any]) -> None:
+def test_authentication_comes_before_validation(world: World, route: str, missing_body: dict[str, Any]) -> None:
     # An anonymous caller learns nothing about parameters or which ids exist.
-    assert without_trace(client.get(route)) == missing_body
+    assert without_trace(world.client.get(route)) == missing_body
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
-def test_bearer_scheme_is_case_insensitive(client: TestClient, account: Account, scheme: str) -> None:
-    assert status_with(client, f"{scheme} {account.api_key}") == 200
+def test_bearer_scheme_is_case_insensitive(world: World, scheme: str) -> None:
+    assert status_with(world.client, f"{scheme} {world.account.api_key}") == 200
 
 
-def test_uak_prefix_is_accepted_for_a_valid_key(client: TestClient, account: Account) -> None:
-    legacy = "uak_" + account.api_key.removeprefix("sk_")
-    assert legacy != account.api_key
-    assert status_with(client, f"Bearer {legacy}") == 200
+def test_uak_prefix_is_accepted_for_a_valid_key(world: World) -> None:
+    legacy = "uak_" + world.account.api_key.removeprefix("sk_")
+    assert legacy != world.account.api_key
+    assert status_with(world.client, f"Bearer {legacy}") == 200
 
 
 def test_uak_prefix_of_a_revoked_key_is_401(client: TestClient, directory: Runtime, account: Account) -> None:
@@ -144,5 +150,5 @@ def test_uak_prefix_of_a_revoked_key_is_401(client: TestClient, directory: Runti
     assert status_with(client, "Bearer uak_" + account.api_key.removeprefix("sk_")) == 401
 
 
-def test_surrounding_whitespace_is_tolerated(client: TestClient, account: Account) -> None:
-    assert status_with(client, f"  Bearer   {account.api_key}  ") == 200
+def test_surrounding_whitespace_is_tolerated(world: World) -> None:
+    assert status_with(world.client, f"  Bearer   {world.account.api_key}  ") == 200

@@ -8,22 +8,14 @@ checks that nothing changed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from contactvault.server.api.app import create_app
-from contactvault.server.bootstrap import build_runtime
-from contactvault.server.config import Settings
 from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
-from contactvault.server.runtime import Runtime
-from tests.api.test_personnel_routes import PAGE_FIELDS, assert_contact_item
-from tests.factories import Account, make_account, make_directory
+from tests.api.test_personnel_routes import PAGE_FIELDS, World, assert_contact_item, open_world
 
 EVENTS = "/external/events/list"
 PERSONNEL = "/external/personnel/list"
@@ -70,50 +62,38 @@ TEXT_VALUES = SQL + FTS + HTML + OTHER_TEXT
 INTACT = {"events": 2, "personnel": 300, "companies": 2, "event_personnel": 310, "contact_points": 370}
 
 
-@dataclass(frozen=True)
-class World:
-    """One directory, account and client shared by this module's read-only requests."""
-
-    rt: Runtime
-    client: TestClient
-    account: Account
-
-    def get(self, url: str, params: dict[str, str] | None = None) -> Any:
-        """GET with the account's key."""
-        return self.client.get(url, params=params, headers=self.account.headers)
-
-    def counts(self) -> dict[str, int]:
-        """Rows per directory table."""
-        tables = {
-            "events": events,
-            "personnel": personnel,
-            "companies": companies,
-            "event_personnel": event_personnel,
-            "contact_points": contact_points,
-        }
-        with self.rt.db.read() as conn:
-            return {n: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for n, t in tables.items()}
+def counts(world: World) -> dict[str, int]:
+    """Rows per directory table."""
+    tables = {
+        "events": events,
+        "personnel": personnel,
+        "companies": companies,
+        "event_personnel": event_personnel,
+        "contact_points": contact_points,
+    }
+    with world.rt.db.read() as conn:
+        return {n: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for n, t in tables.items()}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The shared directory."""
-    tmp: Path = tmp_path_factory.mktemp("bad_input")
-    rt = build_runtime(Settings(database_url=f"sqlite:///{tmp}/contactvault.db", encryption_key_file=tmp / "k.json"))
-    make_directory(rt)
-    account = make_account(rt)
-    with TestClient(create_app(runtime=rt), raise_server_exceptions=False) as client:
-        yield World(rt, client, account)
-    rt.db.dispose()
+    """The directory this module's read-only tests share; still whole and searchable once they are done."""
+    shared = open_world(tmp_path_factory)
+    world = next(shared)
+    try:
+        yield world
+        assert counts(world) == INTACT
+        assert world.get(SEARCH, {"company_name": "acme"}).json()["total"] == 150
+        assert world.get(PERSONNEL, {"event_id": "100", "search_query": "partnerships"}).json()["total"] == 60
+    finally:
+        shared.close()
 
 
 @pytest.fixture
 def intact(world: World) -> Iterator[World]:
-    """The shared world, checked to be unchanged (and still searchable) after the test."""
+    """The shared world, checked to be unchanged after the test."""
     yield world
-    assert world.counts() == INTACT
-    assert world.get(SEARCH, {"company_name": "acme"}).json()["total"] == 150
-    assert world.get(PERSONNEL, {"event_id": "100", "search_query": "partnerships"}).json()["total"] == 60
+    assert counts(world) == INTACT
 
 
 def assert_400_naming(response: Any, field: str) -> None:
