@@ -1,7 +1,15 @@
-"""Fixtures: a fresh database per test (a real SQLite file), the runtime, the test directory and accounts."""
+"""Fixtures: a fresh database per test on each backend (a SQLite file; a PostgreSQL database copied from a
+migrated template), the runtime, the test directory and accounts.
+
+Every test that uses ``database_url`` (directly or through ``settings``, ``rt``, ``directory``...) runs twice,
+as ``[sqlite]`` and ``[postgresql]``; tests that touch no storage run once. ``-m "not postgresql"`` runs the
+SQLite half only. See ``tests/pg.py`` for where the PostgreSQL server comes from.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,21 +21,84 @@ from contactvault.server.bootstrap import build_runtime
 from contactvault.server.clock import FakeClock, IdSource
 from contactvault.server.config import Settings
 from contactvault.server.runtime import Runtime
+from tests import pg
 from tests.factories import Account, make_account, make_directory
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller makes the directory where the session's shared servers note themselves down."""
+    config.addinivalue_line("markers", "postgresql: runs on PostgreSQL (the [postgresql] half of the suite)")
+    if not hasattr(config, "workerinput") and pg.STATE_ENV not in os.environ:
+        # xdist workers start after this and inherit the variable.
+        os.environ[pg.STATE_ENV] = tempfile.mkdtemp(prefix="cv-test-services-")
+        config.stash[_OWNS_SERVICES] = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller stops the shared servers and removes their files."""
+    if config.stash.get(_OWNS_SERVICES, False):
+        state_dir = Path(os.environ.pop(pg.STATE_ENV))
+        try:
+            pg.SessionServices(state_dir).shutdown()
+        finally:
+            for leftover in state_dir.iterdir():
+                leftover.unlink()
+            state_dir.rmdir()
+
+
+_OWNS_SERVICES = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session")
+def services() -> pg.SessionServices:
+    """The session's shared PostgreSQL and Redis servers (started on first use)."""
+    return pg.SessionServices(Path(os.environ[pg.STATE_ENV]))
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get(pg.REQUIRE_ENV):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """A fresh database for this test."""
+def postgres_url(services: pg.SessionServices) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped after the test."""
+    try:
+        services.template_url()
+    except pg.ServiceUnavailable as exc:
+        _unavailable(str(exc))
+    with services.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(services: pg.SessionServices) -> str:
+    """The session's Redis server (shared: tests use keys of their own)."""
+    try:
+        return services.redis_url()
+    except pg.ServiceUnavailable as exc:
+        _unavailable(str(exc))
+        raise
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database for this test, on each backend."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path}/contactvault.db"
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for a fresh database, keys in a temporary file."""
-    return Settings(
-        database_url=database_url, encryption_key_file=tmp_path / "keys.json", worker_max_attempts=3
-    )
+    return Settings(database_url=database_url, encryption_key_file=tmp_path / "keys.json", worker_max_attempts=3)
 
 
 @pytest.fixture
