@@ -261,7 +261,8 @@ unlocks = Table(
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
     Column("personnel_id", BigInteger, nullable=False),
     Column("channel", String(8), nullable=False),
-    Column("value_encrypted", LargeBinary, nullable=False),
+    # NULL once erased or past retention; the row stays, so the account is never charged for this person again.
+    Column("value_encrypted", LargeBinary),
     Column("task_id", BigInteger, nullable=False),
     Column("item_id", BigInteger, nullable=False),
     Column("source", String(50)),
@@ -269,6 +270,7 @@ unlocks = Table(
     Column("verification_score", Integer),
     Column("checked_at", UTC),
     Column("created_at", UTC, nullable=False),
+    Column("value_removed_at", UTC),
     # The guarantee behind "never charged twice for the same person and channel".
     UniqueConstraint("account_id", "personnel_id", "channel", name="uq_unlocks_account_person_channel"),
     Index("ix_unlocks_item", "item_id"),
