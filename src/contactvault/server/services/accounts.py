@@ -1,4 +1,4 @@
-"""Accounts and API keys: create, revoke, authenticate (keys are stored only as SHA-256 hashes)."""
+"""Accounts and API keys: create, revoke, rotate, authenticate (keys are stored only as SHA-256 hashes)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from contactvault.server.db import audit
 from contactvault.server.db.tables import accounts, api_keys
 from contactvault.server.domain.audit import AuditAction
-from contactvault.server.domain.errors import InvalidApiKey, NotFound
+from contactvault.server.domain.errors import InvalidApiKey, InvalidRequest, NotFound, StateConflict
 from contactvault.server.runtime import Runtime
 
 _KEY = re.compile(r"(?:sk|uak)_([0-9a-f]{8})_([A-Za-z0-9_-]{16,128})")
+# ``last_used_at`` is a hint for operators, not a log: one write a minute per key at most.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,15 @@ class IssuedKey:
     key_id: str
     account_id: int
     api_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a valid key belongs to."""
+
+    key_id: str
+    account_id: int
+    last_used_at: datetime | None
 
 
 def _digest(secret: str) -> bytes:
@@ -38,9 +50,7 @@ def create_account(rt: Runtime, name: str) -> int:
     account_id = rt.ids.new_id()
     with rt.db.write() as conn:
         conn.execute(insert(accounts).values(id=account_id, name=name, created_at=now))
-        audit.record(
-            conn, [audit.AuditEntry(AuditAction.ACCOUNT_CREATE, account_id, "account", str(account_id))], now
-        )
+        audit.record(conn, [audit.AuditEntry(AuditAction.ACCOUNT_CREATE, account_id, "account", str(account_id))], now)
     return account_id
 
 
@@ -50,18 +60,22 @@ def create_key(rt: Runtime, account_id: int, label: str | None = None) -> Issued
     with rt.db.write() as conn:
         if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
             raise NotFound(f"Account {account_id} not found.")
-        while True:
-            key_id = secrets.token_hex(4)
-            taken = conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first()
-            if taken is None:
-                break
-        secret = secrets.token_urlsafe(32)
-        conn.execute(
-            insert(api_keys).values(
-                id=key_id, account_id=account_id, secret_hash=_digest(secret), label=label, created_at=now
-            )
+        return _issue(conn, account_id, label, now)
+
+
+def _issue(conn: Connection, account_id: int, label: str | None, now: datetime) -> IssuedKey:
+    while True:
+        key_id = secrets.token_hex(4)
+        taken = conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first()
+        if taken is None:
+            break
+    secret = secrets.token_urlsafe(32)
+    conn.execute(
+        insert(api_keys).values(
+            id=key_id, account_id=account_id, secret_hash=_digest(secret), label=label, created_at=now
         )
-        audit.record(conn, [audit.AuditEntry(AuditAction.KEY_CREATE, account_id, "api_key", key_id)], now)
+    )
+    audit.record(conn, [audit.AuditEntry(AuditAction.KEY_CREATE, account_id, "api_key", key_id)], now)
     return IssuedKey(key_id=key_id, account_id=account_id, api_key=f"sk_{key_id}_{secret}")
 
 
@@ -69,20 +83,56 @@ def revoke_key(rt: Runtime, key_id: str) -> None:
     """Revoke a key at once (idempotent)."""
     now = rt.clock.now()
     with rt.db.write() as conn:
-        row = conn.execute(
-            select(api_keys.c.account_id, api_keys.c.revoked_at).where(api_keys.c.id == key_id)
-        ).first()
+        row = conn.execute(select(api_keys.c.account_id, api_keys.c.revoked_at).where(api_keys.c.id == key_id)).first()
         if row is None:
             raise NotFound(f"Key {key_id} not found.")
         if row.revoked_at is None:
             conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now))
-            audit.record(
-                conn, [audit.AuditEntry(AuditAction.KEY_REVOKE, row.account_id, "api_key", key_id)], now
+            audit.record(conn, [audit.AuditEntry(AuditAction.KEY_REVOKE, row.account_id, "api_key", key_id)], now)
+
+
+def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> IssuedKey:
+    """Issue a successor for the same account; the old key keeps working for ``overlap``, then expires."""
+    if overlap < timedelta(0):
+        raise InvalidRequest("overlap must not be negative.", {"field": "overlap"})
+    now = rt.clock.now()
+    with rt.db.write() as conn:
+        row = conn.execute(
+            select(api_keys.c.account_id, api_keys.c.label, api_keys.c.revoked_at, api_keys.c.expires_at).where(
+                api_keys.c.id == key_id
             )
+        ).first()
+        if row is None:
+            raise NotFound(f"Key {key_id} not found.")
+        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+            raise StateConflict(f"Key {key_id} is revoked or expired; create a new key instead.")
+        issued = _issue(conn, int(row.account_id), row.label, now)
+        # Never lengthen a key's life: an earlier expiry stays.
+        expires_at = now + overlap if row.expires_at is None else min(row.expires_at, now + overlap)
+        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(expires_at=expires_at))
+        audit.record(
+            conn,
+            [
+                audit.AuditEntry(
+                    AuditAction.KEY_ROTATE,
+                    int(row.account_id),
+                    "api_key",
+                    key_id,
+                    detail={"successor": issued.key_id, "overlapSeconds": int(overlap.total_seconds())},
+                )
+            ],
+            now,
+        )
+    return issued
 
 
 def authenticate(rt: Runtime, authorization: str | None) -> int:
     """The account id behind an ``Authorization`` header, or ``InvalidApiKey`` (one error for every failure)."""
+    return authenticate_key(rt, authorization).account_id
+
+
+def authenticate_key(rt: Runtime, authorization: str | None) -> Caller:
+    """The key and account behind an ``Authorization`` header, or ``InvalidApiKey`` (one error for every failure)."""
     if not authorization:
         raise InvalidApiKey()
     scheme, _, token = authorization.strip().partition(" ")
@@ -93,7 +143,11 @@ def authenticate(rt: Runtime, authorization: str | None) -> int:
     with rt.db.read() as conn:
         row = conn.execute(
             select(
-                api_keys.c.account_id, api_keys.c.secret_hash, api_keys.c.revoked_at, api_keys.c.expires_at
+                api_keys.c.account_id,
+                api_keys.c.secret_hash,
+                api_keys.c.revoked_at,
+                api_keys.c.expires_at,
+                api_keys.c.last_used_at,
             ).where(api_keys.c.id == key_id)
         ).first()
     now = rt.clock.now()
@@ -104,4 +158,23 @@ def authenticate(rt: Runtime, authorization: str | None) -> int:
         or (row.expires_at is not None and row.expires_at <= now)
     ):
         raise InvalidApiKey()
-    return int(row.account_id)
+    return Caller(key_id, int(row.account_id), row.last_used_at)
+
+
+def touch_key(rt: Runtime, caller: Caller) -> bool:
+    """Record that a key was used, at most once a minute (returns whether it wrote)."""
+    now = rt.clock.now()
+    stale = now - LAST_USED_RESOLUTION
+    if caller.last_used_at is not None and caller.last_used_at > stale:
+        return False
+    with rt.db.write() as conn:
+        # Concurrent requests that all saw a stale value: the condition lets one of them write.
+        result = conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.id == caller.key_id,
+                or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at <= stale),
+            )
+            .values(last_used_at=now)
+        )
+    return bool(result.rowcount)
