@@ -32,9 +32,15 @@ class Settings(BaseSettings):
     # An in-progress idempotency record older than this belongs to a request that died; it may be taken over.
     idempotency_stale_seconds: int = Field(default=60, ge=1)
 
+    # Requests per 60 s; 0 turns a limit off. The storage is a `limits` URI (memory://, redis://host:6379/0).
     rate_limit_per_key: int = Field(default=120, ge=0)
     rate_limit_per_ip: int = Field(default=600, ge=0)
     rate_limit_storage: str = "memory://"
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     log_json: bool = False
+    log_level: str = "INFO"
+    # Comma-separated origins allowed to call the API from a browser; empty = no CORS headers at all.
+    cors_origins: str = ""
+    # Revealed values older than this many days are purged by `admin purge-retention`; 0 keeps them forever.
+    unlock_retention_days: int = Field(default=0, ge=0)

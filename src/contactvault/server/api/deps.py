@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, HTTPException, Query, Request
 from starlette.responses import Response
 
+from contactvault.server.api.middleware import KEY_QUOTA
+from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import accounts
 from contactvault.server.services.directory import PageRequest
@@ -27,10 +29,24 @@ def current_account(
     rt: RuntimeDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> int:
-    """The account behind the bearer key (401 otherwise, one body for every failure)."""
-    account_id = accounts.authenticate(rt, authorization)
-    request.state.account_id = account_id
-    return account_id
+    """The account behind the bearer key (401 otherwise, one body for every failure), within its rate limit.
+
+    The key limit is checked here, before any handler work (idempotency included), so a 429 stores nothing.
+    """
+    caller = accounts.authenticate_key(rt, authorization)
+    request.state.account_id = caller.account_id
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        quota = limiter.hit_key(caller.key_id)
+        setattr(request.state, KEY_QUOTA, quota)
+        if quota is not None and not quota.allowed:
+            raise HTTPException(
+                429,
+                f"Rate limit of {quota.limit} requests per {quota.window} s exceeded; retry in {quota.retry_after} s.",
+                headers={"Retry-After": str(quota.retry_after)},
+            )
+    accounts.touch_key(rt, caller)
+    return caller.account_id
 
 
 AccountId = Annotated[int, Depends(current_account)]
@@ -38,9 +54,7 @@ AccountId = Annotated[int, Depends(current_account)]
 
 async def page_request(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")] = 1,
-    page_size: Annotated[
-        int, Query(alias="pageSize", ge=1, le=100, description="Items per page (1-100).")
-    ] = 20,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100, description="Items per page (1-100).")] = 20,
 ) -> PageRequest:
     """Pagination parameters (20 per page by default)."""
     return PageRequest(page, page_size)
@@ -51,6 +65,4 @@ Page = Annotated[PageRequest, Depends(page_request)]
 
 def json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response rendered with orjson."""
-    return Response(
-        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
-    )
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers)

@@ -1,7 +1,9 @@
-"""Pure ASGI middleware: trace ids, security headers, body size limit, UTF-8 query strings."""
+"""Pure ASGI middleware: trace ids, security and rate-limit headers, the per-IP limit, body size limit, strict JSON,
+UTF-8 query strings."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
@@ -9,6 +11,9 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contactvault.server.api import ratelimit
+from contactvault.server.api.ratelimit import Quota, RateLimiter
 
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 _PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -21,6 +26,12 @@ SECURITY_HEADERS = [
 ]
 # The interactive docs load their scripts and styles; everything else is JSON.
 DOCS_PATHS = ("/docs", "/redoc")
+# Load balancers probe this; it must not eat the prober's per-IP budget.
+UNLIMITED_PATHS = ("/healthz",)
+BODY_METHODS = (b"POST", b"PUT", b"PATCH")
+# Where the auth dependency leaves the key limit's verdict for the headers added here.
+KEY_QUOTA = "rate_limit_key"
+IP_QUOTA = "rate_limit_ip"
 
 
 def _error(status: int, key: str, message: str, trace_id: str, field: str | None = None) -> bytes:
@@ -54,9 +65,10 @@ def _query_problem(query_string: bytes) -> tuple[str, str] | None:
 class RequestContextMiddleware:
     """Gives every request a trace id (echoing a sane ``X-Request-ID``) and every response the headers we promise."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request."""
@@ -67,29 +79,59 @@ class RequestContextMiddleware:
         for name, value in scope["headers"]:
             if name == b"x-request-id" and _SANE_REQUEST_ID.fullmatch(value):
                 trace_id = value.decode()
-        scope.setdefault("state", {})["trace_id"] = trace_id
+        state = scope.setdefault("state", {})
+        state["trace_id"] = trace_id
         extra = [(b"x-request-id", trace_id.encode())]
         if not scope["path"].startswith(DOCS_PATHS):
             extra += SECURITY_HEADERS
         else:
             extra += SECURITY_HEADERS[:3]
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 present = {n.lower() for n, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    h for h in extra if h[0] not in present
+                    h for h in extra + _rate_limit_headers(state, message["status"]) if h[0] not in present
                 ]
             await send(message)
 
         problem = self._reject(scope)
         if problem is not None:
             status, message, field = problem
-            await _send_error(
-                send_with_headers, status, _error(status, "INVALID_REQUEST", message, trace_id, field)
-            )
+            await _send_error(send_with_headers, status, _error(status, "INVALID_REQUEST", message, trace_id, field))
             return
-        await self.app(scope, self._limited(receive, send_with_headers, trace_id), send_with_headers)
+        if self.limiter is not None and scope["path"] not in UNLIMITED_PATHS:
+            quota = self.limiter.hit_ip(_client_ip(scope))
+            state[IP_QUOTA] = quota
+            if quota is not None and not quota.allowed:
+                await _send_error(
+                    send_with_headers,
+                    429,
+                    _error(
+                        429,
+                        "RATE_LIMIT_EXCEEDED",
+                        f"Too many requests from this address; retry in {quota.retry_after} s.",
+                        trace_id,
+                    ),
+                )
+                return
+        app_receive = self._limited(receive, trace_id)
+        if scope["method"].encode() in BODY_METHODS and _is_json(scope):
+            buffered = await self._read_json_body(receive, send_with_headers, trace_id)
+            if buffered is None:
+                return
+            app_receive = _replay(buffered, receive)
+        try:
+            await self.app(scope, app_receive, send_with_headers)
+        except Exception:
+            # The 500 itself is rendered outside every middleware (Starlette's ServerErrorMiddleware), where our
+            # headers would be missing: send the same body from here and let the exception go on to be logged.
+            if not started:
+                await _send_error(send_with_headers, 500, _error(500, "INTERNAL_ERROR", "Internal error.", trace_id))
+            raise
 
     def _reject(self, scope: Scope) -> tuple[int, str, str | None] | None:
         problem = _query_problem(scope.get("query_string", b""))
@@ -101,7 +143,7 @@ class RequestContextMiddleware:
                 return 413, f"The body is larger than {self.max_body_bytes} bytes.", "body"
         return None
 
-    def _limited(self, receive: Receive, send: Send, trace_id: str) -> Receive:
+    def _limited(self, receive: Receive, trace_id: str) -> Receive:
         seen = 0
         limit = self.max_body_bytes
 
@@ -116,12 +158,111 @@ class RequestContextMiddleware:
 
         return wrapped
 
+    async def _read_json_body(self, receive: Receive, send: Send, trace_id: str) -> bytes | None:
+        """The whole JSON body, or None after answering 400/413 (NaN, duplicate keys, non-UTF-8, too large)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the app will see the same on its own receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                text = f"The body is larger than {self.max_body_bytes} bytes."
+                await _send_error(send, 413, _error(413, "INVALID_REQUEST", text, trace_id, "body"))
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = strict_json_problem(body)
+        if problem is not None:
+            await _send_error(send, 400, _error(400, "INVALID_REQUEST", problem, trace_id, "body"))
+            return None
+        return body
+
 
 class BodyTooLarge(Exception):
     """A chunked body went past the limit."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"The body is larger than {limit} bytes.")
+
+
+class _NotStrictJson(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotStrictJson(f"The body contains {name}, which JSON does not allow.")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        # Two parsers that keep different duplicates read different requests (a proxy and us, say): refuse.
+        raise _NotStrictJson("The body has an object with a duplicate key.")
+    return result
+
+
+def strict_json_problem(body: bytes) -> str | None:
+    """Why a body is not strict JSON (NaN/Infinity, duplicate keys, not UTF-8), or None.
+
+    Plain syntax errors are left to the framework, which names them in its usual 400.
+    """
+    if not body:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "The body is not valid UTF-8."
+    try:
+        json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+    except _NotStrictJson as exc:
+        return str(exc)
+    except ValueError:
+        return None
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    """Whether the framework will parse this body as JSON (no content type, ``application/json`` or ``+json``)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media: bytes = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+    return True
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _rate_limit_headers(state: dict[str, Any], status: int) -> list[tuple[bytes, bytes]]:
+    key: Quota | None = state.get(KEY_QUOTA)
+    ip: Quota | None = state.get(IP_QUOTA)
+    headers = ratelimit.key_headers(key) if key is not None else []
+    headers += ratelimit.ietf_headers([q for q in (key, ip) if q is not None])
+    if status == 429:
+        refused = [q for q in (key, ip) if q is not None and not q.allowed]
+        if refused:
+            headers.append(ratelimit.retry_after_header(max(refused, key=lambda q: q.retry_after)))
+    return headers
 
 
 async def _send_error(send: Send, status: int, body: bytes) -> None:

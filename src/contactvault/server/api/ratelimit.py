@@ -1,0 +1,117 @@
+"""Rate limits per API key and per client IP: fixed 60-second windows counted in a ``limits`` storage.
+
+Windows are aligned to the injectable clock (``floor(now / 60)``), so every process sharing a storage (memory://
+in one process, redis:// across several) counts the same window, and tests move time with the fake clock. One
+atomic ``incr`` per limit and request decides: the first L increments of a window are admitted, so concurrent
+requests can never admit more than L. A storage outage fails open (logged): rate limiting protects capacity, it
+is not an access control.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
+
+from contactvault.server.config import Settings
+
+log = logging.getLogger("contactvault.ratelimit")
+
+WINDOW_SECONDS = 60
+KEY_POLICY = "key"
+IP_POLICY = "ip"
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """Where one request leaves one limit."""
+
+    policy: str
+    limit: int
+    remaining: int
+    reset_at: int  # Unix seconds at which the window ends
+    retry_after: int  # whole seconds until then, at least 1
+    allowed: bool
+    window: int = WINDOW_SECONDS
+
+
+class RateLimiter:
+    """Counts requests per (policy, identity) in fixed windows; a limit of 0 is off."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        per_key: int,
+        per_ip: int,
+        now: Callable[[], datetime],
+        window_seconds: int = WINDOW_SECONDS,
+    ) -> None:
+        self.storage = storage
+        self.limits = {KEY_POLICY: per_key, IP_POLICY: per_ip}
+        self.window = window_seconds
+        self._now = now
+
+    @classmethod
+    def from_settings(cls, settings: Settings, now: Callable[[], datetime]) -> RateLimiter:
+        """A limiter on the configured storage."""
+        storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
+        if not isinstance(storage, Storage):
+            raise ValueError(f"{settings.rate_limit_storage!r} is an asyncio storage; use the synchronous scheme")
+        return cls(storage, per_key=settings.rate_limit_per_key, per_ip=settings.rate_limit_per_ip, now=now)
+
+    def hit_key(self, key_id: str) -> Quota | None:
+        """Count one request for an API key (None when that limit is off)."""
+        return self._hit(KEY_POLICY, key_id)
+
+    def hit_ip(self, ip: str) -> Quota | None:
+        """Count one request for a client address (None when that limit is off)."""
+        return self._hit(IP_POLICY, ip)
+
+    def _hit(self, policy: str, identity: str) -> Quota | None:
+        limit = self.limits[policy]
+        if limit <= 0:
+            return None
+        now = self._now().timestamp()
+        window = int(now // self.window)
+        reset_at = (window + 1) * self.window
+        retry_after = max(1, math.ceil(reset_at - now))
+        try:
+            # The window index is part of the key, so the storage expiry only has to outlive the window.
+            used = self.storage.incr(f"contactvault/{policy}/{identity}/{window}", self.window + 1)
+        except StorageError as exc:
+            log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
+            return None
+        return Quota(policy, limit, max(0, limit - used), reset_at, retry_after, used <= limit, self.window)
+
+    def reset(self) -> None:
+        """Forget every count (tests, and an operator clearing a storm)."""
+        self.storage.reset()
+
+
+def key_headers(quota: Quota) -> list[tuple[bytes, bytes]]:
+    """The contract's X-RateLimit-* headers for the key limit."""
+    return [
+        (b"x-ratelimit-limit", str(quota.limit).encode()),
+        (b"x-ratelimit-remaining", str(quota.remaining).encode()),
+        (b"x-ratelimit-reset", str(quota.reset_at).encode()),
+    ]
+
+
+def ietf_headers(quotas: Sequence[Quota]) -> list[tuple[bytes, bytes]]:
+    """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers-10 structured fields)."""
+    if not quotas:
+        return []
+    policy = ", ".join(f'"{q.policy}";q={q.limit};w={q.window}' for q in quotas)
+    current = ", ".join(f'"{q.policy}";r={q.remaining};t={q.retry_after}' for q in quotas)
+    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", current.encode())]
+
+
+def retry_after_header(quota: Quota) -> tuple[bytes, bytes]:
+    """``Retry-After`` in whole seconds."""
+    return (b"retry-after", str(quota.retry_after).encode())

@@ -1,0 +1,261 @@
+"""Encryption key rotation: a new Fernet key goes first, then every sealed value is re-encrypted in short batches.
+
+The order of events that keeps a running service readable throughout:
+
+1. ``add_primary_key`` writes the key file with the new key first and every old key after it.
+2. ``reencrypt`` walks ``contact_points`` and ``unlocks`` by id, 1,000 rows at a time: it reads a batch, rotates
+   the tokens with no transaction open, then writes them back in one short transaction, each row only if it still
+   holds the token that was read (a concurrent erasure or purge wins). Rows already sealed under the new key are
+   skipped, so running it again resumes where it stopped and a finished run is a no-op.
+3. A running API process meets a token its in-memory keys cannot open; ``ReloadingCipher`` re-reads the key file
+   once and carries on. Old tokens still open (the old keys stay in the file) until the operator retires them.
+
+Keys never enter the database: the audit row of a rotation carries counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import Table, bindparam, select, update
+
+from contactvault.server.crypto import Cipher, KeyMaterial
+from contactvault.server.db import audit
+from contactvault.server.db.engine import Database
+from contactvault.server.db.tables import contact_points, unlocks
+from contactvault.server.domain.audit import AuditAction
+from contactvault.server.runtime import Runtime
+
+log = logging.getLogger("contactvault.keys")
+
+SEALED_TABLES: tuple[Table, ...] = (contact_points, unlocks)
+DEFAULT_BATCH = 1000
+# A token that no key opens must not make every request re-read the key file.
+RELOAD_INTERVAL_SECONDS = 1.0
+
+
+class ReloadingCipher(Cipher):
+    """A cipher that, when a token does not open, re-reads its keys once (a rotation may have put a new key first).
+
+    It wraps the cipher it replaces and only ever swaps in keys that keep the same hash key, since every stored
+    lookup hash (suppressions, contact points) depends on it.
+    """
+
+    def __init__(self, inner: Cipher, load: Callable[[], KeyMaterial]) -> None:
+        # Deliberately no super().__init__(): every method delegates to the current inner cipher.
+        self._inner = inner
+        self._load = load
+        self._lock = threading.Lock()
+        self._last_reload = float("-inf")
+
+    def seal(self, value: str) -> bytes:
+        """Encrypt a value under the newest key known."""
+        return self._inner.seal(value)
+
+    def open(self, token: bytes) -> str:
+        """Decrypt a value; on an unknown key, reload the keys once and try again."""
+        inner = self._inner
+        try:
+            return inner.open(token)
+        except InvalidToken:
+            fresh = self._reload(inner)
+            if fresh is None:
+                raise
+            return fresh.open(token)
+
+    def rotate(self, token: bytes) -> bytes:
+        """Re-encrypt under the newest key."""
+        return self._inner.rotate(token)
+
+    def lookup_hash(self, kind: str, value: str) -> bytes:
+        """A keyed hash for equality lookups."""
+        return self._inner.lookup_hash(kind, value)
+
+    def _reload(self, seen: Cipher) -> Cipher | None:
+        with self._lock:
+            if self._inner is not seen:
+                return self._inner  # another thread reloaded meanwhile
+            now = time.monotonic()
+            if now - self._last_reload < RELOAD_INTERVAL_SECONDS:
+                return None
+            self._last_reload = now
+            try:
+                fresh = Cipher(self._load())
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("could not reload encryption keys: %s", type(exc).__name__)
+                return None
+            probe = "reload-probe"
+            if fresh.lookup_hash("person", probe) != seen.lookup_hash("person", probe):
+                log.error("the key file now has a different hash key; keeping the keys in memory")
+                return None
+            self._inner = fresh
+            log.info("encryption keys reloaded")
+            return fresh
+
+
+def add_primary_key(path: Path) -> KeyMaterial:
+    """Put a new Fernet key first in the key file (old keys stay, so old tokens still open); returns the new set."""
+    current = KeyMaterial.load(path)
+    fresh = KeyMaterial((Fernet.generate_key().decode(), *current.fernet_keys), current.hash_key)
+    write_key_file(path, fresh)
+    return fresh
+
+
+def retire_old_keys(path: Path) -> KeyMaterial:
+    """Keep only the newest Fernet key (run after a complete re-encryption)."""
+    current = KeyMaterial.load(path)
+    kept = KeyMaterial(current.fernet_keys[:1], current.hash_key)
+    write_key_file(path, kept)
+    return kept
+
+
+def write_key_file(path: Path, keys: KeyMaterial) -> None:
+    """Replace the key file atomically (a reader sees the old file or the new one, never half of one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"fernet_keys": list(keys.fernet_keys), "hash_key": keys.hash_key}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(slots=True)
+class TableReport:
+    """What a re-encryption pass did to one table."""
+
+    scanned: int = 0
+    reencrypted: int = 0
+    current: int = 0
+    unreadable: int = 0
+    changed_meanwhile: int = 0
+
+
+@dataclass(slots=True)
+class ReencryptReport:
+    """Per table; ``complete`` is False when the pass stopped early (``max_batches``)."""
+
+    tables: dict[str, TableReport] = field(default_factory=dict)
+    complete: bool = True
+
+    @property
+    def unreadable(self) -> int:
+        """Rows that no configured key opens."""
+        return sum(t.unreadable for t in self.tables.values())
+
+
+def reencrypt(
+    rt: Runtime, keys: KeyMaterial, *, batch_size: int = DEFAULT_BATCH, max_batches: int | None = None
+) -> ReencryptReport:
+    """Re-seal every stored value under ``keys``' first key, in batches; idempotent and resumable."""
+    primary = Fernet(keys.fernet_keys[0].encode())
+    every = MultiFernet([Fernet(k.encode()) for k in keys.fernet_keys])
+    report = ReencryptReport()
+    batches = 0
+    for table in SEALED_TABLES:
+        stats = report.tables.setdefault(table.name, TableReport())
+        last_id = 0
+        while True:
+            if max_batches is not None and batches >= max_batches:
+                report.complete = False
+                break
+            rows = _read_batch(rt.db, table, last_id, batch_size)
+            if not rows:
+                break
+            batches += 1
+            last_id = rows[-1][0]
+            changes = _rotate_batch(rows, primary, every, stats)
+            if changes:
+                written = _write_batch(rt.db, table, changes)
+                stats.reencrypted += written
+                stats.changed_meanwhile += len(changes) - written
+    now = rt.clock.now()
+    with rt.db.write() as conn:
+        audit.record(
+            conn,
+            [
+                audit.AuditEntry(
+                    AuditAction.ENCRYPTION_ROTATE,
+                    subject_type="encryption",
+                    detail={
+                        "complete": report.complete,
+                        **{name: t.reencrypted for name, t in report.tables.items()},
+                        "unreadable": report.unreadable,
+                    },
+                )
+            ],
+            now,
+        )
+    return report
+
+
+def _read_batch(db: Database, table: Table, after: int, size: int) -> list[tuple[int, bytes]]:
+    with db.read() as conn:
+        rows = conn.execute(
+            select(table.c.id, table.c.value_encrypted)
+            .where(table.c.id > after, table.c.value_encrypted.is_not(None))
+            .order_by(table.c.id)
+            .limit(size)
+        ).all()
+    return [(int(r.id), bytes(r.value_encrypted)) for r in rows]
+
+
+def _rotate_batch(
+    rows: list[tuple[int, bytes]], primary: Fernet, every: MultiFernet, stats: TableReport
+) -> list[dict[str, object]]:
+    changes: list[dict[str, object]] = []
+    for row_id, token in rows:
+        stats.scanned += 1
+        try:
+            primary.decrypt(token)
+        except InvalidToken:
+            pass
+        else:
+            stats.current += 1
+            continue
+        try:
+            fresh = every.rotate(token)
+        except InvalidToken:
+            stats.unreadable += 1
+            log.warning("row %s of a sealed table opens with no configured key", row_id)
+            continue
+        changes.append({"r_id": row_id, "r_old": token, "r_new": fresh})
+    return changes
+
+
+def _write_batch(db: Database, table: Table, changes: list[dict[str, object]]) -> int:
+    written = 0
+    with db.write() as conn:
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("r_id"), table.c.value_encrypted == bindparam("r_old"))
+            .values(value_encrypted=bindparam("r_new"))
+        )
+        # One statement per row: the driver's executemany does not report per-row counts everywhere.
+        for change in changes:
+            written += int(conn.execute(statement, change).rowcount)
+    return written
+
+
+def verify(rt: Runtime, keys: KeyMaterial, *, batch_size: int = DEFAULT_BATCH) -> int:
+    """How many stored values do not open with the newest key alone (0 means old keys may be retired)."""
+    primary = Fernet(keys.fernet_keys[0].encode())
+    stale = 0
+    for table in SEALED_TABLES:
+        last_id = 0
+        while rows := _read_batch(rt.db, table, last_id, batch_size):
+            last_id = rows[-1][0]
+            for _, token in rows:
+                try:
+                    primary.decrypt(token)
+                except InvalidToken:
+                    stale += 1
+    return stale
