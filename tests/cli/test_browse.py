@@ -1,0 +1,107 @@
+"""``credits``, ``events list``, ``people list/show`` and ``contacts search`` against the live server."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import Account
+
+from .conftest import CLI, LiveServer
+
+
+def test_credits_table_and_json(connected: CLI) -> None:
+    table = connected("credits")
+    assert table.exit_code == 0
+    assert "Available now" in table.stdout
+    assert "10,000" in table.stdout
+    body = connected.json("credits")
+    assert body["totalBalance"] == 10_000
+    assert body["subscriptionBalance"] == 10_000
+
+
+def test_connection_options_beat_the_environment(cli: CLI, live: LiveServer, user: Account) -> None:
+    body = cli.json("credits", "--base-url", live.base_url, "--api-key", user.api_key)
+    assert body["totalBalance"] == 10_000
+
+
+def test_without_a_key_the_command_exits_2_and_says_how_to_get_one(cli: CLI) -> None:
+    result = cli("credits")
+    assert result.exit_code == 2
+    assert "no API key" in result.stderr
+    assert "contactvault login" in result.stderr
+
+
+def test_events_list_filters_and_paginates(connected: CLI) -> None:
+    page = connected.json("events", "list", "--page-size", "1")
+    assert (page["total"], page["pageSize"], page["hasMore"]) == (2, 1, True)
+    berlin = connected.json("events", "list", "--city", "Berlin")
+    assert [e["id"] for e in berlin["items"]] == ["100"]
+    everything = connected.json("events", "list", "--all")
+    assert {e["id"] for e in everything["items"]} == {"100", "200"}
+    assert everything["total"] == 2
+    table = connected("events", "list", "--keyword", "Retail")
+    assert table.exit_code == 0
+    assert "Berlin Retail Expo 2026" in table.stdout
+    assert "Page 1 of 1 (1 events)" in table.stdout
+
+
+def test_events_list_rejects_a_page_size_over_100(connected: CLI) -> None:
+    assert connected("events", "list", "--page-size", "101").exit_code == 2
+
+
+def test_people_list_with_search_and_all_pages(connected: CLI) -> None:
+    vps = connected.json("people", "list", "--event", "100", "--search", "VP", "--page-size", "10")
+    assert vps["total"] == 60
+    assert len(vps["items"]) == 10
+    assert all("VP" in person["title"] for person in vps["items"])
+    everyone = connected.json("people", "list", "--event", "200", "--all")
+    assert everyone["total"] == 10
+    table = connected("people", "list", "--event", "200")
+    assert table.exit_code == 0
+    assert "Person 1 Example" in table.stdout
+    assert "locked" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["people", "list"], 2, "--event"),
+        (["people", "list", "--event", "abc"], 2, "--event must be digits"),
+        (["people", "list", "--event", "999"], 1, "not found"),
+        (["people", "show", "x1"], 2, "personnel id must be digits"),
+        (["people", "show", "999999"], 1, "not found"),
+    ],
+)
+def test_people_usage_errors_and_unknown_ids(connected: CLI, args: list[str], code: int, message: str) -> None:
+    result = connected(*args)
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_people_show_json_and_table(connected: CLI) -> None:
+    person = connected.json("people", "show", "5")
+    assert person["id"] == "5"
+    assert person["title"] == "VP of Partnerships"
+    assert person["email"] is None
+    assert person["contactUnlockStatus"] == "locked"
+    table = connected("people", "show", "5")
+    assert "Person 5 Example" in table.stdout
+    assert "Acme Widgets GmbH" in table.stdout
+
+
+def test_contacts_search(connected: CLI) -> None:
+    page = connected.json("contacts", "search", "--company", "Northwind", "--role", "VP", "--page-size", "5")
+    assert page["total"] == 30  # even ids that are multiples of 5, at Northwind
+    assert all(p["companyName"] == "Northwind Logistics" for p in page["items"])
+    found = connected.json("contacts", "search", "--company", "Acme", "--person-name", "Person 7 Example")
+    assert "7" in [p["id"] for p in found["items"]]
+    table = connected("contacts", "search", "--company", "Acme", "--page-size", "3")
+    assert table.exit_code == 0
+    assert "Acme Widgets GmbH" in table.stdout
+
+
+def test_contacts_search_needs_a_company(connected: CLI) -> None:
+    result = connected("contacts", "search")
+    assert result.exit_code == 2
+    assert "--company" in result.stderr

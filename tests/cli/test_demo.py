@@ -1,0 +1,69 @@
+"""``contactvault demo``: the whole workflow against an embedded server, or against a given one."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import Account
+
+from .conftest import CLI, LiveServer
+
+
+@pytest.fixture(autouse=True)
+def _temporary_files_in_tmp_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The demo leaves its CSV export behind on purpose; here it lands in the test's own directory.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+def test_demo_walks_the_workflow_on_an_embedded_server(cli: CLI) -> None:
+    result = cli("demo", "--people", "300", "--events", "2")
+    assert result.exit_code == 0, result.output
+    steps = [
+        "1. Your credits",
+        "2. Find an event",
+        "3. People at the event",
+        "4. Pick 25 people by title",
+        "5. Estimate and confirm",
+        "6. Unlock",
+        "7. Results and reconciliation",
+        "8. Export",
+    ]
+    positions = [result.stdout.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "? [y/N]: y (auto-confirmed: demo credits)" in result.stdout
+    assert "difference 0 ok" in result.stdout
+    assert "Done." in result.stdout
+
+
+def test_demo_json_summary_and_export_file(cli: CLI, tmp_path: Path) -> None:
+    body = cli.json("demo", "--people", "300", "--events", "2", "--pick", "10")
+    assert len(body["picked"]) == 10
+    run = body["result"]
+    assert run["status"] == "completed"
+    assert run["reconciliation"]["ok"]
+    assert run["exitCode"] in (0, 4)
+    export = Path(body["exportFile"])
+    assert export.parent == tmp_path
+    with export.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["personnel_id"] for r in rows) == sorted(c["personnelId"] for c in run["delivered"])
+    assert all(r["event_id"] == body["eventId"] for r in rows)
+
+
+def test_demo_against_a_given_server_spends_only_with_yes_all(cli: CLI, live: LiveServer, user: Account) -> None:
+    refused = cli("demo", "--base-url", live.base_url, "--api-key", user.api_key)
+    assert refused.exit_code == 2
+    assert "pass --yes-all" in refused.stderr
+    balance = httpx.get(f"{live.base_url}/external/credits/balance", headers=user.headers, timeout=10)
+    assert balance.json()["totalBalance"] == 10_000
+
+    body = cli.json("demo", "--base-url", live.base_url, "--api-key", user.api_key, "--yes-all")
+    assert body["baseUrl"] == live.base_url
+    assert body["eventId"] == "100"
+    assert body["picked"][:3] == ["5", "10", "15"]  # "VP" titles first
+    assert body["result"]["reconciliation"]["charged"] == 15 * len(body["result"]["delivered"])

@@ -1,0 +1,117 @@
+"""``contactvault export``: delivered contacts from the state file, each exactly once, as CSV or JSON Lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from contactvault.cli.client_export import ExportFormat, render
+from tests.factories import email_of, phone_of
+
+from .conftest import CLI
+
+COLUMNS = [
+    "personnel_id",
+    "full_name",
+    "title",
+    "company_name",
+    "email",
+    "verification_status",
+    "verification_score",
+    "unlocked_at",
+    "event_id",
+]
+
+
+@pytest.fixture
+def unlocked(connected: CLI) -> CLI:
+    """Emails of 1, 2, 3 and 5 (10 fails), over two runs that overlap (2 is asked for twice), plus a phone."""
+    connected.json("unlock", "--event", "100", "--ids", "1,2,10", "--yes", code=4)
+    connected.json("unlock", "--event", "100", "--ids", "2,3,5", "--yes")
+    connected.json("unlock", "--event", "200", "--ids", "3,6", "--phone", "--yes")
+    return connected
+
+
+def test_csv_to_stdout_has_each_delivered_contact_once(unlocked: CLI) -> None:
+    result = unlocked("export")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == COLUMNS
+    assert [(r["personnel_id"], r["email"]) for r in rows] == [(str(i), email_of(i)) for i in (1, 2, 3, 5)]
+    assert rows[0]["full_name"] == "Person 1 Example"
+    assert rows[0]["company_name"] == "Acme Widgets GmbH"
+    assert (rows[0]["verification_status"], rows[0]["verification_score"]) == ("valid", "95")
+    assert rows[0]["event_id"] == "100"
+    assert rows[0]["unlocked_at"]
+
+
+def test_jsonl_to_a_private_file_with_a_json_summary(unlocked: CLI, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    summary = unlocked.json("export", "--format", "jsonl", "--output", str(target))
+    assert summary == {"path": str(target), "format": "jsonl", "channel": "email", "count": 4}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["personnel_id"] for line in lines] == ["1", "2", "3", "5"]
+    assert lines[0]["verification_score"] == 95
+
+
+def test_phone_export_and_event_filter(unlocked: CLI) -> None:
+    phones = list(csv.DictReader(io.StringIO(unlocked("export", "--phone").stdout)))
+    assert [(r["personnel_id"], r["phone"], r["event_id"]) for r in phones] == [
+        ("3", phone_of(3), "200"),
+        ("6", phone_of(6), "200"),
+    ]
+    assert unlocked("export", "--event", "200").stdout.splitlines() == [",".join(COLUMNS)]
+
+
+def test_export_of_one_run(unlocked: CLI) -> None:
+    runs = unlocked.json("tasks", "list")["runs"]
+    second_email_run = runs[1]["runId"]
+    rows = list(csv.DictReader(io.StringIO(unlocked("export", "--run", second_email_run).stdout)))
+    assert [r["personnel_id"] for r in rows] == ["3", "5"]
+
+
+def test_file_output_prints_a_note_for_people(unlocked: CLI, tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    result = unlocked("export", "-o", str(target))
+    assert result.exit_code == 0
+    assert f"Exported 4 email contacts to {target}" in result.stderr.replace("\n", "")
+    assert result.stdout == ""
+
+
+def test_json_without_output_is_a_usage_error(cli: CLI) -> None:
+    result = cli("export", "--json")
+    assert result.exit_code == 2
+    assert "--json prints a summary and needs --output" in result.stderr
+
+
+def test_unknown_format_is_a_usage_error(cli: CLI) -> None:
+    assert cli("export", "--format", "xlsx").exit_code == 2
+
+
+def test_without_a_state_file_the_export_is_empty(cli: CLI, state_file: Path) -> None:
+    result = cli("export")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [",".join(COLUMNS)]
+    assert "No state file" in result.stderr
+    assert not state_file.exists()
+
+
+def test_csv_neutralises_formulas_in_free_text_but_not_in_addresses() -> None:
+    row = dict.fromkeys(COLUMNS, "") | {
+        "personnel_id": "1",
+        "full_name": '=HYPERLINK("x")',
+        "title": "+1 Sales",
+        "company_name": "@Acme",
+        "email": "-odd@example.test",
+    }
+    (parsed,) = csv.DictReader(io.StringIO(render([row], "email", ExportFormat.CSV)))
+    assert parsed["full_name"] == '\'=HYPERLINK("x")'
+    assert parsed["title"] == "'+1 Sales"
+    assert parsed["company_name"] == "'@Acme"
+    assert parsed["email"] == "-odd@example.test"
