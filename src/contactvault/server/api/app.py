@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from contactvault.server.api import errors
+from contactvault.server.api import errors, openapi
 from contactvault.server.api.deps import json
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
@@ -80,6 +80,7 @@ def create_app(
     errors.install_body_limit(app)
     for module in (credits, events, personnel, contacts, actions):
         app.include_router(module.router)
+    openapi.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

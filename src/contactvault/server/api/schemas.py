@@ -7,6 +7,55 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ID_EXAMPLE = "789"
+EVENT_EXAMPLE: dict[str, Any] = {
+    "id": "139574",
+    "eventId": "139574",
+    "name": "Berlin Retail Expo 2026",
+    "nickname": "BRE26",
+    "description": None,
+    "url": "https://retail-expo.example/berlin",
+    "dateStart": "2026-05-04",
+    "dateEnd": "2026-05-06",
+    "venue": "Messe Berlin",
+    "city": "Berlin",
+    "region": None,
+    "country": "Germany",
+    "exhibitorCount": 412,
+    "image": None,
+    "dataSource": None,
+    "hasVisitors": False,
+    "sponsorMatchStarred": 0,
+}
+EVENT_DETAIL_EXAMPLE: dict[str, Any] = {
+    **EVENT_EXAMPLE,
+    "attendeeCount": 12000,
+    "personnelCount": 3100,
+    "eventType": "tradeshow",
+    "topics": ["retail", "logistics"],
+}
+CONTACT_EXAMPLE: dict[str, Any] = {
+    "id": ID_EXAMPLE,
+    "fullName": "Jane Doe",
+    "title": "VP of Partnerships",
+    "department": "Business Development",
+    "seniorityLevel": "VP",
+    "linkedinUrl": "https://www.linkedin.com/in/jane-doe-789",
+    "companyName": "Example Retail Co",
+    "sourceType": ["exhibitor"],
+    "email": None,
+    "contactUnlockStatus": "locked",
+    "phone": None,
+    "phoneUnlockStatus": None,
+    "eventCount": 2,
+    "linkedinActivity": None,
+    "linkedinActivityStatus": None,
+    "outreachMessageStatus": None,
+    "outreachMessageChannels": [],
+}
+
+
+def _page_example(item: dict[str, Any]) -> dict[str, Any]:
+    return {"items": [item], "total": 41, "page": 3, "pageSize": 20, "totalPages": 3, "hasMore": False}
 
 
 class UnlockCreate(BaseModel):
@@ -116,6 +165,8 @@ class CreditBalancePublic(BaseModel):
 class EventItemPublic(BaseModel):
     """An event in a list."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_EXAMPLE]})
+
     id: str
     eventId: str
     name: str
@@ -138,6 +189,8 @@ class EventItemPublic(BaseModel):
 class EventDetailPublic(EventItemPublic):
     """One event in full."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_DETAIL_EXAMPLE]})
+
     attendeeCount: int | None
     personnelCount: int
     eventType: str | None
@@ -147,37 +200,15 @@ class EventDetailPublic(EventItemPublic):
 class EventEnvelope(BaseModel):
     """GET /external/events/{id}."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"event": EVENT_DETAIL_EXAMPLE}]})
+
     event: EventDetailPublic
 
 
 class ContactItemPublic(BaseModel):
     """A person as the caller sees them."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": ID_EXAMPLE,
-                    "fullName": "Jane Doe",
-                    "title": "VP of Partnerships",
-                    "department": "Business Development",
-                    "seniorityLevel": "VP",
-                    "linkedinUrl": "https://www.linkedin.com/in/jane-doe-789",
-                    "companyName": "Example Retail Co",
-                    "sourceType": ["exhibitor"],
-                    "email": None,
-                    "contactUnlockStatus": "locked",
-                    "phone": None,
-                    "phoneUnlockStatus": None,
-                    "eventCount": 2,
-                    "linkedinActivity": None,
-                    "linkedinActivityStatus": None,
-                    "outreachMessageStatus": None,
-                    "outreachMessageChannels": [],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTACT_EXAMPLE]})
 
     id: str
     fullName: str
@@ -211,11 +242,15 @@ class PageFields(BaseModel):
 class EventPage(PageFields):
     """A page of events."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_page_example(EVENT_EXAMPLE)]})
+
     items: list[EventItemPublic]
 
 
 class ContactPage(PageFields):
     """A page of people."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_page_example(CONTACT_EXAMPLE)]})
 
     items: list[ContactItemPublic]
 
@@ -238,6 +273,21 @@ class Semantics(BaseModel):
 
 class PersonnelPage(ContactPage):
     """GET /external/personnel/list."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_page_example(CONTACT_EXAMPLE),
+                    "semantics": {
+                        "accessMode": "full",
+                        "previewLimit": None,
+                        "counts": {"actualTotal": 41, "visibleTotal": 41, "remainingLockedCount": 0},
+                    },
+                }
+            ]
+        }
+    )
 
     semantics: Semantics
 

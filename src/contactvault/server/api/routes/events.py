@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
-from contactvault.server.api.schemas import EventEnvelope, EventPage
+from contactvault.server.api.schemas import ErrorPublic, EventEnvelope, EventPage
 from contactvault.server.domain.errors import NotFound
 from contactvault.server.domain.tasks import parse_person_id
 from contactvault.server.services import directory
@@ -43,7 +43,12 @@ def list_events(
     )
 
 
-@router.get("/{event_id}", response_model=EventEnvelope, summary="Get one event")
+@router.get(
+    "/{event_id}",
+    response_model=EventEnvelope,
+    summary="Get one event",
+    responses={404: {"model": ErrorPublic, "description": "Unknown event."}},
+)
 def get_event(
     rt: RuntimeDep, _account: AccountId, event_id: Annotated[str, Path(min_length=1, max_length=100)]
 ) -> Response:

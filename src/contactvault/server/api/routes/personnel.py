@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from contactvault.server.api.deps import AccountId, RuntimeDep, json
-from contactvault.server.api.schemas import ContactItemPublic, PersonnelPage
+from contactvault.server.api.schemas import ContactItemPublic, ErrorPublic, PersonnelPage
 from contactvault.server.domain.errors import NotFound
 from contactvault.server.domain.tasks import parse_person_id
 from contactvault.server.services import directory
@@ -17,7 +17,12 @@ router = APIRouter(prefix="/external/personnel", tags=["personnel"])
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
-@router.get("/list", response_model=PersonnelPage, summary="List the people at an event")
+@router.get(
+    "/list",
+    response_model=PersonnelPage,
+    summary="List the people at an event",
+    responses={404: {"model": ErrorPublic, "description": "Unknown event."}},
+)
 def list_personnel(
     rt: RuntimeDep,
     account_id: AccountId,
@@ -48,7 +53,12 @@ def list_personnel(
     )
 
 
-@router.get("/profile", response_model=ContactItemPublic, summary="Get one person")
+@router.get(
+    "/profile",
+    response_model=ContactItemPublic,
+    summary="Get one person",
+    responses={404: {"model": ErrorPublic, "description": "Unknown person."}},
+)
 def profile(
     rt: RuntimeDep,
     account_id: AccountId,
