@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from contactvault.cli import admin_security
 from contactvault.cli.common import EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail
 from contactvault.server.config import Settings
 from contactvault.server.runtime import Runtime
@@ -188,3 +189,7 @@ def reconcile(db: DbOption = None) -> None:
     emit({"ok": result.ok, "buckets": result.buckets, "tasks": result.tasks, "problems": result.problems})
     if not result.ok:
         raise typer.Exit(1)
+
+
+# Key rotation, encryption key rotation, erasure, retention and audit live in their own module.
+admin_security.register(app, key_app)

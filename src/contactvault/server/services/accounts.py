@@ -91,8 +91,11 @@ def revoke_key(rt: Runtime, key_id: str) -> None:
             audit.record(conn, [audit.AuditEntry(AuditAction.KEY_REVOKE, row.account_id, "api_key", key_id)], now)
 
 
-def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> IssuedKey:
-    """Issue a successor for the same account; the old key keeps working for ``overlap``, then expires."""
+def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey, datetime]:
+    """Issue a successor for the same account; the old key keeps working for ``overlap``, then expires.
+
+    Returns the new key and the old key's expiry.
+    """
     if overlap < timedelta(0):
         raise InvalidRequest("overlap must not be negative.", {"field": "overlap"})
     now = rt.clock.now()
@@ -123,7 +126,7 @@ def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> IssuedKey:
             ],
             now,
         )
-    return issued
+    return issued, expires_at
 
 
 def authenticate(rt: Runtime, authorization: str | None) -> int:

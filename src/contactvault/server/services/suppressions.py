@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +54,30 @@ def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
 def has_suppressions(conn: Connection) -> bool:
     """Whether the list has any entry at all (lets a batch skip the lookups when it is empty)."""
     return conn.execute(select(suppressions.c.id).limit(1)).first() is not None
+
+
+def add_hashes(
+    conn: Connection, entries: Sequence[tuple[str, bytes]], now: datetime, trace_id: str | None = None
+) -> int:
+    """Put (kind, keyed hash) pairs on the list in the caller's transaction; returns how many were new."""
+    wanted = {(kind, bytes(digest)) for kind, digest in entries}
+    if not wanted:
+        return 0
+    present = {
+        (kind, bytes(digest))
+        for kind, digest in conn.execute(
+            select(suppressions.c.kind, suppressions.c.value_hash).where(
+                suppressions.c.value_hash.in_([d for _, d in wanted])
+            )
+        )
+    }
+    new = sorted(wanted - present)
+    if new:
+        conn.execute(insert(suppressions), [{"kind": k, "value_hash": d, "created_at": now} for k, d in new])
+        audit.record(
+            conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=k) for k, _ in new], now, trace_id
+        )
+    return len(new)
 
 
 def suppressed_hashes(conn: Connection, hashes: Sequence[bytes]) -> set[bytes]:

@@ -1,0 +1,254 @@
+"""Erasure: a person's contact data removed everywhere, and the person kept on the opt-out list.
+
+What one erasure does, in one transaction:
+
+- puts the person (and each of their addresses, by keyed hash) on the suppression list, so no resolver, import or
+  retry can ever reveal or charge them again;
+- deletes their ``contact_points`` (the vault's copy of their email and phone);
+- removes the value from every account's ``unlocks`` row for them but keeps the row: it is what makes a second
+  charge for the same person impossible, and the account's history (what it paid for, when) stays true;
+- with ``delete_profile``, also deletes the directory profile (name, title, LinkedIn URL, event links);
+- writes audit rows (no values): one for the erasure and one per account that had unlocked the person, which is
+  also the list of accounts to tell.
+
+After it, the API shows those accounts the person with ``email``/``phone`` null and status ``locked``; the old
+task still lists the item as ``unlocked`` (it was delivered and paid for) without the value. A new submission
+counts the person as already unlocked for those accounts and as chargeable for others, then fails at resolution
+with ``INELIGIBLE`` and no charge, exactly as for anyone else on the opt-out list.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.fernet import InvalidToken
+from sqlalchemy import Connection, delete, func, select, update
+
+from contactvault.server.db import audit
+from contactvault.server.db.tables import contact_points, event_personnel, events, personnel, task_items, unlocks
+from contactvault.server.domain.audit import AuditAction
+from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.runtime import Runtime
+from contactvault.server.services.suppressions import add_hashes
+
+log = logging.getLogger("contactvault.erasure")
+
+SCAN_BATCH = 1000
+ADDRESS_KINDS = ("email", "phone")
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What an erasure did; ``accounts`` had unlocked the person (tell them)."""
+
+    person_ids: list[str]
+    accounts: list[str]
+    contact_points_deleted: int
+    unlock_values_erased: int
+    suppressions_added: int
+    in_flight_items: int
+    profile_deleted: bool
+
+
+def erase_person(
+    rt: Runtime, person_id: int, *, delete_profile: bool = False, trace_id: str | None = None
+) -> ErasureReport:
+    """Erase one person's contact data and keep them suppressed (idempotent: running it again changes nothing)."""
+    return _erase(rt, [person_id], [], delete_profile=delete_profile, trace_id=trace_id)
+
+
+def erase_address(
+    rt: Runtime, kind: str, value: str, *, delete_profile: bool = False, trace_id: str | None = None
+) -> ErasureReport:
+    """Erase whoever holds this email or phone (in the vault or in any account's unlocks) and suppress it."""
+    if kind not in ADDRESS_KINDS:
+        raise InvalidRequest(f"Unknown address kind {kind!r}.", {"field": "kind"})
+    if not value.strip():
+        raise InvalidRequest(f"The {kind} must not be empty.", {"field": kind})
+    digest = rt.cipher.lookup_hash(kind, value)
+    people = _holders(rt, kind, value, digest)
+    return _erase(rt, sorted(people), [(kind, digest)], delete_profile=delete_profile, trace_id=trace_id)
+
+
+def _normal(kind: str, value: str) -> str:
+    return value.strip().lower() if kind == "email" else value.strip()
+
+
+def _holders(rt: Runtime, kind: str, value: str, digest: bytes) -> set[int]:
+    """People whose vault address is this one, or to whom some account's unlock revealed it."""
+    with rt.db.read() as conn:
+        people = {
+            int(pid)
+            for (pid,) in conn.execute(
+                select(contact_points.c.personnel_id).where(
+                    contact_points.c.channel == kind, contact_points.c.value_hash == digest
+                )
+            )
+        }
+    # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
+    wanted = _normal(kind, value)
+    last_id = 0
+    while True:
+        with rt.db.read() as conn:
+            rows = conn.execute(
+                select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.value_encrypted)
+                .where(unlocks.c.id > last_id, unlocks.c.channel == kind, unlocks.c.value_encrypted.is_not(None))
+                .order_by(unlocks.c.id)
+                .limit(SCAN_BATCH)
+            ).all()
+        if not rows:
+            return people
+        last_id = int(rows[-1].id)
+        for row in rows:
+            try:
+                if _normal(kind, rt.cipher.open(bytes(row.value_encrypted))) == wanted:
+                    people.add(int(row.personnel_id))
+            except InvalidToken:
+                log.warning("unlock %s opens with no configured key; skipped", row.id)
+
+
+def _erase(
+    rt: Runtime,
+    person_ids: Iterable[int],
+    extra_suppressions: list[tuple[str, bytes]],
+    *,
+    delete_profile: bool,
+    trace_id: str | None,
+) -> ErasureReport:
+    people = sorted(set(person_ids))
+    now = rt.clock.now()
+    deleted = erased = suppressed = in_flight = 0
+    accounts: set[int] = set()
+    with rt.db.write() as conn:
+        if rt.db.is_sqlite:
+            # Deleted rows are overwritten with zeros instead of lingering in free pages.
+            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        try:
+            suppressed += add_hashes(conn, extra_suppressions, now, trace_id)
+            for pid in people:
+                result = _erase_one(conn, rt, pid, now, delete_profile, trace_id)
+                deleted += result.contact_points_deleted
+                erased += result.unlock_values_erased
+                suppressed += result.suppressions_added
+                in_flight += result.in_flight_items
+                accounts.update(int(a) for a in result.accounts)
+        finally:
+            if rt.db.is_sqlite:
+                conn.exec_driver_sql("PRAGMA secure_delete = OFF")
+    if rt.db.is_sqlite:
+        _flush_sqlite(rt, delete_profile and bool(people))
+    if in_flight:
+        log.warning("%d unfinished items were for erased people; run the erasure again once they finish", in_flight)
+    return ErasureReport(
+        person_ids=[str(p) for p in people],
+        accounts=[str(a) for a in sorted(accounts)],
+        contact_points_deleted=deleted,
+        unlock_values_erased=erased,
+        suppressions_added=suppressed,
+        in_flight_items=in_flight,
+        profile_deleted=delete_profile and bool(people),
+    )
+
+
+def _erase_one(
+    conn: Connection, rt: Runtime, pid: int, now: datetime, delete_profile: bool, trace_id: str | None
+) -> ErasureReport:
+    points = conn.execute(
+        select(contact_points.c.channel, contact_points.c.value_hash).where(contact_points.c.personnel_id == pid)
+    ).all()
+    added = add_hashes(
+        conn,
+        [("person", rt.cipher.lookup_hash("person", str(pid)))] + [(p.channel, bytes(p.value_hash)) for p in points],
+        now,
+        trace_id,
+    )
+    deleted = conn.execute(delete(contact_points).where(contact_points.c.personnel_id == pid)).rowcount
+    per_account: dict[int, int] = {
+        int(account): int(n)
+        for account, n in conn.execute(
+            select(unlocks.c.account_id, func.count())
+            .where(unlocks.c.personnel_id == pid, unlocks.c.value_encrypted.is_not(None))
+            .group_by(unlocks.c.account_id)
+        )
+    }
+    erased = conn.execute(
+        update(unlocks)
+        .where(unlocks.c.personnel_id == pid, unlocks.c.value_encrypted.is_not(None))
+        .values(value_encrypted=None, value_removed_at=now)
+    ).rowcount
+    holders = {
+        int(a) for (a,) in conn.execute(select(unlocks.c.account_id).where(unlocks.c.personnel_id == pid).distinct())
+    }
+    in_flight = int(
+        conn.execute(
+            select(func.count()).where(
+                task_items.c.personnel_id == pid, task_items.c.status.in_(("pending", "processing"))
+            )
+        ).scalar_one()
+    )
+    if delete_profile:
+        _delete_profile(conn, pid)
+    audit.record(
+        conn,
+        [
+            audit.AuditEntry(
+                AuditAction.PERSON_ERASE,
+                None,
+                "personnel",
+                str(pid),
+                detail={
+                    "contactPoints": int(deleted),
+                    "unlockValues": int(erased),
+                    "accounts": len(holders),
+                    "profileDeleted": delete_profile,
+                },
+            ),
+            *(
+                audit.AuditEntry(
+                    AuditAction.PERSON_ERASE,
+                    account,
+                    "personnel",
+                    str(pid),
+                    detail={"unlockValues": int(per_account.get(account, 0))},
+                )
+                for account in sorted(holders)
+            ),
+        ],
+        now,
+        trace_id,
+    )
+    return ErasureReport([str(pid)], [str(a) for a in holders], int(deleted), int(erased), added, in_flight, False)
+
+
+def _delete_profile(conn: Connection, pid: int) -> None:
+    linked = [
+        int(e) for (e,) in conn.execute(select(event_personnel.c.event_id).where(event_personnel.c.personnel_id == pid))
+    ]
+    conn.execute(delete(event_personnel).where(event_personnel.c.personnel_id == pid))
+    if linked:
+        conn.execute(
+            update(events)
+            .where(events.c.id.in_(linked), events.c.personnel_count > 0)
+            .values(personnel_count=events.c.personnel_count - 1)
+        )
+    conn.execute(delete(personnel).where(personnel.c.id == pid))
+
+
+def _flush_sqlite(rt: Runtime, rebuilt_text_index: bool) -> None:
+    """Best effort: merge the search index (drops a deleted name's tokens) and fold the WAL into the file."""
+    raw = rt.db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if rebuilt_text_index:
+            cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute("INSERT INTO personnel_fts(personnel_fts) VALUES('optimize')")
+            cursor.execute("PRAGMA secure_delete = OFF")
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    except Exception as exc:  # the erasure itself is committed; this only tidies the file
+        log.warning("could not compact the SQLite file after an erasure: %s", type(exc).__name__)
+    finally:
+        raw.close()
