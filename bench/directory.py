@@ -52,6 +52,8 @@ RESULTS = Path(__file__).parent / "results"
 DEFAULT_PEOPLE = 1_000_000
 SEARCH_P95_GOAL_MS = 25.0
 BALANCE_SHARE_GOAL = 0.5
+SEARCH = "contact search (full company name)"
+SEARCH_ALONE = "contact search (full company name), 1 client"
 
 
 def bare_app() -> FastAPI:
@@ -79,6 +81,7 @@ class Scenario:
     base: str
     paths: list[str]
     authorized: bool = True
+    concurrency: int | None = None  # None: the run's --concurrency
 
 
 @dataclass
@@ -158,7 +161,9 @@ def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         words = sorted({n.split()[0] for n in names})
         pages = max(1, min(event_people // 50, 20))
         scenarios = [
-            Scenario("contact search (full company name)", api, [_search(n) for n in names]),
+            Scenario(SEARCH, api, [_search(n) for n in names]),
+            # The same requests one at a time: the latency of a search itself, without queueing behind others.
+            Scenario(SEARCH_ALONE, api, [_search(n) for n in names], concurrency=1),
             Scenario("contact search (one word)", api, [_search(w) for w in words]),
             Scenario(
                 "personnel list, largest event",
@@ -171,7 +176,9 @@ def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         ]
         pids = {api: api_pid, bare: bare_pid}
         figures = [
-            asyncio.run(_measure(s, api_key, args.concurrency, args.requests, args.seconds, pids[s.base]))
+            asyncio.run(
+                _measure(s, api_key, s.concurrency or args.concurrency, args.requests, args.seconds, pids[s.base])
+            )
             for s in scenarios
         ]
     return _report(args, summary_dict=asdict(summary), event_people=event_people, figures=figures)
@@ -340,13 +347,25 @@ def _report(
     args: argparse.Namespace, *, summary_dict: dict[str, Any], event_people: int, figures: list[Figures]
 ) -> dict[str, Any]:
     by_name = {f.name: f for f in figures}
-    search = by_name["contact search (full company name)"]
+    search, alone = by_name[SEARCH], by_name[SEARCH_ALONE]
     balance, bare = by_name["credit balance"], by_name["bare route (async)"]
     share = balance.per_second / bare.per_second if bare.per_second else 0.0
+    # The client may be the bottleneck of the bare route; server CPU per request is the capacity each costs.
+    cpu_share = bare.server_cpu_us / balance.server_cpu_us if bare.server_cpu_us and balance.server_cpu_us else None
     goals = {
-        "contact_search_p95_ms": {"goal": f"<= {SEARCH_P95_GOAL_MS}", "measured": search.p95_ms},
+        "contact_search_p95_ms": {
+            "goal": f"<= {SEARCH_P95_GOAL_MS}",
+            "measured": search.p95_ms,
+            "concurrency": search.concurrency,
+            "measured_one_client": alone.p95_ms,
+        },
         "contact_search_met": search.p95_ms <= SEARCH_P95_GOAL_MS,
-        "balance_share_of_bare": {"goal": f">= {BALANCE_SHARE_GOAL}", "measured": round(share, 2)},
+        "contact_search_met_one_client": alone.p95_ms <= SEARCH_P95_GOAL_MS,
+        "balance_share_of_bare": {
+            "goal": f">= {BALANCE_SHARE_GOAL}",
+            "measured": round(share, 2),
+            "by_server_cpu": None if cpu_share is None else round(cpu_share, 2),
+        },
         "balance_share_met": share >= BALANCE_SHARE_GOAL,
     }
     results: dict[str, Any] = {
@@ -376,22 +395,32 @@ def _markdown(results: dict[str, Any], figures: list[Figures]) -> str:
         f"{seeding['attendances']:,} attendances, {seeding['emails']:,} emails, {seeding['phones']:,} phones): "
         f"**{seeding['seconds']:.1f} s**.",
         "",
-        "| scenario | requests | errors | p50 ms | p95 ms | p99 ms | req/s | server CPU µs/req | client CPU µs/req |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s | server CPU µs/req "
+        "| client CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in figures:
         cpu = "n/a" if f.server_cpu_us is None else f"{f.server_cpu_us:,.0f}"
         lines.append(
-            f"| {f.name} | {f.requests:,} | {f.errors} | {f.p50_ms} | {f.p95_ms} | {f.p99_ms} | "
+            f"| {f.name} | {f.concurrency} | {f.requests:,} | {f.errors} | {f.p50_ms} | {f.p95_ms} | {f.p99_ms} | "
             f"{f.per_second:,.0f} | {cpu} | {f.client_cpu_us:,.0f} |"
         )
     goals = results["goals"]
+    search, share = goals["contact_search_p95_ms"], goals["balance_share_of_bare"]
     lines += [
         "",
-        f"- contact search p95 {goals['contact_search_p95_ms']['measured']} ms, goal ≤ {SEARCH_P95_GOAL_MS:g} ms: "
-        f"{'met' if goals['contact_search_met'] else 'MISSED'}",
-        f"- balance throughput {goals['balance_share_of_bare']['measured']:.0%} of the bare route's, goal "
-        f"≥ {BALANCE_SHARE_GOAL:.0%}: {'met' if goals['balance_share_met'] else 'MISSED'}",
+        f"- contact search p95, goal ≤ {SEARCH_P95_GOAL_MS:g} ms: {search['measured']} ms with "
+        f"{search['concurrency']} clients ({'met' if goals['contact_search_met'] else 'MISSED'}), "
+        f"{search['measured_one_client']} ms with 1 client "
+        f"({'met' if goals['contact_search_met_one_client'] else 'MISSED'})",
+        f"- balance throughput {share['measured']:.0%} of the bare route's, goal ≥ {BALANCE_SHARE_GOAL:.0%}: "
+        f"{'met' if goals['balance_share_met'] else 'MISSED'}"
+        + (
+            ""
+            if share["by_server_cpu"] is None
+            else f" (by server CPU per request, the bare route costs {share['by_server_cpu']:.0%} of what the "
+            "balance route does: the capacity ratio once the client stops being the bottleneck)"
+        ),
     ]
     return "\n".join(lines)
 
