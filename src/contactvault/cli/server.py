@@ -52,8 +52,12 @@ def worker(db: DbOption = None) -> None:
     w = Worker(rt)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: w.stop())
-    w.run()
-    rt.db.dispose()
+    rt.notifier.start()  # wake on submissions made through any API node (PostgreSQL)
+    try:
+        w.run()
+    finally:
+        rt.notifier.close()
+        rt.db.dispose()
 
 
 def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption = None) -> None:

@@ -10,6 +10,7 @@ from contactvault.server.config import Settings
 from contactvault.server.crypto import Cipher, KeyMaterial
 from contactvault.server.db.engine import Database, make_engine
 from contactvault.server.db.migrate import upgrade
+from contactvault.server.notifier import Notifier
 from contactvault.server.runtime import Runtime
 
 
@@ -40,7 +41,16 @@ def load_keys(settings: Settings, *, create: bool = True) -> KeyMaterial:
 
 def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     """Everything the service needs, built once."""
-    db = Database(make_engine(settings.database_url))
+    db = Database(make_engine(settings.database_url, pool_size=settings.database_pool_size))
     if migrate:
         upgrade(db.engine)
-    return Runtime(settings=settings, db=db, cipher=Cipher(load_keys(settings)))
+    return Runtime(settings=settings, db=db, cipher=Cipher(load_keys(settings)), notifier=make_notifier(db))
+
+
+def make_notifier(db: Database) -> Notifier:
+    """In-process wake-ups on SQLite (one process serves); LISTEN/NOTIFY across processes on PostgreSQL."""
+    if db.is_sqlite:
+        return Notifier()
+    from contactvault.server.pg_notify import PgNotifier
+
+    return PgNotifier(db.engine)

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONTACTVAULT_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL: connections each process keeps open (as many again may be opened under bursts).
+    database_pool_size: int = Field(default=10, ge=1, le=200)
     # Fernet keys (url-safe base64), newest first, comma separated; or a file with one key a line.
     encryption_keys: str = ""
     encryption_key_file: Path | None = None

@@ -41,6 +41,12 @@ class Notifier:
         # Set when work was submitted in this process; an in-process worker waits on it when idle.
         self.work = threading.Event()
 
+    def start(self) -> None:
+        """Begin hearing about other processes' changes (nothing to do in process; see ``pg_notify``)."""
+
+    def close(self) -> None:
+        """Stop hearing about other processes' changes."""
+
     def kick_worker(self) -> None:
         """Tell an in-process worker that new items are due."""
         self.work.set()

@@ -59,6 +59,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = Worker(rt) if run_worker else None
         thread = threading.Thread(target=worker.run, name="contactvault-worker", daemon=True) if worker else None
+        rt.notifier.start()  # hear other nodes' task changes (PostgreSQL)
         if thread:
             thread.start()
         try:
@@ -67,6 +68,7 @@ def create_app(
             if worker and thread:
                 worker.stop()
                 thread.join(timeout=30)
+            rt.notifier.close()
 
     app = FastAPI(title="contactvault", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt

@@ -11,6 +11,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# PostgreSQL: while the server is unreachable a request should fail fast (503) rather than hang.
+PG_CONNECT_TIMEOUT_SECONDS = 5
+PG_POOL_TIMEOUT_SECONDS = 10
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -22,8 +25,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=PG_POOL_TIMEOUT_SECONDS,
+        # A connection that died with a database restart is noticed at checkout and replaced.
         pool_pre_ping=True,
         pool_recycle=1800,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "application_name": "contactvault"},
     )
 
 
