@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
-from tests.api.test_personnel_routes import PAGE_FIELDS, World, assert_contact_item, open_world
+from tests.api.test_personnel_routes import BACKENDS, PAGE_FIELDS, World, assert_contact_item, open_world
 
 EVENTS = "/external/events/list"
 PERSONNEL = "/external/personnel/list"
@@ -75,10 +75,10 @@ def counts(world: World) -> dict[str, int]:
         return {n: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for n, t in tables.items()}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The directory this module's read-only tests share; still whole and searchable once they are done."""
-    shared = open_world(tmp_path_factory)
+    shared = open_world(request, tmp_path_factory)
     world = next(shared)
     try:
         yield world

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_personnel_routes import World, assert_contact_item, assert_page, ids_of, open_world
+from tests.api.test_personnel_routes import BACKENDS, World, assert_contact_item, assert_page, ids_of, open_world
 
 SEARCH = "/external/contacts/search"
 ACME = list(range(1, 301, 2))
 NORTHWIND = list(range(2, 301, 2))
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The directory this module's read-only tests share."""
-    yield from open_world(tmp_path_factory)
+    yield from open_world(request, tmp_path_factory)
 
 
 def search(world: World, **params: Any) -> dict[str, Any]:

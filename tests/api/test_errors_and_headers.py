@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from contactvault.server.services import directory
-from tests.api.test_personnel_routes import World, open_world
+from tests.api.test_personnel_routes import BACKENDS, World, open_world
 
 ERROR_KEYS = {
     400: "INVALID_REQUEST",
@@ -49,10 +49,10 @@ ERRORS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The directory this module's read-only tests share."""
-    yield from open_world(tmp_path_factory)
+    yield from open_world(request, tmp_path_factory)
 
 
 def send(world: World, method: str, url: str, with_key: bool, headers: dict[str, str] | None = None) -> httpx.Response:

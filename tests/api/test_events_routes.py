@@ -12,7 +12,7 @@ from sqlalchemy import delete
 
 from contactvault.server.db.tables import event_personnel, events
 from contactvault.server.runtime import Runtime
-from tests.api.test_personnel_routes import World, assert_page, open_world
+from tests.api.test_personnel_routes import BACKENDS, World, assert_page, open_world
 from tests.factories import BIG_EVENT, SMALL_EVENT, Account
 
 LIST = "/external/events/list"
@@ -59,10 +59,10 @@ def assert_event_item(item: dict[str, Any], fields: dict[str, tuple[type, ...]] 
     assert item["sponsorMatchStarred"] == 0
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The directory this module's read-only tests share."""
-    yield from open_world(tmp_path_factory)
+    yield from open_world(request, tmp_path_factory)
 
 
 def list_events(world: World, **params: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from contactvault.server.api import schemas
 from tests.api.test_events_routes import EVENT_DETAIL_FIELDS
-from tests.api.test_personnel_routes import CONTACT_FIELDS, World, open_world
+from tests.api.test_personnel_routes import BACKENDS, CONTACT_FIELDS, World, open_world
 
 # Each directory route, its documented query/path parameters and the component its 200 answer refers to.
 ROUTES: dict[str, tuple[set[str], str]] = {
@@ -44,10 +44,10 @@ ROUTE_ERRORS = {
 }
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The app whose document is read."""
-    yield from open_world(tmp_path_factory)
+    yield from open_world(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
