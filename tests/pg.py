@@ -110,6 +110,7 @@ class PgServer:
                 f"and {POSTGRES_URL_ENV} does not name a server"
             )
         root = root or Path(tempfile.mkdtemp(prefix="cv-pg-"))
+        root.mkdir(parents=True, exist_ok=True)
         server = cls(bindir, root, free_port())
         user = _server_user()
         if user is not None:
