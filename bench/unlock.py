@@ -217,7 +217,7 @@ def long_poll_latency(settings: Settings, port: int, trials: int = 60) -> dict[s
     from contactvault.server.api.app import create_app
 
     rt = build_runtime(settings)
-    account_id, key = new_account(rt, 15 * 1000)
+    _, key = new_account(rt, 15 * 1000)
     app = create_app(runtime=rt, run_worker=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
