@@ -123,7 +123,7 @@ def test_metacharacters_in_text_are_plain_text(intact: World, route: str, param:
     assert_valid_page(intact.get(route, {**BASE[route], param: value}))
 
 
-@pytest.mark.parametrize("value", SQL[:3])
+@pytest.mark.parametrize("value", SQL)
 @pytest.mark.parametrize(("route", "param"), TEXT_PARAMS)
 def test_sql_in_a_filter_never_widens_it(intact: World, route: str, param: str, value: str) -> None:
     assert assert_valid_page(intact.get(route, {**BASE[route], param: value}))["total"] == 0

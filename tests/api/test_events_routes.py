@@ -227,6 +227,12 @@ def test_keyword_filter_matches_every_word_of_name_or_nickname(world: World, key
     assert body["total"] == len(expected)
 
 
+@pytest.mark.parametrize("keyword", ["*", "%", "--", "'", "\\"])
+def test_keyword_without_words_matches_nothing_rather_than_everything(world: World, keyword: str) -> None:
+    body = list_events(world, keyword=keyword)
+    assert body == {"items": [], "total": 0, "page": 1, "pageSize": 20, "totalPages": 0, "hasMore": False}
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [

@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, literal_column, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
 
 from contactvault.server.db.tables import companies, event_personnel, events, personnel
 
@@ -112,7 +125,11 @@ def event_query(
     """Events matching the filters, by start date, and the matching count."""
     conds: list[ColumnElement[bool]] = []
     if keyword:
-        for word in tokens(keyword):
+        words = tokens(keyword)
+        if not words:
+            # Only punctuation: nothing can match, as in the person and company searches (not "no filter").
+            conds.append(false())
+        for word in words:
             conds.append(
                 func.lower(events.c.name).contains(word, autoescape=True)
                 | func.lower(func.coalesce(events.c.nickname, "")).contains(word, autoescape=True)
