@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/contactvault demo-serve
 
+# The whole suite, on SQLite and on PostgreSQL (throwaway servers; .ci/install-services installs them if missing).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	bash .ci/install-services
+	CONTACTVAULT_TEST_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
