@@ -6,8 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
+from contactvault.server.db.tables import companies, personnel
+from contactvault.server.runtime import Runtime
 from tests.api.test_personnel_routes import BACKENDS, World, assert_contact_item, assert_page, ids_of, open_world
+from tests.factories import Account
 
 SEARCH = "/external/contacts/search"
 ACME = list(range(1, 301, 2))
@@ -183,3 +188,16 @@ def test_search_bad_pagination_is_400_naming_it(world: World, param: str, value:
     response = world.get(SEARCH, {"company_name": "acme", param: value})
     assert response.status_code == 400
     assert response.json()["details"]["field"] == param
+
+
+def test_non_ascii_words_match_ignoring_case(client: TestClient, directory: Runtime, account: Account) -> None:
+    with directory.db.write() as conn:
+        conn.execute(insert(companies).values(id=3, name="Müller Ärzte GmbH", domain="mueller.test"))
+        conn.execute(
+            insert(personnel).values(id=1001, full_name="Jürgen Öztürk", title="Geschäftsführer", company_id=3)
+        )
+    world = World(directory, client, account)
+    for company_name in ("müller", "MÜLLER", "Müll", "ÄRZTE müller"):
+        assert ids_of(search(world, company_name=company_name)) == [1001], company_name
+    assert ids_of(search(world, company_name="müller", person_name="ÖZTÜRK", role="geschäfts")) == [1001]
+    assert search(world, company_name="üller")["total"] == 0
