@@ -87,6 +87,22 @@ def redis_url(services: pg.SessionServices) -> str:
         raise
 
 
+@pytest.fixture
+def private_postgres() -> Iterator[tuple[pg.PgServer, str]]:
+    """A PostgreSQL server of this test's own (it may stop or restart it), and the URL of a migrated database."""
+    try:
+        server = pg.PgServer.create()
+    except pg.ServiceUnavailable as exc:
+        _unavailable(str(exc))
+        raise
+    try:
+        server.start()
+        pg.execute(server.url(), "CREATE DATABASE contactvault")
+        yield server, server.url("contactvault")
+    finally:
+        server.destroy()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh database for this test, on each backend."""
