@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -96,7 +97,7 @@ def intact(world: World) -> Iterator[World]:
     assert counts(world) == INTACT
 
 
-def assert_400_naming(response: Any, field: str) -> None:
+def assert_400_naming(response: httpx.Response, field: str) -> None:
     """A 400 INVALID_REQUEST whose details name ``field``."""
     assert response.status_code == 400, response.text
     body = response.json()
@@ -105,7 +106,7 @@ def assert_400_naming(response: Any, field: str) -> None:
     assert response.headers["X-Request-ID"] == body["traceId"]
 
 
-def assert_valid_page(response: Any) -> dict[str, Any]:
+def assert_valid_page(response: httpx.Response) -> dict[str, Any]:
     """A 200 page whose items are well formed."""
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
