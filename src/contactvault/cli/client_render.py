@@ -176,9 +176,8 @@ def page_footer(page: Page[Any], noun: str) -> Text:
 def estimate_table(estimate: UnlockEstimate) -> Table:
     """What an unlock is about to cost."""
     unit = "emails" if estimate.channel == "email" else "phone numbers"
-    table = Table(
-        show_header=False, title=f"Estimate: unlock {unit} at event {estimate.event_id}", title_justify="left"
-    )
+    title = f"Estimate: unlock {unit} at event {estimate.event_id}"
+    table = Table(show_header=False, title=title, title_justify="left", min_width=len(title))
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("To unlock", _n(estimate.count))

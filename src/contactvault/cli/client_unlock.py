@@ -257,7 +257,8 @@ class ProgressBar:
         if not self._enabled:
             return
         if event.stage == "lookup":
-            self._console.print(f"Looking up {event.total:,} people...", style="dim")
+            who = "1 person" if event.total == 1 else f"{event.total:,} people"
+            self._console.print(f"Looking up {who}...", style="dim")
             return
         if event.stage == "estimate":
             self._total = event.total

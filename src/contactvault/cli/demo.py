@@ -14,7 +14,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,9 +69,17 @@ class EmbeddedServer:
 
 @contextmanager
 def embedded_server(
-    *, people: int, events: int = 5, credits: int = DEMO_CREDITS, seed: int = 0
+    *,
+    people: int,
+    events: int = 5,
+    credits: int = DEMO_CREDITS,
+    seed: int = 0,
+    settings: Mapping[str, Any] | None = None,
 ) -> Iterator[EmbeddedServer]:
-    """Seed a temporary database, serve it with a worker on 127.0.0.1, and remove everything afterwards."""
+    """Seed a temporary database, serve it with a worker on 127.0.0.1, and remove everything afterwards.
+
+    ``settings`` overrides server settings (e.g. ``{"rate_limit_per_key": 0}`` for benchmarks).
+    """
     import uvicorn
 
     from contactvault.server.api.app import create_app
@@ -83,8 +91,14 @@ def embedded_server(
 
     with tempfile.TemporaryDirectory(prefix="contactvault-demo-") as tmp:
         workdir = Path(tmp)
-        settings = Settings(database_url=f"sqlite:///{workdir}/demo.db", encryption_key_file=workdir / "keys.json")
-        rt = build_runtime(settings)
+        config = Settings(
+            **{
+                "database_url": f"sqlite:///{workdir}/demo.db",
+                "encryption_key_file": workdir / "keys.json",
+                **(settings or {}),
+            }
+        )
+        rt = build_runtime(config)
         try:
             seed_directory(rt, people=people, events=events, seed=seed)
             account_id = accounts.create_account(rt, "demo")
@@ -94,14 +108,14 @@ def embedded_server(
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
-            config = uvicorn.Config(
+            server_config = uvicorn.Config(
                 create_app(runtime=rt, run_worker=True),
                 log_level="warning",
                 access_log=False,
                 ws="none",
                 lifespan="on",
             )
-            server = uvicorn.Server(config)
+            server = uvicorn.Server(server_config)
             thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="demo-server", daemon=True)
             thread.start()
             try:
