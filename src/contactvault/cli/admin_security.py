@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from contactvault.cli.common import EXIT_FAILED, EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail
 from contactvault.server.config import Settings
+
+if TYPE_CHECKING:
+    from contactvault.server.runtime import Runtime
 
 _DURATION = re.compile(r"(\d+)\s*([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -37,18 +42,28 @@ def _settings(db: str | None) -> Settings:
     return Settings(database_url=database_url(db))
 
 
+@contextmanager
+def _runtime(settings: Settings) -> Iterator[Runtime]:
+    """A migrated runtime whose connections are closed when the command ends."""
+    from contactvault.server.bootstrap import build_runtime
+
+    rt = build_runtime(settings)
+    try:
+        yield rt
+    finally:
+        rt.db.dispose()
+
+
 def key_rotate(
     key_id: Annotated[str, typer.Argument(help="The key id (8 hex characters).")],
     overlap: Annotated[str, typer.Option(help="How long the old key keeps working: 90s, 15m, 24h, 7d.")] = "24h",
     db: DbOption = None,
 ) -> None:
     """Issue a successor key for the same account; the old key expires after the overlap (new key shown once)."""
-    from contactvault.server.bootstrap import build_runtime
     from contactvault.server.services import accounts
 
     window = parse_duration(overlap)
-    rt = build_runtime(_settings(db))
-    with domain_errors():
+    with _runtime(_settings(db)) as rt, domain_errors():
         issued, expires = accounts.rotate_key(rt, key_id, window)
     emit(
         {
@@ -77,7 +92,7 @@ def rotate_encryption_key(
     """
     from cryptography.fernet import Fernet
 
-    from contactvault.server.bootstrap import build_runtime, default_key_file, load_keys
+    from contactvault.server.bootstrap import default_key_file, load_keys
     from contactvault.server.crypto import KeyMaterial
     from contactvault.server.services import keys_rotation
 
@@ -102,9 +117,10 @@ def rotate_encryption_key(
         if not path.exists():
             fail(f"no key file at {path}", EXIT_FAILED)
         current = KeyMaterial.load(path) if resume or retire_old_keys else keys_rotation.add_primary_key(path)
-    rt = build_runtime(settings)
-    with domain_errors():
-        report = keys_rotation.reencrypt(rt, current, batch_size=batch_size)
+    with _runtime(settings) as rt:
+        with domain_errors():
+            report = keys_rotation.reencrypt(rt, current, batch_size=batch_size)
+        stale = keys_rotation.verify(rt, current, batch_size=batch_size) if retire_old_keys else 0
     out: dict[str, object] = {
         "keysFrom": "environment" if path is None else str(path),
         "keys": len(current.fernet_keys),
@@ -112,7 +128,6 @@ def rotate_encryption_key(
         "tables": {name: vars_of(t) for name, t in report.tables.items()},
     }
     if retire_old_keys:
-        stale = keys_rotation.verify(rt, current, batch_size=batch_size)
         out["staleValues"] = stale
         if stale:
             emit(out)
@@ -142,7 +157,6 @@ def erase(
     db: DbOption = None,
 ) -> None:
     """Erase a person's contact data everywhere and keep them suppressed; prints the accounts that had unlocked them."""
-    from contactvault.server.bootstrap import build_runtime
     from contactvault.server.services import erasure
 
     given = [(k, v) for k, v in (("email", email), ("phone", phone), ("person", person)) if v is not None]
@@ -151,9 +165,8 @@ def erase(
     kind, value = given[0]
     if kind == "person" and not value.isdigit():
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
-    rt = build_runtime(_settings(db))
     trace_id = _trace_id()
-    with domain_errors():
+    with _runtime(_settings(db)) as rt, domain_errors():
         if kind == "person":
             report = erasure.erase_person(rt, int(value), delete_profile=delete_profile, trace_id=trace_id)
         else:
@@ -179,12 +192,9 @@ def purge_retention(
     db: DbOption = None,
 ) -> None:
     """Remove revealed values older than the retention period (the unlock rows stay: nobody is charged twice)."""
-    from contactvault.server.bootstrap import build_runtime
     from contactvault.server.services import retention
 
-    settings = _settings(db)
-    rt = build_runtime(settings)
-    with domain_errors():
+    with _runtime(_settings(db)) as rt, domain_errors():
         report = retention.purge_unlock_values(rt, days, trace_id=_trace_id())
     emit(
         {
@@ -203,7 +213,6 @@ def audit(
     db: DbOption = None,
 ) -> None:
     """List audit rows as JSON (no secret and no personal value is ever in them)."""
-    from contactvault.server.bootstrap import build_runtime
     from contactvault.server.services import audit_view
 
     if account is not None and not account.isdigit():
@@ -216,8 +225,7 @@ def audit(
             fail(f"--since is not ISO 8601: {since!r}", EXIT_USAGE)
         if moment.tzinfo is None:
             fail("--since needs a timezone, e.g. 2026-01-01T00:00:00Z", EXIT_USAGE)
-    rt = build_runtime(_settings(db))
-    with domain_errors():
+    with _runtime(_settings(db)) as rt, domain_errors():
         emit(
             audit_view.list_entries(
                 rt, account_id=int(account) if account is not None else None, since=moment, limit=limit

@@ -50,7 +50,10 @@ class JsonFormatter(logging.Formatter):
                 data[name] = getattr(record, name)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, ensure_ascii=False)
+        # JSON escapes CR/LF itself; U+2028/2029 are legal in JSON strings but end a line for some readers.
+        return (
+            json.dumps(data, default=str, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        )
 
 
 class TextFormatter(logging.Formatter):
