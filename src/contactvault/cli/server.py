@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from typing import Annotated
@@ -20,6 +19,12 @@ def _settings(db: str | None) -> Settings:
     return Settings(database_url=database_url(db))
 
 
+def _configure_logging(settings: Settings) -> None:
+    from contactvault.server.logs import configure
+
+    configure(json_lines=settings.log_json, level=settings.log_level)
+
+
 def _serve(settings: Settings, host: str, port: int, run_worker: bool) -> None:
     import uvicorn
 
@@ -28,7 +33,8 @@ def _serve(settings: Settings, host: str, port: int, run_worker: bool) -> None:
 
     rt = build_runtime(settings)
     app = create_app(runtime=rt, run_worker=run_worker)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, proxy_headers=False)
+    # log_config=None: uvicorn's records go through our handler (JSON lines or text), our middleware logs access.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
 
 
 def serve(
@@ -38,8 +44,9 @@ def serve(
     db: DbOption = None,
 ) -> None:
     """Run the API (applies migrations first); an in-process worker runs too unless --no-worker."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    _serve(_settings(db), host, port, run_worker=not no_worker)
+    settings = _settings(db)
+    _configure_logging(settings)
+    _serve(settings, host, port, run_worker=not no_worker)
 
 
 def worker(db: DbOption = None) -> None:
@@ -47,8 +54,9 @@ def worker(db: DbOption = None) -> None:
     from contactvault.server.bootstrap import build_runtime
     from contactvault.server.worker.runner import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    rt = build_runtime(_settings(db))
+    settings = _settings(db)
+    _configure_logging(settings)
+    rt = build_runtime(settings)
     w = Worker(rt)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: w.stop())
@@ -71,6 +79,7 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
     from contactvault.server.services.seeding import seed_directory
 
     settings = _settings(db)
+    _configure_logging(settings)
     rt = build_runtime(settings)
     with rt.db.read() as conn:
         people = conn.execute(select(func.count()).select_from(personnel)).scalar_one()
