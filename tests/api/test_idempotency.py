@@ -32,9 +32,7 @@ def test_same_key_same_body_replays_the_first_response_byte_for_byte(
     assert second.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
     assert count(directory, tables.tasks) == 1
-    assert (
-        client.get("/external/credits/balance", headers=account.headers).json()["totalBalance"] == 10_000 - 30
-    )
+    assert client.get("/external/credits/balance", headers=account.headers).json()["totalBalance"] == 10_000 - 30
 
 
 def test_same_key_different_body_is_422(client: TestClient, account: Account) -> None:
@@ -44,12 +42,8 @@ def test_same_key_different_body_is_422(client: TestClient, account: Account) ->
     assert response.json()["errorKey"] == "IDEMPOTENCY_KEY_REUSED"
 
 
-def test_same_key_while_the_first_is_executing_is_409(
-    directory: Runtime, client: TestClient, account: Account
-) -> None:
-    digest = idempotency.fingerprint(
-        "email", '{"event_id": "100", "max_credits": null, "personnel_ids": ["1", "2"]}'
-    )
+def test_same_key_while_the_first_is_executing_is_409(directory: Runtime, client: TestClient, account: Account) -> None:
+    digest = idempotency.fingerprint("email", '{"event_id": "100", "max_credits": null, "personnel_ids": ["1", "2"]}')
     claim = idempotency.begin(directory, account.id, "k-3", digest)
     assert isinstance(claim, idempotency.Claim)
     response = post(client, account, "k-3")
@@ -66,9 +60,7 @@ def test_keys_are_scoped_per_account(
     assert count(directory, tables.tasks) == 2
 
 
-def test_keys_expire_after_24_hours(
-    client: TestClient, directory: Runtime, account: Account, clock: FakeClock
-) -> None:
+def test_keys_expire_after_24_hours(client: TestClient, directory: Runtime, account: Account, clock: FakeClock) -> None:
     first = post(client, account, "k-4", {"event_id": "100", "personnel_ids": ["5"]})
     clock.advance(24 * 3600 + 1)
     second = post(client, account, "k-4", {"event_id": "100", "personnel_ids": ["6"]})
@@ -94,17 +86,13 @@ def test_an_invalid_body_stores_nothing(client: TestClient, directory: Runtime, 
 def test_an_abandoned_claim_is_taken_over_after_it_goes_stale(
     client: TestClient, directory: Runtime, account: Account, clock: FakeClock
 ) -> None:
-    digest = idempotency.fingerprint(
-        "email", '{"event_id": "100", "max_credits": null, "personnel_ids": ["1", "2"]}'
-    )
+    digest = idempotency.fingerprint("email", '{"event_id": "100", "max_credits": null, "personnel_ids": ["1", "2"]}')
     idempotency.begin(directory, account.id, "k-7", digest)  # its request "crashed" before storing a response
     clock.advance(directory.settings.idempotency_stale_seconds + 1)
     assert post(client, account, "k-7").status_code == 201
 
 
-def test_concurrent_duplicates_create_one_task(
-    client: TestClient, directory: Runtime, account: Account
-) -> None:
+def test_concurrent_duplicates_create_one_task(client: TestClient, directory: Runtime, account: Account) -> None:
     statuses: list[int] = []
     lock = threading.Lock()
 

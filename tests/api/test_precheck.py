@@ -67,9 +67,7 @@ def test_phone_precheck_prices_150(client: TestClient, account: Account) -> None
 
 
 def test_reason_codes(client: TestClient, directory: Runtime, account: Account) -> None:
-    client.post(
-        "/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ["1"]}, headers=account.headers
-    )
+    client.post("/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ["1"]}, headers=account.headers)
     assert precheck(client, account, ["1"])["reason_code"] == "unlock_in_progress"
     drain(directory)
     unlocked = precheck(client, account, ["1"])
@@ -101,9 +99,7 @@ def test_unknown_action_is_200_unsupported(client: TestClient, account: Account)
         ({"action_type": "unlock_contact_emails", "params": [], "x": 1}, "params"),
     ],
 )
-def test_bad_precheck_bodies_are_400(
-    client: TestClient, account: Account, body: dict[str, object], field: str
-) -> None:
+def test_bad_precheck_bodies_are_400(client: TestClient, account: Account, body: dict[str, object], field: str) -> None:
     response = client.post(URL, json=body, headers=account.headers)
     assert response.status_code == 400
     assert response.json()["details"]["field"] == field

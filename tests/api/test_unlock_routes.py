@@ -84,23 +84,14 @@ def test_phone_routes_charge_150_and_items_carry_phone(
     done = client.get(f"/external/contacts/unlock-phone-tasks/{task_id}", headers=account.headers).json()
     assert "phone" in done["items"][0]
     assert "email" not in done["items"][0]
-    assert (
-        client.get("/external/credits/balance", headers=account.headers).json()["totalBalance"]
-        == 10_000 - 150
-    )
+    assert client.get("/external/credits/balance", headers=account.headers).json()["totalBalance"] == 10_000 - 150
     # An email task id is not a phone task.
-    assert (
-        client.get(f"/external/contacts/unlock-tasks/{task_id}", headers=account.headers).status_code == 404
-    )
+    assert client.get(f"/external/contacts/unlock-tasks/{task_id}", headers=account.headers).status_code == 404
 
 
-def test_402_carries_required_and_available_and_creates_nothing(
-    client: TestClient, directory: Runtime
-) -> None:
+def test_402_carries_required_and_available_and_creates_nothing(client: TestClient, directory: Runtime) -> None:
     poor = make_account(directory, credit=20)
-    response = client.post(
-        UNLOCK, json={"event_id": str(BIG_EVENT), "personnel_ids": ["1", "2"]}, headers=poor.headers
-    )
+    response = client.post(UNLOCK, json={"event_id": str(BIG_EVENT), "personnel_ids": ["1", "2"]}, headers=poor.headers)
     assert response.status_code == 402
     body = response.json()
     assert body["errorKey"] == "INSUFFICIENT_CREDITS"
@@ -120,9 +111,7 @@ def test_nothing_chargeable_is_201_success_without_task(client: TestClient, acco
 
 def test_unknown_event_is_404(client: TestClient, account: Account) -> None:
     for event in ("987654", "not-an-id"):
-        response = client.post(
-            UNLOCK, json={"event_id": event, "personnel_ids": ["1"]}, headers=account.headers
-        )
+        response = client.post(UNLOCK, json={"event_id": event, "personnel_ids": ["1"]}, headers=account.headers)
         assert response.status_code == 404
         assert response.json()["errorKey"] == "NOT_FOUND"
 
@@ -157,18 +146,14 @@ def test_bad_bodies_are_400_naming_the_field_and_create_nothing(
 
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe\x00", b"[]", b"null"])
 def test_malformed_json_is_400(client: TestClient, account: Account, raw: bytes) -> None:
-    response = client.post(
-        UNLOCK, content=raw, headers={**account.headers, "Content-Type": "application/json"}
-    )
+    response = client.post(UNLOCK, content=raw, headers={**account.headers, "Content-Type": "application/json"})
     assert response.status_code == 400
     assert response.json()["errorKey"] == "INVALID_REQUEST"
 
 
 def test_a_10_mb_body_is_refused(client: TestClient, directory: Runtime, account: Account) -> None:
     big = b'{"event_id": "100", "personnel_ids": ["' + b"1" * 10_000_000 + b'"]}'
-    response = client.post(
-        UNLOCK, content=big, headers={**account.headers, "Content-Type": "application/json"}
-    )
+    response = client.post(UNLOCK, content=big, headers={**account.headers, "Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.json()["details"] == {"field": "body"}
     assert count(directory, tables.tasks) == 0
@@ -181,11 +166,7 @@ def test_another_accounts_task_answers_exactly_like_a_missing_one(
     theirs = client.get(f"/external/contacts/unlock-tasks/{task_id}", headers=other_account.headers)
     missing = client.get("/external/contacts/unlock-tasks/12345", headers=other_account.headers)
     assert theirs.status_code == missing.status_code == 404
-    strip = lambda b: {k: v for k, v in b.items() if k not in ("traceId", "message")}  # noqa: E731
-    assert strip(theirs.json()) == strip(missing.json())
-    assert theirs.json()["message"].replace(str(task_id), "ID") == missing.json()["message"].replace(
-        "12345", "ID"
-    )
+    assert {**theirs.json(), "traceId": ""} == {**missing.json(), "traceId": ""}
 
 
 def test_x_call_source_is_recorded(client: TestClient, directory: Runtime, account: Account) -> None:
@@ -200,9 +181,7 @@ def test_x_call_source_is_recorded(client: TestClient, directory: Runtime, accou
         headers={**account.headers, "x-call-source": "robot"},
     )
     with directory.db.read() as conn:
-        sources = sorted(
-            conn.execute(tables.tasks.select().with_only_columns(tables.tasks.c.call_source)).scalars()
-        )
+        sources = sorted(conn.execute(tables.tasks.select().with_only_columns(tables.tasks.c.call_source)).scalars())
     assert sources == ["agent", "api"]
 
 
@@ -218,9 +197,7 @@ def test_etag_and_if_none_match_answer_304(client: TestClient, directory: Runtim
     assert changed.headers["ETag"] != etag
 
 
-def test_long_poll_on_a_finished_task_answers_at_once(
-    client: TestClient, directory: Runtime, account: Account
-) -> None:
+def test_long_poll_on_a_finished_task_answers_at_once(client: TestClient, directory: Runtime, account: Account) -> None:
     url = f"/external/contacts/unlock-tasks/{unlock(client, account, ['1'])['task_id']}"
     drain(directory)
     response = client.get(url, params={"wait": 60}, headers=account.headers)

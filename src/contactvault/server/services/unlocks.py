@@ -206,7 +206,7 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
     with rt.db.read() as conn:
         task = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
         if task is None or task.account_id != account_id or task.channel != channel.value:
-            raise NotFound(f"Task {task_id} not found.")
+            raise NotFound("Task not found.")
         rows = conn.execute(
             select(
                 task_items.c.id,

@@ -45,9 +45,7 @@ def search(
 ) -> Response:
     """People at companies whose name has every word of ``company_name``; ``role`` matches the title."""
     return json(
-        directory.search_contacts(
-            rt, account_id, page, company_name=company_name, role=role, person_name=person_name
-        )
+        directory.search_contacts(rt, account_id, page, company_name=company_name, role=role, person_name=person_name)
     )
 
 
@@ -55,9 +53,7 @@ def _idempotency_key(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not 1 <= len(raw) <= 255 or not raw.isprintable() or not raw.isascii():
-        raise InvalidRequest(
-            "Idempotency-Key must be 1-255 printable ASCII characters.", {"field": "Idempotency-Key"}
-        )
+        raise InvalidRequest("Idempotency-Key must be 1-255 printable ASCII characters.", {"field": "Idempotency-Key"})
     return raw
 
 
@@ -138,7 +134,7 @@ async def _poll(
 ) -> Response:
     task_id = parse_person_id(raw_id)
     if task_id is None:
-        raise NotFound(f"Task {raw_id} not found.")
+        raise NotFound("Task not found.")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     with rt.notifier.listen(task_id) as listener:
@@ -152,7 +148,7 @@ async def _poll(
             await listener.wait(min(left, FALLBACK_CHECK_SECONDS))
             peek = await run_in_threadpool(unlocks.task_version, rt, account_id, task_id)
             if peek is None:
-                raise NotFound(f"Task {raw_id} not found.")
+                raise NotFound("Task not found.")
             if _etag(task_id, peek[0]) != seen or peek[1]:
                 version, body = await run_in_threadpool(unlocks.get_task, rt, account_id, task_id, channel)
                 terminal = body["taskStatus"] in ("completed", "failed")
@@ -162,9 +158,7 @@ async def _poll(
     return json(body, headers={"ETag": etag})
 
 
-WaitParam = Annotated[
-    int, Query(ge=0, le=60, description="Extension: long-poll up to N seconds for a change.")
-]
+WaitParam = Annotated[int, Query(ge=0, le=60, description="Extension: long-poll up to N seconds for a change.")]
 TaskIdParam = Annotated[str, Path(min_length=1, max_length=40)]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=200)]
 POLL_DOC: dict[str, Any] = {
