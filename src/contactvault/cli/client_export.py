@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from contactvault.cli.client_common import StateFileOpt, digits, err, handled_errors
+from contactvault.cli.client_render import by_id
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Channel, DeliveredContact, StateStore
 from contactvault.client.config import default_state_path
@@ -122,6 +123,7 @@ def export(
     if path.exists():
         with handled_errors(), StateStore(path) as store:
             contacts = store.delivered_contacts(event_id=event_id, channel=channel, run_id=run_id)
+        contacts.sort(key=lambda c: (c.unlocked_at or "", by_id(c.personnel_id)))
     else:
         err().print(f"No state file at {path}: nothing has been unlocked from here yet.", style="yellow")
     text = render(export_rows(contacts, channel), channel, fmt)

@@ -52,9 +52,25 @@ def _s(value: object) -> str:
     return "" if value is None else str(value)
 
 
+ADDRESS_COLUMNS = frozenset({"Email", "Phone", "Address"})
+
+
 def _overflow(column: str) -> OverflowMethod:
     # Addresses are the point of the tool: wrap them, never cut them with an ellipsis.
-    return "fold" if column in {"Email", "Phone", "Address"} else "ellipsis"
+    return "fold" if column in ADDRESS_COLUMNS else "ellipsis"
+
+
+def _add_columns(table: Table, names: Sequence[str], *, right: Iterable[str] = (), widest: int = 0) -> None:
+    """Add columns; address columns get room for the longest address (up to 60) so that names wrap first."""
+    right = set(right)
+    for name in names:
+        is_address = name in ADDRESS_COLUMNS
+        table.add_column(
+            name,
+            justify="right" if name in right else "left",
+            overflow=_overflow(name),
+            min_width=min(widest, 60) if is_address and widest else None,
+        )
 
 
 def balance_table(balance: CreditBalance) -> Table:
@@ -128,8 +144,8 @@ def _phone_cell(person: ContactItem) -> Text:
 def people_table(people: Sequence[ContactItem], title: str = "People") -> Table:
     """People with their unlock state (the address itself once this account unlocked it)."""
     table = Table(title=title, title_justify="left")
-    for name in ("ID", "Name", "Title", "Company", "Email", "Phone"):
-        table.add_column(name, justify="right" if name == "ID" else "left", overflow=_overflow(name))
+    widest = max((len(p.email or "") for p in people), default=0)
+    _add_columns(table, ("ID", "Name", "Title", "Company", "Email", "Phone"), right={"ID"}, widest=widest)
     for person in people:
         table.add_row(
             person.id,
@@ -208,9 +224,9 @@ def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS)
     """Delivered contacts (the first ``limit``)."""
     channel = contacts[0].channel if contacts else "email"
     table = Table(title="Delivered", title_justify="left")
-    for name in ("ID", "Name", "Title", "Company", "Email" if channel == "email" else "Phone", "Verification"):
-        table.add_column(name, justify="right" if name == "ID" else "left", overflow=_overflow(name))
-    for contact in contacts[:limit]:
+    names = ("ID", "Name", "Title", "Company", "Email" if channel == "email" else "Phone", "Verification")
+    _add_columns(table, names, right={"ID"}, widest=max((len(c.value) for c in contacts), default=0))
+    for contact in sorted(contacts, key=lambda c: by_id(c.personnel_id))[:limit]:
         check = contact.verification
         verified = f"{check.status} {check.score}" if check and check.status else ""
         table.add_row(
@@ -226,8 +242,13 @@ def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS)
     return table
 
 
+def by_id(personnel_id: str) -> tuple[int, str]:
+    """Sort key: numeric ids in numeric order (``"5"`` before ``"15"``)."""
+    return (int(personnel_id), "") if personnel_id.isdigit() else (0, personnel_id)
+
+
 def _ids(ids: Iterable[str], limit: int = 10) -> str:
-    items = list(ids)
+    items = sorted(ids, key=by_id)
     shown = ", ".join(items[:limit])
     return shown + (f", ... (+{len(items) - limit})" if len(items) > limit else "")
 
@@ -277,10 +298,9 @@ def task_view(task: UnlockTask) -> RenderableType:
             style="dim",
         )
     table = Table()
-    for name in ("Personnel", "Status", "Address", "Error", "Verification", "Credits"):
-        table.add_column(
-            name, justify="right" if name in {"Personnel", "Credits"} else "left", overflow=_overflow(name)
-        )
+    names = ("Personnel", "Status", "Address", "Error", "Verification", "Credits")
+    widest = max((len(item.address or "") for item in task.items), default=0)
+    _add_columns(table, names, right={"Personnel", "Credits"}, widest=widest)
     for item in task.items:
         check = item.verification
         style = {"unlocked": "green", "failed": "red"}.get(item.status, "")
@@ -300,7 +320,8 @@ def runs_table(rows: Sequence[tuple[RunRecord, UnlockResult]]) -> Table:
     table = Table(title="Unlock runs", title_justify="left")
     for name in ("Run", "Started", "Event", "Channel", "Status", "Asked", "Delivered", "Failed", "Skipped", "Charged"):
         numeric = name in {"Asked", "Delivered", "Failed", "Skipped", "Charged"}
-        table.add_column(name, justify="right" if numeric else "left")
+        # Run ids are what `export --run` and `tasks resume --run` take: never cut them.
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=name in {"Run", "Started"})
     for run, result in rows:
         charged = result.reconciliation.charged if result.reconciliation else None
         style = "yellow" if run.status == "running" else ""
