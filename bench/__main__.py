@@ -18,29 +18,42 @@ from types import ModuleType
 DEFAULT_ORDER = 100
 
 
-def discover() -> dict[str, ModuleType]:
-    """Every benchmark module of this package, by name, in running order."""
+def available() -> list[str]:
+    """The names of the modules of this folder that may be benchmarks (not yet imported)."""
+    folder = str(Path(__file__).parent)
+    return sorted(i.name for i in pkgutil.iter_modules([folder]) if not i.name.startswith("_") and not i.ispkg)
+
+
+def discover(names: Sequence[str] = ()) -> dict[str, ModuleType]:
+    """The benchmark modules named (all when none are), by name, in running order.
+
+    Only the named modules are imported, so one broken or slow-to-import benchmark never stops another.
+    """
     found: list[tuple[int, str, ModuleType]] = []
-    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        if info.name.startswith("_") or info.ispkg:
-            continue
-        module = importlib.import_module(f"{__package__ or 'bench'}.{info.name}")
+    for name in names or available():
+        module = importlib.import_module(f"{__package__ or 'bench'}.{name}")
         if callable(getattr(module, "main", None)):
-            found.append((int(getattr(module, "ORDER", DEFAULT_ORDER)), info.name, module))
-    return {name: module for _, name, module in sorted(found, key=lambda f: (f[0], f[1]))}
+            found.append((int(getattr(module, "ORDER", DEFAULT_ORDER)), name, module))
+    ordered = found if names else sorted(found, key=lambda f: (f[0], f[1]))
+    return {name: module for _, name, module in ordered}
 
 
 def run(names: Sequence[str]) -> int:
     """Run the selected benchmarks (all when ``names`` is empty); the process exit status."""
-    modules = discover()
-    unknown = [n for n in names if n not in modules]
+    unknown = [n for n in names if n not in available()]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(modules) or 'none'}", file=sys.stderr)
+        known = ", ".join(available()) or "none"
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {known}", file=sys.stderr)
         return 2
-    for name in names or list(modules):
+    modules = discover(names)
+    missing = [n for n in names if n not in modules]
+    if missing:
+        print(f"not a benchmark (no main()): {', '.join(missing)}", file=sys.stderr)
+        return 2
+    for name, module in modules.items():
         print(f"== bench {name} ==", flush=True)
         started = time.perf_counter()
-        entry: Callable[[], object] = modules[name].main
+        entry: Callable[[], object] = module.main
         entry()
         print(f"== bench {name}: {time.perf_counter() - started:.1f} s ==\n", flush=True)
     return 0
