@@ -7,8 +7,10 @@ import stat
 import tomllib
 from pathlib import Path
 
+import pytest
 import stamina
 
+from contactvault.cli import client_commands
 from tests.factories import Account
 
 from .conftest import CLI, LiveServer
@@ -30,12 +32,27 @@ def test_login_checks_the_key_and_saves_it_with_mode_600(cli: CLI, live: LiveSer
     assert cli.json("credits")["totalBalance"] == 10_000
 
 
-def test_login_prompts_for_the_key_with_hidden_input(cli: CLI, live: LiveServer, user: Account) -> None:
+def test_login_prompts_for_the_key_with_hidden_input(
+    cli: CLI, live: LiveServer, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_commands, "is_interactive", lambda: True)
     result = cli("login", "--base-url", live.base_url, input=user.api_key + "\n")
     assert result.exit_code == 0, result.output
     assert "API key" in result.stderr
     assert user.api_key not in result.output  # hidden input is not echoed
     assert tomllib.loads(_config().read_text())["api_key"] == user.api_key
+
+
+def test_login_reads_a_piped_key_from_stdin_without_a_prompt(cli: CLI, live: LiveServer, user: Account) -> None:
+    body = cli.json("login", "--base-url", live.base_url, input=user.api_key + "\n")
+    assert body["totalBalance"] == 10_000
+    assert tomllib.loads(_config().read_text())["api_key"] == user.api_key
+
+
+def test_login_with_nothing_on_stdin_exits_2(cli: CLI, live: LiveServer) -> None:
+    result = cli("login", "--base-url", live.base_url, input="")
+    assert result.exit_code == 2
+    assert "no API key given" in result.stderr
 
 
 def test_login_json(cli: CLI, live: LiveServer, user: Account) -> None:

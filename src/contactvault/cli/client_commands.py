@@ -7,6 +7,7 @@ see ``client_common`` for the connection options, output rules and exit codes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, TypeVar
 
@@ -22,6 +23,7 @@ from contactvault.cli.client_common import (
     digits,
     err,
     handled_errors,
+    is_interactive,
     out,
     wire,
 )
@@ -73,9 +75,7 @@ def login(
         with handled_errors():
             base_url = load_config().base_url
     if not api_key:
-        api_key = typer.prompt("API key", hide_input=True, err=True).strip()
-        if not api_key:
-            fail("no API key given", EXIT_USAGE)
+        api_key = read_key()
     with handled_errors(base_url), connect(base_url, api_key) as client:
         balance = client.credits.balance()
         path = save_config(client.base_url, api_key, default_config_path())
@@ -85,6 +85,15 @@ def login(
         return
     out().print(f"Logged in to {server}: {balance.total_balance:,} credits available.")
     err().print(f"Saved the base URL and key to {path} (mode 600).", style="dim")
+
+
+def read_key() -> str:
+    """The key from a hidden prompt at a terminal, else the first line of stdin (``... | contactvault login``)."""
+    typed = typer.prompt("API key", hide_input=True, err=True) if is_interactive() else sys.stdin.readline()
+    key = str(typed).strip()
+    if not key:
+        fail("no API key given: pass --api-key, type it at the prompt, or pipe it on stdin", EXIT_USAGE)
+    return key
 
 
 def credits(base_url: BaseUrlOpt = None, api_key: ApiKeyOpt = None, json_output: JsonOpt = False) -> None:

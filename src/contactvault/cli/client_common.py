@@ -7,6 +7,7 @@ stdout and nothing else there; people get rich tables on stdout; prompts, progre
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ __all__ = [
     "handled_errors",
     "is_interactive",
     "out",
+    "quiet_retries",
     "wire",
 ]
 
@@ -113,7 +115,16 @@ def connect(base_url: str | None, api_key: str | None) -> Client:
     """An SDK client from the options, else the environment, else the config file."""
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         fail(f"--base-url must start with http:// or https://, got {base_url!r}", EXIT_USAGE)
+    quiet_retries()
     return Client(api_key=api_key, base_url=base_url)
+
+
+def quiet_retries() -> None:
+    """Keep stamina's per-retry log records off the terminal (a CLI user sees the outcome, not each retry)."""
+    logger = logging.getLogger("stamina")
+    if not logger.handlers:
+        # Without a handler anywhere, Python's last-resort handler would print every scheduled retry to stderr.
+        logger.addHandler(logging.NullHandler())
 
 
 def _server_of(base_url: str | None) -> str:

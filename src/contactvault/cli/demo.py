@@ -317,6 +317,8 @@ def demo(
                 summary = walk.run()
                 summary["baseUrl"] = client.base_url
             summary["stateFile"] = str(state_file)
+            if not json_output:
+                console.print(f"This run's state file: {state_file} (for `contactvault tasks list --state-file ...`).")
     if json_output:
         emit(summary)
     else:
