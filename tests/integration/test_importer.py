@@ -223,6 +223,13 @@ def test_a_line_that_is_not_json_is_reported(runtime: Runtime, tmp_path: Path) -
     assert row_counts(runtime) == dict.fromkeys(row_counts(runtime), 0)
 
 
+def test_a_missing_file_is_reported_and_nothing_is_written(runtime: Runtime, tmp_path: Path) -> None:
+    good = write_jsonl(tmp_path / "good.jsonl", valid_records())
+    with pytest.raises(ImportValidationError, match=r"missing\.jsonl: cannot be read"):
+        import_files(runtime, [good, tmp_path / "missing.jsonl"])
+    assert row_counts(runtime) == dict.fromkeys(row_counts(runtime), 0)
+
+
 def test_errors_never_repeat_a_contact_value(runtime: Runtime, tmp_path: Path) -> None:
     records = valid_records()
     records[-2]["value"] = "ingrid.larsen@@fjordpower"

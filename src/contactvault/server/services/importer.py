@@ -262,7 +262,8 @@ class _Problems:
         if not self.total:
             return
         first = self.items[0]
-        where = f"{first['file']} line {first['line']}"
+        # Line 0 stands for the file as a whole (it could not be opened).
+        where = f"{first['file']} line {first['line']}" if first["line"] else str(first["file"])
         if first["field"]:
             where += f", field {first['field']!r}"
         more = f" ({self.total - 1} more problem{'s' if self.total > 2 else ''})" if self.total > 1 else ""
