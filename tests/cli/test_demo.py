@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import tempfile
 from pathlib import Path
 
@@ -67,3 +68,13 @@ def test_demo_against_a_given_server_spends_only_with_yes_all(cli: CLI, live: Li
     assert body["eventId"] == "100"
     assert body["picked"][:3] == ["5", "10", "15"]  # "VP" titles first
     assert body["result"]["reconciliation"]["charged"] == 15 * len(body["result"]["delivered"])
+
+
+def test_without_the_server_extra_the_embedded_demo_says_what_to_install(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    result = cli("demo")
+    assert result.exit_code == 1
+    assert "needs the server extra (uvicorn is not installed)" in result.stderr

@@ -204,7 +204,7 @@ class ConfirmState:
 
 
 def confirm_spending(
-    *, yes: bool, console: Console, show: bool, state: ConfirmState, ask: Callable[[str], bool] | None = None
+    *, yes: bool, console: Console, show: bool, state: ConfirmState
 ) -> Callable[[UnlockEstimate], bool]:
     """The workflow's ``confirm``: refuse what the balance cannot cover, then ask unless --yes."""
 
@@ -220,8 +220,8 @@ def confirm_spending(
         if not is_interactive():
             state.refusal = "no_tty"
             return False
-        question = f"Unlock {estimate.count:,} for up to {min_spend(estimate):,} credits?"
-        if (ask or default_ask)(question):
+        question = f"Unlock {estimate.count:,} for up to {max_spend(estimate):,} credits?"
+        if default_ask(question):
             return True
         state.refusal = "declined"
         return False
@@ -229,7 +229,7 @@ def confirm_spending(
     return confirm
 
 
-def min_spend(estimate: UnlockEstimate) -> int:
+def max_spend(estimate: UnlockEstimate) -> int:
     """The most the run can charge: the estimate, or the cap when lower."""
     return estimate.balance - estimate.balance_after
 
@@ -290,7 +290,8 @@ class ProgressBar:
         self._task = self._progress.add_task(self._label, total=max(self._total, 1))
 
     def _update(self, event: UnlockProgress, done_in_batch: int) -> None:
-        assert self._progress is not None
+        if self._progress is None:
+            return
         where = f"batch {event.batch}/{event.batches}" if event.batches else ""
         self._progress.update(
             self._task,
@@ -336,24 +337,22 @@ def run_unlock(
     )
 
 
-def refusal_exit(state: ConfirmState, phone: bool) -> tuple[str, int, str]:
+def refusal_exit(estimate: UnlockEstimate, refusal: str | None, phone: bool) -> tuple[str, int, str]:
     """(outcome, exit code, message) for a run the confirmation stopped."""
-    estimate = state.estimate
-    assert estimate is not None
     unit = "phone numbers" if phone else "emails"
-    if state.refusal == "insufficient":
-        spend = min_spend(estimate)
+    if refusal == "insufficient":
+        spend = max_spend(estimate)
         return (
             "insufficient_credits",
             EXIT_INSUFFICIENT,
             f"insufficient credits: unlocking {estimate.count:,} {unit} costs {spend:,} credits but the balance "
             f"is {estimate.balance:,} (short by {spend - estimate.balance:,}); nothing was spent",
         )
-    if state.refusal == "no_tty":
+    if refusal == "no_tty":
         return (
             "not_confirmed",
             EXIT_USAGE,
-            f"refusing to spend up to {min_spend(estimate):,} credits without confirmation: no terminal to ask on; "
+            f"refusing to spend up to {max_spend(estimate):,} credits without confirmation: no terminal to ask on; "
             "pass --yes",
         )
     return "cancelled", EXIT_FAILED, "cancelled: nothing was spent"
@@ -452,7 +451,10 @@ def unlock(
 def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_output: bool) -> None:
     """Print the summary (or JSON) and exit with the run's code."""
     if result.status == "cancelled":
-        name, code, message = refusal_exit(state, phone)
+        estimate = result.estimate or state.estimate
+        if estimate is None:  # not with this SDK: a cancelled run carries the estimate it was refused on
+            fail("cancelled: nothing was spent", EXIT_FAILED)
+        name, code, message = refusal_exit(estimate, state.refusal, phone)
         if json_output:
             emit({**result_json(result), "outcome": name, "exitCode": code})
         fail(message, code)

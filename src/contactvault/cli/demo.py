@@ -9,6 +9,7 @@ commands work with just the ``cli`` extra installed; the demo's embedded mode ne
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import socket
 import tempfile
@@ -43,7 +44,7 @@ from contactvault.cli.client_render import (
     people_table,
     result_summary,
 )
-from contactvault.cli.client_unlock import ProgressBar, classify, min_spend, progress_bar, result_json
+from contactvault.cli.client_unlock import ProgressBar, classify, max_spend, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_USAGE, emit, fail
 from contactvault.client import Client, ContactItem, StateStore, UnlockEstimate, UnlockProgress, UnlockResult
 
@@ -53,6 +54,8 @@ DEMO_CREDITS = 100_000
 # Titles tried in turn until enough people are picked; None means anyone still locked.
 PICK_QUERIES: tuple[str | None, ...] = ("VP", "Director", "Head", None)
 STARTUP_TIMEOUT = 30.0
+# What embedded mode imports beyond the cli extra.
+SERVER_MODULES = ("uvicorn", "fastapi", "sqlalchemy", "pydantic_settings", "cryptography")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +179,7 @@ class Walkthrough:
     def confirm(self, estimate: UnlockEstimate) -> bool:
         """Show the estimate and confirm it: automatically in embedded mode or with --yes-all, else ask."""
         self.show(estimate_table(estimate))
-        question = f"Unlock {estimate.count:,} emails for up to {min_spend(estimate):,} credits? [y/N]:"
+        question = f"Unlock {estimate.count:,} emails for up to {max_spend(estimate):,} credits? [y/N]:"
         if not estimate.is_affordable:
             self.refused = ("the balance does not cover the estimate", EXIT_INSUFFICIENT)
             return False
@@ -261,6 +264,14 @@ class Walkthrough:
         return text.splitlines()
 
 
+def missing_server_dependency() -> str | None:
+    """The first package of the ``server`` extra that is not installed, if any."""
+    for module in SERVER_MODULES:
+        if importlib.util.find_spec(module) is None:
+            return module
+    return None
+
+
 def _export_file() -> Path:
     # mkstemp creates the file with mode 0600; it outlives the demo so that it can be opened afterwards.
     handle, name = tempfile.mkstemp(prefix="contactvault-demo-", suffix=".csv")
@@ -286,6 +297,13 @@ def demo(
     With --base-url: that server and your key; it spends real credits and asks first unless --yes-all.
     """
     console = err() if json_output else out()
+    missing = missing_server_dependency() if base_url is None else None
+    if missing is not None:
+        fail(
+            f"the embedded demo needs the server extra ({missing} is not installed): "
+            "pip install 'contactvault[server]', or pass --base-url",
+            EXIT_FAILED,
+        )
     export_file = _export_file()
     with handled_errors(base_url):
         if base_url is None:
