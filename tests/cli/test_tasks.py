@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from contactvault.cli import client_tasks
 from contactvault.client import Client, StateStore, UnlockProgress
 from contactvault.server.db import tables
 from tests.factories import Account, email_of, phone_of
@@ -111,7 +112,12 @@ def test_tasks_resume_finishes_an_interrupted_run_without_a_second_task(
     ids = [str(i) for i in range(1, 151)]  # two batches: the first submitted, the second not yet
     run_id = interrupted_run(live, user, state_file, ids)
     assert tasks_of(live, user) == 1
-    body = connected.json("tasks", "resume", code=4)
+    # The unsent batch would spend: a script must say --yes.
+    refused = connected("tasks", "resume")
+    assert refused.exit_code == 2
+    assert "refusing to submit 50 people (up to 750 credits) without confirmation" in refused.stderr
+    assert tasks_of(live, user) == 1
+    body = connected.json("tasks", "resume", "--yes", code=4)
     (run,) = body["runs"]
     assert run["runId"] == run_id
     assert (run["status"], run["outcome"]) == ("completed", "partial")
@@ -157,3 +163,17 @@ def test_tasks_resume_without_a_state_file(connected: CLI) -> None:
     result = connected("tasks", "resume")
     assert result.exit_code == 0
     assert "nothing to resume" in result.stdout.lower()
+
+
+def test_tasks_resume_at_a_terminal_asks_before_submitting(
+    connected: CLI, live: LiveServer, user: Account, state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interrupted_run(live, user, state_file, [str(i) for i in range(1, 111)])
+    monkeypatch.setattr(client_tasks, "is_interactive", lambda: True)
+    declined = connected("tasks", "resume", input="n\n")
+    assert declined.exit_code == 1
+    assert "Submit 10 people not yet submitted, for up to 150 credits? [y/N]" in declined.stderr
+    assert tasks_of(live, user) == 1
+    accepted = connected("tasks", "resume", input="y\n")
+    assert accepted.exit_code == 4, accepted.output  # 10, 20, ... 110 have no email
+    assert tasks_of(live, user) == 2

@@ -160,7 +160,7 @@ def _resume_and_check(
     directory: Runtime, account: Account, env: dict[str, str], state_file: Path, tmp_path: Path
 ) -> dict[str, Any]:
     """Resume the interrupted run; check one task per batch, 15 credits per delivered contact, export once."""
-    resumed = cli(env, "tasks", "resume", "--state-file", str(state_file), "--json")
+    resumed = cli(env, "tasks", "resume", "--state-file", str(state_file), "--yes", "--json")
     assert resumed.returncode == 4, resumed.stderr  # 15 people have no email: partially delivered
     (run,) = json.loads(resumed.stdout)["runs"]
     assert run["status"] == "completed"

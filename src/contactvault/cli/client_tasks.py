@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.live import Live
 
-from contactvault.cli import client_export
+from contactvault.cli import client_export, client_unlock
 from contactvault.cli.client_common import (
     ApiKeyOpt,
     BaseUrlOpt,
     JsonOpt,
     StateFileOpt,
+    YesOpt,
     connect,
     digits,
     err,
     handled_errors,
+    is_interactive,
     out,
     wire,
 )
 from contactvault.cli.client_render import result_summary, runs_table, task_view
-from contactvault.cli.client_unlock import classify, progress_bar, result_json
-from contactvault.cli.common import EXIT_OK, emit, fail
+from contactvault.cli.client_unlock import UNIT_COST, classify, progress_bar, result_json
+from contactvault.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, fail
 from contactvault.client import Channel, StateStore
 from contactvault.client.config import default_state_path
+from contactvault.client.state import RunRecord
 
 __all__ = ["register", "state_path"]
 
@@ -79,11 +83,15 @@ def tasks_show(
 def tasks_resume(
     state_file: StateFileOpt = None,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run (default: every unfinished one).")] = None,
+    yes: YesOpt = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Finish every interrupted unlock run in the state file, without creating a task or charging twice."""
+    """Finish every interrupted unlock run in the state file, without creating a task or charging twice.
+
+    Batches that were never submitted spend credits when they are: that is asked first, unless --yes.
+    """
     path = state_path(state_file)
     if not path.exists():
         _nothing_to_resume(json_output, f"no state file at {path}: nothing to resume")
@@ -98,6 +106,8 @@ def tasks_resume(
             _nothing_to_resume(json_output, f"nothing to resume in {path}")
             return
         total = sum(len(b.personnel_ids) for run in pending for b in store.batches(run.run_id) if not b.is_done)
+        if not yes:
+            confirm_unsent(store, pending)
         if not json_output:
             err().print(f"Resuming {len(pending)} run(s) from {path}...")
         with progress_bar(err(), enabled=not json_output, total=total, label="Resuming") as bar:
@@ -117,6 +127,27 @@ def tasks_resume(
             console.print(result_summary(result))
     if outcome.exit_code != EXIT_OK:
         fail(f"resumed runs ended {outcome.name.replace('_', ' ')}", outcome.exit_code)
+
+
+def confirm_unsent(store: StateStore, runs: Sequence[RunRecord]) -> None:
+    """Ask before submitting batches that never got a task (waiting for existing tasks costs nothing new)."""
+    people, credits = 0, 0
+    for run in runs:
+        unsent = [b for b in store.batches(run.run_id) if not b.is_done and b.task_id is None]
+        count = sum(len(b.personnel_ids) for b in unsent)
+        cost = UNIT_COST[run.channel] * count
+        people += count
+        credits += cost if run.max_credits is None else min(cost, run.max_credits)
+    if people == 0:
+        return
+    if not is_interactive():
+        fail(
+            f"refusing to submit {people:,} people (up to {credits:,} credits) without confirmation: "
+            "no terminal to ask on; pass --yes",
+            EXIT_USAGE,
+        )
+    if not client_unlock.default_ask(f"Submit {people:,} people not yet submitted, for up to {credits:,} credits?"):
+        fail("cancelled: nothing was resumed", EXIT_FAILED)
 
 
 def _nothing_to_resume(json_output: bool, message: str) -> None:

@@ -286,7 +286,8 @@ def demo(
     events: Annotated[int, typer.Option("--events", min=1, max=100, help="Events to seed (embedded).")] = 5,
     pick: Annotated[int, typer.Option("--pick", min=1, max=100, help="How many people to unlock.")] = 25,
     yes_all: Annotated[
-        bool, typer.Option("--yes-all", help="Answer yes to every question (needed to spend real credits unasked).")
+        bool,
+        typer.Option("--yes-all", "--yes", "-y", help="Answer yes to every question (to spend real credits unasked)."),
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
