@@ -108,9 +108,7 @@ def test_a_person_is_never_charged_twice_across_batches(directory: Runtime, acco
     assert_reconciles(directory)
 
 
-def test_accounts_are_charged_independently(
-    directory: Runtime, account: Account, other_account: Account
-) -> None:
+def test_accounts_are_charged_independently(directory: Runtime, account: Account, other_account: Account) -> None:
     submit(directory, account, [1])
     submit(directory, other_account, [1])
     drain(directory)
@@ -163,9 +161,7 @@ def test_transient_errors_retry_with_backoff_then_deliver(
     assert_reconciles(directory)
 
 
-def test_transient_errors_past_the_limit_fail_uncharged(
-    directory: Runtime, account: Account, clock: FakeClock
-) -> None:
+def test_transient_errors_past_the_limit_fail_uncharged(directory: Runtime, account: Account, clock: FakeClock) -> None:
     fake = FakeResolver(directory.cipher, outcomes={1: Outcome.TRANSIENT})
     body = submit(directory, account, [1])
     for _ in range(10):
@@ -246,4 +242,32 @@ def test_holds_are_spread_over_buckets_in_spend_order(directory: Runtime) -> Non
     assert view["subscriptionBalance"] == 0
     assert view["giftBalance"] == 100 - 10
     assert task(directory, acct, str(body["task_id"]))["creditsCharged"] == 30
+    assert_reconciles(directory)
+
+
+def test_a_suppression_committed_after_resolution_still_wins(directory: Runtime, account: Account) -> None:
+    import asyncio
+    import random
+    from datetime import timedelta
+
+    from contactvault.server.db.queue import claim
+    from contactvault.server.domain.tasks import RetryPolicy
+    from contactvault.server.services import outcomes
+    from contactvault.server.worker.pipeline import ResolverChain
+    from contactvault.server.worker.resolvers.base import Lookup
+    from contactvault.server.worker.resolvers.vault import VaultResolver
+
+    body = submit(directory, account, [1, 2])
+    with directory.db.write() as conn:
+        items = claim(conn, "w#1", directory.clock.now(), timedelta(seconds=30), 10)
+    chain = ResolverChain(directory.db, directory.cipher, [VaultResolver(directory.db)], 4)
+    answers = asyncio.run(chain.resolve([Lookup(i.id, i.personnel_id, i.channel) for i in items]))
+    suppressions.suppress(directory, "person", "1")  # the opt-out lands between resolve and record
+    outcomes.record(directory, items, answers, RetryPolicy(), random.Random(1))
+    result = task(directory, account, str(body["task_id"]))
+    assert [(i["status"], i.get("errorCode")) for i in result["items"]] == [
+        ("failed", "INELIGIBLE"),
+        ("unlocked", None),
+    ]
+    assert balance(directory, account) == 10_000 - 15
     assert_reconciles(directory)

@@ -20,7 +20,8 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.ledger import Channel, HoldPart, PostingKind
 from contactvault.server.domain.tasks import ErrorCode, RetryPolicy
 from contactvault.server.runtime import Runtime
-from contactvault.server.worker.resolvers.base import Outcome, Resolution
+from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
+from contactvault.server.worker.resolvers.base import INELIGIBLE, Outcome, Resolution
 
 
 @dataclass(slots=True)
@@ -99,6 +100,7 @@ def record(
             return RecordResult(0, 0, len(claimed), frozenset())
         task_ids = sorted({i.task_id for i in items})
         loaded = _load_tasks(conn, task_ids)
+        answers = _recheck_suppressions(rt, conn, items, answers)
         already = _already_unlocked(conn, items, answers)
         writes = _Writes()
         for item in items:
@@ -107,6 +109,25 @@ def record(
         faults.hit("before_record_commit")
     rt.notifier.publish(task_ids)
     return RecordResult(len(writes.finals), len(writes.retries), len(claimed) - len(items), frozenset(task_ids))
+
+
+def _recheck_suppressions(
+    rt: Runtime, conn: Connection, items: Sequence[ClaimedItem], answers: Mapping[int, Resolution]
+) -> Mapping[int, Resolution]:
+    """Check the opt-out list again inside the write: an erasure that committed after resolution still wins."""
+    found = [i for i in items if (a := answers.get(i.id)) is not None and a.outcome is Outcome.FOUND]
+    if not found or not has_suppressions(conn):
+        return answers
+    person = {i.id: rt.cipher.lookup_hash("person", str(i.personnel_id)) for i in found}
+    value = {i.id: answers[i.id].value_hash for i in found}
+    blocked = suppressed_hashes(conn, [*person.values(), *(h for h in value.values() if h)])
+    if not blocked:
+        return answers
+    fresh = dict(answers)
+    for i in found:
+        if person[i.id] in blocked or value[i.id] in blocked:
+            fresh[i.id] = INELIGIBLE
+    return fresh
 
 
 def _already_unlocked(
