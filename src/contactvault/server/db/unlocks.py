@@ -18,6 +18,8 @@ class ChannelState:
     """One person's state on one channel, for one account."""
 
     value_encrypted: bytes | None = None
+    # An unlock row exists; its value may have been removed since (erasure, retention).
+    unlocked: bool = False
     statuses: set[str] = field(default_factory=set)
 
 
@@ -30,7 +32,8 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
         unlocks.c.account_id == account_id, unlocks.c.personnel_id.in_(person_ids)
     )
     for pid, channel, value in conn.execute(revealed):
-        states.setdefault((pid, channel), ChannelState()).value_encrypted = value
+        state = states.setdefault((pid, channel), ChannelState())
+        state.value_encrypted, state.unlocked = value, True
     items = (
         select(task_items.c.personnel_id, task_items.c.channel, task_items.c.status)
         .where(

@@ -96,7 +96,8 @@ def get_event(rt: Runtime, event_id: int) -> dict[str, Any]:
 def _status(state: ChannelState | None, *, phone: bool) -> str | None:
     if state is None:
         return None if phone else "locked"
-    if state.value_encrypted is not None:
+    if state.unlocked:
+        # Paid for once, never charged again, even when the value was later erased (then shown as null).
         return "ready" if phone else "unlocked"
     if state.statuses & {"pending", "processing"}:
         return "processing" if phone else "unlocking"
