@@ -24,6 +24,14 @@ def test_connection_options_beat_the_environment(cli: CLI, live: LiveServer, use
     assert body["totalBalance"] == 10_000
 
 
+def test_the_lensmor_key_variable_is_accepted(
+    cli: CLI, live: LiveServer, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LENSMOR_API_KEY", user.api_key)
+    monkeypatch.setenv("CONTACTVAULT_BASE_URL", live.base_url)
+    assert cli.json("credits")["totalBalance"] == 10_000
+
+
 def test_without_a_key_the_command_exits_2_and_says_how_to_get_one(cli: CLI) -> None:
     result = cli("credits")
     assert result.exit_code == 2
