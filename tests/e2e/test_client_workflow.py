@@ -307,10 +307,10 @@ def test_a_429_storm_is_survived_without_a_second_task_or_charge(
 def test_a_real_rate_limited_server_is_survived(
     directory: Runtime, account: Account, settings: Settings, state_file: Path
 ) -> None:
-    """The server's own limiter (CONTACTVAULT_RATE_LIMIT_PER_KEY=5) refuses part of a run; it still completes."""
+    """The server's own limiter (5 requests per 3 s window) refuses part of a run; it still completes."""
     statuses: list[int] = []
     hooks = {"response": [lambda response: statuses.append(response.status_code)]}
-    env = server_env(settings, CONTACTVAULT_RATE_LIMIT_PER_KEY="5")
+    env = server_env(settings, CONTACTVAULT_RATE_LIMIT_PER_KEY="5", CONTACTVAULT_RATE_LIMIT_WINDOW_SECONDS="3")
     with (
         processes.server(env) as base,
         httpx.Client(event_hooks=hooks) as http,

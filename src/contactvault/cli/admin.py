@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from contactvault.cli import admin_security
 from contactvault.cli.common import EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail
-from contactvault.server.config import Settings
-from contactvault.server.runtime import Runtime
+
+if TYPE_CHECKING:
+    from contactvault.server.runtime import Runtime
 
 app = typer.Typer(
     help="Operator commands: migrations, accounts, keys, credits, directory data, opt-outs.",
@@ -28,6 +29,7 @@ app.add_typer(credits_app, name="credits")
 def runtime(db: str | None) -> Runtime:
     """A migrated runtime for ``--db``."""
     from contactvault.server.bootstrap import build_runtime
+    from contactvault.server.config import Settings
 
     return build_runtime(Settings(database_url=database_url(db)))
 

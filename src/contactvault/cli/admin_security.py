@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from contactvault.cli.common import EXIT_FAILED, EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail
-from contactvault.server.config import Settings
 
 if TYPE_CHECKING:
+    from contactvault.server.config import Settings
     from contactvault.server.runtime import Runtime
 
 _DURATION = re.compile(r"(\d+)\s*([smhd]?)")
@@ -39,6 +39,8 @@ def _trace_id() -> str:
 
 
 def _settings(db: str | None) -> Settings:
+    from contactvault.server.config import Settings
+
     return Settings(database_url=database_url(db))
 
 

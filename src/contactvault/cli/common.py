@@ -12,8 +12,6 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from contactvault.server.config import DEFAULT_DATABASE_URL
-
 T = TypeVar("T")
 
 DbOption = Annotated[
@@ -28,6 +26,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INSUFFICIENT, EXIT_PARTIAL = 0, 1, 2, 3, 
 
 def database_url(option: str | None) -> str:
     """The URL from ``--db``, then the environment, then the default."""
+    from contactvault.server.config import DEFAULT_DATABASE_URL  # the server extra; imported only when needed
+
     return option or os.environ.get("CONTACTVAULT_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from contactvault.cli.common import DbOption, database_url
-from contactvault.server.config import Settings
+
+if TYPE_CHECKING:
+    from contactvault.server.config import Settings
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")]
 
 
 def _settings(db: str | None) -> Settings:
+    from contactvault.server.config import Settings
+
     return Settings(database_url=database_url(db))
 
 

@@ -63,7 +63,13 @@ class RateLimiter:
         storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
         if not isinstance(storage, Storage):
             raise ValueError(f"{settings.rate_limit_storage!r} is an asyncio storage; use the synchronous scheme")
-        return cls(storage, per_key=settings.rate_limit_per_key, per_ip=settings.rate_limit_per_ip, now=now)
+        return cls(
+            storage,
+            per_key=settings.rate_limit_per_key,
+            per_ip=settings.rate_limit_per_ip,
+            now=now,
+            window_seconds=settings.rate_limit_window_seconds,
+        )
 
     def hit_key(self, key_id: str) -> Quota | None:
         """Count one request for an API key (None when that limit is off)."""
