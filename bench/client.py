@@ -32,6 +32,7 @@ import httpx
 from contactvault.cli.demo import embedded_server
 from contactvault.client import Client
 
+ORDER = 40  # after the unlock benchmark, in issue order
 RESULTS = Path(__file__).parent / "results"
 SEEDED = 2_200
 PER_RUN = 1_000

@@ -195,9 +195,11 @@ def event_people_query(
         .where(where)
         .order_by(event_personnel.c.personnel_id)
     )
-    needs_person = exhibitor_id is None and not (department or level or search)
-    count_from = event_personnel if needs_person else joined
-    return rows, select(func.count()).select_from(count_from).where(where)
+    if exhibitor_id is None and not (department or level or search):
+        # Unfiltered: the event's maintained count (seeding, import and erasure keep it exact) instead of counting
+        # a large event's index entries on every page (23 ms at 277k attendees).
+        return rows, select(events.c.personnel_count).where(events.c.id == event_id)
+    return rows, select(func.count()).select_from(joined).where(where)
 
 
 def contact_search_query(
