@@ -9,6 +9,7 @@ SQLite half only. See ``tests/pg.py`` for where the PostgreSQL server comes from
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,13 @@ def pytest_configure(config: pytest.Config) -> None:
         # xdist workers start after this and inherit the variable.
         os.environ[pg.STATE_ENV] = tempfile.mkdtemp(prefix="cv-test-services-")
         config.stash[_OWNS_SERVICES] = True
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            # A run stopped with SIGTERM (a timeout, CI cancelling) still stops its servers: as if by Ctrl-C.
+            signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -323,13 +323,13 @@ class SessionServices:
         return state
 
     @contextlib.contextmanager
-    def fresh_database(self) -> Iterator[str]:
-        """A new database copied from the migrated template; dropped afterwards."""
+    def fresh_database(self, *, migrated: bool = True) -> Iterator[str]:
+        """A new database copied from the migrated template (or an empty one); dropped afterwards."""
         self.template_url()
         state = json.loads(self.state_file.read_text())
         admin, template = str(state["admin_url"]), str(state["template"])
         name = f"cvt_{secrets.token_hex(6)}"
-        execute(admin, f"CREATE DATABASE {name} TEMPLATE {template}")
+        execute(admin, f"CREATE DATABASE {name} TEMPLATE {template}" if migrated else f"CREATE DATABASE {name}")
         try:
             yield with_database(admin, name)
         finally:
