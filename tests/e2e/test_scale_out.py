@@ -31,7 +31,7 @@ from tests.e2e import processes
 from tests.engine import balance
 from tests.factories import BIG_EVENT, Account, make_account, make_directory
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 BATCHES_PER_ACCOUNT = 8
 BATCH = 40
@@ -167,6 +167,7 @@ def _item_counts(rt: Runtime) -> dict[str, int]:
         return {str(s): int(n) for s, n in rows}
 
 
+@pytest.mark.postgresql
 def test_two_api_nodes_three_workers_kills_and_a_database_restart(
     private_postgres: tuple[pg.PgServer, str], tmp_path: Path
 ) -> None:
@@ -236,3 +237,28 @@ def _assert_settled(rt: Runtime, accounts: list[Account], followed: int) -> None
         assert balance(rt, account) == 10_000 - 15 * unlocked[account.id]
     result = reconcile(rt)
     assert result.ok, result.problems
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_behind_a_trusted_balancer_the_ip_limit_counts_each_client(
+    directory: Runtime, account: Account, settings: Settings, trusted: bool
+) -> None:
+    assert settings.encryption_key_file is not None
+    env = processes.env_for(
+        settings.database_url,
+        settings.encryption_key_file,
+        CONTACTVAULT_RATE_LIMIT_PER_IP="2",
+        CONTACTVAULT_RATE_LIMIT_PER_KEY="0",
+    )
+    flags = ["--forwarded-allow-ips", "127.0.0.1"] if trusted else []
+    with processes.server(env, "--no-worker", *flags) as base:
+
+        def as_client(ip: str) -> int:
+            headers = {**account.headers, "X-Forwarded-For": ip}
+            return httpx.get(f"{base}/external/credits/balance", headers=headers).status_code
+
+        first = [as_client("203.0.113.7") for _ in range(3)]
+        other = as_client("203.0.113.8")
+    assert first == [200, 200, 429]
+    # Untrusted, every request counts against the balancer's own address.
+    assert other == (200 if trusted else 429)

@@ -29,7 +29,7 @@ def _configure_logging(settings: Settings) -> None:
     configure(json_lines=settings.log_json, level=settings.log_level)
 
 
-def _serve(settings: Settings, host: str, port: int, run_worker: bool) -> None:
+def _serve(settings: Settings, host: str, port: int, run_worker: bool, forwarded_allow_ips: str | None = None) -> None:
     import uvicorn
 
     from contactvault.server.api.app import create_app
@@ -38,19 +38,35 @@ def _serve(settings: Settings, host: str, port: int, run_worker: bool) -> None:
     rt = build_runtime(settings)
     app = create_app(runtime=rt, run_worker=run_worker)
     # log_config=None: uvicorn's records go through our handler (JSON lines or text), our middleware logs access.
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    # Behind a load balancer, trust its X-Forwarded-For (only from the addresses named) so per-IP limits see clients.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def serve(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only (workers run elsewhere).")] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated proxy addresses whose X-Forwarded-For names the client (default: none trusted).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Run the API (applies migrations first); an in-process worker runs too unless --no-worker."""
     settings = _settings(db)
     _configure_logging(settings)
-    _serve(settings, host, port, run_worker=not no_worker)
+    _serve(settings, host, port, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
 
 
 def worker(db: DbOption = None) -> None:
