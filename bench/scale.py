@@ -47,12 +47,14 @@ HELD_BACK = datetime(2100, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Run:
-    """One measured configuration."""
+    """One measured configuration, with the CPU its workers and its database server used meanwhile."""
 
     backend: str
     workers: int
     items: int
     seconds: float
+    worker_cpu: float  # CPU seconds of the worker processes during the run
+    database_cpu: float  # CPU seconds of the PostgreSQL server's processes (0 for SQLite: it runs in the worker)
 
     @property
     def items_per_s(self) -> float:
@@ -117,7 +119,35 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def measure(backend: str, settings: Settings, workers: int, logs: Path) -> Run:
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc; 0 where it cannot be read)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _children_of(parent: int | None) -> list[int]:
+    """The postmaster's children: the server's backends and helpers."""
+    if parent is None:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def measure(backend: str, settings: Settings, workers: int, logs: Path, postmaster: int | None = None) -> Run:
     """Start ``workers`` processes, release the held-back items, time them to the last completion."""
     env = _worker_env(settings)
     procs: list[subprocess.Popen[bytes]] = []
@@ -135,7 +165,10 @@ def measure(backend: str, settings: Settings, workers: int, logs: Path) -> Run:
                 )
         _wait(lambda: all(b" started" in p.read_bytes() for p in log_files), 60, "workers did not start")
         rt = build_runtime(settings, migrate=False)
+        worker_pids = [p.pid for p in procs]
         try:
+            database_pids = _children_of(postmaster)
+            cpu_before = (_cpu_seconds(worker_pids), _cpu_seconds(database_pids))
             released = rt.clock.now()
             with rt.db.write() as conn:
                 conn.execute(update(task_items).values(next_attempt_at=released))
@@ -149,6 +182,9 @@ def measure(backend: str, settings: Settings, workers: int, logs: Path) -> Run:
                 return int(left) == 0
 
             _wait(finished, 600, "items did not finish", interval=0.05)
+            database_pids = sorted(set(database_pids) | set(_children_of(postmaster)))
+            worker_cpu = _cpu_seconds(worker_pids) - cpu_before[0]
+            database_cpu = _cpu_seconds(database_pids) - cpu_before[1]
             with rt.db.read() as conn:
                 last = conn.execute(select(func.max(task_items.c.completed_at))).scalar_one()
                 done = conn.execute(select(func.count()).where(task_items.c.status == "unlocked")).scalar_one()
@@ -162,7 +198,7 @@ def measure(backend: str, settings: Settings, workers: int, logs: Path) -> Run:
     if int(done) != PEOPLE:
         raise RuntimeError(f"{backend}/{workers}: {done} of {PEOPLE} items unlocked")
     elapsed: timedelta = last - released
-    return Run(backend, workers, int(done), elapsed.total_seconds())
+    return Run(backend, workers, int(done), elapsed.total_seconds(), worker_cpu, database_cpu)
 
 
 def _wait(check: Any, timeout: float, message: str, interval: float = 0.1) -> None:
@@ -187,7 +223,7 @@ def postgres_runs(tmp: Path) -> list[Run]:
             pg.execute(server.url(), f"CREATE DATABASE {name} TEMPLATE scale_template")
             pg.execute(server.url(name), "ANALYZE")
             settings = Settings(database_url=server.url(name), encryption_key_file=keys)
-            runs.append(measure("postgresql", settings, workers, tmp))
+            runs.append(measure("postgresql", settings, workers, tmp, server.postmaster_pid()))
             pg.execute(server.url(), f"DROP DATABASE {name} WITH (FORCE)")
     finally:
         server.destroy()
@@ -205,13 +241,15 @@ def table(runs: list[Run]) -> str:
     """The Markdown table for docs/benchmarks.md."""
     base = next(r for r in runs if r.backend == "postgresql" and r.workers == 1).items_per_s
     lines = [
-        "| backend | worker processes | items | seconds | items/s | vs 1 PostgreSQL worker |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| backend | worker processes | items | seconds | items/s | vs 1 PostgreSQL worker "
+        "| CPU: workers | CPU: PostgreSQL |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
+        database = f"{r.database_cpu / r.seconds:.2f} cores" if r.backend == "postgresql" else "(in the worker)"
         lines.append(
             f"| {r.backend} | {r.workers} | {r.items:,} | {r.seconds:.2f} | {r.items_per_s:,.0f} "
-            f"| {r.items_per_s / base:.2f}x |"
+            f"| {r.items_per_s / base:.2f}x | {r.worker_cpu / r.seconds:.2f} cores | {database} |"
         )
     return "\n".join(lines)
 
@@ -233,6 +271,8 @@ def main() -> None:
                 "items": r.items,
                 "seconds": round(r.seconds, 3),
                 "items_per_s": round(r.items_per_s),
+                "worker_cpu_seconds": round(r.worker_cpu, 2),
+                "database_cpu_seconds": round(r.database_cpu, 2),
             }
             for r in runs
         ],

@@ -142,6 +142,10 @@ class PgServer:
         """A SQLAlchemy URL for ``database`` on this server."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (first line of ``postmaster.pid``)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def start(self) -> None:
         """Start and wait until it accepts connections."""
         options = " ".join(f"-c {setting}" for setting in (f"port={self.port}", *FAST_SETTINGS))
