@@ -30,9 +30,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_log",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=True),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("subject_type", sa.String(length=20), nullable=True),
@@ -97,9 +95,7 @@ def upgrade() -> None:
 
     op.create_table(
         "suppressions",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("value_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -116,9 +112,7 @@ def upgrade() -> None:
         sa.Column("revoked_at", UTCDateTime(), nullable=True),
         sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("last_used_at", UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.id"], name=op.f("fk_api_keys_account_id_accounts")
-        ),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_api_keys_account_id_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
@@ -126,9 +120,7 @@ def upgrade() -> None:
 
     op.create_table(
         "credit_buckets",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
@@ -136,14 +128,10 @@ def upgrade() -> None:
         sa.Column("reserved", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "kind IN ('subscription', 'addon', 'gift')", name=op.f("ck_credit_buckets_kind_known")
-        ),
+        sa.CheckConstraint("kind IN ('subscription', 'addon', 'gift')", name=op.f("ck_credit_buckets_kind_known")),
         sa.CheckConstraint("balance >= 0", name=op.f("ck_credit_buckets_balance_nonnegative")),
         sa.CheckConstraint("reserved >= 0", name=op.f("ck_credit_buckets_reserved_nonnegative")),
-        sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.id"], name=op.f("fk_credit_buckets_account_id_accounts")
-        ),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_credit_buckets_account_id_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_buckets")),
     )
     with op.batch_alter_table("credit_buckets", schema=None) as batch_op:
@@ -158,9 +146,7 @@ def upgrade() -> None:
         sa.Column("seniority_level", sa.String(length=50), nullable=True),
         sa.Column("linkedin_url", sa.String(length=500), nullable=True),
         sa.Column("company_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["company_id"], ["companies.id"], name=op.f("fk_personnel_company_id_companies")
-        ),
+        sa.ForeignKeyConstraint(["company_id"], ["companies.id"], name=op.f("fk_personnel_company_id_companies")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_personnel")),
     )
     with op.batch_alter_table("personnel", schema=None) as batch_op:
@@ -193,9 +179,7 @@ def upgrade() -> None:
 
     op.create_table(
         "unlocks",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("personnel_id", sa.BigInteger(), nullable=False),
         sa.Column("channel", sa.String(length=8), nullable=False),
@@ -209,18 +193,14 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_unlocks_account_id_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unlocks")),
-        sa.UniqueConstraint(
-            "account_id", "personnel_id", "channel", name="uq_unlocks_account_person_channel"
-        ),
+        sa.UniqueConstraint("account_id", "personnel_id", "channel", name="uq_unlocks_account_person_channel"),
     )
     with op.batch_alter_table("unlocks", schema=None) as batch_op:
         batch_op.create_index("ix_unlocks_item", ["item_id"], unique=False)
 
     op.create_table(
         "contact_points",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("personnel_id", sa.BigInteger(), nullable=False),
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("value_encrypted", sa.LargeBinary(), nullable=False),
@@ -255,9 +235,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_entries",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("bucket_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -271,9 +249,7 @@ def upgrade() -> None:
             ["bucket_id"], ["credit_buckets.id"], name=op.f("fk_ledger_entries_bucket_id_credit_buckets")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entries")),
-        sa.UniqueConstraint(
-            "cause_type", "cause_id", "kind", "bucket_id", name="uq_ledger_cause_kind_bucket"
-        ),
+        sa.UniqueConstraint("cause_type", "cause_id", "kind", "bucket_id", name="uq_ledger_cause_kind_bucket"),
     )
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.create_index("ix_ledger_account", ["account_id", "id"], unique=False)
@@ -286,9 +262,7 @@ def upgrade() -> None:
         sa.Column("bucket_id", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("settled", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint(
-            "settled >= 0 AND settled <= amount", name=op.f("ck_task_holds_settled_within_hold")
-        ),
+        sa.CheckConstraint("settled >= 0 AND settled <= amount", name=op.f("ck_task_holds_settled_within_hold")),
         sa.ForeignKeyConstraint(
             ["bucket_id"], ["credit_buckets.id"], name=op.f("fk_task_holds_bucket_id_credit_buckets")
         ),
@@ -297,9 +271,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "task_items",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("task_id", sa.BigInteger(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
@@ -333,9 +305,7 @@ def upgrade() -> None:
             sqlite_where=sa.text("status = 'processing'"),
             postgresql_where=sa.text("status = 'processing'"),
         )
-        batch_op.create_index(
-            "ix_task_items_person", ["account_id", "personnel_id", "channel", "status"], unique=False
-        )
+        batch_op.create_index("ix_task_items_person", ["account_id", "personnel_id", "channel", "status"], unique=False)
         batch_op.create_index(
             "uq_task_items_in_flight",
             ["account_id", "personnel_id", "channel"],
