@@ -33,7 +33,11 @@ from tests.factories import BIG_EVENT, Account, make_account, make_directory
 
 pytestmark = pytest.mark.slow
 
-BATCHES_PER_ACCOUNT = 8
+MIN_BATCHES = 6  # per account; clients go on submitting until the chaos is over, up to MAX_BATCHES
+MAX_BATCHES = 40
+PEOPLE = MAX_BATCHES * 25 + 100
+CREDIT = 100_000
+KILLS = 6
 BATCH = 40
 STEP = 25  # batches overlap: each shares 15 people with the one before
 RUN_SECONDS = 90  # the bound on the whole exercise, from the first submission to every item terminal
@@ -124,9 +128,13 @@ def _follow(base: str, account: Account, task_id: str, deadline: float) -> str:
     raise AssertionError(f"task {task_id} not terminal before the deadline")
 
 
-def _client(nodes: list[str], account: Account, first: int, seed: int, deadline: float, out: list[str]) -> None:
+def _client(
+    nodes: list[str], account: Account, first: int, seed: int, deadline: float, calm: threading.Event, out: list[str]
+) -> None:
     rng = random.Random(seed)
-    for n in range(BATCHES_PER_ACCOUNT):
+    for n in range(MAX_BATCHES):
+        if n >= MIN_BATCHES and calm.is_set():
+            return
         start = first + n * STEP
         ids = list(range(start, start + BATCH))
         rng.shuffle(ids)
@@ -141,24 +149,24 @@ def _chaos(
     group: Processes,
     workers: list[subprocess.Popen[bytes]],
     server: pg.PgServer,
-    stop: threading.Event,
+    calm: threading.Event,
     done: list[str],
 ) -> None:
     """Kill a random worker every so often and start a replacement; restart PostgreSQL once on the way."""
     rng = random.Random(5)
-    kills = 0
-    while not stop.wait(rng.uniform(1.0, 2.0)):
-        victim = workers.pop(rng.randrange(len(workers)))
-        victim.send_signal(signal.SIGKILL)
-        victim.wait()
-        kills += 1
-        done.append("kill")
-        workers.append(group.start(f"worker-{kills + 3}", "worker"))
-        if kills == 2:
-            server.restart("fast")
-            done.append("restart")
-        if kills == 6:
-            return
+    try:
+        for kill in range(1, KILLS + 1):
+            time.sleep(rng.uniform(0.8, 1.5))  # random moments to kill at: the point of this test
+            victim = workers.pop(rng.randrange(len(workers)))
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            done.append("kill")
+            workers.append(group.start(f"worker-{kill + 3}", "worker"))
+            if kill == 2:
+                server.restart("fast")
+                done.append("restart")
+    finally:
+        calm.set()
 
 
 def _item_counts(rt: Runtime) -> dict[str, int]:
@@ -175,8 +183,8 @@ def test_two_api_nodes_three_workers_kills_and_a_database_restart(
     settings = Settings(database_url=url, encryption_key_file=tmp_path / "keys.json")
     rt = build_runtime(settings)  # migrates once, as an operator would before starting the nodes
     try:
-        make_directory(rt)
-        accounts = [make_account(rt), make_account(rt, name="other")]
+        make_directory(rt, people=PEOPLE)
+        accounts = [make_account(rt, CREDIT), make_account(rt, CREDIT, name="other")]
         env = processes.env_for(
             url,
             tmp_path / "keys.json",
@@ -192,25 +200,24 @@ def test_two_api_nodes_three_workers_kills_and_a_database_restart(
             started = time.monotonic()
             deadline = started + RUN_SECONDS
             finals: list[str] = []
-            stop = threading.Event()
+            calm = threading.Event()
             mayhem: list[str] = []
-            chaos = threading.Thread(target=_chaos, args=(group, workers, server, stop, mayhem))
+            chaos = threading.Thread(target=_chaos, args=(group, workers, server, calm, mayhem))
             clients = [
-                threading.Thread(target=_client, args=(nodes, account, 1 + 10 * k, k, deadline, finals))
+                threading.Thread(target=_client, args=(nodes, account, 1 + 10 * k, k, deadline, calm, finals))
                 for k, account in enumerate(accounts)
             ]
             chaos.start()
             for client in clients:
                 client.start()
+            chaos.join(timeout=RUN_SECONDS)
             for client in clients:
                 client.join(timeout=RUN_SECONDS + 10)
-            stop.set()
-            chaos.join(timeout=30)
             processes.wait_until(lambda: set(_item_counts(rt)) <= {"unlocked", "failed"}, timeout=30)
             elapsed = time.monotonic() - started
         assert elapsed < RUN_SECONDS
+        assert mayhem.count("kill") == KILLS
         assert "restart" in mayhem
-        assert mayhem.count("kill") >= 3
         assert not any(c.is_alive() for c in clients)
         _assert_settled(rt, accounts, len(finals))
     finally:
@@ -228,13 +235,12 @@ def _assert_settled(rt: Runtime, accounts: list[Account], followed: int) -> None
         unlocked = dict(
             conn.execute(select(tables.unlocks.c.account_id, func.count()).group_by(tables.unlocks.c.account_id)).all()
         )
-    assert len(statuses) == followed == 2 * BATCHES_PER_ACCOUNT
+    assert len(statuses) == followed >= 2 * MIN_BATCHES
     assert set(statuses) <= {"completed", "failed"}
     assert all(n == 1 for *_, n in charged), "someone was charged twice"
     for account in accounts:
-        # Every reachable person (ids 1..~215, every 10th has no email) delivered once and paid once.
-        assert unlocked[account.id] > 150
-        assert balance(rt, account) == 10_000 - 15 * unlocked[account.id]
+        assert unlocked[account.id] >= 100
+        assert balance(rt, account) == CREDIT - 15 * unlocked[account.id]
     result = reconcile(rt)
     assert result.ok, result.problems
 
