@@ -34,9 +34,7 @@ def test_250_people_in_3_tasks_cost_exactly_15_per_delivered_contact(
         before = http.get("/external/credits/balance").json()["totalBalance"]
         task_ids = []
         for batch in (ids[:100], ids[100:200], ids[200:]):
-            response = http.post(
-                "/external/contacts/unlock", json={"event_id": "100", "personnel_ids": batch}
-            )
+            response = http.post("/external/contacts/unlock", json={"event_id": "100", "personnel_ids": batch})
             assert response.status_code == 201
             task_ids.append(response.json()["task_id"])
         delivered = 0
@@ -61,9 +59,7 @@ def test_250_people_in_3_tasks_cost_exactly_15_per_delivered_contact(
         assert count(directory, tables.tasks) == tasks_before
         assert http.get("/external/credits/balance").json()["totalBalance"] == after["totalBalance"]
         # Again for everyone: only the 25 who failed are tried again, and failing again costs nothing.
-        retry = http.post(
-            "/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ids[:100]}
-        ).json()
+        retry = http.post("/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ids[:100]}).json()
         assert len(retry["skipped_personnel_ids"]) == 90
         body = http.get(f"/external/contacts/unlock-tasks/{retry['task_id']}", params={"wait": 60}).json()
         while body["taskStatus"] != "completed":
@@ -83,9 +79,9 @@ def test_long_poll_answers_as_soon_as_the_task_changes(
         processes.server(_env(settings), "--no-worker") as base,
         httpx.Client(base_url=base, headers=account.headers, timeout=90) as http,
     ):
-        task_id = http.post(
-            "/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ["1"]}
-        ).json()["task_id"]
+        task_id = http.post("/external/contacts/unlock", json={"event_id": "100", "personnel_ids": ["1"]}).json()[
+            "task_id"
+        ]
         started = time.monotonic()
         answer: dict[str, object] = {}
 

@@ -118,8 +118,9 @@ def test_sigterm_finishes_the_batch_in_hand_then_exits(
     directory: Runtime, account: Account, settings: Settings
 ) -> None:
     body = submit(directory, account, range(1, 21))
-    worker = processes.worker(_env(settings, CONTACTVAULT_FAULT="after_resolve:sleep=2",
-                                   CONTACTVAULT_WORKER_LEASE_SECONDS="30"))
+    worker = processes.worker(
+        _env(settings, CONTACTVAULT_FAULT="after_resolve:sleep=2", CONTACTVAULT_WORKER_LEASE_SECONDS="30")
+    )
     try:
         processes.wait_until(lambda: _statuses(directory) == {"processing": 20})
         worker.send_signal(signal.SIGTERM)

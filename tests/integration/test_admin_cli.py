@@ -37,8 +37,21 @@ def test_account_key_credits_and_revoke(db: str) -> None:
     code, key, _ = run("admin", "key", "create", "--account", account_id, "--label", "ci", "--db", db)
     assert code == 0
     assert str(key["apiKey"]).startswith(f"sk_{key['keyId']}_")
-    code, balance, _ = run("admin", "credits", "grant", "--account", account_id, "--amount", "500", "--bucket",
-                           "addon", "--expires", "2099-01-01T00:00:00+00:00", "--db", db)
+    code, balance, _ = run(
+        "admin",
+        "credits",
+        "grant",
+        "--account",
+        account_id,
+        "--amount",
+        "500",
+        "--bucket",
+        "addon",
+        "--expires",
+        "2099-01-01T00:00:00+00:00",
+        "--db",
+        db,
+    )
     assert code == 0
     assert (balance["totalBalance"], balance["addonBalance"]) == (500, 500)
     assert balance["addonExpireAt"] == 4070908800000
@@ -61,8 +74,10 @@ def test_the_secret_is_stored_only_as_a_hash(db: str, tmp_path: Path) -> None:
         (("admin", "credits", "grant", "--account", "abc", "--amount", "5"), "account id must be digits"),
         (("admin", "credits", "grant", "--account", "1", "--amount", "5", "--bucket", "gold"), "bucket must be"),
         (("admin", "credits", "grant", "--account", "1", "--amount", "5", "--expires", "soon"), "not ISO 8601"),
-        (("admin", "credits", "grant", "--account", "1", "--amount", "5", "--expires", "2099-01-01"),
-         "needs a timezone"),
+        (
+            ("admin", "credits", "grant", "--account", "1", "--amount", "5", "--expires", "2099-01-01"),
+            "needs a timezone",
+        ),
         (("admin", "credits", "grant", "--account", "1", "--amount", "0"), "positive"),
         (("admin", "suppress"), "exactly one of"),
         (("admin", "suppress", "--person", "x1"), "personnel id"),
@@ -91,9 +106,21 @@ def test_suppress_and_unsuppress(db: str) -> None:
 
 
 def test_every_admin_command_has_help() -> None:
-    for args in (("admin",), ("admin", "account", "create"), ("admin", "key", "create"), ("admin", "key", "revoke"),
-                 ("admin", "credits", "grant"), ("admin", "seed"), ("admin", "import"), ("admin", "suppress"),
-                 ("admin", "unsuppress"), ("admin", "reconcile"), ("admin", "migrate"), ("serve",), ("worker",)):
+    for args in (
+        ("admin",),
+        ("admin", "account", "create"),
+        ("admin", "key", "create"),
+        ("admin", "key", "revoke"),
+        ("admin", "credits", "grant"),
+        ("admin", "seed"),
+        ("admin", "import"),
+        ("admin", "suppress"),
+        ("admin", "unsuppress"),
+        ("admin", "reconcile"),
+        ("admin", "migrate"),
+        ("serve",),
+        ("worker",),
+    ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, args
         assert "--db" in result.stdout or args == ("admin",)

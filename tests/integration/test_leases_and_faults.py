@@ -22,9 +22,7 @@ from tests.engine import assert_reconciles, balance, count, drain, submit, task,
 from tests.factories import Account, make_account
 
 
-def test_a_worker_whose_lease_expired_cannot_commit(
-    directory: Runtime, account: Account, clock: FakeClock
-) -> None:
+def test_a_worker_whose_lease_expired_cannot_commit(directory: Runtime, account: Account, clock: FakeClock) -> None:
     import asyncio
     import random
 
@@ -45,9 +43,7 @@ def test_a_worker_whose_lease_expired_cannot_commit(
     assert_reconciles(directory)
 
 
-def test_an_unexpired_lease_is_not_claimed_twice(
-    directory: Runtime, account: Account, clock: FakeClock
-) -> None:
+def test_an_unexpired_lease_is_not_claimed_twice(directory: Runtime, account: Account, clock: FakeClock) -> None:
     submit(directory, account, [1, 2, 3])
     with directory.db.write() as conn:
         first = claim(conn, "a#1", clock.now(), timedelta(seconds=30), 100)
@@ -67,9 +63,7 @@ def test_crash_before_record_commit_loses_nothing(
         w.run_once()
     w.close()
     monkeypatch.delenv("CONTACTVAULT_FAULT")
-    assert [i["status"] for i in task(directory, account, str(body["task_id"]))["items"]] == [
-        "processing"
-    ] * 2
+    assert [i["status"] for i in task(directory, account, str(body["task_id"]))["items"]] == ["processing"] * 2
     assert count(directory, tables.unlocks) == 0
     clock.advance(31)
     drain(directory)
@@ -150,9 +144,7 @@ def test_concurrent_submissions_of_the_same_people_hold_once(directory: Runtime,
     assert_reconciles(directory)
 
 
-def test_submissions_and_a_worker_together_never_see_database_is_locked(
-    directory: Runtime, account: Account
-) -> None:
+def test_submissions_and_a_worker_together_never_see_database_is_locked(directory: Runtime, account: Account) -> None:
     errors: list[BaseException] = []
     stop = threading.Event()
     w = worker(directory)

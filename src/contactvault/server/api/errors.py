@@ -63,9 +63,7 @@ def error_response(
     if details:
         body["details"] = details
     all_headers = {"X-Request-ID": body["traceId"], **(headers or {})}
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=all_headers
-    )
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=all_headers)
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -86,9 +84,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(e.DomainError)
     async def _domain(request: Request, exc: e.DomainError) -> Response:
-        return error_response(
-            request, STATUS_BY_KEY.get(exc.error_key, 500), exc.error_key, exc.message, exc.details
-        )
+        return error_response(request, STATUS_BY_KEY.get(exc.error_key, 500), exc.error_key, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -96,9 +92,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        key = KEY_BY_STATUS.get(
-            exc.status_code, "INVALID_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR"
-        )
+        key = KEY_BY_STATUS.get(exc.status_code, "INVALID_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR")
         message = "Not found." if exc.status_code == 404 else str(exc.detail)
         return error_response(request, exc.status_code, key, message, headers=getattr(exc, "headers", None))
 

@@ -69,9 +69,7 @@ class UnlockCreate(BaseModel):
 
     event_id: str = Field(min_length=1, max_length=100)
     personnel_ids: list[str] = Field(min_length=1, max_length=100)
-    max_credits: int | None = Field(
-        default=None, ge=0, le=10**12, description="Extension: spend cap for this task."
-    )
+    max_credits: int | None = Field(default=None, ge=0, le=10**12, description="Extension: spend cap for this task.")
 
 
 class PrecheckCreate(BaseModel):
