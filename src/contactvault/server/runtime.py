@@ -9,11 +9,12 @@ from contactvault.server.config import Settings
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
 from contactvault.server.notifier import Notifier
+from contactvault.server.task_views import TaskViews
 
 
 @dataclass
 class Runtime:
-    """Settings, the database, the clock, the id source, the cipher and the task-change notifier."""
+    """Settings, the database, the clock, the id source, the cipher, the task-change notifier and task views."""
 
     settings: Settings
     db: Database
@@ -21,3 +22,4 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     ids: IdSource = field(default_factory=IdSource)
     notifier: Notifier = field(default_factory=Notifier)
+    task_views: TaskViews = field(default_factory=TaskViews)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Select, bindparam, exists, select
+from sqlalchemy import BindParameter, Connection, Select, bindparam, exists, select, update
 
-from contactvault.server.db.bulk import id_list_value, in_bound_ids
-from contactvault.server.db.tables import event_personnel, personnel, task_items, unlocks
+from contactvault.server.db.bulk import id_list_value, in_bound_ids, in_ids
+from contactvault.server.db.tables import event_personnel, personnel, task_items, tasks, unlocks
 
 
 @dataclass(slots=True)
@@ -121,3 +121,13 @@ def standing(conn: Connection, account_id: int, channel: str, event_id: int, per
         if is_busy:
             result.in_flight.add(pid)
     return result
+
+
+def bump_tasks_showing(conn: Connection, person_ids: Sequence[int]) -> None:
+    """A new version for every task that shows one of these people as unlocked (their value changed)."""
+    if not person_ids:
+        return
+    showing = select(task_items.c.task_id).where(
+        in_ids(conn, task_items.c.personnel_id, person_ids), task_items.c.status == "unlocked"
+    )
+    conn.execute(update(tasks).where(tasks.c.id.in_(showing)).values(version=tasks.c.version + 1))

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from contactvault.server.db import audit
 from contactvault.server.db.tables import contact_points, event_personnel, events, personnel, task_items, unlocks
+from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
@@ -179,6 +180,7 @@ def _erase_one(
         .where(unlocks.c.personnel_id == pid, unlocks.c.value_encrypted.is_not(None))
         .values(value_encrypted=None, value_removed_at=now)
     ).rowcount
+    bump_tasks_showing(conn, [pid])  # their task views change (and cached ones must not be served)
     holders = {
         int(a) for (a,) in conn.execute(select(unlocks.c.account_id).where(unlocks.c.personnel_id == pid).distinct())
     }

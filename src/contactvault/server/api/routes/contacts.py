@@ -138,7 +138,7 @@ async def _poll(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     with rt.notifier.listen(task_id) as listener:
-        version, body = await run_in_threadpool(unlocks.get_task, rt, account_id, task_id, channel)
+        version, body = await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
         seen = if_none_match or _etag(task_id, version)
         terminal = body["taskStatus"] in ("completed", "failed")
         while wait and not terminal and _etag(task_id, version) == seen:
@@ -150,7 +150,7 @@ async def _poll(
             if peek is None:
                 raise NotFound("Task not found.")
             if _etag(task_id, peek[0]) != seen or peek[1]:
-                version, body = await run_in_threadpool(unlocks.get_task, rt, account_id, task_id, channel)
+                version, body = await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
                 terminal = body["taskStatus"] in ("completed", "failed")
     etag = _etag(task_id, version)
     if if_none_match == etag:
