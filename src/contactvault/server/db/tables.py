@@ -135,7 +135,7 @@ personnel = Table(
     Column("seniority_level", String(50)),
     Column("linkedin_url", String(500)),
     Column("company_id", BigInteger, ForeignKey("companies.id")),
-    Index("ix_personnel_company", "company_id"),
+    Index("ix_personnel_company_id", "company_id", "id"),
 )
 
 event_personnel = Table(
