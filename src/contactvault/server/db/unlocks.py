@@ -7,7 +7,20 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Select, bindparam, exists, select, update
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Connection,
+    Select,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from contactvault.server.db.bulk import id_list_value, in_bound_ids, in_ids
 from contactvault.server.db.tables import event_personnel, personnel, task_items, tasks, unlocks
@@ -52,12 +65,33 @@ def unlocked_ids(conn: Connection, account_id: int, channel: str, person_ids: Se
     """Which of these people this account has already unlocked on this channel."""
     if not person_ids:
         return set()
+    if conn.dialect.name == "postgresql":
+        return _unlocked_ids_pg(conn, account_id, channel, person_ids)
     query = select(unlocks.c.personnel_id).where(
         unlocks.c.account_id == account_id,
         unlocks.c.channel == channel,
         unlocks.c.personnel_id.in_(person_ids),
     )
     return {int(pid) for (pid,) in conn.execute(query)}
+
+
+def _unlocked_ids_pg(conn: Connection, account_id: int, channel: str, person_ids: Sequence[int]) -> set[int]:
+    # One unique-index probe per id, whatever the statistics say. With ``personnel_id IN (...)`` or ``= ANY(...)``
+    # the planner, trusting the statistics of a young table (or a generic plan once psycopg prepares the
+    # statement), may instead read all of the account's unlocks and compare each with every id: 20,000 x 1,000
+    # comparisons, 250 ms of the record step. A LATERAL subquery with LIMIT cannot be flattened into that plan.
+    wanted = (
+        func.unnest(bindparam("u_ids", list(person_ids), type_=ARRAY(BigInteger)))
+        .table_valued("id")
+        .render_derived(name="w")
+    )
+    hit = (
+        select(literal(1))
+        .where(unlocks.c.account_id == account_id, unlocks.c.personnel_id == wanted.c.id, unlocks.c.channel == channel)
+        .limit(1)
+        .lateral("hit")
+    )
+    return {int(pid) for (pid,) in conn.execute(select(wanted.c.id).select_from(wanted.join(hit, true())))}
 
 
 def in_flight_ids(conn: Connection, account_id: int, channel: str, person_ids: Sequence[int]) -> set[int]:
