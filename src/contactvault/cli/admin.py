@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from contactvault.cli import admin_security
-from contactvault.cli.common import EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail
+from contactvault.cli.common import EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail, open_runtime
 
 if TYPE_CHECKING:
     from contactvault.server.runtime import Runtime
@@ -28,10 +28,9 @@ app.add_typer(credits_app, name="credits")
 
 def runtime(db: str | None) -> Runtime:
     """A migrated runtime for ``--db``."""
-    from contactvault.server.bootstrap import build_runtime
     from contactvault.server.config import Settings
 
-    return build_runtime(Settings(database_url=database_url(db)))
+    return open_runtime(Settings(database_url=database_url(db)))
 
 
 def _account_id(raw: str) -> int:

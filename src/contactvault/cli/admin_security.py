@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.common import EXIT_FAILED, EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail
+from contactvault.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    DbOption,
+    database_url,
+    domain_errors,
+    emit,
+    fail,
+    open_runtime,
+)
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
@@ -47,9 +56,8 @@ def _settings(db: str | None) -> Settings:
 @contextmanager
 def _runtime(settings: Settings) -> Iterator[Runtime]:
     """A migrated runtime whose connections are closed when the command ends."""
-    from contactvault.server.bootstrap import build_runtime
 
-    rt = build_runtime(settings)
+    rt = open_runtime(settings)
     try:
         yield rt
     finally:

@@ -8,9 +8,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from contactvault.server.config import Settings
+    from contactvault.server.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -68,3 +72,13 @@ def guarded(fn: Callable[[], T]) -> T:
     with domain_errors():
         return fn()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """``build_runtime``, with a key mismatch reported as one line and exit 1 instead of a traceback."""
+    from contactvault.server.bootstrap import KeyMismatch, build_runtime
+
+    try:
+        return build_runtime(settings)
+    except KeyMismatch as exc:
+        fail(str(exc), EXIT_FAILED)

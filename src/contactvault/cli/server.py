@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.common import DbOption, database_url
+from contactvault.cli.common import DbOption, database_url, open_runtime
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
@@ -33,9 +33,8 @@ def _serve(settings: Settings, host: str, port: int, run_worker: bool, forwarded
     import uvicorn
 
     from contactvault.server.api.app import create_app
-    from contactvault.server.bootstrap import build_runtime
 
-    rt = build_runtime(settings)
+    rt = open_runtime(settings)
     app = create_app(runtime=rt, run_worker=run_worker)
     # log_config=None: uvicorn's records go through our handler (JSON lines or text), our middleware logs access.
     # Behind a load balancer, trust its X-Forwarded-For (only from the addresses named) so per-IP limits see clients.
@@ -71,12 +70,11 @@ def serve(
 
 def worker(db: DbOption = None) -> None:
     """Run a standalone worker until SIGTERM/SIGINT (finishes the batch in hand first)."""
-    from contactvault.server.bootstrap import build_runtime
     from contactvault.server.worker.runner import Worker
 
     settings = _settings(db)
     _configure_logging(settings)
-    rt = build_runtime(settings)
+    rt = open_runtime(settings)
     w = Worker(rt)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: w.stop())
@@ -92,7 +90,6 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
     """Serve with demo data: on an empty database, seed a directory and a demo account, and print its key."""
     from sqlalchemy import func, select
 
-    from contactvault.server.bootstrap import build_runtime
     from contactvault.server.db.tables import accounts as accounts_table
     from contactvault.server.db.tables import personnel
     from contactvault.server.services import accounts, credits
@@ -100,7 +97,7 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
 
     settings = _settings(db)
     _configure_logging(settings)
-    rt = build_runtime(settings)
+    rt = open_runtime(settings)
     with rt.db.read() as conn:
         people = conn.execute(select(func.count()).select_from(personnel)).scalar_one()
         first_account = conn.execute(select(accounts_table.c.id).order_by(accounts_table.c.created_at)).first()

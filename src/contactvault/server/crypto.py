@@ -63,6 +63,10 @@ class Cipher:
         """Re-encrypt under the newest key."""
         return self._fernet.rotate(token)
 
+    def fingerprint(self) -> bytes:
+        """Identifies the lookup-hash key without revealing it (stored in the database, compared at start)."""
+        return hmac.new(self._hash_key, b"contactvault key check v1", hashlib.sha256).digest()
+
     def lookup_hash(self, kind: str, value: str) -> bytes:
         """A keyed hash for equality lookups; emails are compared case-insensitively."""
         normal = value.strip().lower() if kind == "email" else value.strip()

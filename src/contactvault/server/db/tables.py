@@ -304,3 +304,13 @@ audit_log = Table(
     Column("created_at", UTC, nullable=False),
     Index("ix_audit_account", "account_id", "id"),
 )
+
+# A keyed fingerprint of the lookup-hash key: a node started with other keys refuses to run rather than write
+# values the other nodes cannot read (or hashes that no longer match the opt-out list).
+key_checks = Table(
+    "key_checks",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("fingerprint", LargeBinary(32), nullable=False),
+    Column("created_at", UTC, nullable=False),
+)
