@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -125,3 +126,16 @@ def test_purge_removes_expired_records(
     with directory.db.write() as conn:
         conn.execute(update(tables.idempotency_keys).values(expires_at=clock.now()))
     assert idempotency.purge_expired(directory) == 1
+
+
+def test_a_crash_inside_the_submission_gives_the_key_back(
+    client: TestClient, directory: Runtime, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTACTVAULT_FAULT", "before_submit_commit")
+    assert post(client, account, "k-10").status_code == 500
+    monkeypatch.delenv("CONTACTVAULT_FAULT")
+    assert count(directory, tables.tasks) == 0
+    retry = post(client, account, "k-10")
+    assert retry.status_code == 201
+    assert "Idempotent-Replayed" not in retry.headers
+    assert count(directory, tables.tasks) == 1

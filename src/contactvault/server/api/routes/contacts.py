@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json as stdjson
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
@@ -19,7 +21,7 @@ from contactvault.server.api.schemas import (
     UnlockSubmissionPublic,
     UnlockTaskPublic,
 )
-from contactvault.server.domain.errors import DomainError, InvalidRequest, NotFound
+from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import parse_person_id
 from contactvault.server.runtime import Runtime
@@ -90,8 +92,11 @@ def _submit(
         )
     try:
         status, result = unlocks.submit(rt, req, claim)
-    except DomainError:
-        idempotency.abandon(rt, claim)
+    except Exception:
+        # Nothing was stored (the submission rolled back): give the key back so a retry runs at once. If the
+        # database itself is down this fails too, and the claim is taken over once it goes stale.
+        with contextlib.suppress(SQLAlchemyError):
+            idempotency.abandon(rt, claim)
         raise
     return Response(idempotency.encode(result), status, media_type="application/json")
 
