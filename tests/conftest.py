@@ -71,6 +71,7 @@ def services() -> pg.SessionServices:
 def _unavailable(reason: str) -> None:
     if os.environ.get(pg.REQUIRE_ENV):
         pytest.fail(reason, pytrace=False)
+    # Reached only without REQUIRE_ENV (a developer without PostgreSQL); `make test` and CI fail instead.
     pytest.skip(reason)
 
 

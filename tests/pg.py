@@ -217,7 +217,7 @@ def wait_for_postgres(url: str, timeout: float = 30.0) -> None:
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.1)
+            time.sleep(0.1)  # the server is starting: poll its port until the deadline
 
 
 _STARTED: list[subprocess.Popen[bytes]] = []
@@ -243,7 +243,7 @@ class RedisServer:
         while not _accepts(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise ServiceUnavailable("redis-server did not start")
-            time.sleep(0.05)
+            time.sleep(0.05)  # the server is starting: poll its port until the deadline
 
     @property
     def url(self) -> str:

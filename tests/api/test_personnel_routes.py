@@ -82,6 +82,7 @@ def _database(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
     except pg.ServiceUnavailable as exc:
         if os.environ.get(pg.REQUIRE_ENV):
             pytest.fail(str(exc), pytrace=False)
+        # A developer without PostgreSQL runs the SQLite half; `make test` and CI require it (fail above).
         pytest.skip(str(exc))
     with services.fresh_database() as url:
         yield url

@@ -38,7 +38,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, interval: float
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(interval)
+        time.sleep(interval)  # polling another process with a deadline: there is nothing to wait on instead
     raise AssertionError(f"condition not met within {timeout} s")
 
 

@@ -98,14 +98,14 @@ def _submit(base: str, account: Account, ids: list[int], deadline: float) -> str
         try:
             response = httpx.post(f"{base}/external/contacts/unlock", json=body, headers=headers, timeout=10)
         except httpx.TransportError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # a node or the database is restarting: retry until the deadline
             continue
         if response.status_code == 201:
             task_id = response.json().get("task_id")
             return None if task_id is None else str(task_id)
         # 503 while the database restarts; 409 while the key's first attempt (cut short) is still fresh.
         assert response.status_code in (503, 409), response.text
-        time.sleep(0.2)
+        time.sleep(0.2)  # back off like a client would, until the deadline
     raise AssertionError("submission did not get through before the deadline")
 
 
@@ -116,10 +116,10 @@ def _follow(base: str, account: Account, task_id: str, deadline: float) -> str:
         try:
             response = httpx.get(url, params={"wait": 5}, headers=account.headers, timeout=15)
         except httpx.TransportError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # a node or the database is restarting: retry until the deadline
             continue
         if response.status_code == 503:
-            time.sleep(0.2)
+            time.sleep(0.2)  # the database is restarting: retry until the deadline
             continue
         assert response.status_code == 200, response.text
         status = str(response.json()["taskStatus"])
@@ -142,7 +142,7 @@ def _client(
         task_id = _submit(nodes[via], account, ids, deadline)
         if task_id is not None:
             out.append(_follow(nodes[1 - via], account, task_id, deadline))
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, 0.3))  # spread submissions over the kills and the restart: the point of the test
 
 
 def _chaos(
