@@ -1,4 +1,4 @@
-"""Task rules: id parsing, classification order, task status, retry policy."""
+"""Task rules: id parsing, classification order, retry policy."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import pytest
 
 from contactvault.server.domain.tasks import (
     RetryPolicy,
-    TaskStatus,
     classify,
     dedupe,
     parse_person_id,
-    task_status,
 )
 
 
@@ -59,12 +57,6 @@ def test_classify_puts_each_id_in_its_first_matching_bucket() -> None:
     assert result.unlocking == ["5"]
     assert result.chargeable == ["7"]
     assert result.skipped(["x", "9", "8", "7", "6", "5"]) == ["x", "9", "8", "6", "5"]
-
-
-def test_task_status_follows_item_counts() -> None:
-    assert task_status({"pending": 2}) is TaskStatus.PENDING
-    assert task_status({"pending": 1, "unlocked": 1}) is TaskStatus.PROCESSING
-    assert task_status({"unlocked": 1, "failed": 1}) is TaskStatus.COMPLETED
 
 
 def test_retry_policy_backs_off_with_capped_jitter_then_gives_up() -> None:

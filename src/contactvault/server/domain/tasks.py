@@ -1,4 +1,4 @@
-"""Unlock tasks and items: states, legal transitions, id classification and the retry policy."""
+"""Unlock tasks and items: error codes, id classification and the retry policy."""
 
 from __future__ import annotations
 
@@ -8,32 +8,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-
-
-class TaskStatus(StrEnum):
-    """A task's state as the poll route shows it."""
-
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-class ItemStatus(StrEnum):
-    """An item's state."""
-
-    PENDING = "pending"
-    PROCESSING = "processing"
-    UNLOCKED = "unlocked"
-    FAILED = "failed"
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the item will never change again."""
-        return self in (ItemStatus.UNLOCKED, ItemStatus.FAILED)
-
-
-UNFINISHED_ITEM_STATUSES = (ItemStatus.PENDING.value, ItemStatus.PROCESSING.value)
 
 
 class ErrorCode(StrEnum):
@@ -116,15 +90,6 @@ def classify(
         else:
             result.chargeable.append(raw)
     return result
-
-
-def task_status(counts: dict[str, int]) -> TaskStatus:
-    """A task's status from its item counts (a task that failed as a whole is stored as such)."""
-    if counts.get(ItemStatus.PENDING, 0) == 0 and counts.get(ItemStatus.PROCESSING, 0) == 0:
-        return TaskStatus.COMPLETED
-    touched = counts.get(ItemStatus.PROCESSING, 0) + counts.get(ItemStatus.UNLOCKED, 0)
-    touched += counts.get(ItemStatus.FAILED, 0)
-    return TaskStatus.PROCESSING if touched else TaskStatus.PENDING
 
 
 @dataclass(frozen=True, slots=True)

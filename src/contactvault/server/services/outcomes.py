@@ -18,10 +18,10 @@ from contactvault.server.db.unlocks import unlocked_ids
 from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.ledger import Channel, HoldPart, PostingKind
+from contactvault.server.domain.resolution import INELIGIBLE, Outcome, Resolution
 from contactvault.server.domain.tasks import ErrorCode, RetryPolicy
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
-from contactvault.server.worker.resolvers.base import INELIGIBLE, Outcome, Resolution
 
 
 @dataclass(slots=True)

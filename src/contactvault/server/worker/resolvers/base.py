@@ -1,49 +1,17 @@
-"""The resolver interface: given a person and a channel, answer found / not found / ineligible / transient."""
+"""The resolver interface: given a person and a channel, answer found / not found / ineligible / transient.
+
+The answers themselves (``Outcome``, ``Resolution``, ``Lookup``) are domain vocabulary, re-exported here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 
+from contactvault.server.domain.resolution import INELIGIBLE, NOT_FOUND, TRANSIENT, Lookup, Outcome, Resolution
 
-class Outcome(StrEnum):
-    """What a resolver can answer."""
-
-    FOUND = "found"
-    NOT_FOUND = "not_found"
-    INELIGIBLE = "ineligible"
-    TRANSIENT = "transient"
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """One item to resolve."""
-
-    item_id: int
-    personnel_id: int
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """A resolver's answer; a found value arrives sealed, with its keyed hash for suppression checks."""
-
-    outcome: Outcome
-    value_encrypted: bytes | None = None
-    value_hash: bytes | None = None
-    source: str | None = None
-    verification_status: str | None = None
-    verification_score: int | None = None
-    checked_at: datetime | None = None
-
-
-NOT_FOUND = Resolution(Outcome.NOT_FOUND)
-INELIGIBLE = Resolution(Outcome.INELIGIBLE)
-TRANSIENT = Resolution(Outcome.TRANSIENT)
+__all__ = ["INELIGIBLE", "NOT_FOUND", "TRANSIENT", "Lookup", "Outcome", "Resolution", "Resolver"]
 
 
 class Resolver(ABC):

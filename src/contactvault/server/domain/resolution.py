@@ -1,0 +1,43 @@
+"""What resolving a person can answer: the vocabulary shared by resolvers (worker) and settlement (services)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What a resolver can answer."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    INELIGIBLE = "ineligible"
+    TRANSIENT = "transient"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """One item to resolve."""
+
+    item_id: int
+    personnel_id: int
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A resolver's answer; a found value arrives sealed, with its keyed hash for suppression checks."""
+
+    outcome: Outcome
+    value_encrypted: bytes | None = None
+    value_hash: bytes | None = None
+    source: str | None = None
+    verification_status: str | None = None
+    verification_score: int | None = None
+    checked_at: datetime | None = None
+
+
+NOT_FOUND = Resolution(Outcome.NOT_FOUND)
+INELIGIBLE = Resolution(Outcome.INELIGIBLE)
+TRANSIENT = Resolution(Outcome.TRANSIENT)

@@ -1,0 +1,55 @@
+"""Imports only point down: entrypoints -> services -> domain; db implements; the domain does no I/O."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parents[2] / "src" / "contactvault" / "server"
+PREFIX = "contactvault.server."
+
+# Which server packages each layer must not import from.
+FORBIDDEN = {
+    "domain": ("db", "services", "api", "worker", "runtime", "bootstrap", "notifier", "pg_notify"),
+    "db": ("services", "api", "worker"),
+    "services": ("api", "worker"),
+}
+DOMAIN_MAY_IMPORT = set(sys.stdlib_module_names) | {"contactvault"}
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_nothing_above_it(layer: str) -> None:
+    files = sorted((SERVER / layer).rglob("*.py"))
+    assert files
+    offences = [
+        f"{path.relative_to(SERVER)} imports {name}"
+        for path in files
+        for name in _imports(path)
+        if name.startswith(PREFIX) and name.removeprefix(PREFIX).split(".")[0] in FORBIDDEN[layer]
+    ]
+    assert offences == []
+
+
+def test_the_domain_imports_only_the_standard_library() -> None:
+    offences = [
+        f"{path.relative_to(SERVER)} imports {name}"
+        for path in sorted((SERVER / "domain").rglob("*.py"))
+        for name in _imports(path)
+        if name.split(".")[0] not in DOMAIN_MAY_IMPORT
+        or (name.startswith("contactvault") and not name.startswith(PREFIX + "domain"))
+    ]
+    assert offences == []
