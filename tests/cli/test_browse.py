@@ -50,7 +50,7 @@ def test_events_list_filters_and_paginates(connected: CLI) -> None:
     table = connected("events", "list", "--keyword", "Retail")
     assert table.exit_code == 0
     assert "Berlin Retail Expo 2026" in table.stdout
-    assert "Page 1 of 1 (1 events)" in table.stdout
+    assert "Page 1 of 1 (1 event)." in table.stdout
 
 
 def test_events_list_rejects_a_page_size_over_100(connected: CLI) -> None:

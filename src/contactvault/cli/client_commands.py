@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, TypeVar
 
 import typer
-from rich.table import Table
+from rich.console import RenderableType
 
 from contactvault.cli import client_tasks, client_unlock, demo
 from contactvault.cli.client_common import (
@@ -114,7 +114,7 @@ def _listing(
     json_output: bool,
     one_page: Callable[[Client], Page[T]],
     every_page: Callable[[Client], Iterator[T]],
-    table: Callable[[Sequence[T], str], Table],
+    table: Callable[[Sequence[T], str], RenderableType],
     title: str,
     noun: str,
 ) -> None:
@@ -168,7 +168,7 @@ def events_list(
         every_page=lambda client: client.events.iter(**filters, page_size=100),
         table=events_table,
         title="Events",
-        noun="events",
+        noun="event",
     )
 
 
@@ -197,7 +197,7 @@ def people_list(
         every_page=lambda client: client.personnel.iter(event_id, **filters, page_size=50),
         table=people_table,
         title=f"People at event {event_id}",
-        noun="people",
+        noun="person",
     )
 
 
@@ -244,5 +244,5 @@ def contacts_search(
         every_page=lambda client: client.contacts.iter_search(company, role=role, person_name=person_name),
         table=people_table,
         title=f"People at {company}",
-        noun="people",
+        noun="person",
     )

@@ -218,7 +218,7 @@ class Walkthrough:
 
         self.step("3. People at the event")
         people = client.personnel.list(event.id, page_size=10)
-        self.show(people_table(people.items, title=f"People at {event.name}"), page_footer(people, "people"))
+        self.show(people_table(people.items, title=f"People at {event.name}"), page_footer(people, "person"))
 
         self.step(f"4. Pick {self.pick} people by title")
         chosen, searches = pick_people(client, event.id, self.pick)
