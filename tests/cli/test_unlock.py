@@ -73,7 +73,7 @@ def test_a_second_run_skips_the_unlocked_and_costs_nothing(connected: CLI, live:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--ids", "1"], "Missing option '--event'"),
+        (["--ids", "1"], "missing option '--event'"),
         (["--event", "100"], "exactly one of --ids, --from-file or --search (given: none)"),
         (["--event", "100", "--ids", "1", "--from-file", "x.csv"], "(given: --ids and --from-file)"),
         (["--event", "100", "--ids", "1", "--search", "VP"], "(given: --ids and --search)"),
@@ -254,3 +254,20 @@ def test_errors_never_show_the_key_or_an_address(connected: CLI, user: Account) 
     assert result.exit_code == 4
     assert user.api_key not in result.output
     assert "@" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["--ids", "1", "2", "3"],
+        ["--ids", "1 2 3"],
+        ["--ids", "1,2", "--ids", "3"],
+        ["--ids", "1", "2,3"],
+        ["1", "2", "3"],
+    ],
+    ids=" ".join,
+)
+def test_ids_take_commas_spaces_several_values_or_repeats(connected: CLI, ids: list[str]) -> None:
+    body = connected.json("unlock", "--event", "100", *ids, "--yes")
+    assert body["estimate"]["personnelIds"] == ["1", "2", "3"]
+    assert body["outcome"] == "delivered"

@@ -4,8 +4,8 @@ Exit codes (docs/cli.md): 0 every chargeable contact was delivered (or nobody ne
 (none of the chargeable contacts was delivered, the run was declined, or an error); 2 usage (bad options, no
 terminal to confirm on without --yes); 3 insufficient credits (the estimate exceeds the balance, or the server
 answered 402 for a batch); 4 partially delivered (at least one chargeable contact delivered and at least one
-not). "Chargeable" means the run submitted the person for unlocking; people skipped before any charge (already
-unlocked, not found, not in the event) count for nothing.
+not); 130 interrupted (Ctrl-C). "Chargeable" means the run submitted the person for unlocking; people skipped
+before any charge (already unlocked, not found, not in the event) count for nothing.
 """
 
 from __future__ import annotations
@@ -377,7 +377,15 @@ def register(app: typer.Typer) -> None:
 
 def unlock(
     event: Annotated[str, typer.Option("--event", "-e", help="Event id.", show_default=False)],
-    ids: Annotated[str | None, typer.Option("--ids", help="Personnel ids, comma separated.")] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ids",
+            metavar="IDS",
+            help="Personnel ids, e.g. --ids 5,15,25 or --ids 5 15 25 (also '5 15 25' in quotes, or --ids again).",
+            show_default=False,
+        ),
+    ] = None,
     from_file: Annotated[
         str | None,
         typer.Option(
@@ -399,23 +407,29 @@ def unlock(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
     json_output: JsonOpt = False,
+    more_ids: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="IDS", help="More personnel ids, as with --ids.", show_default=False),
+    ] = None,
 ) -> None:
     """Unlock the work emails (or phones) of people at an event: estimate, confirm, unlock, reconcile.
 
-    Choose people with exactly one of --ids, --from-file or --search.
+    Choose people with exactly one of --ids (ids may also follow the options), --from-file or --search.
 
-    Exit codes: 0 all delivered, 1 failed, 2 usage, 3 insufficient credits, 4 partially delivered.
+    Exit codes: 0 all delivered, 1 failed, 2 usage, 3 insufficient credits, 4 partially delivered,
+    130 interrupted (Ctrl-C).
 
     An interrupted run continues with `contactvault tasks resume`; nobody is charged twice.
     """
     event_id = digits(event, "--event")
-    chosen = [name for name, value in (("--ids", ids), ("--from-file", from_file), ("--search", search)) if value]
+    id_values = [*(ids or []), *(more_ids or [])]
+    chosen = [name for name, value in (("--ids", id_values), ("--from-file", from_file), ("--search", search)) if value]
     if len(chosen) != 1:
         given = " and ".join(chosen) if chosen else "none"
         fail(f"choose people with exactly one of --ids, --from-file or --search (given: {given})", EXIT_USAGE)
     selected: list[str] = []
-    if ids is not None:
-        selected = parse_ids(ids, "--ids")
+    if id_values:
+        selected = parse_ids(" ".join(id_values), "--ids")
     elif from_file is not None:
         selected = read_id_file(from_file)
     console = err()
