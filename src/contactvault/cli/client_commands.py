@@ -33,6 +33,7 @@ from contactvault.cli.client_render import (
     events_table,
     page_footer,
     people_table,
+    plural,
 )
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Client, Page
@@ -83,7 +84,7 @@ def login(
     if json_output:
         emit({"baseUrl": server, "configPath": str(path), "totalBalance": balance.total_balance})
         return
-    out().print(f"Logged in to {server}: {balance.total_balance:,} credits available.")
+    out().print(f"Logged in to {server}: {plural(balance.total_balance, 'credit')} available.")
     err().print(f"Saved the base URL and key to {path} (mode 600).", style="dim")
 
 

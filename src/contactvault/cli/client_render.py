@@ -121,16 +121,23 @@ def event_table(event: EventDetail) -> Table:
     return table
 
 
+# The API's unlock states, in one vocabulary for both channels (the phone's "ready" means unlocked). An unlocked
+# contact without a value was erased after the unlock (or put on the opt-out list): say so, not "ready".
+STATE_WORDS = {"ready": "erased", "unlocked": "erased", "processing": "unlocking"}
+
+
+def _address_cell(value: str | None, status: str | None) -> Text:
+    if value:
+        return Text(value)
+    return Text(STATE_WORDS.get(status or "locked", status or "locked"), style="dim")
+
+
 def _email_cell(person: ContactItem) -> Text:
-    if person.email:
-        return Text(person.email)
-    return Text(person.contact_unlock_status or "locked", style="dim")
+    return _address_cell(person.email, person.contact_unlock_status)
 
 
 def _phone_cell(person: ContactItem) -> Text:
-    if person.phone:
-        return Text(person.phone)
-    return Text(person.phone_unlock_status or "locked", style="dim")
+    return _address_cell(person.phone, person.phone_unlock_status)
 
 
 def people_table(people: Sequence[ContactItem], title: str = "People") -> FitTable:
@@ -209,8 +216,10 @@ def estimate_table(estimate: UnlockEstimate) -> Table:
     return table
 
 
-def reconciliation_line(rec: Reconciliation | None) -> Text:
+def reconciliation_line(rec: Reconciliation | None, status: str | None = None) -> Text:
     """'Credits: before 10,000, after 9,670, charged 330, difference 0 ok'."""
+    if rec is None and status == "nothing_to_unlock":
+        return Text("Credits: nothing was submitted, so nothing was charged.", style="dim")
     if rec is None:
         return Text("Credits: not reconciled (the run did not finish).", style="yellow")
     verdict = Text(" ok", style="green") if rec.ok else Text(" MISMATCH", style="bold red")
@@ -248,7 +257,7 @@ def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS)
             verified,
         )
     if len(contacts) > limit:
-        table.caption = f"... and {len(contacts) - limit:,} more: `contactvault export` writes them all"
+        table.caption = f"... and {len(contacts) - limit:,} more: `contactvault export` writes them all"  # n > 0
     return table
 
 
@@ -285,7 +294,7 @@ def result_summary(result: UnlockResult) -> RenderableType:
     parts: list[RenderableType] = [table]
     if result.delivered:
         parts.append(delivered_table(result.delivered))
-    parts.append(reconciliation_line(result.reconciliation))
+    parts.append(reconciliation_line(result.reconciliation, result.status))
     if result.run_id:
         parts.append(Text(f"Run {result.run_id}; tasks {', '.join(result.task_ids) or 'none'}.", style="dim"))
     return Group(*parts)

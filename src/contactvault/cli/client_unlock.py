@@ -37,7 +37,7 @@ from contactvault.cli.client_common import (
     is_interactive,
     out,
 )
-from contactvault.cli.client_render import estimate_table, result_summary
+from contactvault.cli.client_render import estimate_table, plural, result_summary
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, emit, fail
 from contactvault.client import Client, UnlockEstimate, UnlockProgress, UnlockResult
 from contactvault.client.config import default_state_path
@@ -220,7 +220,8 @@ def confirm_spending(
         if not is_interactive():
             state.refusal = "no_tty"
             return False
-        question = f"Unlock {estimate.count:,} for up to {max_spend(estimate):,} credits?"
+        unit = "email" if estimate.channel == "email" else "phone number"
+        question = f"Unlock {plural(estimate.count, unit)} for up to {plural(max_spend(estimate), 'credit')}?"
         if default_ask(question):
             return True
         state.refusal = "declined"
@@ -257,8 +258,7 @@ class ProgressBar:
         if not self._enabled:
             return
         if event.stage == "lookup":
-            who = "1 person" if event.total == 1 else f"{event.total:,} people"
-            self._console.print(f"Looking up {who}...", style="dim")
+            self._console.print(f"Looking up {plural(event.total, 'person')}...", style="dim")
             return
         if event.stage == "estimate":
             self._total = event.total
@@ -339,14 +339,14 @@ def run_unlock(
 
 def refusal_exit(estimate: UnlockEstimate, refusal: str | None, phone: bool) -> tuple[str, int, str]:
     """(outcome, exit code, message) for a run the confirmation stopped."""
-    unit = "phone numbers" if phone else "emails"
+    unit = "phone number" if phone else "email"
     if refusal == "insufficient":
         spend = max_spend(estimate)
         return (
             "insufficient_credits",
             EXIT_INSUFFICIENT,
-            f"insufficient credits: unlocking {estimate.count:,} {unit} costs {spend:,} credits but the balance "
-            f"is {estimate.balance:,} (short by {spend - estimate.balance:,}); nothing was spent",
+            f"insufficient credits: unlocking {plural(estimate.count, unit)} costs {plural(spend, 'credit')} "
+            f"but the balance is {estimate.balance:,} (short by {spend - estimate.balance:,}); nothing was spent",
         )
     if refusal == "no_tty":
         return (
@@ -365,7 +365,8 @@ def short_message(result: UnlockResult) -> str:
     available = result.reconciliation.after if result.reconciliation else None
     have = f"; the balance is now {available:,}" if available is not None else ""
     return (
-        f"insufficient credits: the server refused {len(short):,} contacts needing {needed:,} credits (402){have}; "
+        f"insufficient credits: the server refused {plural(len(short), 'contact')} needing {plural(needed, 'credit')} "
+        f"(402){have}; "
         "they were not charged"
     )
 
@@ -478,7 +479,9 @@ def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_outpu
     else:
         console = out()
         if result.status == "nothing_to_unlock":
-            console.print(f"Nothing to unlock: all {len(result.skipped):,} people were skipped, nothing was spent.")
+            skipped = len(result.skipped)
+            who = "the one person was" if skipped == 1 else f"all {skipped:,} people were"
+            console.print(f"Nothing to unlock: {who} skipped, nothing was spent.")
         console.print(result_summary(result))
     if outcome.exit_code == EXIT_INSUFFICIENT:
         fail(short_message(result), EXIT_INSUFFICIENT)
@@ -486,6 +489,7 @@ def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_outpu
         failed = result.failed_count
         word = "partially delivered" if outcome.exit_code == EXIT_PARTIAL else "failed"
         fail(
-            f"{word}: {failed:,} of {failed + len(result.delivered):,} contacts were not delivered (not charged)",
+            f"{word}: {failed:,} of {plural(failed + len(result.delivered), 'contact')} "
+            f"{'was' if failed == 1 else 'were'} not delivered (not charged)",
             outcome.exit_code,
         )
