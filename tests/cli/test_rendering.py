@@ -29,6 +29,9 @@ from contactvault.client import (
 from contactvault.client._models import TaskCounts, UnlockTaskItem, Verification
 from contactvault.client._results import FailedContact, SkippedContact
 from contactvault.client.state import RunRecord
+from tests.factories import email_of, phone_of
+
+from .conftest import CLI
 
 WIDTHS = (80, 120)
 EMAILS = (
@@ -226,3 +229,26 @@ def test_page_footer_counts_in_the_singular_and_plural() -> None:
     assert "(2 events)" in render.page_footer(many, "event").plain
     assert "(1 person)" in render.page_footer(one, "person").plain
     assert "(2 people)" in render.page_footer(many, "person").plain
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_cli_itself_prints_whole_values_at_80_and_120_columns(
+    connected: CLI, monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    unlocked = connected("unlock", "--event", "100", "--ids", "1,2,3,10", "--yes")
+    assert unlocked.exit_code == 4, unlocked.output
+    emails = [email_of(i) for i in (1, 2, 3)]
+    assert_whole(unlocked.stdout, width, emails)
+    phone = connected("unlock", "--event", "100", "--ids", "3", "--phone", "--yes")
+    assert_whole(phone.stdout, width, [phone_of(3)])
+    (task_id,) = connected.json("tasks", "list")["runs"][0]["taskIds"]
+    outputs = {
+        "people list": (connected("people", "list", "--event", "100", "--page-size", "5"), [*emails, phone_of(3)]),
+        "people show": (connected("people", "show", "3"), [email_of(3), phone_of(3)]),
+        "tasks show": (connected("tasks", "show", task_id, "--phone"), [phone_of(3), task_id]),
+        "tasks list": (connected("tasks", "list"), []),
+    }
+    for name, (result, values) in outputs.items():
+        assert result.exit_code == 0, (name, result.output)
+        assert_whole(result.stdout, width, values)

@@ -275,10 +275,11 @@ def _ids(ids: Iterable[str], limit: int = 10) -> str:
 def result_summary(result: UnlockResult) -> RenderableType:
     """Delivered / failed by errorCode / skipped with reason, then the reconciliation line."""
     unit = "emails" if result.channel == "email" else "phone numbers"
-    table = Table(title=f"Unlock {unit} at event {result.event_id}: {result.status}", title_justify="left")
-    table.add_column("Outcome")
-    table.add_column("People", justify="right")
-    table.add_column("Personnel ids")
+    table = FitTable(
+        [Col("Outcome"), Col("People", justify="right"), Col("Personnel ids")],
+        title=f"Unlock {unit} at event {result.event_id}: {result.status}",
+        record_noun="outcome",
+    )
     table.add_row(
         Text("delivered", style="green"), _n(len(result.delivered)), _ids(c.personnel_id for c in result.delivered)
     )
