@@ -50,7 +50,7 @@ def test_events_list_filters_and_paginates(connected: CLI) -> None:
     table = connected("events", "list", "--keyword", "Retail")
     assert table.exit_code == 0
     assert "Berlin Retail Expo 2026" in table.stdout
-    assert "Page 1 of 1 (1 events)" in table.stdout
+    assert "Page 1 of 1 (1 event)." in table.stdout
 
 
 def test_events_list_rejects_a_page_size_over_100(connected: CLI) -> None:
@@ -113,3 +113,20 @@ def test_contacts_search_needs_a_company(connected: CLI) -> None:
     result = connected("contacts", "search")
     assert result.exit_code == 2
     assert "--company" in result.stderr
+
+
+def test_an_erased_contact_shows_erased_not_ready(connected: CLI, live: LiveServer) -> None:
+    from contactvault.server.services import erasure
+
+    pid = "291"  # has an email and a phone; no other test uses this person
+    connected.json("unlock", "--event", "100", "--ids", pid, "--yes")
+    connected.json("unlock", "--event", "100", "--ids", pid, "--phone", "--yes")
+    erasure.erase_person(live.rt, int(pid))
+    person = connected.json("people", "show", pid)
+    assert (person["email"], person["phone"]) == (None, None)
+    table = connected("people", "show", pid).stdout
+    assert "ready" not in table
+    assert [line.split("│")[2].strip() for line in table.splitlines() if "Email" in line or "Phone" in line] == [
+        "erased",
+        "erased",
+    ]

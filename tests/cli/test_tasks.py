@@ -144,7 +144,7 @@ def test_tasks_resume_prints_a_summary_for_people(
     interrupted_run(live, user, state_file, ["1", "2"])
     result = connected("tasks", "resume")
     assert result.exit_code == 0, result.output
-    assert "Resuming 1 run(s)" in result.stderr
+    assert "Resuming 1 run from" in result.stderr
     assert "Credits: before 10,000, after 9,970, charged 30, difference 0 ok" in result.stdout
 
 

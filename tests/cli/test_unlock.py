@@ -43,7 +43,7 @@ def test_unlock_prints_estimate_summary_and_reconciliation_for_people(connected:
     assert email_of(1) in result.stdout
     assert "Credits: before 10,000, after 9,955, charged 45, difference 0 ok" in result.stdout
     assert result.stderr.rstrip().endswith(
-        "error: partially delivered: 1 of 4 contacts were not delivered (not charged)"
+        "error: partially delivered: 1 of 4 contacts was not delivered (not charged)"
     )
 
 
@@ -73,7 +73,7 @@ def test_a_second_run_skips_the_unlocked_and_costs_nothing(connected: CLI, live:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--ids", "1"], "Missing option '--event'"),
+        (["--ids", "1"], "missing option '--event'"),
         (["--event", "100"], "exactly one of --ids, --from-file or --search (given: none)"),
         (["--event", "100", "--ids", "1", "--from-file", "x.csv"], "(given: --ids and --from-file)"),
         (["--event", "100", "--ids", "1", "--search", "VP"], "(given: --ids and --search)"),
@@ -120,7 +120,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_at_a_terminal_it_asks_and_no_spends_nothing(connected: CLI, live: LiveServer, user: Account) -> None:
     result = connected("unlock", "--event", "100", "--ids", "1,2,3", input="n\n")
     assert result.exit_code == 1
-    assert "Unlock 3 for up to 45 credits? [y/N]" in result.stderr
+    assert "Unlock 3 emails for up to 45 credits? [y/N]" in result.stderr
     assert "cancelled: nothing was spent" in result.stderr
     assert balance(live, user) == 10_000
 
@@ -254,3 +254,39 @@ def test_errors_never_show_the_key_or_an_address(connected: CLI, user: Account) 
     assert result.exit_code == 4
     assert user.api_key not in result.output
     assert "@" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["--ids", "1", "2", "3"],
+        ["--ids", "1 2 3"],
+        ["--ids", "1,2", "--ids", "3"],
+        ["--ids", "1", "2,3"],
+        ["1", "2", "3"],
+    ],
+    ids=" ".join,
+)
+def test_ids_take_commas_spaces_several_values_or_repeats(connected: CLI, ids: list[str]) -> None:
+    body = connected.json("unlock", "--event", "100", *ids, "--yes")
+    assert body["estimate"]["personnelIds"] == ["1", "2", "3"]
+    assert body["outcome"] == "delivered"
+
+
+def test_wording_for_one_person_and_for_nothing_to_unlock(connected: CLI) -> None:
+    connected.json("unlock", "--event", "100", "--ids", "4", "--yes")
+    again = connected("unlock", "--event", "100", "--ids", "4", "--yes")
+    assert again.exit_code == 0, again.output
+    assert "Nothing to unlock: the one person was skipped, nothing was spent." in again.stdout
+    assert "Credits: nothing was submitted, so nothing was charged." in again.stdout
+    assert "not reconciled" not in again.stdout
+    assert "1 people" not in again.output
+
+
+def test_one_failure_is_singular(connected: CLI) -> None:
+    result = connected("unlock", "--event", "100", "--ids", "5,20", "--yes")
+    assert result.exit_code == 4, result.output
+    assert "Looking up 2 people" in result.stderr
+    assert result.stderr.rstrip().endswith(
+        "error: partially delivered: 1 of 2 contacts was not delivered (not charged)"
+    )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, TypeVar
 
 import typer
-from rich.table import Table
+from rich.console import RenderableType
 
 from contactvault.cli import client_tasks, client_unlock, demo
 from contactvault.cli.client_common import (
@@ -33,6 +33,7 @@ from contactvault.cli.client_render import (
     events_table,
     page_footer,
     people_table,
+    plural,
 )
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Client, Page
@@ -83,7 +84,7 @@ def login(
     if json_output:
         emit({"baseUrl": server, "configPath": str(path), "totalBalance": balance.total_balance})
         return
-    out().print(f"Logged in to {server}: {balance.total_balance:,} credits available.")
+    out().print(f"Logged in to {server}: {plural(balance.total_balance, 'credit')} available.")
     err().print(f"Saved the base URL and key to {path} (mode 600).", style="dim")
 
 
@@ -114,7 +115,7 @@ def _listing(
     json_output: bool,
     one_page: Callable[[Client], Page[T]],
     every_page: Callable[[Client], Iterator[T]],
-    table: Callable[[Sequence[T], str], Table],
+    table: Callable[[Sequence[T], str], RenderableType],
     title: str,
     noun: str,
 ) -> None:
@@ -168,7 +169,7 @@ def events_list(
         every_page=lambda client: client.events.iter(**filters, page_size=100),
         table=events_table,
         title="Events",
-        noun="events",
+        noun="event",
     )
 
 
@@ -197,7 +198,7 @@ def people_list(
         every_page=lambda client: client.personnel.iter(event_id, **filters, page_size=50),
         table=people_table,
         title=f"People at event {event_id}",
-        noun="people",
+        noun="person",
     )
 
 
@@ -244,5 +245,5 @@ def contacts_search(
         every_page=lambda client: client.contacts.iter_search(company, role=role, person_name=person_name),
         table=people_table,
         title=f"People at {company}",
-        noun="people",
+        noun="person",
     )

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from contactvault.cli.client_render import plural
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_USAGE, fail
 from contactvault.client import (
     APIConnectionError,
@@ -142,7 +143,7 @@ def insufficient_message(exc: InsufficientCreditsError) -> str:
     if required is None or available is None:
         return "insufficient credits: the balance does not cover this request (402); nothing was spent"
     return (
-        f"insufficient credits: this needs {required} credits but the balance is {available} "
+        f"insufficient credits: this needs {plural(required, 'credit')} but the balance is {available:,} "
         f"(short by {required - available}); nothing was spent"
     )
 

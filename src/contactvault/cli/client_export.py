@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from contactvault.cli.client_common import StateFileOpt, digits, err, handled_errors
-from contactvault.cli.client_render import by_id
+from contactvault.cli.client_render import by_id, plural
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Channel, DeliveredContact, StateStore
 from contactvault.client.config import default_state_path
@@ -137,4 +137,4 @@ def export(
     if json_output:
         emit({"path": str(output), "format": fmt.value, "channel": channel, "count": len(contacts)})
     else:
-        err().print(f"Exported {len(contacts):,} {channel} contacts to {output}.")
+        err().print(f"Exported {plural(len(contacts), channel + ' contact')} to {output}.")

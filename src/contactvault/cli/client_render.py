@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rich.console import Group, OverflowMethod, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from contactvault.cli.tables import Col, FitTable
 from contactvault.client import (
     ContactItem,
     CreditBalance,
@@ -34,6 +35,7 @@ __all__ = [
     "events_table",
     "page_footer",
     "people_table",
+    "plural",
     "reconciliation_line",
     "result_summary",
     "runs_table",
@@ -52,25 +54,13 @@ def _s(value: object) -> str:
     return "" if value is None else str(value)
 
 
-ADDRESS_COLUMNS = frozenset({"Email", "Phone", "Address"})
+PLURALS = {"person": "people", "phone number": "phone numbers", "run": "runs"}
 
 
-def _overflow(column: str) -> OverflowMethod:
-    # Addresses are the point of the tool: wrap them, never cut them with an ellipsis.
-    return "fold" if column in ADDRESS_COLUMNS else "ellipsis"
-
-
-def _add_columns(table: Table, names: Sequence[str], *, right: Iterable[str] = (), widest: int = 0) -> None:
-    """Add columns; address columns get room for the longest address (up to 60) so that names wrap first."""
-    right = set(right)
-    for name in names:
-        is_address = name in ADDRESS_COLUMNS
-        table.add_column(
-            name,
-            justify="right" if name in right else "left",
-            overflow=_overflow(name),
-            min_width=min(widest, 60) if is_address and widest else None,
-        )
+def plural(count: int | None, one: str) -> str:
+    """'1 person', '3 people', '1 event', '2 events' (the count with thousands separators)."""
+    word = one if count == 1 else PLURALS.get(one, f"{one}s")
+    return f"{_n(count)} {word}"
 
 
 def balance_table(balance: CreditBalance) -> Table:
@@ -91,18 +81,20 @@ def balance_table(balance: CreditBalance) -> Table:
     return table
 
 
-def events_table(events: Sequence[EventItem], title: str = "Events") -> Table:
+def events_table(events: Sequence[EventItem], title: str = "Events") -> FitTable:
     """Events, one a row."""
-    table = Table(title=title, title_justify="left")
-    for name, justify in (
-        ("ID", "right"),
-        ("Name", "left"),
-        ("Dates", "left"),
-        ("City", "left"),
-        ("Country", "left"),
-        ("Exhibitors", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = FitTable(
+        [
+            Col("ID", "copy", "right"),
+            Col("Name"),
+            Col("Dates"),
+            Col("City", "drop"),
+            Col("Country"),
+            Col("Exhibitors", "drop", "right"),
+        ],
+        title=title,
+        record_noun="event",
+    )
     for event in events:
         dates = " - ".join(d for d in (event.date_start, event.date_end) if d)
         table.add_row(event.id, _s(event.name), dates, _s(event.city), _s(event.country), _n(event.exhibitor_count))
@@ -112,8 +104,8 @@ def events_table(events: Sequence[EventItem], title: str = "Events") -> Table:
 def event_table(event: EventDetail) -> Table:
     """One event's details as a two-column table."""
     table = Table(show_header=False, title=_s(event.name), title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     rows = {
         "ID": event.id,
         "Dates": " - ".join(d for d in (event.date_start, event.date_end) if d),
@@ -129,23 +121,39 @@ def event_table(event: EventDetail) -> Table:
     return table
 
 
+# The API's unlock states, in one vocabulary for both channels (the phone's "ready" means unlocked). An unlocked
+# contact without a value was erased after the unlock (or put on the opt-out list): say so, not "ready".
+STATE_WORDS = {"ready": "erased", "unlocked": "erased", "processing": "unlocking"}
+
+
+def _address_cell(value: str | None, status: str | None) -> Text:
+    if value:
+        return Text(value)
+    return Text(STATE_WORDS.get(status or "locked", status or "locked"), style="dim")
+
+
 def _email_cell(person: ContactItem) -> Text:
-    if person.email:
-        return Text(person.email)
-    return Text(person.contact_unlock_status or "locked", style="dim")
+    return _address_cell(person.email, person.contact_unlock_status)
 
 
 def _phone_cell(person: ContactItem) -> Text:
-    if person.phone:
-        return Text(person.phone)
-    return Text(person.phone_unlock_status or "locked", style="dim")
+    return _address_cell(person.phone, person.phone_unlock_status)
 
 
-def people_table(people: Sequence[ContactItem], title: str = "People") -> Table:
+def people_table(people: Sequence[ContactItem], title: str = "People") -> FitTable:
     """People with their unlock state (the address itself once this account unlocked it)."""
-    table = Table(title=title, title_justify="left")
-    widest = max((len(p.email or "") for p in people), default=0)
-    _add_columns(table, ("ID", "Name", "Title", "Company", "Email", "Phone"), right={"ID"}, widest=widest)
+    table = FitTable(
+        [
+            Col("ID", "copy", "right"),
+            Col("Name"),
+            Col("Title", "drop"),
+            Col("Company", "drop"),
+            Col("Email", "copy"),
+            Col("Phone", "copy"),
+        ],
+        title=title,
+        record_noun="person",
+    )
     for person in people:
         table.add_row(
             person.id,
@@ -161,8 +169,8 @@ def people_table(people: Sequence[ContactItem], title: str = "People") -> Table:
 def contact_table(person: ContactItem) -> Table:
     """One person as a two-column table."""
     table = Table(show_header=False, title=_s(person.full_name), title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     rows: dict[str, str | Text] = {
         "ID": person.id,
         "Title": _s(person.title),
@@ -181,9 +189,9 @@ def contact_table(person: ContactItem) -> Table:
 
 
 def page_footer(page: Page[Any], noun: str) -> Text:
-    """'Page 1 of 3 (45 events); --page 2 for more.'"""
+    """'Page 1 of 3 (45 events); --page 2 for more.' (``noun`` in the singular: "event", "person")."""
     total_pages = page.total_pages or 0
-    text = f"Page {page.page} of {total_pages} ({_n(page.total)} {noun})"
+    text = f"Page {page.page} of {total_pages} ({plural(page.total, noun)})"
     if page.next_page is not None:
         text += f"; --page {page.next_page} for more, or --all"
     return Text(text + ".", style="dim")
@@ -208,8 +216,10 @@ def estimate_table(estimate: UnlockEstimate) -> Table:
     return table
 
 
-def reconciliation_line(rec: Reconciliation | None) -> Text:
+def reconciliation_line(rec: Reconciliation | None, status: str | None = None) -> Text:
     """'Credits: before 10,000, after 9,670, charged 330, difference 0 ok'."""
+    if rec is None and status == "nothing_to_unlock":
+        return Text("Credits: nothing was submitted, so nothing was charged.", style="dim")
     if rec is None:
         return Text("Credits: not reconciled (the run did not finish).", style="yellow")
     verdict = Text(" ok", style="green") if rec.ok else Text(" MISMATCH", style="bold red")
@@ -220,12 +230,21 @@ def reconciliation_line(rec: Reconciliation | None) -> Text:
     return line + verdict
 
 
-def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS) -> Table:
+def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS) -> FitTable:
     """Delivered contacts (the first ``limit``)."""
     channel = contacts[0].channel if contacts else "email"
-    table = Table(title="Delivered", title_justify="left")
-    names = ("ID", "Name", "Title", "Company", "Email" if channel == "email" else "Phone", "Verification")
-    _add_columns(table, names, right={"ID"}, widest=max((len(c.value) for c in contacts), default=0))
+    table = FitTable(
+        [
+            Col("ID", "copy", "right"),
+            Col("Name"),
+            Col("Title", "drop"),
+            Col("Company", "drop"),
+            Col("Email" if channel == "email" else "Phone", "copy"),
+            Col("Verification"),
+        ],
+        title="Delivered",
+        record_noun="person",
+    )
     for contact in sorted(contacts, key=lambda c: by_id(c.personnel_id))[:limit]:
         check = contact.verification
         verified = f"{check.status} {check.score}" if check and check.status else ""
@@ -238,7 +257,7 @@ def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS)
             verified,
         )
     if len(contacts) > limit:
-        table.caption = f"... and {len(contacts) - limit} more: `contactvault export` writes them all"
+        table.caption = f"... and {len(contacts) - limit:,} more: `contactvault export` writes them all"  # n > 0
     return table
 
 
@@ -256,10 +275,11 @@ def _ids(ids: Iterable[str], limit: int = 10) -> str:
 def result_summary(result: UnlockResult) -> RenderableType:
     """Delivered / failed by errorCode / skipped with reason, then the reconciliation line."""
     unit = "emails" if result.channel == "email" else "phone numbers"
-    table = Table(title=f"Unlock {unit} at event {result.event_id}: {result.status}", title_justify="left")
-    table.add_column("Outcome")
-    table.add_column("People", justify="right")
-    table.add_column("Personnel ids")
+    table = FitTable(
+        [Col("Outcome"), Col("People", justify="right"), Col("Personnel ids")],
+        title=f"Unlock {unit} at event {result.event_id}: {result.status}",
+        record_noun="outcome",
+    )
     table.add_row(
         Text("delivered", style="green"), _n(len(result.delivered)), _ids(c.personnel_id for c in result.delivered)
     )
@@ -275,7 +295,7 @@ def result_summary(result: UnlockResult) -> RenderableType:
     parts: list[RenderableType] = [table]
     if result.delivered:
         parts.append(delivered_table(result.delivered))
-    parts.append(reconciliation_line(result.reconciliation))
+    parts.append(reconciliation_line(result.reconciliation, result.status))
     if result.run_id:
         parts.append(Text(f"Run {result.run_id}; tasks {', '.join(result.task_ids) or 'none'}.", style="dim"))
     return Group(*parts)
@@ -287,7 +307,7 @@ def task_view(task: UnlockTask) -> RenderableType:
     head = Text(f"Task {task.task_id}: {task.task_status}", style="bold")
     if counts is not None:
         head.append(
-            f"  pending {counts.pending}, processing {counts.processing}, "
+            f"\npending {counts.pending}, processing {counts.processing}, "
             f"unlocked {counts.unlocked}, failed {counts.failed}",
             style="",
         )
@@ -297,10 +317,17 @@ def task_view(task: UnlockTask) -> RenderableType:
             f"released {_n(task.credits_released)}",
             style="dim",
         )
-    table = Table()
-    names = ("Personnel", "Status", "Address", "Error", "Verification", "Credits")
-    widest = max((len(item.address or "") for item in task.items), default=0)
-    _add_columns(table, names, right={"Personnel", "Credits"}, widest=widest)
+    table = FitTable(
+        [
+            Col("Personnel", "copy", "right"),
+            Col("Status"),
+            Col("Address", "copy"),
+            Col("Error"),
+            Col("Verification", "drop"),
+            Col("Credits", "drop", "right"),
+        ],
+        record_noun="item",
+    )
     for item in task.items:
         check = item.verification
         style = {"unlocked": "green", "failed": "red"}.get(item.status, "")
@@ -315,24 +342,34 @@ def task_view(task: UnlockTask) -> RenderableType:
     return Group(head, table)
 
 
-def runs_table(rows: Sequence[tuple[RunRecord, UnlockResult]]) -> Table:
+def runs_table(rows: Sequence[tuple[RunRecord, UnlockResult]]) -> FitTable:
     """Runs recorded in the state file, newest first."""
-    table = Table(title="Unlock runs", title_justify="left")
-    for name in ("Run", "Started", "Event", "Channel", "Status", "Asked", "Delivered", "Failed", "Skipped", "Charged"):
-        numeric = name in {"Asked", "Delivered", "Failed", "Skipped", "Charged"}
-        # Run ids are what `export --run` and `tasks resume --run` take: never cut them.
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=name in {"Run", "Started"})
+    # Run ids are what `export --run` and `tasks resume --run` take: never cut them.
+    table = FitTable(
+        [
+            Col("Run", "copy"),
+            Col("Started", "drop"),
+            Col("Event", "copy"),
+            Col("Channel"),
+            Col("Status"),
+            Col("Delivered", justify="right"),
+            Col("Failed", justify="right"),
+            Col("Skipped", "drop", "right"),
+            Col("Charged", justify="right"),
+        ],
+        title="Unlock runs",
+        record_noun="run",
+    )
     for run, result in rows:
         charged = result.reconciliation.charged if result.reconciliation else None
         style = "yellow" if run.status == "running" else ""
         table.add_row(
             run.run_id,
-            run.created_at[:19].replace("T", " "),
+            run.created_at[:16].replace("T", " "),
             run.event_id,
             run.channel,
             Text(run.status, style=style),
-            _n(run.requested_count),
-            _n(len(result.delivered)),
+            f"{_n(len(result.delivered))} of {_n(run.requested_count)}",
             _n(result.failed_count),
             _n(len(result.skipped)),
             _n(charged),

@@ -24,7 +24,7 @@ from contactvault.cli.client_common import (
     out,
     wire,
 )
-from contactvault.cli.client_render import result_summary, runs_table, task_view
+from contactvault.cli.client_render import plural, result_summary, runs_table, task_view
 from contactvault.cli.client_unlock import UNIT_COST, classify, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, fail
 from contactvault.client import Channel, StateStore
@@ -109,7 +109,7 @@ def tasks_resume(
         if not yes:
             confirm_unsent(store, pending)
         if not json_output:
-            err().print(f"Resuming {len(pending)} run(s) from {path}...")
+            err().print(f"Resuming {plural(len(pending), 'run')} from {path}...")
         with progress_bar(err(), enabled=not json_output, total=total, label="Resuming") as bar:
             results = client.resume(store, run_id=run_id, on_progress=bar)
     outcome = classify(results)
@@ -142,11 +142,12 @@ def confirm_unsent(store: StateStore, runs: Sequence[RunRecord]) -> None:
         return
     if not is_interactive():
         fail(
-            f"refusing to submit {people:,} people (up to {credits:,} credits) without confirmation: "
+            f"refusing to submit {plural(people, 'person')} (up to {plural(credits, 'credit')}) without confirmation: "
             "no terminal to ask on; pass --yes",
             EXIT_USAGE,
         )
-    if not client_unlock.default_ask(f"Submit {people:,} people not yet submitted, for up to {credits:,} credits?"):
+    question = f"Submit {plural(people, 'person')} not yet submitted, for up to {plural(credits, 'credit')}?"
+    if not client_unlock.default_ask(question):
         fail("cancelled: nothing was resumed", EXIT_FAILED)
 
 

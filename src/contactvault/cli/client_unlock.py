@@ -4,8 +4,8 @@ Exit codes (docs/cli.md): 0 every chargeable contact was delivered (or nobody ne
 (none of the chargeable contacts was delivered, the run was declined, or an error); 2 usage (bad options, no
 terminal to confirm on without --yes); 3 insufficient credits (the estimate exceeds the balance, or the server
 answered 402 for a batch); 4 partially delivered (at least one chargeable contact delivered and at least one
-not). "Chargeable" means the run submitted the person for unlocking; people skipped before any charge (already
-unlocked, not found, not in the event) count for nothing.
+not); 130 interrupted (Ctrl-C). "Chargeable" means the run submitted the person for unlocking; people skipped
+before any charge (already unlocked, not found, not in the event) count for nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from contactvault.cli.client_common import (
     is_interactive,
     out,
 )
-from contactvault.cli.client_render import estimate_table, result_summary
+from contactvault.cli.client_render import estimate_table, plural, result_summary
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, emit, fail
 from contactvault.client import Client, UnlockEstimate, UnlockProgress, UnlockResult
 from contactvault.client.config import default_state_path
@@ -220,7 +220,8 @@ def confirm_spending(
         if not is_interactive():
             state.refusal = "no_tty"
             return False
-        question = f"Unlock {estimate.count:,} for up to {max_spend(estimate):,} credits?"
+        unit = "email" if estimate.channel == "email" else "phone number"
+        question = f"Unlock {plural(estimate.count, unit)} for up to {plural(max_spend(estimate), 'credit')}?"
         if default_ask(question):
             return True
         state.refusal = "declined"
@@ -257,8 +258,7 @@ class ProgressBar:
         if not self._enabled:
             return
         if event.stage == "lookup":
-            who = "1 person" if event.total == 1 else f"{event.total:,} people"
-            self._console.print(f"Looking up {who}...", style="dim")
+            self._console.print(f"Looking up {plural(event.total, 'person')}...", style="dim")
             return
         if event.stage == "estimate":
             self._total = event.total
@@ -339,14 +339,14 @@ def run_unlock(
 
 def refusal_exit(estimate: UnlockEstimate, refusal: str | None, phone: bool) -> tuple[str, int, str]:
     """(outcome, exit code, message) for a run the confirmation stopped."""
-    unit = "phone numbers" if phone else "emails"
+    unit = "phone number" if phone else "email"
     if refusal == "insufficient":
         spend = max_spend(estimate)
         return (
             "insufficient_credits",
             EXIT_INSUFFICIENT,
-            f"insufficient credits: unlocking {estimate.count:,} {unit} costs {spend:,} credits but the balance "
-            f"is {estimate.balance:,} (short by {spend - estimate.balance:,}); nothing was spent",
+            f"insufficient credits: unlocking {plural(estimate.count, unit)} costs {plural(spend, 'credit')} "
+            f"but the balance is {estimate.balance:,} (short by {spend - estimate.balance:,}); nothing was spent",
         )
     if refusal == "no_tty":
         return (
@@ -365,7 +365,8 @@ def short_message(result: UnlockResult) -> str:
     available = result.reconciliation.after if result.reconciliation else None
     have = f"; the balance is now {available:,}" if available is not None else ""
     return (
-        f"insufficient credits: the server refused {len(short):,} contacts needing {needed:,} credits (402){have}; "
+        f"insufficient credits: the server refused {plural(len(short), 'contact')} needing {plural(needed, 'credit')} "
+        f"(402){have}; "
         "they were not charged"
     )
 
@@ -377,7 +378,15 @@ def register(app: typer.Typer) -> None:
 
 def unlock(
     event: Annotated[str, typer.Option("--event", "-e", help="Event id.", show_default=False)],
-    ids: Annotated[str | None, typer.Option("--ids", help="Personnel ids, comma separated.")] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ids",
+            metavar="IDS",
+            help="Personnel ids, e.g. --ids 5,15,25 or --ids 5 15 25 (also '5 15 25' in quotes, or --ids again).",
+            show_default=False,
+        ),
+    ] = None,
     from_file: Annotated[
         str | None,
         typer.Option(
@@ -399,23 +408,29 @@ def unlock(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
     json_output: JsonOpt = False,
+    more_ids: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="IDS", help="More personnel ids, as with --ids.", show_default=False),
+    ] = None,
 ) -> None:
     """Unlock the work emails (or phones) of people at an event: estimate, confirm, unlock, reconcile.
 
-    Choose people with exactly one of --ids, --from-file or --search.
+    Choose people with exactly one of --ids (ids may also follow the options), --from-file or --search.
 
-    Exit codes: 0 all delivered, 1 failed, 2 usage, 3 insufficient credits, 4 partially delivered.
+    Exit codes: 0 all delivered, 1 failed, 2 usage, 3 insufficient credits, 4 partially delivered,
+    130 interrupted (Ctrl-C).
 
     An interrupted run continues with `contactvault tasks resume`; nobody is charged twice.
     """
     event_id = digits(event, "--event")
-    chosen = [name for name, value in (("--ids", ids), ("--from-file", from_file), ("--search", search)) if value]
+    id_values = [*(ids or []), *(more_ids or [])]
+    chosen = [name for name, value in (("--ids", id_values), ("--from-file", from_file), ("--search", search)) if value]
     if len(chosen) != 1:
         given = " and ".join(chosen) if chosen else "none"
         fail(f"choose people with exactly one of --ids, --from-file or --search (given: {given})", EXIT_USAGE)
     selected: list[str] = []
-    if ids is not None:
-        selected = parse_ids(ids, "--ids")
+    if id_values:
+        selected = parse_ids(" ".join(id_values), "--ids")
     elif from_file is not None:
         selected = read_id_file(from_file)
     console = err()
@@ -464,7 +479,9 @@ def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_outpu
     else:
         console = out()
         if result.status == "nothing_to_unlock":
-            console.print(f"Nothing to unlock: all {len(result.skipped):,} people were skipped, nothing was spent.")
+            skipped = len(result.skipped)
+            who = "the one person was" if skipped == 1 else f"all {skipped:,} people were"
+            console.print(f"Nothing to unlock: {who} skipped, nothing was spent.")
         console.print(result_summary(result))
     if outcome.exit_code == EXIT_INSUFFICIENT:
         fail(short_message(result), EXIT_INSUFFICIENT)
@@ -472,6 +489,7 @@ def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_outpu
         failed = result.failed_count
         word = "partially delivered" if outcome.exit_code == EXIT_PARTIAL else "failed"
         fail(
-            f"{word}: {failed:,} of {failed + len(result.delivered):,} contacts were not delivered (not charged)",
+            f"{word}: {failed:,} of {plural(failed + len(result.delivered), 'contact')} "
+            f"{'was' if failed == 1 else 'were'} not delivered (not charged)",
             outcome.exit_code,
         )

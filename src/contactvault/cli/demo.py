@@ -42,6 +42,7 @@ from contactvault.cli.client_render import (
     events_table,
     page_footer,
     people_table,
+    plural,
     result_summary,
 )
 from contactvault.cli.client_unlock import ProgressBar, classify, max_spend, progress_bar, result_json
@@ -179,7 +180,7 @@ class Walkthrough:
     def confirm(self, estimate: UnlockEstimate) -> bool:
         """Show the estimate and confirm it: automatically in embedded mode or with --yes-all, else ask."""
         self.show(estimate_table(estimate))
-        question = f"Unlock {estimate.count:,} emails for up to {max_spend(estimate):,} credits? [y/N]:"
+        question = f"Unlock {plural(estimate.count, 'email')} for up to {plural(max_spend(estimate), 'credit')}? [y/N]:"
         if not estimate.is_affordable:
             self.refused = ("the balance does not cover the estimate", EXIT_INSUFFICIENT)
             return False
@@ -218,9 +219,9 @@ class Walkthrough:
 
         self.step("3. People at the event")
         people = client.personnel.list(event.id, page_size=10)
-        self.show(people_table(people.items, title=f"People at {event.name}"), page_footer(people, "people"))
+        self.show(people_table(people.items, title=f"People at {event.name}"), page_footer(people, "person"))
 
-        self.step(f"4. Pick {self.pick} people by title")
+        self.step(f"4. Pick {plural(self.pick, 'person')} by title")
         chosen, searches = pick_people(client, event.id, self.pick)
         if not chosen:
             fail(f"nobody at event {event.id} is still locked", EXIT_FAILED)
@@ -244,7 +245,7 @@ class Walkthrough:
 
         self.step("8. Export")
         lines = self.export(result)
-        self.show(f"Wrote {len(lines) - 1} contacts to [bold]{self.export_file}[/] (mode 600). First lines:")
+        self.show(f"Wrote {plural(len(lines) - 1, 'contact')} to [bold]{self.export_file}[/] (mode 600). First lines:")
         if not self.quiet:
             for line in lines[:6]:
                 self.console.print(f"  {line}", markup=False, soft_wrap=True)
@@ -309,7 +310,9 @@ def demo(
     with handled_errors(base_url):
         if base_url is None:
             if not json_output:
-                console.print(f"Starting an embedded server with {people:,} synthetic people at {events} events...")
+                console.print(
+                    f"Starting an embedded server with {people:,} synthetic people at {plural(events, 'event')}..."
+                )
             with embedded_server(people=people, events=events) as server:
                 if not json_output:
                     console.print(
