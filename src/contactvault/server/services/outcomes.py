@@ -51,9 +51,9 @@ class _Writes:
 
 
 def _load_tasks(conn: Connection, task_ids: Sequence[int]) -> dict[int, _Task]:
-    query = select(tasks).where(tasks.c.id.in_(task_ids))
+    query = select(tasks).where(tasks.c.id.in_(task_ids)).order_by(tasks.c.id)
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update()  # in id order, like every multi-row lock
     loaded = {
         t.id: _Task(
             t.id,
@@ -96,6 +96,8 @@ def record(
             return RecordResult(0, 0, len(claimed), frozenset())
         task_ids = sorted({i.task_id for i in items})
         loaded = _load_tasks(conn, task_ids)
+        # Before any posting insert: every bucket this batch may capture from or release to, in id order.
+        ledger.lock_buckets(conn, (p.bucket_id for t in loaded.values() for p in t.hold.parts))
         answers = _recheck_suppressions(rt, conn, items, answers)
         already = _already_unlocked(conn, items, answers)
         writes = _Writes()
