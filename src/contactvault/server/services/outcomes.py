@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from contactvault.server import faults
-from contactvault.server.db import audit, ledger, settlement
+from contactvault.server.db import audit, ledger, locks, settlement
 from contactvault.server.db.queue import ClaimedItem, still_leased
 from contactvault.server.db.tables import task_holds, tasks
 from contactvault.server.db.unlocks import unlocked_ids
@@ -90,6 +90,9 @@ def record(
     now = rt.clock.now()
     owner = claimed[0].lease_owner
     with rt.db.write() as conn:
+        # First: an erasure or suppression either committed before (the re-check below sees it) or waits for this
+        # commit (and then removes what this batch stored).
+        locks.suppression_gate(conn, exclusive=False)
         mine = still_leased(conn, owner, [c.id for c in claimed], now)
         items = sorted((c for c in claimed if c.id in mine), key=lambda c: c.id)
         if not items:
