@@ -10,12 +10,15 @@ from contactvault.server.domain.ledger import (
     Bucket,
     BucketKind,
     HoldPart,
+    Settlement,
     Slice,
+    TaskHold,
     allocate,
+    capture,
     hold_for,
     may_charge,
+    release,
     still_needed,
-    take_from_hold,
 )
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -59,13 +62,23 @@ def test_allocate_rejects_negative_amounts() -> None:
         allocate([], -1, NOW)
 
 
-def test_take_from_hold_settles_front_to_back_and_never_beyond() -> None:
+def test_captures_take_from_the_front_of_a_hold_and_releases_from_the_back() -> None:
     parts = [HoldPart(1, 20), HoldPart(2, 25)]
-    assert take_from_hold(parts, 15) == [Slice(1, 15)]
-    assert take_from_hold(parts, 15) == [Slice(1, 5), Slice(2, 10)]
-    assert take_from_hold(parts, 15) == [Slice(2, 15)]
+    assert release(parts, 15) == [Slice(2, 15)]
+    assert capture(parts, 15) == [Slice(1, 15)]
+    assert release(parts, 10) == [Slice(2, 10)]
+    assert capture(parts, 5) == [Slice(1, 5)]
     with pytest.raises(ValueError, match="exceeds"):
-        take_from_hold(parts, 1)
+        capture(parts, 1)
+    with pytest.raises(ValueError, match="exceeds"):
+        release(parts, 1)
+
+
+def test_a_failed_item_settled_before_a_delivered_one_leaves_the_charge_on_the_first_bucket() -> None:
+    hold = TaskHold(15, None, 30, 0, 0, 2, [HoldPart(1, 15), HoldPart(2, 15)])
+    assert hold.settle_item(charge=False) == Settlement([], [Slice(2, 15)])
+    assert hold.settle_item(charge=True) == Settlement([Slice(1, 15)], [])
+    assert (hold.charged, hold.released, hold.unfinished) == (15, 15, 0)
 
 
 def test_hold_for_respects_the_cap_in_whole_items() -> None:

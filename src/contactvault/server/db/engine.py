@@ -89,9 +89,15 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (a consistent snapshot)."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read-only transaction that sees one consistent snapshot in all its statements."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                # READ COMMITTED would give each statement its own snapshot: a task read before its items, or
+                # buckets before postings, could come from different moments. Read-only also refuses a stray write.
+                # (SQLite: a deferred transaction in WAL mode already reads one snapshot.)
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -27,13 +27,33 @@ class Posting(NamedTuple):
 
 
 def buckets_of(conn: Connection, account_id: int, *, lock: bool = False) -> list[Bucket]:
-    """Every bucket of an account (locked for update on PostgreSQL when ``lock``)."""
-    query = select(
-        credit_buckets.c.id, credit_buckets.c.kind, credit_buckets.c.balance, credit_buckets.c.expires_at
-    ).where(credit_buckets.c.account_id == account_id)
+    """Every bucket of an account, in id order (locked, in that order, on PostgreSQL when ``lock``)."""
+    query = (
+        select(credit_buckets.c.id, credit_buckets.c.kind, credit_buckets.c.balance, credit_buckets.c.expires_at)
+        .where(credit_buckets.c.account_id == account_id)
+        .order_by(credit_buckets.c.id)
+    )
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     return [Bucket(r.id, BucketKind(r.kind), r.balance, r.expires_at) for r in conn.execute(query)]
+
+
+def lock_buckets(conn: Connection, bucket_ids: Iterable[int]) -> None:
+    """Lock these buckets in id order before any posting on them (PostgreSQL; SQLite has one writer anyway).
+
+    The lock order rule: a transaction that changes buckets locks all of them first, in id order, with ``FOR NO KEY
+    UPDATE``. Otherwise a posting insert's foreign-key ``KEY SHARE`` lock taken on one bucket, then a wait for
+    another, closes a cycle with a transaction that locked them in the other order.
+    """
+    ids = sorted(set(bucket_ids))
+    if not ids or conn.dialect.name != "postgresql":
+        return
+    conn.execute(
+        select(credit_buckets.c.id)
+        .where(credit_buckets.c.id.in_(ids))
+        .order_by(credit_buckets.c.id)
+        .with_for_update(key_share=True)
+    ).all()
 
 
 def balance_rows(conn: Connection, account_id: int) -> list[dict[str, object]]:

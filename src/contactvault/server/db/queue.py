@@ -74,16 +74,23 @@ def touch_tasks(conn: Connection, task_ids: Sequence[int] | set[int], now: datet
     values: dict[str, object] = {"version": tasks.c.version + 1, "updated_at": now}
     if started:
         values["status"] = case((tasks.c.status == "pending", "processing"), else_=tasks.c.status)
-    conn.execute(update(tasks).where(tasks.c.id == bindparam("t_id")).values(**values), [{"t_id": t} for t in task_ids])
+    # In id order: two claims touching the same tasks must lock them in the same order.
+    conn.execute(
+        update(tasks).where(tasks.c.id == bindparam("t_id")).values(**values), [{"t_id": t} for t in sorted(task_ids)]
+    )
 
 
 def still_leased(conn: Connection, lease_owner: str, item_ids: Sequence[int], now: datetime) -> set[int]:
     """The items whose lease is still ours (locked against other writers until commit)."""
-    query = select(task_items.c.id).where(
-        task_items.c.id.in_(item_ids),
-        task_items.c.lease_owner == lease_owner,
-        task_items.c.status == "processing",
-        task_items.c.lease_expires_at > now,
+    query = (
+        select(task_items.c.id)
+        .where(
+            task_items.c.id.in_(item_ids),
+            task_items.c.lease_owner == lease_owner,
+            task_items.c.status == "processing",
+            task_items.c.lease_expires_at > now,
+        )
+        .order_by(task_items.c.id)  # multi-row locks always in id order
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()

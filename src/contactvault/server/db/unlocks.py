@@ -164,4 +164,9 @@ def bump_tasks_showing(conn: Connection, person_ids: Sequence[int]) -> None:
     showing = select(task_items.c.task_id).where(
         in_ids(conn, task_items.c.personnel_id, person_ids), task_items.c.status == "unlocked"
     )
+    if conn.dialect.name == "postgresql":
+        # Lock them in id order first, as the worker does: an UPDATE ... IN (subquery) locks in scan order.
+        conn.execute(
+            select(tasks.c.id).where(tasks.c.id.in_(showing)).order_by(tasks.c.id).with_for_update(key_share=True)
+        ).all()
     conn.execute(update(tasks).where(tasks.c.id.in_(showing)).values(version=tasks.c.version + 1))

@@ -17,7 +17,7 @@ release    +n               -n
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -104,8 +104,23 @@ class HoldPart:
     settled: int = 0
 
 
-def take_from_hold(parts: Sequence[HoldPart], amount: int) -> list[Slice]:
-    """Settle ``amount`` of a hold, front to back (the order the hold was taken); mutates ``parts``."""
+def capture(parts: Sequence[HoldPart], amount: int) -> list[Slice]:
+    """Charge ``amount`` from the front of a hold (it was taken in spend order); mutates ``parts``."""
+    return _settle(parts, amount)
+
+
+def release(parts: Sequence[HoldPart], amount: int) -> list[Slice]:
+    """Give ``amount`` back from the back of a hold; mutates ``parts``.
+
+    Captures eat the hold from the front and releases from the back, so whatever order items settle in, what is
+    finally charged is the hold's first credits: the spend-order allocation of the final charge.
+    """
+    return _settle(list(reversed(parts)), amount)
+
+
+def _settle(parts: Sequence[HoldPart], amount: int) -> list[Slice]:
+    # The settled credits of a hold are a charged prefix and a released suffix; the free ones lie between. One
+    # ``settled`` count per part is enough: a part's free credits are always next to the free region.
     slices: list[Slice] = []
     left = amount
     for part in parts:
@@ -121,6 +136,47 @@ def take_from_hold(parts: Sequence[HoldPart], amount: int) -> list[Slice]:
     if left:
         raise ValueError("settlement exceeds the hold")
     return slices
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What settling one item moved: slices captured (charged) and slices released (given back)."""
+
+    captured: list[Slice]
+    released: list[Slice]
+
+
+@dataclass(slots=True)
+class TaskHold:
+    """A task's hold as settlement sees it: what was held, charged and released so far, and its bucket parts."""
+
+    price: int
+    max_credits: int | None
+    held: int
+    charged: int
+    released: int
+    unfinished: int
+    parts: list[HoldPart] = field(default_factory=list)
+
+    def may_charge(self) -> bool:
+        """Whether one more delivery fits under the task's cap."""
+        return may_charge(self.price, self.charged, self.max_credits)
+
+    def settle_item(self, *, charge: bool) -> Settlement:
+        """One item ended: capture its price when ``charge``, then release what the rest can no longer charge."""
+        self.unfinished -= 1
+        captured: list[Slice] = []
+        if charge:
+            self.charged += self.price
+            captured = capture(self.parts, self.price)
+        surplus = (self.held - self.charged - self.released) - still_needed(
+            self.price, self.unfinished, self.charged, self.max_credits
+        )
+        released: list[Slice] = []
+        if surplus > 0:
+            self.released += surplus
+            released = release(self.parts, surplus)
+        return Settlement(captured, released)
 
 
 def hold_for(price: int, chargeable: int, max_credits: int | None) -> int:

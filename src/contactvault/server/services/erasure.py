@@ -20,14 +20,14 @@ with ``INELIGIBLE`` and no charge, exactly as for anyone else on the opt-out lis
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy import Connection, delete, func, select, update
 
-from contactvault.server.db import audit
+from contactvault.server.db import audit, locks
 from contactvault.server.db.tables import contact_points, event_personnel, events, personnel, task_items, unlocks
 from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
@@ -70,45 +70,66 @@ def erase_address(
     if not value.strip():
         raise InvalidRequest(f"The {kind} must not be empty.", {"field": kind})
     digest = rt.cipher.lookup_hash(kind, value)
-    people = _holders(rt, kind, value, digest)
-    return _erase(rt, sorted(people), [(kind, digest)], delete_profile=delete_profile, trace_id=trace_id)
+    people, scanned_to = _holders(rt, kind, value, digest)
+
+    def late_holders(conn: Connection) -> set[int]:
+        # Inside the erasure's transaction, behind the suppression gate: whoever received the address after the
+        # scan above (a worker's record step that committed meanwhile) is erased too.
+        return _vault_holders(conn, kind, digest) | _unlock_holders(conn, rt, kind, value, scanned_to, None)[0]
+
+    return _erase(
+        rt, sorted(people), [(kind, digest)], delete_profile=delete_profile, trace_id=trace_id, more=late_holders
+    )
 
 
 def _normal(kind: str, value: str) -> str:
     return value.strip().lower() if kind == "email" else value.strip()
 
 
-def _holders(rt: Runtime, kind: str, value: str, digest: bytes) -> set[int]:
-    """People whose vault address is this one, or to whom some account's unlock revealed it."""
+def _holders(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[set[int], int]:
+    """People whose vault address is this one, or to whom some account's unlock revealed it; and the last unlock
+    id scanned."""
     with rt.db.read() as conn:
-        people = {
-            int(pid)
-            for (pid,) in conn.execute(
-                select(contact_points.c.personnel_id).where(
-                    contact_points.c.channel == kind, contact_points.c.value_hash == digest
-                )
-            )
-        }
-    # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
-    wanted = _normal(kind, value)
+        people = _vault_holders(conn, kind, digest)
     last_id = 0
     while True:
         with rt.db.read() as conn:
-            rows = conn.execute(
-                select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.value_encrypted)
-                .where(unlocks.c.id > last_id, unlocks.c.channel == kind, unlocks.c.value_encrypted.is_not(None))
-                .order_by(unlocks.c.id)
-                .limit(SCAN_BATCH)
-            ).all()
-        if not rows:
-            return people
-        last_id = int(rows[-1].id)
-        for row in rows:
-            try:
-                if _normal(kind, rt.cipher.open(bytes(row.value_encrypted))) == wanted:
-                    people.add(int(row.personnel_id))
-            except InvalidToken:
-                log.warning("unlock %s opens with no configured key; skipped", row.id)
+            found, scanned_to = _unlock_holders(conn, rt, kind, value, last_id, SCAN_BATCH)
+        people |= found
+        if scanned_to == last_id:
+            return people, last_id
+        last_id = scanned_to
+
+
+def _vault_holders(conn: Connection, kind: str, digest: bytes) -> set[int]:
+    query = select(contact_points.c.personnel_id).where(
+        contact_points.c.channel == kind, contact_points.c.value_hash == digest
+    )
+    return {int(pid) for (pid,) in conn.execute(query)}
+
+
+def _unlock_holders(
+    conn: Connection, rt: Runtime, kind: str, value: str, after: int, limit: int | None
+) -> tuple[set[int], int]:
+    """Who was revealed this address in unlocks with ids after ``after``; and the last id scanned."""
+    # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
+    wanted = _normal(kind, value)
+    query = (
+        select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.value_encrypted)
+        .where(unlocks.c.id > after, unlocks.c.channel == kind, unlocks.c.value_encrypted.is_not(None))
+        .order_by(unlocks.c.id)
+        .limit(limit)
+    )
+    people: set[int] = set()
+    last_id = after
+    for row in conn.execute(query):
+        last_id = int(row.id)
+        try:
+            if _normal(kind, rt.cipher.open(bytes(row.value_encrypted))) == wanted:
+                people.add(int(row.personnel_id))
+        except InvalidToken:
+            log.warning("unlock %s opens with no configured key; skipped", row.id)
+    return people, last_id
 
 
 def _erase(
@@ -118,12 +139,16 @@ def _erase(
     *,
     delete_profile: bool,
     trace_id: str | None,
+    more: Callable[[Connection], set[int]] | None = None,
 ) -> ErasureReport:
-    people = sorted(set(person_ids))
     now = rt.clock.now()
     deleted = erased = suppressed = in_flight = 0
     accounts: set[int] = set()
     with rt.db.write() as conn:
+        # First, alone: every worker's record step either committed before (its values are erased below) or
+        # re-checks the opt-out list after this commits (and stores nothing).
+        locks.suppression_gate(conn, exclusive=True)
+        people = sorted(set(person_ids) | (more(conn) if more else set()))
         if rt.db.is_sqlite:
             # Deleted rows are overwritten with zeros instead of lingering in free pages.
             conn.exec_driver_sql("PRAGMA secure_delete = ON")
@@ -142,7 +167,8 @@ def _erase(
     if rt.db.is_sqlite:
         _flush_sqlite(rt, delete_profile and bool(people))
     if in_flight:
-        log.warning("%d unfinished items were for erased people; run the erasure again once they finish", in_flight)
+        # They re-check the opt-out list when they are recorded, after this commit: they end INELIGIBLE, uncharged.
+        log.info("%d unfinished items were for erased people; they will fail as ineligible", in_flight)
     return ErasureReport(
         person_ids=[str(p) for p in people],
         accounts=[str(a) for a in sorted(accounts)],

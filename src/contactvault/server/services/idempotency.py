@@ -3,6 +3,11 @@
 A key is claimed in its own short transaction (state ``in_progress``) so that a concurrent duplicate can be
 told 409; the response is stored by the use case's own transaction, so a task and its stored response commit
 together. A request that fails (validation, 402, 404) gives its claim back: nothing is stored.
+
+A claim older than ``idempotency_stale_seconds`` is taken over (its request is presumed dead). The claim is fenced
+like a worker lease: its ``created_at`` is its token (a take-over always writes a later one), and ``complete`` and
+``abandon`` act only while the token is still the row's. A slow first request that finishes after a take-over
+gets 409 and its whole transaction (task, hold, reply) rolls back, so one key still has at most one effect.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from contactvault.server.db.tables import idempotency_keys
@@ -46,17 +51,27 @@ class Replay:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """This request owns the key until it completes or gives it back."""
+    """This request owns the key until it completes or gives it back, unless the claim is taken over."""
 
     account_id: int
     key: str
     ttl: timedelta
+    token: datetime  # the row's created_at when this claim was made
+
+    def owned(self) -> ColumnElement[bool]:
+        """The key's row, as long as this claim still owns it."""
+        return (
+            (idempotency_keys.c.account_id == self.account_id)
+            & (idempotency_keys.c.key == self.key)
+            & (idempotency_keys.c.state == "in_progress")
+            & (idempotency_keys.c.created_at == self.token)
+        )
 
     def complete(self, conn: Connection, status_code: int, body: dict[str, Any], now: datetime) -> None:
-        """Store the response in the caller's transaction."""
-        conn.execute(
+        """Store the response in the caller's transaction; raises (rolling it back) if the claim was taken over."""
+        result = conn.execute(
             update(idempotency_keys)
-            .where(idempotency_keys.c.account_id == self.account_id, idempotency_keys.c.key == self.key)
+            .where(self.owned())
             .values(
                 state="completed",
                 status_code=status_code,
@@ -64,6 +79,8 @@ class Claim:
                 expires_at=now + self.ttl,
             )
         )
+        if result.rowcount != 1:
+            raise IdempotencyKeyInUse()
 
 
 def begin(rt: Runtime, account_id: int, key: str, digest: bytes) -> Claim | Replay:
@@ -90,31 +107,26 @@ def begin(rt: Runtime, account_id: int, key: str, digest: bytes) -> Claim | Repl
                             expires_at=now + ttl,
                         )
                     )
-                    return Claim(account_id, key, ttl)
+                    return Claim(account_id, key, ttl, now)
                 if row.fingerprint != digest:
                     raise IdempotencyKeyReused()
                 if row.state == "completed":
                     return Replay(int(row.status_code), bytes(row.response_body))
                 if row.created_at > now - stale:
                     raise IdempotencyKeyInUse()
-                # The first request died mid-flight (its process crashed): take the key over.
+                # The first request died mid-flight (or is very slow): take the key over with a later token, which
+                # fences the first claim out of complete() and abandon().
                 conn.execute(update(idempotency_keys).where(where).values(created_at=now))
-                return Claim(account_id, key, ttl)
+                return Claim(account_id, key, ttl, now)
         except IntegrityError:
             continue  # a concurrent first use won the insert (PostgreSQL); read what it wrote
     raise IdempotencyKeyInUse()
 
 
 def abandon(rt: Runtime, claim: Claim) -> None:
-    """Give an unused claim back (the request failed before storing a response)."""
+    """Give an unused claim back (the request failed before storing a response); a taken-over claim is not ours."""
     with rt.db.write() as conn:
-        conn.execute(
-            delete(idempotency_keys).where(
-                idempotency_keys.c.account_id == claim.account_id,
-                idempotency_keys.c.key == claim.key,
-                idempotency_keys.c.state == "in_progress",
-            )
-        )
+        conn.execute(delete(idempotency_keys).where(claim.owned()))
 
 
 def purge_expired(rt: Runtime) -> int:

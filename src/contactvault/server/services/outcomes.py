@@ -11,13 +11,13 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from contactvault.server import faults
-from contactvault.server.db import audit, ledger, settlement
+from contactvault.server.db import audit, ledger, locks, settlement
 from contactvault.server.db.queue import ClaimedItem, still_leased
 from contactvault.server.db.tables import task_holds, tasks
 from contactvault.server.db.unlocks import unlocked_ids
 from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
-from contactvault.server.domain.ledger import Channel, HoldPart, PostingKind
+from contactvault.server.domain.ledger import Channel, HoldPart, PostingKind, TaskHold
 from contactvault.server.domain.resolution import INELIGIBLE, Outcome, Resolution
 from contactvault.server.domain.tasks import ErrorCode, RetryPolicy
 from contactvault.server.runtime import Runtime
@@ -28,13 +28,7 @@ from contactvault.server.services.suppressions import has_suppressions, suppress
 class _Task:
     id: int
     account_id: int
-    price: int
-    max_credits: int | None
-    held: int
-    charged: int
-    released: int
-    unfinished: int
-    parts: list[HoldPart] = field(default_factory=list)
+    hold: TaskHold
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +51,21 @@ class _Writes:
 
 
 def _load_tasks(conn: Connection, task_ids: Sequence[int]) -> dict[int, _Task]:
-    query = select(tasks).where(tasks.c.id.in_(task_ids))
+    query = select(tasks).where(tasks.c.id.in_(task_ids)).order_by(tasks.c.id)
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update()  # in id order, like every multi-row lock
     loaded = {
         t.id: _Task(
             t.id,
             t.account_id,
-            rules.PRICES[Channel(t.channel)],
-            t.max_credits,
-            t.credits_held,
-            t.credits_charged,
-            t.credits_released,
-            t.unfinished,
+            TaskHold(
+                rules.PRICES[Channel(t.channel)],
+                t.max_credits,
+                t.credits_held,
+                t.credits_charged,
+                t.credits_released,
+                t.unfinished,
+            ),
         )
         for t in conn.execute(query)
     }
@@ -77,7 +73,7 @@ def _load_tasks(conn: Connection, task_ids: Sequence[int]) -> dict[int, _Task]:
         select(task_holds).where(task_holds.c.task_id.in_(task_ids)).order_by(task_holds.c.task_id, task_holds.c.seq)
     )
     for h in conn.execute(holds):
-        loaded[h.task_id].parts.append(HoldPart(h.bucket_id, h.amount, h.settled))
+        loaded[h.task_id].hold.parts.append(HoldPart(h.bucket_id, h.amount, h.settled))
     return loaded
 
 
@@ -94,12 +90,17 @@ def record(
     now = rt.clock.now()
     owner = claimed[0].lease_owner
     with rt.db.write() as conn:
+        # First: an erasure or suppression either committed before (the re-check below sees it) or waits for this
+        # commit (and then removes what this batch stored).
+        locks.suppression_gate(conn, exclusive=False)
         mine = still_leased(conn, owner, [c.id for c in claimed], now)
         items = sorted((c for c in claimed if c.id in mine), key=lambda c: c.id)
         if not items:
             return RecordResult(0, 0, len(claimed), frozenset())
         task_ids = sorted({i.task_id for i in items})
         loaded = _load_tasks(conn, task_ids)
+        # Before any posting insert: every bucket this batch may capture from or release to, in id order.
+        ledger.lock_buckets(conn, (p.bucket_id for t in loaded.values() for p in t.hold.parts))
         answers = _recheck_suppressions(rt, conn, items, answers)
         already = _already_unlocked(conn, items, answers)
         writes = _Writes()
@@ -166,8 +167,8 @@ def _settle(
     if outcome is Outcome.FOUND and answer is not None:
         if (item.account_id, item.personnel_id, item.channel) in already:
             status = "unlocked"  # delivered before (another task): shown again, never charged again
-        elif rules.may_charge(task.price, task.charged, task.max_credits):
-            status, charged = "unlocked", task.price
+        elif task.hold.may_charge():
+            status, charged = "unlocked", task.hold.price
             writes.unlock_rows.append(
                 settlement.UnlockRow(
                     item.account_id,
@@ -191,15 +192,11 @@ def _settle(
         error = ErrorCode.INELIGIBLE
     else:
         error = ErrorCode.TASK_FAILED
-    task.unfinished -= 1
-    if charged:
-        task.charged += charged
-        for s in rules.take_from_hold(task.parts, charged):
-            writes.postings.append(
-                ledger.Posting(
-                    task.account_id, s.bucket_id, PostingKind.CAPTURE, 0, -s.amount, "item", item.id, task.id
-                )
-            )
+    settled = task.hold.settle_item(charge=charged > 0)
+    for s in settled.captured:
+        writes.postings.append(
+            ledger.Posting(task.account_id, s.bucket_id, PostingKind.CAPTURE, 0, -s.amount, "item", item.id, task.id)
+        )
     if status == "unlocked":
         # One row records both facts of a delivery: the value was revealed, and ``credits`` were captured.
         writes.audits.append(
@@ -212,20 +209,21 @@ def _settle(
                 {"task": str(task.id), "item": str(item.id), "channel": item.channel},
             )
         )
-    surplus = (task.held - task.charged - task.released) - rules.still_needed(
-        task.price, task.unfinished, task.charged, task.max_credits
-    )
-    if surplus > 0:
-        task.released += surplus
-        for s in rules.take_from_hold(task.parts, surplus):
-            writes.postings.append(
-                ledger.Posting(
-                    task.account_id, s.bucket_id, PostingKind.RELEASE, s.amount, -s.amount, "item", item.id, task.id
-                )
+    for s in settled.released:
+        writes.postings.append(
+            ledger.Posting(
+                task.account_id, s.bucket_id, PostingKind.RELEASE, s.amount, -s.amount, "item", item.id, task.id
             )
+        )
+    if settled.released:
         writes.audits.append(
             audit.AuditEntry(
-                AuditAction.CREDITS_RELEASE, task.account_id, "item", str(item.id), surplus, {"task": str(task.id)}
+                AuditAction.CREDITS_RELEASE,
+                task.account_id,
+                "item",
+                str(item.id),
+                sum(s.amount for s in settled.released),
+                {"task": str(task.id)},
             )
         )
     source = answer.source if answer is not None and status == "unlocked" else None
@@ -238,8 +236,8 @@ def _write(conn: Connection, writes: _Writes, loaded: dict[int, _Task], now: dat
         writes.finals,
         writes.retries,
         writes.unlock_rows,
-        [settlement.HoldSettled(t.id, seq, p.settled) for t in loaded.values() for seq, p in enumerate(t.parts)],
-        [settlement.TaskTotals(t.id, t.charged, t.released, t.unfinished) for t in loaded.values()],
+        [settlement.HoldSettled(t.id, seq, p.settled) for t in loaded.values() for seq, p in enumerate(t.hold.parts)],
+        [settlement.TaskTotals(t.id, t.hold.charged, t.hold.released, t.hold.unfinished) for t in loaded.values()],
         now,
     )
     ledger.post(conn, writes.postings, now)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from contactvault.server.crypto import Cipher
-from contactvault.server.db import audit
+from contactvault.server.db import audit, locks
 from contactvault.server.db.tables import suppressions
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
@@ -31,6 +31,7 @@ def suppress(rt: Runtime, kind: str, value: str) -> bool:
     now = rt.clock.now()
     try:
         with rt.db.write() as conn:
+            locks.suppression_gate(conn, exclusive=True)  # ordered against every worker's record step
             conn.execute(insert(suppressions).values(kind=kind, value_hash=digest, created_at=now))
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=kind)], now)
     except IntegrityError:

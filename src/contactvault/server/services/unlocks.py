@@ -79,6 +79,10 @@ def _submit_once(rt: Runtime, req: UnlockRequest, idem: Claim | None) -> tuple[i
     price = rules.PRICES[req.channel]
     with rt.db.write() as conn:
         event_id = _require_event(conn, req.event_id)
+        # The account's buckets are locked before anything else (in id order, like every transaction that touches
+        # them): submissions of one account queue here, so the classification below sees the items of the one
+        # before (no unique violation on the in-flight index), and no ledger insert can come between the locks.
+        buckets = ledger.buckets_of(conn, req.account_id, lock=True)
         sorted_ids = _classify(conn, req.account_id, req.channel, event_id, ids)
         skipped = {
             "skipped_personnel_ids": sorted_ids.skipped(ids),
@@ -90,7 +94,6 @@ def _submit_once(rt: Runtime, req: UnlockRequest, idem: Claim | None) -> tuple[i
                 idem.complete(conn, 201, body, now)
             return 201, body
         hold = rules.hold_for(price, len(sorted_ids.chargeable), req.max_credits)
-        buckets = ledger.buckets_of(conn, req.account_id, lock=True)
         slices = rules.allocate(buckets, hold, now)
         if slices is None:
             available = sum(b.balance for b in rules.spendable(buckets, now))
