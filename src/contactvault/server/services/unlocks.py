@@ -56,7 +56,7 @@ def _classify(conn: Connection, account_id: int, channel: Channel, event_id: int
 def _require_event(conn: Connection, raw: str) -> int:
     event_id = _event_pk(raw)
     if event_id is None or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None:
-        raise NotFound(f"Event {raw[:100]} not found.")
+        raise NotFound("Event not found.")  # never echoed: any string up to 100 characters
     return event_id
 
 
