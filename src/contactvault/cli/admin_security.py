@@ -1,4 +1,5 @@
-"""``contactvault admin`` security commands: key rotation, encryption key rotation, erasure, retention, audit.
+"""``contactvault admin`` security commands: key rotation, encryption key rotation and check, erasure, retention,
+audit.
 
 Each prints JSON on stdout. Secrets are printed only where the operator must copy them (a new API key, once; a
 new encryption key when keys come from the environment, since only the operator can set it there).
@@ -243,8 +244,23 @@ def audit(
         )
 
 
+def keys_check(db: DbOption = None) -> None:
+    """List the row ids of sealed values no configured encryption key opens (never a value). Exit 1 if any."""
+    from contactvault.server.services import sealed
+
+    with _runtime(_settings(db)) as rt, domain_errors():
+        found = sealed.unreadable_values(rt)
+    ok = not any(found.values())
+    emit({"ok": ok, "unreadable": found})
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
 def register(app: typer.Typer, key_app: typer.Typer) -> None:
-    """Add these commands to ``contactvault admin`` (and ``admin key``)."""
+    """Add these commands to ``contactvault admin`` (and ``admin key``, ``admin keys``)."""
+    keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+    keys_app.command("check")(keys_check)
+    app.add_typer(keys_app, name="keys")
     key_app.command("rotate")(key_rotate)
     app.command("rotate-encryption-key")(rotate_encryption_key)
     app.command()(erase)

@@ -25,6 +25,7 @@ from contactvault.server.domain.errors import InsufficientCredits, NotFound
 from contactvault.server.domain.ledger import Channel, PostingKind
 from contactvault.server.domain.tasks import Classification, classify, dedupe, parse_person_id
 from contactvault.server.runtime import Runtime
+from contactvault.server.services import sealed
 from contactvault.server.services.idempotency import Claim
 
 SUBMIT_RETRIES = 3
@@ -216,6 +217,7 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
                 task_items.c.credits_charged,
                 task_items.c.source,
                 task_items.c.completed_at,
+                unlocks.c.id.label("unlock_id"),
                 unlocks.c.value_encrypted,
                 unlocks.c.verification_status,
                 unlocks.c.verification_score,
@@ -233,14 +235,27 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
             .where(task_items.c.task_id == task_id)
             .order_by(task_items.c.position)
         ).all()
+        shown = sealed.show(
+            rt,
+            conn,
+            [
+                sealed.Sealed(int(r.unlock_id), int(r.personnel_id), channel.value, r.value_encrypted)
+                for r in rows
+                if r.status == "unlocked" and r.value_encrypted is not None
+            ],
+        )
     field = channel.value
     counts = {"pending": 0, "processing": 0, "unlocked": 0, "failed": 0}
     items = []
     for r in rows:
         counts[r.status] += 1
         item: dict[str, Any] = {"personnelId": str(r.personnel_id), "status": r.status}
-        if r.status == "unlocked" and r.value_encrypted is not None:
-            item[field] = rt.cipher.open(r.value_encrypted)
+        value = shown.get(int(r.unlock_id)) if r.unlock_id is not None else None
+        if value is not None and value.unreadable:
+            # Delivered and charged, but no configured key opens it: an unlocked item with an error code.
+            item["errorCode"] = sealed.UNREADABLE
+        if value is not None and value.value is not None:
+            item[field] = value.value
             item["verification"] = {
                 "status": r.verification_status or "unknown",
                 "score": r.verification_score if r.verification_score is not None else 0,
