@@ -319,3 +319,59 @@ def test_leading_zeros_in_a_profile_id_name_the_person(intact: World) -> None:
     response = intact.get(PROFILE, {"personnel_id": "0007"})
     assert response.status_code == 200, response.text
     assert response.json()["id"] == "7"
+
+
+@pytest.mark.parametrize("route", ["/external/contacts/unlock-tasks/", "/external/contacts/unlock-phone-tasks/"])
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1e3", "%00", "%ff", "9223372036854775808", "9" * 40])
+def test_a_task_id_that_cannot_exist_is_404_without_echoing_it(intact: World, route: str, value: str) -> None:
+    response = intact.client.get(route + value, headers=intact.account.headers)
+    assert response.status_code == 404, response.text
+    assert response.json()["message"] == "Task not found."
+
+
+def test_a_task_id_over_40_characters_is_400_naming_it(intact: World) -> None:
+    assert_400_naming(intact.get("/external/contacts/unlock-tasks/" + "9" * 41), "task_id")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
+)
+@pytest.mark.parametrize("route", [UNLOCK, PRECHECK])
+def test_a_body_that_is_not_json_is_400_naming_the_body(intact: World, route: str, content_type: str) -> None:
+    before = _stored(intact)
+    body = b'{"event_id":"100","personnel_ids":["1"]}'
+    response = intact.client.post(route, content=body, headers={**intact.account.headers, "Content-Type": content_type})
+    assert_400_naming(response, "body")
+    assert _stored(intact) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "header", "value"),
+    [
+        ("POST", UNLOCK, "x-call-source", "a" * 51),
+        ("GET", "/external/contacts/unlock-tasks/1", "If-None-Match", "a" * 201),
+        ("POST", UNLOCK, "Idempotency-Key", "k" * 256),
+        ("POST", UNLOCK, "Idempotency-Key", "new\tline"),
+        ("POST", UNLOCK, "Idempotency-Key", ""),
+    ],
+)
+def test_an_over_long_or_unprintable_header_is_400_naming_it(
+    intact: World, method: str, url: str, header: str, value: str
+) -> None:
+    before = _stored(intact)
+    response = intact.client.request(
+        method,
+        url,
+        json={"event_id": "100", "personnel_ids": ["1"]} if method == "POST" else None,
+        headers={**intact.account.headers, header: value},
+    )
+    assert_400_naming(response, header)
+    assert not value or value not in response.text
+    assert _stored(intact) == before
+
+
+@pytest.mark.parametrize("value", ["\u0663", "\uff11", "\u00b2", "1\u0663"])
+@pytest.mark.parametrize("param", ["page", "pageSize"])
+def test_non_ascii_digits_are_not_numbers(intact: World, param: str, value: str) -> None:
+    assert_400_naming(intact.get(SEARCH, {**BASE[SEARCH], param: value}), param)
