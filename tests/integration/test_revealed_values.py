@@ -92,6 +92,19 @@ def test_an_unreadable_value_degrades_that_person_only(
     assert "someone@else.test" not in caplog.text
 
 
+def test_a_value_reads_again_once_its_key_is_back(client: TestClient, directory: Runtime, account: Account) -> None:
+    task_id = unlock(client, account, ["1"])
+    drain(directory)
+    with directory.db.read() as conn:
+        token = conn.execute(select(unlocks.c.value_encrypted)).scalar_one()
+    seal_under_a_lost_key(directory, 1)
+    assert item(get(client, account, EMAIL_TASKS + task_id), 1)["errorCode"] == "VALUE_UNREADABLE"
+    with directory.db.write() as conn:  # as if the missing key were configured again
+        conn.execute(update(unlocks).values(value_encrypted=token))
+    assert item(get(client, account, EMAIL_TASKS + task_id), 1)["email"] == email_of(1)
+    assert profile(client, account, 1)["email"] == email_of(1)
+
+
 def test_admin_keys_check_lists_unreadable_values_by_row_id(
     client: TestClient,
     directory: Runtime,

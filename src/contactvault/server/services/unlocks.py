@@ -291,7 +291,9 @@ def view_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> t
         if cached is not None:
             return peek[0], cached
     version, body = get_task(rt, account_id, task_id, channel)
-    if body["taskStatus"] in ("completed", "failed"):
+    # A value that no key opens may open once the key is put back, which bumps no version: never cache it.
+    readable = all(i.get("errorCode") != sealed.UNREADABLE for i in body["items"])
+    if body["taskStatus"] in ("completed", "failed") and readable:
         rt.task_views.put((account_id, task_id, channel.value, version), body)
     return version, body
 
