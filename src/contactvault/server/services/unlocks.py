@@ -249,26 +249,7 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
     items = []
     for r in rows:
         counts[r.status] += 1
-        item: dict[str, Any] = {"personnelId": str(r.personnel_id), "status": r.status}
-        value = shown.get(int(r.unlock_id)) if r.unlock_id is not None else None
-        if value is not None and value.unreadable:
-            # Delivered and charged, but no configured key opens it: an unlocked item with an error code.
-            item["errorCode"] = sealed.UNREADABLE
-        if value is not None and value.value is not None:
-            item[field] = value.value
-            item["verification"] = {
-                "status": r.verification_status or "unknown",
-                "score": r.verification_score if r.verification_score is not None else 0,
-                "checkedAt": _iso(r.checked_at),
-            }
-        if r.status == "failed":
-            item["errorCode"] = r.error_code
-        item["creditsCharged"] = r.credits_charged
-        if r.source:
-            item["source"] = r.source
-        if r.completed_at:
-            item["completedAt"] = _iso(r.completed_at)
-        items.append(item)
+        items.append(_task_item(r, shown.get(int(r.unlock_id)) if r.unlock_id is not None else None, field))
     body = {
         "taskId": str(task_id),
         "taskStatus": task.status,
@@ -281,6 +262,29 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
         "completedAt": _iso(task.completed_at),
     }
     return int(task.version), body
+
+
+def _task_item(r: Any, value: sealed.Shown | None, field: str) -> dict[str, Any]:
+    """One item of a task as its owner sees it (``value``: what ``sealed.show`` gave for its unlock, if any)."""
+    item: dict[str, Any] = {"personnelId": str(r.personnel_id), "status": r.status}
+    if value is not None and value.unreadable:
+        # Delivered and charged, but no configured key opens it: an unlocked item with an error code.
+        item["errorCode"] = sealed.UNREADABLE
+    if value is not None and value.value is not None:
+        item[field] = value.value
+        item["verification"] = {
+            "status": r.verification_status or "unknown",
+            "score": r.verification_score if r.verification_score is not None else 0,
+            "checkedAt": _iso(r.checked_at),
+        }
+    if r.status == "failed":
+        item["errorCode"] = r.error_code
+    item["creditsCharged"] = r.credits_charged
+    if r.source:
+        item["source"] = r.source
+    if r.completed_at:
+        item["completedAt"] = _iso(r.completed_at)
+    return item
 
 
 def view_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tuple[int, dict[str, Any]]:
