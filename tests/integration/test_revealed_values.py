@@ -200,3 +200,9 @@ def test_suppressing_a_phone_hides_it(client: TestClient, directory: Runtime, ac
     assert profile(client, account, 3)["phoneUnlockStatus"] == "ready"
     assert profile(client, account, 6)["phone"] == phone_of(6)
     assert "phone" not in item(get(client, account, PHONE_TASKS + task_id), 3)
+
+
+@pytest.mark.parametrize("person", ["\u00b2", "99999999999999999999", "0"])
+def test_suppressing_a_person_id_no_one_can_have_changes_no_view(directory: Runtime, person: str) -> None:
+    assert suppressions.suppress(directory, "person", person)
+    assert suppressions.unsuppress(directory, "person", person)

@@ -17,6 +17,7 @@ from contactvault.server.db.tables import suppressions, unlocks
 from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.domain.tasks import parse_person_id
 from contactvault.server.runtime import Runtime
 
 KINDS = ("email", "phone", "person")
@@ -67,7 +68,8 @@ def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
 def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> list[int]:
     """The people whose revealed values this entry covers: the person, or whoever was revealed this address."""
     if kind == "person":
-        return [int(value)] if value.strip().isdigit() else []
+        pid = parse_person_id(value.strip())
+        return [] if pid is None else [pid]
     # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
     # An operator command, rare; the scan reads in batches, outside the write transaction.
     people: set[int] = set()
