@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from contactvault.cli.main import app
 from contactvault.server.config import Settings
 from contactvault.server.db.tables import contact_points, unlocks
+from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import suppressions
 from tests.engine import drain
@@ -202,7 +203,19 @@ def test_suppressing_a_phone_hides_it(client: TestClient, directory: Runtime, ac
     assert "phone" not in item(get(client, account, PHONE_TASKS + task_id), 3)
 
 
-@pytest.mark.parametrize("person", ["\u00b2", "99999999999999999999", "0"])
-def test_suppressing_a_person_id_no_one_can_have_changes_no_view(directory: Runtime, person: str) -> None:
-    assert suppressions.suppress(directory, "person", person)
-    assert suppressions.unsuppress(directory, "person", person)
+@pytest.mark.parametrize("person", ["\u00b2", "99999999999999999999", "0", "abc"])
+def test_suppressing_a_person_id_no_one_can_have_is_refused(directory: Runtime, person: str) -> None:
+    with pytest.raises(InvalidRequest):
+        suppressions.suppress(directory, "person", person)
+
+
+def test_a_person_suppressed_with_leading_zeros_is_the_same_person(
+    client: TestClient, directory: Runtime, account: Account
+) -> None:
+    unlock(client, account, ["7"])
+    drain(directory)
+    assert suppressions.suppress(directory, "person", "007")
+    assert profile(client, account, 7)["email"] is None
+    assert not suppressions.suppress(directory, "person", "7")  # already on the list
+    assert suppressions.unsuppress(directory, "person", "07")
+    assert profile(client, account, 7)["email"] == email_of(7)

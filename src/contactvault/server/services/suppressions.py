@@ -28,6 +28,13 @@ def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
     """The keyed hash a suppression is stored and looked up under."""
     if kind not in KINDS:
         raise InvalidRequest(f"Unknown suppression kind {kind!r}.", {"field": "kind"})
+    if kind == "person":
+        # The worker and erasure hash str(id): "007" must be the same entry as "7", and an id no one can have
+        # would be an entry that never matches.
+        pid = parse_person_id(value.strip())
+        if pid is None:
+            raise InvalidRequest("A person is a personnel id (1-20 digits, > 0).", {"field": "person"})
+        value = str(pid)
     return cipher.lookup_hash(kind, value)
 
 
@@ -68,7 +75,7 @@ def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
 def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> list[int]:
     """The people whose revealed values this entry covers: the person, or whoever was revealed this address."""
     if kind == "person":
-        pid = parse_person_id(value.strip())
+        pid = parse_person_id(value.strip())  # never None here: subject_hash refused anything else
         return [] if pid is None else [pid]
     # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
     # An operator command, rare; the scan reads in batches, outside the write transaction.
