@@ -1,5 +1,6 @@
 """How revealed values are shown later: a value that no configured key opens degrades to null with
-``VALUE_UNREADABLE`` on that person or item only, and a value on the opt-out list is hidden from every account."""
+``VALUE_UNREADABLE`` on that person or item only, and a value on the opt-out list is hidden from every account.
+The operator commands that take a person id (suppress, erase) refuse one that no person can have."""
 
 from __future__ import annotations
 
@@ -219,3 +220,10 @@ def test_a_person_suppressed_with_leading_zeros_is_the_same_person(
     assert not suppressions.suppress(directory, "person", "7")  # already on the list
     assert suppressions.unsuppress(directory, "person", "07")
     assert profile(client, account, 7)["email"] == email_of(7)
+
+
+@pytest.mark.parametrize("person", ["\u00b2", "99999999999999999999", "0"])
+def test_admin_erase_refuses_a_person_id_no_one_can_have(settings: Settings, person: str) -> None:
+    result = CliRunner().invoke(app, ["admin", "erase", "--person", person, "--db", settings.database_url])
+    assert result.exit_code == 2, result.output
+    assert "--person must be a personnel id" in result.stderr

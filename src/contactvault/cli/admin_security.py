@@ -174,7 +174,7 @@ def erase(
     if len(given) != 1:
         fail("give exactly one of --email, --phone or --person", EXIT_USAGE)
     kind, value = given[0]
-    if kind == "person" and not value.isdigit():
+    if kind == "person" and not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
     trace_id = _trace_id()
     with _runtime(_settings(db)) as rt, domain_errors():
