@@ -227,3 +227,20 @@ def test_admin_erase_refuses_a_person_id_no_one_can_have(settings: Settings, per
     result = CliRunner().invoke(app, ["admin", "erase", "--person", person, "--db", settings.database_url])
     assert result.exit_code == 2, result.output
     assert "--person must be a personnel id" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["credits", "grant", "--amount", "5", "--account"],
+        ["key", "create", "--account"],
+        ["audit", "--account"],
+    ],
+)
+@pytest.mark.parametrize("account", ["\u00b2", "99999999999999999999"])
+def test_admin_commands_refuse_an_account_id_no_one_can_have(
+    settings: Settings, command: list[str], account: str
+) -> None:
+    result = CliRunner().invoke(app, ["admin", *command, account, "--db", settings.database_url])
+    assert result.exit_code == 2, result.output
+    assert "account id must be digits" in result.stderr

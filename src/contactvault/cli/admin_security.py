@@ -226,7 +226,7 @@ def audit(
     """List audit rows as JSON (no secret and no personal value is ever in them)."""
     from contactvault.server.services import audit_view
 
-    if account is not None and not account.isdigit():
+    if account is not None and not (account.isascii() and account.isdigit() and 0 < int(account) < 2**63):
         fail(f"account id must be digits, got {account!r}", EXIT_USAGE)
     moment = None
     if since is not None:
