@@ -7,6 +7,7 @@ checks that nothing changed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from contactvault.server.db import tables
 from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
 from tests.api.test_personnel_routes import BACKENDS, PAGE_FIELDS, World, assert_contact_item, open_world
 
@@ -221,3 +223,155 @@ def test_html_is_never_reflected_in_an_error(intact: World) -> None:
         assert response.status_code == 400
         assert "<script>" not in response.text
         assert response.headers["content-type"] == "application/json"
+
+
+# -- bodies ------------------------------------------------------------------------------------------------------
+
+UNLOCK = "/external/contacts/unlock"
+PRECHECK = "/external/actions/precheck"
+JSON_HEADERS = {"Content-Type": "application/json"}
+UNPARSEABLE_BODIES = {
+    "deeply nested array": b"[" * 100_000 + b"]" * 100_000,
+    "deeply nested object": b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    "deep inside params": b'{"action_type":"x","params":{"a":' + b"[" * 5_000 + b"]" * 5_000 + b"}}",
+    "nesting just past the limit": b'{"action_type":"x","params":' + b'{"a":' * 32 + b"1" + b"}" * 33,
+    "syntax error": b"{not json",
+    "trailing comma": b'{"event_id": "100", "personnel_ids": ["1"],}',
+    "truncated": b'{"event_id": "100", "personnel_ids": ["1"',
+    "trailing garbage": b'{"event_id": "100", "personnel_ids": ["1"]} x',
+    "single quotes": b"{'event_id': '100'}",
+    "a number of 5,000 digits": b'{"event_id":"100","personnel_ids":["1"],"max_credits":' + b"9" * 5_000 + b"}",
+    "NaN": b'{"event_id":"100","personnel_ids":["1"],"max_credits":NaN}',
+    "-Infinity": b'{"event_id":"100","personnel_ids":["1"],"max_credits":-Infinity}',
+    "duplicate key": b'{"event_id":"100","event_id":"200","personnel_ids":["1"]}',
+    "invalid UTF-8": b'{"event_id":"100","personnel_ids":["\xff\xfe"]}',
+    "overlong UTF-8": b'{"event_id":"100","personnel_ids":["\xc0\xaf"]}',
+    "UTF-8 encoded surrogate": b'{"event_id":"100","personnel_ids":["\xed\xa0\x80"]}',
+    "escaped lone surrogate": b'{"event_id":"100","personnel_ids":["\\ud800"]}',
+    "escaped lone low surrogate in a key": b'{"event_id":"100","personnel_ids":["1"],"\\udc00":1}',
+    "lone surrogate in action_type": b'{"action_type":"\\ud800","params":{}}',
+    "UTF-16": '{"event_id":"100","personnel_ids":["1"]}'.encode("utf-16"),
+    "control character in a string": b'{"event_id":"10\x010","personnel_ids":["1"]}',
+}
+
+
+def _stored(world: World) -> dict[str, int]:
+    with world.rt.db.read() as conn:
+        return {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in (tables.tasks, tables.task_items, tables.idempotency_keys, tables.ledger_entries)
+        }
+
+
+@pytest.mark.parametrize("route", [UNLOCK, PRECHECK])
+@pytest.mark.parametrize("name", list(UNPARSEABLE_BODIES))
+def test_an_unparseable_body_is_400_naming_the_body_with_one_log_line(
+    intact: World, caplog: pytest.LogCaptureFixture, route: str, name: str
+) -> None:
+    before = _stored(intact)
+    headers = {**intact.account.headers, **JSON_HEADERS, "Idempotency-Key": f"bad-{name}"}
+    with caplog.at_level("DEBUG"):
+        response = intact.client.post(route, content=UNPARSEABLE_BODIES[name], headers=headers)
+    assert_400_naming(response, "body")
+    assert _stored(intact) == before
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+    assert [r for r in caplog.records if r.name == "contactvault.access"], "the request is logged once"
+
+
+@pytest.mark.parametrize("route", [UNLOCK, PRECHECK])
+def test_nesting_up_to_the_limit_is_parsed(intact: World, route: str) -> None:
+    body = b'{"action_type":"x","params":' + b'{"a":' * 31 + b"1" + b"}" * 32
+    response = intact.client.post(route, content=body, headers={**intact.account.headers, **JSON_HEADERS})
+    if route == PRECHECK:
+        assert response.status_code == 200, response.text
+        assert response.json()["reason_code"] == "unsupported_action"
+    else:
+        assert_400_naming(response, "event_id")  # parsed, then refused for its fields
+
+
+@pytest.mark.parametrize(
+    ("ids", "echoed"),
+    [
+        (["\U0001f642"], ["\U0001f642"]),  # a proper surrogate pair in the JSON text is one character
+        (["a\x00b"], ["a\x00b"]),  # NUL inside a JSON string is data: classified, echoed escaped, never stored
+        (["\u202e1"], ["\u202e1"]),
+        (["1e3", "-1", "+1", " 1", "1.0", "0", "9" * 20], ["1e3", "-1", "+1", " 1", "1.0", "0", "9" * 20]),
+    ],
+)
+def test_odd_strings_in_personnel_ids_are_classified_invalid(intact: World, ids: list[str], echoed: list[str]) -> None:
+    before = _stored(intact)
+    response = intact.client.post(
+        UNLOCK, json={"event_id": "100", "personnel_ids": ids}, headers=intact.account.headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["skipped_detail"]["invalid_personnel_ids"] == echoed
+    assert _stored(intact) == before
+
+
+@pytest.mark.parametrize("value", ["1e999", "1.5", "true", '"1"', "[]", "-1", "1" * 20])
+def test_a_bad_max_credits_is_400_naming_it(intact: World, value: str) -> None:
+    body = b'{"event_id":"100","personnel_ids":["1"],"max_credits":' + value.encode() + b"}"
+    response = intact.client.post(UNLOCK, content=body, headers={**intact.account.headers, **JSON_HEADERS})
+    assert_400_naming(response, "max_credits")
+
+
+def test_leading_zeros_in_a_profile_id_name_the_person(intact: World) -> None:
+    response = intact.get(PROFILE, {"personnel_id": "0007"})
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == "7"
+
+
+@pytest.mark.parametrize("route", ["/external/contacts/unlock-tasks/", "/external/contacts/unlock-phone-tasks/"])
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1e3", "%00", "%ff", "9223372036854775808", "9" * 40])
+def test_a_task_id_that_cannot_exist_is_404_without_echoing_it(intact: World, route: str, value: str) -> None:
+    response = intact.client.get(route + value, headers=intact.account.headers)
+    assert response.status_code == 404, response.text
+    assert response.json()["message"] == "Task not found."
+
+
+def test_a_task_id_over_40_characters_is_400_naming_it(intact: World) -> None:
+    assert_400_naming(intact.get("/external/contacts/unlock-tasks/" + "9" * 41), "task_id")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
+)
+@pytest.mark.parametrize("route", [UNLOCK, PRECHECK])
+def test_a_body_that_is_not_json_is_400_naming_the_body(intact: World, route: str, content_type: str) -> None:
+    before = _stored(intact)
+    body = b'{"event_id":"100","personnel_ids":["1"]}'
+    response = intact.client.post(route, content=body, headers={**intact.account.headers, "Content-Type": content_type})
+    assert_400_naming(response, "body")
+    assert _stored(intact) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "header", "value"),
+    [
+        ("POST", UNLOCK, "x-call-source", "a" * 51),
+        ("GET", "/external/contacts/unlock-tasks/1", "If-None-Match", "a" * 201),
+        ("POST", UNLOCK, "Idempotency-Key", "k" * 256),
+        ("POST", UNLOCK, "Idempotency-Key", "new\tline"),
+        ("POST", UNLOCK, "Idempotency-Key", ""),
+    ],
+)
+def test_an_over_long_or_unprintable_header_is_400_naming_it(
+    intact: World, method: str, url: str, header: str, value: str
+) -> None:
+    before = _stored(intact)
+    response = intact.client.request(
+        method,
+        url,
+        json={"event_id": "100", "personnel_ids": ["1"]} if method == "POST" else None,
+        headers={**intact.account.headers, header: value},
+    )
+    assert_400_naming(response, header)
+    assert not value or value not in response.text
+    assert _stored(intact) == before
+
+
+@pytest.mark.parametrize("value", ["\u0663", "\uff11", "\u00b2", "1\u0663"])
+@pytest.mark.parametrize("param", ["page", "pageSize"])
+def test_non_ascii_digits_are_not_numbers(intact: World, param: str, value: str) -> None:
+    assert_400_naming(intact.get(SEARCH, {**BASE[SEARCH], param: value}), param)

@@ -56,7 +56,7 @@ def test_classify_puts_each_id_in_its_first_matching_bucket() -> None:
     assert result.already_unlocked == ["6"]
     assert result.unlocking == ["5"]
     assert result.chargeable == ["7"]
-    assert result.skipped(["x", "9", "8", "7", "6", "5"]) == ["x", "9", "8", "6", "5"]
+    assert result.skipped(["x", "9", "8", "7", "6", "5"]) == ["9", "8", "6", "5"]
 
 
 def test_retry_policy_backs_off_with_capped_jitter_then_gives_up() -> None:

@@ -34,7 +34,7 @@ def runtime(db: str | None) -> Runtime:
 
 
 def _account_id(raw: str) -> int:
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63):  # "²".isdigit() is true
         fail(f"account id must be digits, got {raw!r}", EXIT_USAGE)
     return int(raw)
 
@@ -70,9 +70,10 @@ def key_create(
     """Issue an API key (the secret is shown once; only its hash is stored)."""
     from contactvault.server.services import accounts
 
+    account_id = _account_id(account)  # a usage error before connecting
     rt = runtime(db)
     with domain_errors():
-        issued = accounts.create_key(rt, _account_id(account), label)
+        issued = accounts.create_key(rt, account_id, label)
     emit({"keyId": issued.key_id, "accountId": str(issued.account_id), "apiKey": issued.api_key})
 
 
@@ -111,9 +112,10 @@ def credits_grant(
             fail(f"--expires is not ISO 8601: {expires!r}", EXIT_USAGE)
         if expires_at.tzinfo is None:
             fail("--expires needs a timezone, e.g. 2027-01-01T00:00:00Z", EXIT_USAGE)
+    account_id = _account_id(account)  # a usage error before connecting
     rt = runtime(db)
     with domain_errors():
-        emit(credits.grant(rt, _account_id(account), amount, BucketKind(bucket), expires_at))
+        emit(credits.grant(rt, account_id, amount, BucketKind(bucket), expires_at))
 
 
 @app.command()

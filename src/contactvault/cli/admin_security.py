@@ -1,4 +1,5 @@
-"""``contactvault admin`` security commands: key rotation, encryption key rotation, erasure, retention, audit.
+"""``contactvault admin`` security commands: key rotation, encryption key rotation and check, erasure, retention,
+audit.
 
 Each prints JSON on stdout. Secrets are printed only where the operator must copy them (a new API key, once; a
 new encryption key when keys come from the environment, since only the operator can set it there).
@@ -173,7 +174,7 @@ def erase(
     if len(given) != 1:
         fail("give exactly one of --email, --phone or --person", EXIT_USAGE)
     kind, value = given[0]
-    if kind == "person" and not value.isdigit():
+    if kind == "person" and not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
     trace_id = _trace_id()
     with _runtime(_settings(db)) as rt, domain_errors():
@@ -225,7 +226,7 @@ def audit(
     """List audit rows as JSON (no secret and no personal value is ever in them)."""
     from contactvault.server.services import audit_view
 
-    if account is not None and not account.isdigit():
+    if account is not None and not (account.isascii() and account.isdigit() and 0 < int(account) < 2**63):
         fail(f"account id must be digits, got {account!r}", EXIT_USAGE)
     moment = None
     if since is not None:
@@ -243,8 +244,23 @@ def audit(
         )
 
 
+def keys_check(db: DbOption = None) -> None:
+    """List the row ids of sealed values no configured encryption key opens (never a value). Exit 1 if any."""
+    from contactvault.server.services import sealed
+
+    with _runtime(_settings(db)) as rt, domain_errors():
+        found = sealed.unreadable_values(rt)
+    ok = not any(found.values())
+    emit({"ok": ok, "unreadable": found})
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
 def register(app: typer.Typer, key_app: typer.Typer) -> None:
-    """Add these commands to ``contactvault admin`` (and ``admin key``)."""
+    """Add these commands to ``contactvault admin`` (and ``admin key``, ``admin keys``)."""
+    keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+    keys_app.command("check")(keys_check)
+    app.add_typer(keys_app, name="keys")
     key_app.command("rotate")(key_rotate)
     app.command("rotate-encryption-key")(rotate_encryption_key)
     app.command()(erase)

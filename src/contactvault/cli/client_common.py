@@ -42,6 +42,7 @@ __all__ = [
     "JsonOpt",
     "StateFileOpt",
     "YesOpt",
+    "canonical_id",
     "connect",
     "digits",
     "err",
@@ -104,10 +105,22 @@ def wire(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True)
 
 
-def digits(value: str, what: str) -> str:
-    """``value`` stripped, or a usage error (exit 2) unless it is an id made of digits."""
+_MAX_ID = 2**63 - 1
+
+
+def canonical_id(value: str) -> str | None:
+    """An id without its leading zeros (``"007"`` → ``"7"``), or None unless it is 1-20 ASCII digits naming a
+    positive signed 64-bit integer (the server's rule)."""
     text = value.strip()
-    if not text.isdigit() or len(text) > 20:
+    if not (text.isascii() and text.isdigit() and len(text) <= 20) or not 0 < int(text) <= _MAX_ID:
+        return None
+    return str(int(text))
+
+
+def digits(value: str, what: str) -> str:
+    """``value`` in canonical form, or a usage error (exit 2) unless it is an id made of digits."""
+    text = canonical_id(value)
+    if text is None:
         fail(f"{what} must be digits (1-20), got {value!r}", EXIT_USAGE)
     return text
 

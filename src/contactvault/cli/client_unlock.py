@@ -30,6 +30,7 @@ from contactvault.cli.client_common import (
     JsonOpt,
     StateFileOpt,
     YesOpt,
+    canonical_id,
     connect,
     digits,
     err,
@@ -149,11 +150,13 @@ def estimate_json(estimate: UnlockEstimate) -> dict[str, Any]:
 
 def parse_ids(text: str, where: str) -> list[str]:
     """Ids from a comma/space separated list; a usage error names the first bad one."""
-    ids = [part for part in text.replace(",", " ").split() if part]
-    for pid in ids:
-        if not pid.isdigit() or len(pid) > 20:
-            fail(f"{where}: not a personnel id: {pid!r}", EXIT_USAGE)
-    return ids
+    ids = []
+    for part in text.replace(",", " ").split():
+        pid = canonical_id(part)
+        if pid is None:
+            fail(f"{where}: not a personnel id: {part!r}", EXIT_USAGE)
+        ids.append(pid)
+    return list(dict.fromkeys(ids))  # "7" and "07" are one person
 
 
 def read_id_file(path: str) -> list[str]:
@@ -179,12 +182,13 @@ def read_id_file(path: str) -> list[str]:
         value = row[column].strip() if column < len(row) else ""
         if not value:
             continue
-        if not value.isdigit() or len(value) > 20:
+        pid = canonical_id(value)
+        if pid is None:
             fail(f"--from-file {path}: not a personnel id: {value!r} (line {line})", EXIT_USAGE)
-        ids.append(value)
+        ids.append(pid)
     if not ids:
         fail(f"--from-file {path} holds no ids", EXIT_USAGE)
-    return ids
+    return list(dict.fromkeys(ids))  # "7" and "07" are one person
 
 
 def search_ids(client: Client, event_id: str, query: str) -> list[str]:

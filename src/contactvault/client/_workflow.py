@@ -285,6 +285,8 @@ def server_skips(submission: UnlockSubmission, batch_ids: Sequence[str]) -> list
         for pid in value:
             reasons.setdefault(str(pid), _SERVER_SKIP_REASONS.get(name, name))
     skipped = list(submission.skipped_personnel_ids)
+    # contactvault lists malformed ids once, in skipped_detail only.
+    skipped += [pid for pid in reasons if pid not in set(skipped)]
     if not submission.has_task:
         # No task means nobody in the batch was chargeable, listed or not.
         skipped += [pid for pid in batch_ids if pid not in set(skipped)]
@@ -301,9 +303,21 @@ def credits_charged(task: UnlockTask, spec: ChannelSpec) -> int:
     return spec.unit_cost * sum(1 for item in task.items if item.is_delivered)
 
 
+_MAX_ID = 2**63 - 1
+
+
+def canonical_id(pid: str | int) -> str:
+    """An id as the server answers it: a well-formed one without leading zeros (``"007"`` → ``"7"``), anything
+    else stripped and left for the server to classify."""
+    text = str(pid).strip()
+    if text.isascii() and text.isdigit() and len(text) <= 20 and 0 < int(text) <= _MAX_ID:
+        return str(int(text))
+    return text
+
+
 def deduplicate(ids: Iterable[str | int]) -> list[str]:
-    """The ids as strings, first occurrence kept, order preserved."""
-    return list(dict.fromkeys(str(pid).strip() for pid in ids if str(pid).strip()))
+    """The ids in canonical form, first occurrence of each person kept, order preserved."""
+    return list(dict.fromkeys(canonical for canonical in map(canonical_id, ids) if canonical))
 
 
 def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -1,8 +1,9 @@
 """Rendered views of finished tasks, kept in memory: a finished task is polled far more often than it changes.
 
 An entry is keyed by (account, task, channel, version). Every change to what a task shows bumps its version
-(claims and records, and erasure or retention removing a value), so a stale view can never be served: a poll
-reads the task's version first (one indexed row), and only a miss pays for the join and the decryption.
+(claims and records, erasure or retention removing a value, suppress and unsuppress hiding or showing one), so a
+stale view can never be served: a poll reads the task's version first (one indexed row), and only a miss pays for
+the join and the decryption. A view with an unreadable value is not kept (putting its key back bumps nothing).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from contactvault.server.domain import errors as e
+from contactvault.server.domain.tasks import echoable
 
 log = logging.getLogger("contactvault.api")
 
@@ -67,7 +68,8 @@ def error_response(
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # An unknown body field is named by its key, which the caller chose: cut it like a malformed id.
+    parts = [echoable(str(p)) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
 

@@ -206,10 +206,17 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def strict_json_problem(body: bytes) -> str | None:
-    """Why a body is not strict JSON (NaN/Infinity, duplicate keys, not UTF-8), or None.
+# Our bodies nest three deep; the framework parses again, deeper in the stack, so the cap keeps it far from the
+# interpreter's recursion limit whatever the body.
+MAX_JSON_DEPTH = 32
 
-    Plain syntax errors are left to the framework, which names them in its usual 400.
+
+def strict_json_problem(body: bytes) -> str | None:
+    """Why a body cannot be parsed as strict JSON, or None (an empty body is left to the framework's "required").
+
+    Every unparseable body is refused here, so the framework never meets one: syntax errors, NaN/Infinity,
+    duplicate keys, text that is not UTF-8 or holds a lone surrogate (which no UTF-8 column or reply can carry),
+    numbers too long to convert, and nesting deeper than ``MAX_JSON_DEPTH`` (a RecursionError otherwise).
     """
     if not body:
         return None
@@ -218,12 +225,40 @@ def strict_json_problem(body: bytes) -> str | None:
     except UnicodeDecodeError:
         return "The body is not valid UTF-8."
     try:
-        json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+        parsed = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
     except _NotStrictJson as exc:
         return str(exc)
+    except json.JSONDecodeError as exc:
+        return f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
     except ValueError:
-        return None
+        return "The body is not valid JSON: a number has too many digits."
+    except RecursionError:
+        return f"The body nests deeper than {MAX_JSON_DEPTH} levels."
+    return _shape_problem(parsed)
+
+
+def _shape_problem(parsed: Any) -> str | None:
+    """Nesting past the cap or a lone surrogate, walking the parsed body without recursion."""
+    stack: list[tuple[Any, int]] = [(parsed, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and not _encodable(value):
+                return "The body holds a lone UTF-16 surrogate, which is not a character."
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return f"The body nests deeper than {MAX_JSON_DEPTH} levels."
+            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_json(scope: Scope) -> bool:

@@ -31,6 +31,7 @@ class ChannelState:
     """One person's state on one channel, for one account."""
 
     value_encrypted: bytes | None = None
+    unlock_id: int | None = None
     # An unlock row exists; its value may have been removed since (erasure, retention).
     unlocked: bool = False
     statuses: set[str] = field(default_factory=set)
@@ -41,12 +42,12 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
     states: dict[tuple[int, str], ChannelState] = {}
     if not person_ids:
         return states
-    revealed = select(unlocks.c.personnel_id, unlocks.c.channel, unlocks.c.value_encrypted).where(
+    revealed = select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.channel, unlocks.c.value_encrypted).where(
         unlocks.c.account_id == account_id, unlocks.c.personnel_id.in_(person_ids)
     )
-    for pid, channel, value in conn.execute(revealed):
+    for row_id, pid, channel, value in conn.execute(revealed):
         state = states.setdefault((pid, channel), ChannelState())
-        state.value_encrypted, state.unlocked = value, True
+        state.value_encrypted, state.unlock_id, state.unlocked = value, int(row_id), True
     items = (
         select(task_items.c.personnel_id, task_items.c.channel, task_items.c.status)
         .where(

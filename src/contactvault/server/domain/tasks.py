@@ -33,9 +33,26 @@ def parse_person_id(raw: str) -> int | None:
     return value if 0 < value <= _MAX_ID else None
 
 
+# A malformed id is echoed back (as invalid) at most this long, so that no reply or stored reply grows with it.
+MAX_ECHOED_ID = 32
+CUT_MARKER = "\u2026"  # "…"
+
+
+def echoable(raw: str, limit: int = MAX_ECHOED_ID) -> str:
+    """``raw`` as it may be echoed: whole when it has at most ``limit`` characters, else its first ``limit - 1``
+    characters and "…"."""
+    return raw if len(raw) <= limit else raw[: limit - 1] + CUT_MARKER
+
+
+def canonical_id(raw: str) -> str:
+    """A well-formed id without its leading zeros (``"007"`` → ``"7"``); a malformed one cut by ``echoable``."""
+    pid = parse_person_id(raw)
+    return echoable(raw) if pid is None else str(pid)
+
+
 def dedupe(ids: Iterable[str]) -> list[str]:
-    """Ids in first-seen order without repeats."""
-    return list(dict.fromkeys(ids))
+    """Ids in canonical form, first-seen order, without repeats: ``"7"`` and ``"07"`` are one person."""
+    return list(dict.fromkeys(canonical_id(i) for i in ids))
 
 
 @dataclass(slots=True)
@@ -50,9 +67,10 @@ class Classification:
     chargeable: list[str] = field(default_factory=list)
 
     def skipped(self, order: Sequence[str]) -> list[str]:
-        """Every skipped id, in the order the caller sent them."""
-        chargeable = set(self.chargeable)
-        return [i for i in order if i not in chargeable]
+        """Every well-formed skipped id, in the order the caller sent them (malformed ones are listed once, in
+        ``invalid``, so that nothing sent is echoed twice)."""
+        shown = set(self.chargeable) | set(self.invalid)
+        return [i for i in order if i not in shown]
 
     def skipped_detail(self) -> dict[str, list[str]]:
         """The skipped ids by reason (the wire's ``skipped_detail``)."""

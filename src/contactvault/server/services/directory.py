@@ -13,6 +13,7 @@ from contactvault.server.db import directory as q
 from contactvault.server.db.unlocks import ChannelState, contact_states
 from contactvault.server.domain.errors import NotFound
 from contactvault.server.runtime import Runtime
+from contactvault.server.services import sealed
 
 PageRequest = q.PageRequest
 SOURCE_ORDER = ("exhibitor", "social", "visitors")
@@ -117,6 +118,15 @@ def contact_items(
     ids = [int(r.id) for r in rows]
     states = contact_states(conn, account_id, ids)
     attendance = q.attendance_of(conn, ids)
+    shown = sealed.show(
+        rt,
+        conn,
+        [
+            sealed.Sealed(s.unlock_id, pid, channel, s.value_encrypted)
+            for (pid, channel), s in states.items()
+            if s.value_encrypted is not None and s.unlock_id is not None
+        ],
+    )
     items = []
     for row in rows:
         pid = int(row.id)
@@ -124,34 +134,37 @@ def contact_items(
         phone_state = states.get((pid, "phone"))
         count, all_sources = attendance.get(pid, (0, set()))
         kinds = sources.get(pid, all_sources) if sources is not None else all_sources
-        items.append(
-            {
-                "id": str(pid),
-                "fullName": row.full_name,
-                "title": row.title,
-                "department": row.department,
-                "seniorityLevel": row.seniority_level,
-                "linkedinUrl": row.linkedin_url,
-                "companyName": row.company_name,
-                "sourceType": [s for s in SOURCE_ORDER if s in kinds],
-                "email": _reveal(rt, email_state),
-                "contactUnlockStatus": _status(email_state, phone=False),
-                "phone": _reveal(rt, phone_state),
-                "phoneUnlockStatus": _status(phone_state, phone=True),
-                "eventCount": count,
-                "linkedinActivity": None,
-                "linkedinActivityStatus": None,
-                "outreachMessageStatus": None,
-                "outreachMessageChannels": [],
-            }
-        )
+        email, phone = _shown(shown, email_state), _shown(shown, phone_state)
+        item: dict[str, Any] = {
+            "id": str(pid),
+            "fullName": row.full_name,
+            "title": row.title,
+            "department": row.department,
+            "seniorityLevel": row.seniority_level,
+            "linkedinUrl": row.linkedin_url,
+            "companyName": row.company_name,
+            "sourceType": [s for s in SOURCE_ORDER if s in kinds],
+            "email": email.value,
+            "contactUnlockStatus": _status(email_state, phone=False),
+            "phone": phone.value,
+            "phoneUnlockStatus": _status(phone_state, phone=True),
+            "eventCount": count,
+            "linkedinActivity": None,
+            "linkedinActivityStatus": None,
+            "outreachMessageStatus": None,
+            "outreachMessageChannels": [],
+        }
+        if email.unreadable or phone.unreadable:
+            # Extension: one of this person's revealed values opens with no configured key (see docs/api.md).
+            item["errorCode"] = sealed.UNREADABLE
+        items.append(item)
     return items
 
 
-def _reveal(rt: Runtime, state: ChannelState | None) -> str | None:
-    if state is None or state.value_encrypted is None:
-        return None
-    return rt.cipher.open(state.value_encrypted)
+def _shown(shown: dict[int, sealed.Shown], state: ChannelState | None) -> sealed.Shown:
+    if state is None or state.unlock_id is None:
+        return sealed.Shown(None)
+    return shown.get(state.unlock_id, sealed.Shown(None))
 
 
 def list_personnel(

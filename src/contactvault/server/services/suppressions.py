@@ -1,38 +1,57 @@
-"""The opt-out list: people and addresses that are never revealed (stored as keyed hashes only)."""
+"""The opt-out list: people and addresses that are never revealed, nor shown again once revealed (stored as keyed
+hashes only)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from contactvault.server.crypto import Cipher
 from contactvault.server.db import audit, locks
-from contactvault.server.db.tables import suppressions
+from contactvault.server.db.tables import suppressions, unlocks
+from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.domain.tasks import parse_person_id
 from contactvault.server.runtime import Runtime
 
 KINDS = ("email", "phone", "person")
+SCAN_BATCH = 1000
 
 
 def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
     """The keyed hash a suppression is stored and looked up under."""
     if kind not in KINDS:
         raise InvalidRequest(f"Unknown suppression kind {kind!r}.", {"field": "kind"})
+    if kind == "person":
+        # The worker and erasure hash str(id): "007" must be the same entry as "7", and an id no one can have
+        # would be an entry that never matches.
+        pid = parse_person_id(value.strip())
+        if pid is None:
+            raise InvalidRequest("A person is a personnel id (1-20 digits, > 0).", {"field": "person"})
+        value = str(pid)
     return cipher.lookup_hash(kind, value)
 
 
 def suppress(rt: Runtime, kind: str, value: str) -> bool:
-    """Add to the list; False when it was already there."""
+    """Add to the list; False when it was already there.
+
+    Values already revealed are hidden from every account's later views (``services/sealed.show`` checks the
+    list); the tasks showing them get a new version, so no cached view or ETag keeps showing them.
+    """
     digest = subject_hash(rt.cipher, kind, value)
+    people = _people_showing(rt, kind, value, digest)
     now = rt.clock.now()
     try:
         with rt.db.write() as conn:
             locks.suppression_gate(conn, exclusive=True)  # ordered against every worker's record step
             conn.execute(insert(suppressions).values(kind=kind, value_hash=digest, created_at=now))
+            bump_tasks_showing(conn, people)
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=kind)], now)
     except IntegrityError:
         return False
@@ -40,16 +59,44 @@ def suppress(rt: Runtime, kind: str, value: str) -> bool:
 
 
 def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
-    """Remove from the list; False when it was not there."""
+    """Remove from the list (values revealed before show again); False when it was not there."""
     digest = subject_hash(rt.cipher, kind, value)
+    people = _people_showing(rt, kind, value, digest)
     now = rt.clock.now()
     with rt.db.write() as conn:
         result = conn.execute(
             delete(suppressions).where(suppressions.c.kind == kind, suppressions.c.value_hash == digest)
         )
         if result.rowcount:
+            bump_tasks_showing(conn, people)
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_REMOVE, subject_type=kind)], now)
     return bool(result.rowcount)
+
+
+def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> list[int]:
+    """The people whose revealed values this entry covers: the person, or whoever was revealed this address."""
+    if kind == "person":
+        pid = parse_person_id(value.strip())  # never None here: subject_hash refused anything else
+        return [] if pid is None else [pid]
+    # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
+    # An operator command, rare; the scan reads in batches, outside the write transaction.
+    people: set[int] = set()
+    last_id = 0
+    while True:
+        with rt.db.read() as conn:
+            rows = conn.execute(
+                select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.value_encrypted)
+                .where(unlocks.c.id > last_id, unlocks.c.channel == kind, unlocks.c.value_encrypted.is_not(None))
+                .order_by(unlocks.c.id)
+                .limit(SCAN_BATCH)
+            ).all()
+        if not rows:
+            return sorted(people)
+        last_id = int(rows[-1].id)
+        for row in rows:
+            with contextlib.suppress(InvalidToken):  # unreadable: never shown, nothing to hide
+                if rt.cipher.lookup_hash(kind, rt.cipher.open(bytes(row.value_encrypted))) == digest:
+                    people.add(int(row.personnel_id))
 
 
 def has_suppressions(conn: Connection) -> bool:

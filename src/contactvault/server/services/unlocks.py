@@ -25,6 +25,7 @@ from contactvault.server.domain.errors import InsufficientCredits, NotFound
 from contactvault.server.domain.ledger import Channel, PostingKind
 from contactvault.server.domain.tasks import Classification, classify, dedupe, parse_person_id
 from contactvault.server.runtime import Runtime
+from contactvault.server.services import sealed
 from contactvault.server.services.idempotency import Claim
 
 SUBMIT_RETRIES = 3
@@ -56,7 +57,7 @@ def _classify(conn: Connection, account_id: int, channel: Channel, event_id: int
 def _require_event(conn: Connection, raw: str) -> int:
     event_id = _event_pk(raw)
     if event_id is None or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None:
-        raise NotFound(f"Event {raw[:100]} not found.")
+        raise NotFound("Event not found.")  # never echoed: any string up to 100 characters
     return event_id
 
 
@@ -219,6 +220,7 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
                 task_items.c.credits_charged,
                 task_items.c.source,
                 task_items.c.completed_at,
+                unlocks.c.id.label("unlock_id"),
                 unlocks.c.value_encrypted,
                 unlocks.c.verification_status,
                 unlocks.c.verification_score,
@@ -236,27 +238,21 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
             .where(task_items.c.task_id == task_id)
             .order_by(task_items.c.position)
         ).all()
+        shown = sealed.show(
+            rt,
+            conn,
+            [
+                sealed.Sealed(int(r.unlock_id), int(r.personnel_id), channel.value, r.value_encrypted)
+                for r in rows
+                if r.status == "unlocked" and r.value_encrypted is not None
+            ],
+        )
     field = channel.value
     counts = {"pending": 0, "processing": 0, "unlocked": 0, "failed": 0}
     items = []
     for r in rows:
         counts[r.status] += 1
-        item: dict[str, Any] = {"personnelId": str(r.personnel_id), "status": r.status}
-        if r.status == "unlocked" and r.value_encrypted is not None:
-            item[field] = rt.cipher.open(r.value_encrypted)
-            item["verification"] = {
-                "status": r.verification_status or "unknown",
-                "score": r.verification_score if r.verification_score is not None else 0,
-                "checkedAt": _iso(r.checked_at),
-            }
-        if r.status == "failed":
-            item["errorCode"] = r.error_code
-        item["creditsCharged"] = r.credits_charged
-        if r.source:
-            item["source"] = r.source
-        if r.completed_at:
-            item["completedAt"] = _iso(r.completed_at)
-        items.append(item)
+        items.append(_task_item(r, shown.get(int(r.unlock_id)) if r.unlock_id is not None else None, field))
     body = {
         "taskId": str(task_id),
         "taskStatus": task.status,
@@ -271,6 +267,29 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
     return int(task.version), body
 
 
+def _task_item(r: Any, value: sealed.Shown | None, field: str) -> dict[str, Any]:
+    """One item of a task as its owner sees it (``value``: what ``sealed.show`` gave for its unlock, if any)."""
+    item: dict[str, Any] = {"personnelId": str(r.personnel_id), "status": r.status}
+    if value is not None and value.unreadable:
+        # Delivered and charged, but no configured key opens it: an unlocked item with an error code.
+        item["errorCode"] = sealed.UNREADABLE
+    if value is not None and value.value is not None:
+        item[field] = value.value
+        item["verification"] = {
+            "status": r.verification_status or "unknown",
+            "score": r.verification_score if r.verification_score is not None else 0,
+            "checkedAt": _iso(r.checked_at),
+        }
+    if r.status == "failed":
+        item["errorCode"] = r.error_code
+    item["creditsCharged"] = r.credits_charged
+    if r.source:
+        item["source"] = r.source
+    if r.completed_at:
+        item["completedAt"] = _iso(r.completed_at)
+    return item
+
+
 def view_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tuple[int, dict[str, Any]]:
     """Like ``get_task``, but a finished task's body comes from memory while its version is unchanged."""
     peek = task_version(rt, account_id, task_id)
@@ -279,7 +298,9 @@ def view_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> t
         if cached is not None:
             return peek[0], cached
     version, body = get_task(rt, account_id, task_id, channel)
-    if body["taskStatus"] in ("completed", "failed"):
+    # A value that no key opens may open once the key is put back, which bumps no version: never cache it.
+    readable = all(i.get("errorCode") != sealed.UNREADABLE for i in body["items"])
+    if body["taskStatus"] in ("completed", "failed") and readable:
         rt.task_views.put((account_id, task_id, channel.value, version), body)
     return version, body
 

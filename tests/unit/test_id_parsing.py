@@ -1,0 +1,59 @@
+"""Personnel ids typed by a user or passed to the SDK are de-duplicated by the person they name, as the server does:
+``"7"``, ``"07"`` and ``7`` are one person, answered as ``"7"``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from contactvault.cli.client_common import digits
+from contactvault.cli.client_unlock import parse_ids, read_id_file
+from contactvault.client._models import UnlockSubmission
+from contactvault.client._workflow import deduplicate, server_skips
+
+
+def test_sdk_dedupes_by_the_person_and_sends_the_canonical_form() -> None:
+    assert deduplicate(["7", "07", 7, " 007 ", "0008", "8"]) == ["7", "8"]
+
+
+def test_sdk_passes_other_strings_through_for_the_server_to_classify() -> None:
+    assert deduplicate(["abc", "abc", "0", "00", "1" * 21, "9" * 20]) == ["abc", "0", "00", "1" * 21, "9" * 20]
+
+
+def test_cli_ids_are_deduplicated_in_canonical_form() -> None:
+    assert parse_ids("7, 07 007,0009 9", "--ids") == ["7", "9"]
+
+
+def test_cli_id_file_is_deduplicated_in_canonical_form(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("id,name\n007,a\n7,b\n0012,c\n", encoding="utf-8")
+    assert read_id_file(str(path)) == ["7", "12"]
+
+
+@pytest.mark.parametrize("bad", ["0", "000", "9223372036854775808", "²", "١٢", "1" * 21])
+def test_cli_refuses_ids_no_person_can_have(bad: str) -> None:
+    with pytest.raises(typer.Exit):
+        parse_ids(f"1,{bad}", "--ids")
+
+
+@pytest.mark.parametrize("bad", ["²", "0", "9223372036854775808"])
+def test_cli_digits_refuses_non_ascii_and_out_of_range(bad: str) -> None:
+    with pytest.raises(typer.Exit):
+        digits(bad, "--event")
+
+
+def test_cli_digits_gives_the_canonical_form() -> None:
+    assert digits(" 0100 ", "--event") == "100"
+
+
+def test_sdk_reports_malformed_ids_listed_only_in_skipped_detail() -> None:
+    submission = UnlockSubmission(
+        status="accepted",
+        task_id="5",
+        skipped_personnel_ids=["99999"],
+        skipped_detail={"invalid_personnel_ids": ["abc"], "missing_personnel_ids": ["99999"]},
+    )
+    skips = {(s.personnel_id, s.reason) for s in server_skips(submission, ["1", "99999", "abc"])}
+    assert skips == {("99999", "not_found"), ("abc", "invalid_id")}
