@@ -1,4 +1,8 @@
-"""The worker loop: claim a batch under a lease, resolve it with no transaction open, record it."""
+"""The worker loop: claim a batch under a lease, resolve it with no transaction open, record it.
+
+The loop never dies of an exception: a failed iteration is logged on one line and backed off, and a batch that
+raises is bisected so that only the items that fail on their own pay for it (see ``Worker._settle``).
+"""
 
 from __future__ import annotations
 
@@ -77,9 +81,8 @@ class Worker:
         self._backoff_cap = min(BACKOFF_CAP_SECONDS, self.lease.total_seconds() / 2)
         self.purge_interval = timedelta(seconds=s.idempotency_purge_interval_seconds)
         self._next_purge = rt.clock.now()  # the first iteration purges
-        # When the loop last completed an iteration (None until ``run`` starts), and whether ``run`` is running.
+        # When the loop last completed an iteration (None until ``run`` starts): readiness reads it.
         self.heartbeat: datetime | None = None
-        self.running = False
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from ``run``."""
@@ -231,7 +234,6 @@ class Worker:
         """Loop until stopped; sleeps when idle, waking early when work is submitted in this process."""
         log.info("worker %s started", self.worker_id)
         self.heartbeat = self.rt.clock.now()
-        self.running = True
         # An idle worker still completes an iteration well within its lease (what readiness checks).
         idle = min(self.rt.settings.worker_idle_seconds, self.lease.total_seconds() / 2)
         try:
@@ -243,7 +245,6 @@ class Worker:
                     self.rt.notifier.work.wait(idle)
                     self.rt.notifier.work.clear()
         finally:
-            self.running = False
             self._loop.close()
             log.info("worker %s stopped", self.worker_id)
 
