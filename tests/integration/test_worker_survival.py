@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -223,3 +224,38 @@ def test_a_claim_that_fails_is_retried_after_a_back_off(
     assert step_worker.step() == 2
     assert step_worker.backoff_seconds() == 0
     assert task(directory, account, str(body["task_id"]))["taskStatus"] == "completed"
+
+
+def test_a_batch_that_fails_while_the_database_does_not_answer_is_handed_back(
+    directory: Runtime, account: Account, step_worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = directory.db.write
+    outage = sqlalchemy.exc.OperationalError("SELECT 1", {}, OSError("connection refused"))
+
+    def down_once(point: str, subjects: Collection[int] = ()) -> None:
+        if point != "after_claim":
+            return
+        monkeypatch.setattr(faults, "hit", lambda *_: None)
+        calls = iter([outage])
+
+        @contextmanager
+        def write() -> Iterator[Any]:
+            for exc in calls:  # the worker's probe finds the database down; later writes work again
+                raise exc
+            with real_write() as conn:
+                yield conn
+
+        monkeypatch.setattr(directory.db, "write", write)
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, OSError("server closed the connection"))
+
+    monkeypatch.setattr(faults, "hit", down_once)
+    body = submit(directory, account, [1, 2, 3, 4])
+    assert step_worker.step() == 0  # the iteration failed: the loop backs off
+    assert step_worker.backoff_seconds() > 0
+    result = task(directory, account, str(body["task_id"]))
+    assert [i["status"] for i in result["items"]] == ["pending"] * 4  # type: ignore[union-attr]
+    assert step_worker.step() == 4  # handed back at once, not left to a 30 s lease
+    with directory.db.read() as conn:
+        assert set(conn.execute(select(tables.task_items.c.attempts)).scalars()) == {1}  # the outage cost none
+    assert task(directory, account, str(body["task_id"]))["creditsCharged"] == 60
+    assert_reconciles(directory)

@@ -173,8 +173,10 @@ class Worker:
             )
 
     def _database_answers(self) -> bool:
+        # A write transaction: on SQLite a write lock held elsewhere past busy_timeout is an outage too, and
+        # bisecting under it would wait that long for every half.
         try:
-            with self.rt.db.read() as conn:
+            with self.rt.db.write() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception:
             return False
