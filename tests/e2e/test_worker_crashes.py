@@ -130,3 +130,22 @@ def test_sigterm_finishes_the_batch_in_hand_then_exits(
     # The batch was recorded before the worker left, not abandoned to a 30 s lease.
     assert task(directory, account, str(body["task_id"]))["taskStatus"] == "completed"
     _assert_charged_once(directory, account)
+
+
+def test_a_standalone_worker_survives_an_item_that_keeps_failing_its_batch(
+    directory: Runtime, account: Account, settings: Settings
+) -> None:
+    # Person 7's batches raise right after every claim: the process goes on, isolates it, delivers the rest.
+    body = submit(directory, account, range(1, 21))
+    worker = processes.worker(
+        _env(settings, CONTACTVAULT_FAULT="after_claim:raise@7", CONTACTVAULT_WORKER_MAX_ATTEMPTS="3")
+    )
+    try:
+        processes.wait_until(lambda: _all_terminal(directory))
+        assert worker.poll() is None
+    finally:
+        processes.stop(worker)
+    items = {i["personnelId"]: i for i in task(directory, account, str(body["task_id"]))["items"]}  # type: ignore[union-attr]
+    assert (items["7"]["status"], items["7"]["errorCode"]) == ("failed", "TASK_FAILED")
+    assert sum(1 for i in items.values() if i["status"] == "unlocked") == 17  # 10 and 20 have no email
+    _assert_charged_once(directory, account)

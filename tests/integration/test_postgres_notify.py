@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy.exc
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from contactvault.server import pg_notify
 from contactvault.server.api.app import create_app
 from contactvault.server.api.routes import contacts
 from contactvault.server.bootstrap import build_runtime
@@ -122,3 +124,53 @@ def test_a_long_poll_on_one_node_answers_when_a_worker_elsewhere_records(
     (elapsed, body), *_ = answers
     assert body["taskStatus"] in ("processing", "completed")
     assert elapsed < 10
+
+
+def test_a_payload_that_is_not_a_plain_number_is_ignored() -> None:
+    # "²" and "٣" pass str.isdigit but int() refuses or misreads them.
+    assert parse_payload("²,٣,7," + "9" * 30) == [7]
+
+
+def test_a_malformed_notification_does_not_stop_the_listener(node_a: Runtime, node_b: Runtime) -> None:
+    assert isinstance(node_a.notifier, PgNotifier)
+    with node_b.db.write() as conn:
+        conn.execute(text("SELECT pg_notify('contactvault_tasks', '²')"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not asyncio.run(_woken(node_a, node_b, 9)):
+        pass
+    assert asyncio.run(_woken(node_a, node_b, 10))
+    assert node_a.notifier.listening.is_set()
+
+
+def test_any_error_in_the_listener_is_logged_and_it_listens_again(
+    node_a: Runtime, node_b: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert isinstance(node_a.notifier, PgNotifier)
+    failures = iter([RuntimeError("listener bug")])
+
+    def flaky_parse(payload: str) -> list[int]:
+        for exc in failures:
+            raise exc
+        return parse_payload(payload)
+
+    monkeypatch.setattr(pg_notify, "parse_payload", flaky_parse)
+    with caplog.at_level("WARNING", logger="contactvault.pg_notify"):
+        node_b.notifier.publish([11])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not asyncio.run(_woken(node_a, node_b, 12)):
+            pass
+    assert asyncio.run(_woken(node_a, node_b, 13))
+    assert "LISTEN loop failed (RuntimeError); reconnecting" in caplog.text
+
+
+def test_a_notify_that_fails_in_any_way_never_fails_the_writer(
+    node_b: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(node_b.notifier, PgNotifier)
+
+    def no_connection() -> None:
+        raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
+
+    monkeypatch.setattr(node_b.notifier._engine, "connect", no_connection)
+    node_b.notifier.publish([1])  # committed work stays committed: the waiters' fallback covers a lost NOTIFY
+    node_b.notifier.kick_worker()

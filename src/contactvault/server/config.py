@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # An in-progress idempotency record older than this belongs to a request that died; it may be taken over.
     idempotency_stale_seconds: int = Field(default=60, ge=1)
+    # Workers delete expired idempotency records this often (each worker; the delete is idempotent).
+    idempotency_purge_interval_seconds: int = Field(default=3600, ge=1)
+
+    # Long-polls (`?wait=N`) waiting at once, per API key and per process; over a cap a poll is answered at
+    # once. 0 turns a cap off.
+    long_poll_max_per_key: int = Field(default=10, ge=0)
+    long_poll_max_per_node: int = Field(default=200, ge=0)
 
     # Requests per 60 s; 0 turns a limit off. The storage is a `limits` URI (memory://, redis://host:6379/0).
     rate_limit_per_key: int = Field(default=120, ge=0)

@@ -8,10 +8,11 @@ waits for it. ``PgNotifier`` is the in-process ``Notifier`` plus two channels:
 - ``contactvault_work``: after an API node commits a submission, it NOTIFYs; idle workers claim at once instead
   of at their next idle tick.
 
-A notification is an accelerator, never the only path: the poll route re-checks the database every second and
-workers poll when idle, so a lost NOTIFY (database restart, listener reconnecting) costs latency, not
-correctness. Whenever the listener (re)connects it wakes every waiter, since changes made while it was away
-went unheard.
+While the listener is connected every writer is heard, so a long-poll reads the database only when woken (and
+once when its wait ends); while it is not, the poll route re-checks every second. Workers poll when idle. So a
+lost NOTIFY costs latency (at most one wait), never correctness. Whenever the listener (re)connects it wakes
+every waiter, since changes made while it was away went unheard. The listener thread survives any error: it
+logs one line and reconnects.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from collections.abc import Iterable
 
 import psycopg
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError
 
 from contactvault.server.notifier import Notifier
 
@@ -58,8 +58,9 @@ def payloads(task_ids: Iterable[int]) -> list[str]:
 
 
 def parse_payload(payload: str) -> list[int]:
-    """Task ids from a payload (anything that is not a number is ignored)."""
-    return [int(word) for word in payload.split(",") if word.isdigit()]
+    """Task ids from a payload (anything that is not a plain ASCII number is ignored)."""
+    # str.isdigit alone admits "²" or "٣", which int() refuses (or reads as another number).
+    return [int(word) for word in payload.split(",") if word.isascii() and word.isdigit() and len(word) <= 20]
 
 
 class PgNotifier(Notifier):
@@ -84,6 +85,10 @@ class PgNotifier(Notifier):
         super().publish(ids)
         self._notify(TASKS_CHANNEL, payloads(ids))
 
+    def hears_every_writer(self) -> bool:
+        """While LISTEN is live, every process's task changes reach this one."""
+        return self.listening.is_set()
+
     def kick_worker(self) -> None:
         """Wake this process's worker, and every idle worker elsewhere."""
         super().kick_worker()
@@ -98,7 +103,7 @@ class PgNotifier(Notifier):
                     [{"channel": channel, "payload": message} for message in messages],
                 )
                 conn.commit()
-        except DBAPIError as exc:
+        except Exception as exc:  # a driver error, a pool timeout, anything: the waiters' fallbacks cover it
             log.warning("NOTIFY %s failed: %s", channel, type(exc).__name__)
 
     def start(self) -> None:
@@ -146,6 +151,10 @@ class PgNotifier(Notifier):
                     self._serve(conn, wake)
             except psycopg.Error as exc:
                 log.warning("LISTEN connection lost (%s); reconnecting", type(exc).__name__)
+            except Exception as exc:
+                # Anything else (a bad payload, a socket error) must not end the thread: waiters would fall back
+                # to polling for the life of the process.
+                log.error("LISTEN loop failed (%s); reconnecting", type(exc).__name__)
             finally:
                 self.listening.clear()
             self._stopping.wait(delay)

@@ -9,16 +9,15 @@ from functools import partial
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import Response
 
-from contactvault.server.api import errors, openapi
-from contactvault.server.api.deps import json
+from contactvault.server.api import errors, health, openapi
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.api.routes import actions, contacts, credits, events, personnel
 from contactvault.server.bootstrap import build_runtime, load_keys
 from contactvault.server.config import Settings
 from contactvault.server.logs import AccessLogMiddleware
+from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.keys_rotation import ReloadingCipher
 from contactvault.server.worker.runner import Worker
@@ -42,6 +41,7 @@ CORS_EXPOSED_HEADERS = [
     "Retry-After",
     "ETag",
     "Idempotent-Replayed",
+    "X-Long-Poll",
 ]
 DESCRIPTION = (
     "Lensmor-compatible external API for finding people at events and unlocking their work email or phone "
@@ -59,8 +59,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = Worker(rt) if run_worker else None
         thread = threading.Thread(target=worker.run, name="contactvault-worker", daemon=True) if worker else None
+        app.state.worker, app.state.worker_thread = worker, thread  # for /readyz
         rt.notifier.start()  # hear other nodes' task changes (PostgreSQL)
         if thread:
+            rt.notifier.worker_in_process = True  # its records wake this process's long-polls
             thread.start()
         try:
             yield
@@ -68,6 +70,7 @@ def create_app(
             if worker and thread:
                 worker.stop()
                 thread.join(timeout=30)
+                rt.notifier.worker_in_process = False
             rt.notifier.close()
 
     app = FastAPI(title="contactvault", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -78,15 +81,12 @@ def create_app(
         rt.cipher = ReloadingCipher(rt.cipher, partial(load_keys, rt.settings, create=False))
     limiter = RateLimiter.from_settings(rt.settings, now=lambda: rt.clock.now())
     app.state.rate_limiter = limiter
+    app.state.long_polls = WaitSlots(rt.settings.long_poll_max_per_key, rt.settings.long_poll_max_per_node)
     errors.install(app)
     errors.install_body_limit(app)
-    for module in (credits, events, personnel, contacts, actions):
+    for module in (credits, events, personnel, contacts, actions, health):
         app.include_router(module.router)
     openapi.install(app)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> Response:
-        return json({"status": "ok"})
 
     origins = [o.strip() for o in rt.settings.cors_origins.split(",") if o.strip()]
     if origins:

@@ -35,6 +35,7 @@ def current_account(
     """
     caller = accounts.authenticate_key(rt, authorization)
     request.state.account_id = caller.account_id
+    request.state.key_id = caller.key_id  # per-key caps (long-polls)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
         quota = limiter.hit_key(caller.key_id)

@@ -1,29 +1,57 @@
-"""The worker loop: claim a batch under a lease, resolve it with no transaction open, record it."""
+"""The worker loop: claim a batch under a lease, resolve it with no transaction open, record it.
+
+The loop never dies of an exception: a failed iteration is logged on one line and backed off, and a batch that
+raises is bisected so that only the items that fail on their own pay for it (see ``Worker._settle``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import socket
 import threading
+import traceback
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
+from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from contactvault.server import faults
 from contactvault.server.db.queue import ClaimedItem, claim, release_leases
 from contactvault.server.domain.tasks import RetryPolicy
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import outcomes
+from contactvault.server.services import idempotency, outcomes
 from contactvault.server.worker.pipeline import ResolverChain
 from contactvault.server.worker.resolvers.base import Lookup, Resolver
 from contactvault.server.worker.resolvers.vault import VaultResolver
 
 log = logging.getLogger("contactvault.worker")
+
+# Pauses after failed iterations (a claim that failed, a database outage): doubling, capped, jittered.
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 10.0
+
+
+def describe(exc: BaseException) -> str:
+    """An exception's class and where it was raised, never its message (which may quote values or SQL)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    module = type(exc).__module__
+    name = type(exc).__qualname__ if module == "builtins" else f"{module}.{type(exc).__qualname__}"
+    return f"{name}{where}"
+
+
+def task_ids(items: Sequence[ClaimedItem]) -> str:
+    """The distinct task ids of some items, for a log line (ids only: no personal data)."""
+    ids = sorted({i.task_id for i in items})
+    shown = ",".join(str(t) for t in ids[:20])
+    return f"[{shown}{f',... ({len(ids)} in all)' if len(ids) > 20 else ''}]"
 
 
 class Worker:
@@ -48,6 +76,13 @@ class Worker:
         self._stopping = threading.Event()
         self._claims = count(1)
         self._loop = asyncio.new_event_loop()
+        self._failures = 0  # consecutive failed iterations
+        self._backoff: tuple[int, float] | None = None
+        self._backoff_cap = min(BACKOFF_CAP_SECONDS, self.lease.total_seconds() / 2)
+        self.purge_interval = timedelta(seconds=s.idempotency_purge_interval_seconds)
+        self._next_purge = rt.clock.now()  # the first iteration purges
+        # When the loop last completed an iteration (None until ``run`` starts): readiness reads it.
+        self.heartbeat: datetime | None = None
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from ``run``."""
@@ -55,17 +90,25 @@ class Worker:
         self.rt.notifier.work.set()
 
     def run_once(self) -> int:
-        """Process one batch; returns how many items it claimed."""
+        """Claim and settle one batch; returns how many items it claimed.
+
+        An exception while settling is contained (see ``_settle``); only a failed claim, or a database outage
+        found while settling, leaves here as an exception.
+        """
         owner = f"{self.worker_id}#{next(self._claims)}"
         with self.rt.db.write() as conn:
             items = claim(conn, owner, self.rt.clock.now(), self.lease, self.batch_size)
         if not items:
             return 0
         self.rt.notifier.publish({i.task_id for i in items})
-        faults.hit("after_claim")
         if self._stopping.is_set():
             self._give_back(owner, items)
             return len(items)
+        self._settle(owner, items)
+        return len(items)
+
+    def _resolve_and_record(self, items: list[ClaimedItem]) -> None:
+        faults.hit("after_claim", [i.personnel_id for i in items])
         lookups = [Lookup(i.id, i.personnel_id, i.channel) for i in items if i.attempts <= self.policy.max_attempts]
         answers = self._loop.run_until_complete(self.chain.resolve(lookups)) if lookups else {}
         faults.hit("after_resolve")
@@ -80,30 +123,139 @@ class Worker:
                     raise
         if result.lost:
             log.warning("lease lost on %d items; another worker has them", result.lost)
-        return len(items)
+
+    def _settle(self, owner: str, items: list[ClaimedItem]) -> None:
+        """Resolve and record a batch. When that raises, bisect: halves that succeed are recorded now, and an item
+        that fails on its own counts a failed attempt (retried with back-off, then failed uncharged), so one bad
+        item never holds the others back. A database outage ends the batch: its items go back to the queue."""
+        todo = [items]
+        crashed: list[ClaimedItem] = []
+        while todo:
+            part = todo.pop()
+            try:
+                self._resolve_and_record(part)
+            except Exception as exc:
+                if len(part) == len(items):
+                    log.warning(
+                        "batch of %d items failed (%s); isolating the cause; tasks %s",
+                        len(items),
+                        describe(exc),
+                        task_ids(items),
+                    )
+                if not self._database_answers():
+                    self._give_back_quietly(owner, [i for p in (part, *todo) for i in p])
+                    raise
+                if len(part) == 1:
+                    crashed.append(part[0])
+                else:
+                    half = len(part) // 2
+                    todo += [part[half:], part[:half]]
+        if crashed:
+            log.warning(
+                "%d items failed their batch on their own and count a failed attempt; tasks %s",
+                len(crashed),
+                task_ids(crashed),
+            )
+        for item in crashed:
+            self._record_crash(item)
+
+    def _record_crash(self, item: ClaimedItem) -> None:
+        """Record a crashed item as a transient failure: retried after back-off, or failed uncharged at the limit."""
+        try:
+            outcomes.record(self.rt, [item], {}, self.policy, self.rng)
+        except Exception as exc:
+            # Its lease expires and it is claimed again; the batch it lands in bisects around it once more.
+            log.error(
+                "could not record the failure of item %d of task %d (%s); it is retried when its lease expires",
+                item.id,
+                item.task_id,
+                describe(exc),
+            )
+
+    def _database_answers(self) -> bool:
+        # A write transaction: on SQLite a write lock held elsewhere past busy_timeout is an outage too, and
+        # bisecting under it would wait that long for every half.
+        try:
+            with self.rt.db.write() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     def _give_back(self, owner: str, items: list[ClaimedItem]) -> None:
         with self.rt.db.write() as conn:
             release_leases(conn, owner, [i.id for i in items], self.rt.clock.now())
 
+    def _give_back_quietly(self, owner: str, items: list[ClaimedItem]) -> None:
+        # Best effort: when the database is down this fails too, and the leases expire instead.
+        with contextlib.suppress(Exception):
+            self._give_back(owner, items)
+
+    def _purge_when_due(self) -> None:
+        now = self.rt.clock.now()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.purge_interval
+        try:
+            purged = idempotency.purge_expired(self.rt)
+        except Exception as exc:
+            log.warning(
+                "purging expired idempotency keys failed (%s); next try in %s", describe(exc), self.purge_interval
+            )
+            return
+        if purged:
+            log.info("purged %d expired idempotency keys", purged)
+
+    def step(self) -> int:
+        """One iteration of the loop: housekeeping when due, then one batch; returns how many items it claimed.
+
+        Never raises ``Exception``: a failure is logged on one line and counted for ``backoff_seconds``.
+        """
+        try:
+            self._purge_when_due()
+            claimed = self.run_once()
+        except Exception as exc:
+            self._failures += 1
+            claimed = 0
+            log.warning("worker iteration failed (%s); retrying in %.1f s", describe(exc), self.backoff_seconds())
+        else:
+            self._failures = 0
+        self.heartbeat = self.rt.clock.now()
+        return claimed
+
+    def backoff_seconds(self) -> float:
+        """How long to pause after the last iteration: 0 when it succeeded, else capped exponential with jitter."""
+        if not self._failures:
+            return 0.0
+        if self._backoff is None or self._backoff[0] != self._failures:
+            ceiling = min(self._backoff_cap, BACKOFF_BASE_SECONDS * 2 ** (self._failures - 1))
+            self._backoff = (self._failures, self.rng.uniform(ceiling / 2, ceiling))
+        return self._backoff[1]
+
     def run(self) -> None:
         """Loop until stopped; sleeps when idle, waking early when work is submitted in this process."""
         log.info("worker %s started", self.worker_id)
-        idle = self.rt.settings.worker_idle_seconds
+        self.heartbeat = self.rt.clock.now()
+        # An idle worker still completes an iteration well within its lease (what readiness checks).
+        idle = min(self.rt.settings.worker_idle_seconds, self.lease.total_seconds() / 2)
         try:
             while not self._stopping.is_set():
-                try:
-                    claimed = self.run_once()
-                except DBAPIError:
-                    log.exception("database error; retrying shortly")
-                    claimed = 0
-                    self._stopping.wait(1.0)
-                if claimed == 0:
+                claimed = self.step()
+                if self._failures:
+                    self._stopping.wait(self.backoff_seconds())
+                elif claimed == 0:
                     self.rt.notifier.work.wait(idle)
                     self.rt.notifier.work.clear()
         finally:
             self._loop.close()
             log.info("worker %s stopped", self.worker_id)
+
+    def stalled_for(self, now: datetime) -> float | None:
+        """Seconds since the loop last completed an iteration, when that is longer than the lease; else None."""
+        if self.heartbeat is None:
+            return None
+        age = (now - self.heartbeat).total_seconds()
+        return age if age > self.lease.total_seconds() else None
 
     def drain(self, deadline_batches: int = 10_000) -> int:
         """Process batches until nothing is due (tests and benchmarks); returns items claimed."""

@@ -24,13 +24,17 @@ from contactvault.server.api.schemas import (
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import parse_person_id
+from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import directory, idempotency, unlocks
 
 router = APIRouter(prefix="/external/contacts", tags=["contacts"])
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
-# Long-polls re-check the database at least this often, to notice writes made by other processes.
+# Long-polls re-check the database this often while the notifier may miss a writer in another process.
 FALLBACK_CHECK_SECONDS = 1.0
+TERMINAL = ("completed", "failed")
+# Set on a poll that asked to wait but was answered at once: `refused-key-cap` or `refused-node-cap`.
+LONG_POLL_HEADER = "X-Long-Poll"
 ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ErrorPublic} for s in (400, 401, 402, 404, 409, 422, 429, 503)
 }
@@ -135,32 +139,60 @@ def _etag(task_id: int, version: int) -> str:
 
 
 async def _poll(
-    rt: Runtime, account_id: int, raw_id: str, channel: Channel, wait: int, if_none_match: str | None
+    request: Request,
+    rt: Runtime,
+    account_id: int,
+    raw_id: str,
+    channel: Channel,
+    wait: int,
+    if_none_match: str | None,
 ) -> Response:
     task_id = parse_person_id(raw_id)
     if task_id is None:
         raise NotFound("Task not found.")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
+    headers: dict[str, str] = {}
     with rt.notifier.listen(task_id) as listener:
         version, body = await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
         seen = if_none_match or _etag(task_id, version)
-        terminal = body["taskStatus"] in ("completed", "failed")
-        while wait and not terminal and _etag(task_id, version) == seen:
-            left = deadline - loop.time()
-            if left <= 0:
-                break
-            await listener.wait(min(left, FALLBACK_CHECK_SECONDS))
-            peek = await run_in_threadpool(unlocks.task_version, rt, account_id, task_id)
-            if peek is None:
-                raise NotFound("Task not found.")
-            if _etag(task_id, peek[0]) != seen or peek[1]:
-                version, body = await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
-                terminal = body["taskStatus"] in ("completed", "failed")
+        if wait and body["taskStatus"] not in TERMINAL and _etag(task_id, version) == seen:
+            slots: WaitSlots = request.app.state.long_polls
+            key = str(getattr(request.state, "key_id", account_id))
+            refused = slots.take(key)
+            if refused:
+                # Over a cap: answered at once, as a plain poll; the header tells the client to slow down.
+                headers[LONG_POLL_HEADER] = f"refused-{refused}"
+            else:
+                try:
+                    changed = await _wait(rt, listener, account_id, task_id, channel, wait, seen)
+                finally:
+                    slots.give_back(key)
+                if changed is not None:
+                    version, body = changed
     etag = _etag(task_id, version)
     if if_none_match == etag:
-        return Response(status_code=304, headers={"ETag": etag})
-    return json(body, headers={"ETag": etag})
+        return Response(status_code=304, headers={"ETag": etag, **headers})
+    return json(body, headers={"ETag": etag, **headers})
+
+
+async def _wait(
+    rt: Runtime, listener: Listener, account_id: int, task_id: int, channel: Channel, wait: int, seen: str
+) -> tuple[int, dict[str, Any]] | None:
+    """Wait up to ``wait`` seconds for the task to move past the ETag ``seen``; its new view, or None if unchanged.
+
+    The database is read when a publish wakes the waiter, at its end, and, only while the notifier may miss a
+    writer (``hears_every_writer`` false), every ``FALLBACK_CHECK_SECONDS``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while (left := deadline - loop.time()) > 0:
+        recheck = None if rt.notifier.hears_every_writer() else FALLBACK_CHECK_SECONDS
+        await listener.wait(left if recheck is None else min(left, recheck))
+        peek = await run_in_threadpool(unlocks.task_version, rt, account_id, task_id)
+        if peek is None:
+            raise NotFound("Task not found.")
+        if _etag(task_id, peek[0]) != seen or peek[1]:
+            return await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
+    return None
 
 
 WaitParam = Annotated[int, Query(ge=0, le=60, description="Extension: long-poll up to N seconds for a change.")]
@@ -174,6 +206,7 @@ POLL_DOC: dict[str, Any] = {
 
 @router.get("/unlock-tasks/{task_id}", summary="Get an email unlock task", **POLL_DOC)
 async def email_task(
+    request: Request,
     rt: RuntimeDep,
     account_id: AccountId,
     task_id: TaskIdParam,
@@ -181,11 +214,12 @@ async def email_task(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Task status and per-item results; ``?wait=N`` answers as soon as the task changes."""
-    return await _poll(rt, account_id, task_id, Channel.EMAIL, wait, if_none_match)
+    return await _poll(request, rt, account_id, task_id, Channel.EMAIL, wait, if_none_match)
 
 
 @router.get("/unlock-phone-tasks/{task_id}", summary="Get a phone unlock task", **POLL_DOC)
 async def phone_task(
+    request: Request,
     rt: RuntimeDep,
     account_id: AccountId,
     task_id: TaskIdParam,
@@ -193,4 +227,4 @@ async def phone_task(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Task status and per-item results (items carry ``phone``)."""
-    return await _poll(rt, account_id, task_id, Channel.PHONE, wait, if_none_match)
+    return await _poll(request, rt, account_id, task_id, Channel.PHONE, wait, if_none_match)
