@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,8 +73,8 @@ def in_the_record_gap(
     monkeypatch.setattr(rt.db, "_write_gate", gate)
     real_hit = faults.hit
 
-    def hit(point: str) -> None:
-        real_hit(point)
+    def hit(point: str, subjects: Collection[int] = ()) -> None:
+        real_hit(point, subjects)
         if point != "before_record_commit":
             return
         worker = threading.Thread(target=lambda: results.append(opt_out_action()))
