@@ -33,6 +33,7 @@ __all__ = [
     "load_config",
     "read_config_file",
     "save_config",
+    "write_private_file",
 ]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -131,17 +132,29 @@ def save_config(
         # JSON string escapes are valid TOML basic-string escapes, so json.dumps quotes safely.
         text = f"base_url = {json.dumps(base_url)}\napi_key = {json.dumps(api_key)}\n"
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # mkstemp creates the file 0600, then it is renamed over the target: the key is never readable by
-    # others, not even briefly, and a crash never leaves half a file.
-    fd, tmp = tempfile.mkstemp(prefix=".config-", dir=target.parent)
+    write_private_file(target, text)
+    return target
+
+
+def write_private_file(target: Path, text: str) -> None:
+    """Replace ``target`` with ``text`` atomically, as a new file of mode 0600 (never the old file's mode).
+
+    mkstemp creates the file 0600 next to the target, then it is renamed over it: the content is never
+    readable by others, not even briefly, whatever the mode of a file it replaces, and a crash never leaves
+    half a file. A target that exists but is not a regular file (a pipe, ``/dev/stdout``) is written in place.
+    """
+    if target.exists() and not target.is_file():
+        with target.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
 
 
 def _format(path: Path) -> str:
