@@ -240,6 +240,24 @@ def test_max_credits_caps_the_spend_and_reports_the_rest_as_partial(connected: C
     assert body["failedByCode"] == {"CREDIT_CAP_REACHED": 1}
 
 
+@pytest.mark.parametrize(
+    ("args", "minimum"),
+    [
+        (["--phone", "--max-credits", "100"], "one phone number costs 150 credits"),
+        (["--max-credits", "0"], "one email costs 15 credits"),
+    ],
+)
+def test_a_cap_below_one_unit_is_a_usage_error(
+    connected: CLI, live: LiveServer, user: Account, state_file: Path, args: list[str], minimum: str
+) -> None:
+    result = connected("unlock", "--event", "100", "--ids", "3,6", *args, "--yes")
+    assert result.exit_code == 2, result.output
+    assert f"nothing could be unlocked: {minimum}" in result.stderr.replace("\n", " ")
+    assert "Estimate" not in result.stderr
+    assert balance(live, user) == 10_000
+    assert not state_file.exists()
+
+
 def test_unknown_event_exits_1_before_anything_is_spent(connected: CLI, state_file: Path) -> None:
     result = connected("unlock", "--event", "999", "--ids", "1", "--yes")
     assert result.exit_code == 1

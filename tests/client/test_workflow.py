@@ -226,6 +226,19 @@ def test_max_credits_caps_spend_across_batches(make_client: ClientFactory, state
     assert result.estimate.balance_after == 10_000 - 1800
 
 
+def test_a_cap_below_one_unit_is_refused_before_any_request(client: Client, fake: FakeAPI, state_file: Path) -> None:
+    with pytest.raises(ValueError, match=r"max_credits=100 is below the price of one phone \(150 credits\)"):
+        client.unlock_phones("100", ["3", "6"], max_credits=100, state_file=state_file)
+    assert fake.requests == []
+
+
+def test_the_estimate_spends_whole_units_only_under_a_cap(client: Client, fake: FakeAPI, state_file: Path) -> None:
+    estimates: list[UnlockEstimate] = []
+    client.unlock_emails("100", ["1", "2", "3"], max_credits=40, confirm=estimates.append, state_file=state_file)
+    # 40 credits buy two emails (30): the balance can never end 40 lower.
+    assert estimates[0].balance_after == 10_000 - 30
+
+
 def test_unlock_phones_uses_phone_routes_and_prices(client: Client, fake: FakeAPI, state_file: Path) -> None:
     result = client.unlock_phones("100", ["1", "2"], state_file=state_file)
     assert [r.url.path for r in fake.submissions()] == ["/external/contacts/unlock-phone"]

@@ -370,6 +370,18 @@ def short_message(result: UnlockResult) -> str:
     )
 
 
+def check_cap(max_credits: int | None, *, phone: bool) -> None:
+    """A usage error for a --max-credits that cannot buy a single contact (nothing could ever be unlocked)."""
+    unit = UNIT_COST["phone" if phone else "email"]
+    if max_credits is not None and max_credits < unit:
+        what = "one phone number" if phone else "one email"
+        fail(
+            f"--max-credits {max_credits} is below the price of one contact, so nothing could be unlocked: "
+            f"{what} costs {unit} credits; give --max-credits {unit} or more",
+            EXIT_USAGE,
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``unlock`` to the app."""
     app.command(rich_help_panel="Client")(unlock)
@@ -392,7 +404,10 @@ def unlock(
         bool, typer.Option("--phone", help="Unlock phone numbers (150 credits) instead of emails (15).")
     ] = False,
     max_credits: Annotated[
-        int | None, typer.Option("--max-credits", min=0, help="Never charge more than this in total.")
+        int | None,
+        typer.Option(
+            "--max-credits", help="Never charge more than this in total (at least one contact's price: 15, phone 150)."
+        ),
     ] = None,
     yes: YesOpt = False,
     state_file: StateFileOpt = None,
@@ -409,6 +424,7 @@ def unlock(
     An interrupted run continues with `contactvault tasks resume`; nobody is charged twice.
     """
     event_id = digits(event, "--event")
+    check_cap(max_credits, phone=phone)
     chosen = [name for name, value in (("--ids", ids), ("--from-file", from_file), ("--search", search)) if value]
     if len(chosen) != 1:
         given = " and ".join(chosen) if chosen else "none"
