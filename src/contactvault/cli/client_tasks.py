@@ -13,6 +13,7 @@ from contactvault.cli import client_export, client_unlock
 from contactvault.cli.client_common import (
     ApiKeyOpt,
     BaseUrlOpt,
+    InsecureOpt,
     JsonOpt,
     StateFileOpt,
     YesOpt,
@@ -56,12 +57,13 @@ def tasks_show(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Long-poll until the task finishes.")] = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Show an unlock task and its items; --watch follows it until it is completed or failed."""
     tid = digits(task_id, "task id")
     channel: Channel = "phone" if phone else "email"
-    with handled_errors(base_url), connect(base_url, api_key) as client:
+    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
         task = client.unlocks.get(tid, channel)
         if watch and not task.is_terminal:
             if json_output:
@@ -86,6 +88,7 @@ def tasks_resume(
     yes: YesOpt = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Finish every interrupted unlock run in the state file, without creating a task or charging twice.
@@ -96,7 +99,11 @@ def tasks_resume(
     if not path.exists():
         _nothing_to_resume(json_output, f"no state file at {path}: nothing to resume")
         return
-    with handled_errors(base_url), connect(base_url, api_key) as client, StateStore(path) as store:
+    with (
+        handled_errors(base_url, api_key),
+        connect(base_url, api_key, insecure=insecure) as client,
+        StateStore(path) as store,
+    ):
         runs = [store.get_run(run_id)] if run_id else store.unfinished_runs(base_url=client.base_url)
         others = sorted({r.base_url for r in store.unfinished_runs() if r.base_url != client.base_url})
         for server in others:

@@ -120,7 +120,10 @@ class Reconciliation:
 
 @dataclasses.dataclass(frozen=True)
 class UnlockProgress:
-    """One step of a run, for progress bars: ``stage`` is lookup|estimate|submitted|task|batch_done|done."""
+    """One step of a run, for progress bars: ``stage`` is lookup|estimate|started|submitted|task|batch_done|done.
+
+    ``started`` comes once the run is in the state file (with its ``run_id``), before the first submission.
+    """
 
     stage: str
     run_id: str | None = None

@@ -132,6 +132,8 @@ def run_batches(ctx: WorkflowContext, run: RunRecord) -> Flow[UnlockResult]:
     spec = channel_spec(run.channel)
     store = ctx.store
     batches = store.batches(run.run_id)
+    # From here on the run is in the state file: an interruption can be resumed (the caller may say how).
+    ctx.report("started", run_id=run.run_id, batches=len(batches))
     for batch in batches:
         if batch.is_done:
             continue
