@@ -28,7 +28,7 @@ from contactvault.cli.client_common import (
 from contactvault.cli.client_render import result_summary, runs_table, task_view
 from contactvault.cli.client_unlock import UNIT_COST, classify, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, fail
-from contactvault.client import Channel, StateStore
+from contactvault.client import Channel, Client, NotFoundError, StateStore, UnlockTask
 from contactvault.client.config import default_state_path
 from contactvault.client.state import RunRecord
 
@@ -62,9 +62,8 @@ def tasks_show(
 ) -> None:
     """Show an unlock task and its items; --watch follows it until it is completed or failed."""
     tid = digits(task_id, "task id")
-    channel: Channel = "phone" if phone else "email"
     with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
-        task = client.unlocks.get(tid, channel)
+        task, channel = find_task(client, tid, "phone" if phone else "email")
         if watch and not task.is_terminal:
             if json_output:
                 task = client.unlocks.wait(tid, channel)
@@ -79,6 +78,25 @@ def tasks_show(
         emit(wire(task))
     else:
         out().print(task_view(task))
+
+
+def find_task(client: Client, task_id: str, asked: Channel) -> tuple[UnlockTask, Channel]:
+    """The task on the channel asked for, else on the other one (saying so); one clear 404 when on neither.
+
+    Email and phone tasks are separate resources with their own ids, and a summary line shows only the id.
+    """
+    try:
+        return client.unlocks.get(task_id, asked), asked
+    except NotFoundError:
+        pass
+    other: Channel = "email" if asked == "phone" else "phone"
+    try:
+        task = client.unlocks.get(task_id, other)
+    except NotFoundError:
+        fail(f"not found: no email or phone unlock task {task_id} for this API key", EXIT_FAILED)
+    fix = "add --phone to ask for it directly" if other == "phone" else "drop --phone to ask for it directly"
+    err().print(f"Task {task_id} is {'a phone' if other == 'phone' else 'an email'} unlock task ({fix}).")
+    return task, other
 
 
 @tasks_app.command("resume")
