@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from contactvault.cli import client_tasks
+from contactvault.cli import client_tasks, client_unlock
 from contactvault.client import Client, StateStore, UnlockProgress
 from contactvault.server.db import tables
 from tests.factories import Account, email_of, phone_of
@@ -209,3 +209,25 @@ def test_tasks_resume_at_a_terminal_asks_before_submitting(
     accepted = connected("tasks", "resume", input="y\n")
     assert accepted.exit_code == 4, accepted.output  # 10, 20, ... 110 have no email
     assert tasks_of(live, user) == 2
+
+
+def test_an_interrupted_resume_says_how_to_go_on(
+    connected: CLI, live: LiveServer, user: Account, state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = interrupted_run(live, user, state_file, ["1", "2"])
+    original = client_unlock.ProgressBar.__call__
+
+    def interrupt(self: client_unlock.ProgressBar, event: UnlockProgress) -> None:
+        original(self, event)
+        if event.stage == "started":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(client_unlock.ProgressBar, "__call__", interrupt)
+    result = connected("tasks", "resume", "--run", run_id, "--yes")
+    assert result.exit_code == 130
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: interrupted; the runs are saved: continue with "
+        f"`contactvault tasks resume --run {run_id} --state-file {state_file}` (nobody is charged twice)"
+    )
+    monkeypatch.setattr(client_unlock.ProgressBar, "__call__", original)
+    assert connected.json("tasks", "resume", "--run", run_id, "--yes")["outcome"] == "delivered"

@@ -11,6 +11,7 @@ from rich.live import Live
 
 from contactvault.cli import client_export, client_unlock
 from contactvault.cli.client_common import (
+    EXIT_INTERRUPTED,
     ApiKeyOpt,
     BaseUrlOpt,
     InsecureOpt,
@@ -25,10 +26,11 @@ from contactvault.cli.client_common import (
     out,
     wire,
 )
+from contactvault.cli.client_interruptions import stop_reason
 from contactvault.cli.client_render import result_summary, runs_table, task_view
 from contactvault.cli.client_unlock import UNIT_COST, classify, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, fail
-from contactvault.client import Channel, Client, NotFoundError, StateStore, UnlockTask
+from contactvault.client import APIError, Channel, Client, NotFoundError, StateStore, UnlockTask
 from contactvault.client.config import default_state_path
 from contactvault.client.state import RunRecord
 
@@ -135,8 +137,15 @@ def tasks_resume(
             confirm_unsent(store, pending)
         if not json_output:
             err().print(f"Resuming {len(pending)} run(s) from {path}...")
-        with progress_bar(err(), enabled=not json_output, total=total, label="Resuming") as bar:
-            results = client.resume(store, run_id=run_id, on_progress=bar)
+        again = f"contactvault tasks resume{f' --run {run_id}' if run_id else ''} --state-file {path}"
+        try:
+            with progress_bar(err(), enabled=not json_output, total=total, label="Resuming") as bar:
+                results = client.resume(store, run_id=run_id, on_progress=bar)
+        except KeyboardInterrupt:
+            saved = f"the runs are saved: continue with `{again}` (nobody is charged twice)"
+            fail(f"interrupted; {saved}", EXIT_INTERRUPTED)
+        except APIError as exc:
+            fail(f"{stop_reason(exc, client.base_url)}; the runs are saved: try `{again}` again", EXIT_FAILED)
     outcome = classify(results)
     if json_output:
         emit(
