@@ -232,7 +232,7 @@ def handled_errors(base_url: str | None = None, api_key: str | None = None) -> I
     except typer.Abort:
         # click turns Ctrl-C (or end of input) at a prompt into Abort, which would print "Aborted." and exit 1.
         sys.stderr.write("\n")  # end the prompt's line before the error line
-        fail("interrupted at the prompt; nothing was done", EXIT_INTERRUPTED)
+        fail("interrupted at a prompt", EXIT_INTERRUPTED)
     except InsufficientCreditsError as exc:
         fail(insufficient_message(exc), EXIT_INSUFFICIENT)
     except ConfigError as exc:
