@@ -65,6 +65,7 @@ def test_login_with_a_rejected_key_saves_nothing_and_exits_1(cli: CLI, live: Liv
     result = cli("login", "--base-url", live.base_url, "--api-key", bad_key)
     assert result.exit_code == 1
     assert "rejected the API key" in result.stderr
+    assert result.stderr.rstrip().endswith("check the key you gave")  # not "log in", which this command is
     assert bad_key not in result.output
     assert "Traceback" not in result.output
     assert not _config().exists()

@@ -197,7 +197,7 @@ def rejected_key_message(exc: AuthenticationError, base_url: str | None, api_key
     source = config.api_key_source if config is not None else None
     head = f"{_server_of(base_url)} rejected the API key ({exc.status_code} {exc.error_key or 'INVALID_API_KEY'})"
     if source == "argument":
-        return f"{head}: check the key given with --api-key"
+        return f"{head}: check the key you gave"  # with --api-key, or typed or piped to `login`
     if source in {"CONTACTVAULT_API_KEY", "LENSMOR_API_KEY"}:
         return (
             f"{head}: it comes from ${source}, which overrides the key saved by `contactvault login`; "
