@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stamina
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -74,6 +75,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, state_file: P
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def no_backoff() -> Iterator[None]:
+    """Retries without their waits (the live server runs on the real clock, so only where a test needs it)."""
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield
 
 
 @dataclasses.dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.processes import free_port
 from tests.factories import Account
 
 from .conftest import CLI, LiveServer
@@ -24,11 +25,19 @@ def test_connection_options_beat_the_environment(cli: CLI, live: LiveServer, use
     assert body["totalBalance"] == 10_000
 
 
-def test_the_lensmor_key_variable_is_accepted(
+def test_the_lensmor_key_variable_is_not_sent_to_another_server(
     cli: CLI, live: LiveServer, user: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LENSMOR_API_KEY", user.api_key)
     monkeypatch.setenv("CONTACTVAULT_BASE_URL", live.base_url)
+    result = cli("credits")
+    assert result.exit_code == 2
+    line = result.stderr.replace("\n", "")
+    assert "$LENSMOR_API_KEY is only sent to https://*.lensmor.com" in line
+    assert 'CONTACTVAULT_API_KEY="$LENSMOR_API_KEY"' in line
+    assert user.api_key not in result.stderr
+    # Saying so is enough.
+    monkeypatch.setenv("CONTACTVAULT_API_KEY", user.api_key)
     assert cli.json("credits")["totalBalance"] == 10_000
 
 
@@ -37,6 +46,46 @@ def test_without_a_key_the_command_exits_2_and_says_how_to_get_one(cli: CLI) -> 
     assert result.exit_code == 2
     assert "no API key" in result.stderr
     assert "contactvault login" in result.stderr
+    assert "--api-key" in result.stderr
+    assert "api_key=" not in result.stderr  # the SDK's wording means nothing on a command line
+
+
+def test_a_rejected_key_from_the_environment_says_to_fix_the_variable(
+    cli: CLI, live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    revoked = "sk_0badc0de_" + "x" * 32
+    monkeypatch.setenv("CONTACTVAULT_BASE_URL", live.base_url)
+    monkeypatch.setenv("CONTACTVAULT_API_KEY", revoked)
+    result = cli("credits")
+    assert result.exit_code == 1
+    line = result.stderr.replace("\n", "")
+    assert "rejected the API key (401 INVALID_API_KEY): it comes from $CONTACTVAULT_API_KEY" in line
+    assert line.rstrip().endswith("fix or unset $CONTACTVAULT_API_KEY")
+    assert revoked not in result.stderr
+    given = cli("credits", "--api-key", revoked)
+    assert "check the key you gave" in given.stderr.replace("\n", "")
+
+
+def test_plain_http_to_another_host_needs_insecure(cli: CLI, no_backoff: None) -> None:
+    refused = cli("credits", "--base-url", "http://cv.invalid:8000", "--api-key", "sk_x")
+    assert refused.exit_code == 2
+    assert (
+        "refusing to send the API key over plain HTTP to cv.invalid: use an https:// base URL, or pass --insecure"
+        in refused.stderr.replace("\n", "")
+    )
+    allowed = cli("credits", "--base-url", "http://cv.invalid:8000", "--api-key", "sk_x", "--insecure")
+    assert allowed.exit_code == 1
+    assert "cannot reach http://cv.invalid:8000" in allowed.stderr.replace("\n", "")
+
+
+def test_a_server_that_is_down_is_retried_out_loud(cli: CLI, no_backoff: None) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    result = cli("credits", "--base-url", down, "--api-key", "sk_x", "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""  # the notices are for people: stderr only
+    lines = result.stderr.strip().splitlines()
+    assert lines[:3] == [f"server not reachable, retrying ({n}/4)…" for n in (2, 3, 4)]
+    assert lines[-1].startswith(f"error: cannot reach {down}")
 
 
 def test_events_list_filters_and_paginates(connected: CLI) -> None:

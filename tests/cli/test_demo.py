@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contactvault.cli import demo
 from tests.factories import Account
 
 from .conftest import CLI, LiveServer
@@ -78,3 +79,25 @@ def test_without_the_server_extra_the_embedded_demo_says_what_to_install(
     result = cli("demo")
     assert result.exit_code == 1
     assert "needs the server extra (uvicorn is not installed)" in result.stderr
+
+
+def test_ctrl_c_at_the_demo_prompt_is_an_error_line_and_130(
+    cli: CLI, live: LiveServer, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "is_interactive", lambda: True)
+    # End of input takes click's Ctrl-C path at a prompt (both become Abort).
+    result = cli("demo", "--base-url", live.base_url, "--api-key", user.api_key, input="")
+    assert result.exit_code == 130, result.output
+    assert "Aborted" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == "error: interrupted at a prompt"
+    balance = httpx.get(f"{live.base_url}/external/credits/balance", headers=user.headers, timeout=10)
+    assert balance.json()["totalBalance"] == 10_000
+
+
+def test_the_demo_takes_insecure_as_its_refusal_says(cli: CLI, no_backoff: None) -> None:
+    refused = cli("demo", "--base-url", "http://cv.invalid:8000", "--api-key", "sk_x")
+    assert refused.exit_code == 2
+    assert "or pass --insecure" in refused.stderr.replace("\n", " ")
+    allowed = cli("demo", "--base-url", "http://cv.invalid:8000", "--api-key", "sk_x", "--insecure")
+    assert allowed.exit_code == 1
+    assert "cannot reach http://cv.invalid:8000" in allowed.stderr.replace("\n", "")

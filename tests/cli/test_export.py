@@ -115,3 +115,42 @@ def test_csv_neutralises_formulas_in_free_text_but_not_in_addresses() -> None:
     assert parsed["title"] == "'+1 Sales"
     assert parsed["company_name"] == "'@Acme"
     assert parsed["email"] == "-odd@example.test"
+
+
+def test_an_unknown_run_is_an_error_not_an_empty_export(unlocked: CLI, tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    result = unlocked("export", "--run", "nope", "-o", str(target))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no run nope in ")
+    assert result.stdout == ""
+    assert not target.exists()
+
+
+def test_an_unknown_run_without_a_state_file_is_an_error(cli: CLI, state_file: Path) -> None:
+    result = cli("export", "--run", "nope")
+    assert result.exit_code == 1
+    assert f"error: no run nope: there is no state file at {state_file}" in result.stderr.replace("\n", "")
+    assert result.stdout == ""
+
+
+def test_a_phone_run_exports_its_phones_without_asking_for_phone(unlocked: CLI) -> None:
+    phone_run = unlocked.json("tasks", "list")["runs"][0]["runId"]
+    rows = list(csv.DictReader(io.StringIO(unlocked("export", "--run", phone_run).stdout)))
+    assert [(r["personnel_id"], r["phone"]) for r in rows] == [("3", phone_of(3)), ("6", phone_of(6))]
+
+
+def test_phone_with_an_email_run_is_a_usage_error(unlocked: CLI) -> None:
+    email_run = unlocked.json("tasks", "list")["runs"][1]["runId"]
+    result = unlocked("export", "--run", email_run, "--phone")
+    assert result.exit_code == 2
+    assert f"run {email_run} unlocked emails; drop --phone" in result.stderr.replace("\n", "")
+
+
+def test_an_existing_output_file_is_replaced_private(unlocked: CLI, tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    target.chmod(0o644)  # a file anyone may read: the export must not inherit that
+    assert unlocked("export", "-o", str(target)).exit_code == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert email_of(1) in target.read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []  # no temporary file left behind

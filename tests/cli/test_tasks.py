@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from contactvault.cli import client_tasks
+from contactvault.cli import client_tasks, client_unlock
 from contactvault.client import Client, StateStore, UnlockProgress
 from contactvault.server.db import tables
 from tests.factories import Account, email_of, phone_of
@@ -59,8 +60,34 @@ def test_tasks_show_phone_task(connected: CLI) -> None:
     (task_id,) = connected.json("unlock", "--event", "100", "--ids", "3", "--phone", "--yes")["taskIds"]
     task = connected.json("tasks", "show", task_id, "--phone")
     assert task["items"][0]["phone"] == phone_of(3)
-    # The same id is not an email task.
-    assert connected("tasks", "show", task_id).exit_code == 1
+
+
+def test_tasks_show_finds_a_phone_task_without_phone_and_says_so(connected: CLI) -> None:
+    (task_id,) = connected.json("unlock", "--event", "100", "--ids", "3", "--phone", "--yes")["taskIds"]
+    result = connected("tasks", "show", task_id, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["items"][0]["phone"] == phone_of(3)
+    assert f"Task {task_id} is a phone unlock task (add --phone to ask for it directly)." in result.stderr.replace(
+        "\n", " "
+    )
+    table = connected("tasks", "show", task_id, "--watch")
+    assert table.exit_code == 0
+    assert phone_of(3) in table.stdout
+
+
+def test_tasks_show_finds_an_email_task_with_phone(connected: CLI) -> None:
+    (task_id,) = connected.json("unlock", "--event", "100", "--ids", "1", "--yes")["taskIds"]
+    result = connected("tasks", "show", task_id, "--phone", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["items"][0]["email"] == email_of(1)
+    assert "is an email unlock task (drop --phone" in result.stderr.replace("\n", " ")
+
+
+def test_the_unlock_summary_names_phone_tasks(connected: CLI) -> None:
+    result = connected("unlock", "--event", "100", "--ids", "3", "--phone", "--yes")
+    assert result.exit_code == 0, result.output
+    (task_id,) = connected.json("tasks", "list")["runs"][0]["taskIds"]
+    assert f"phone tasks {task_id}" in result.stdout.replace("\n", " ")
 
 
 def test_tasks_show_watch_waits_for_the_task_of_an_interrupted_run(
@@ -81,6 +108,11 @@ def test_tasks_show_unknown_or_malformed_id(connected: CLI, task_id: str, code: 
     result = connected("tasks", "show", task_id)
     assert result.exit_code == code
     assert result.stderr.startswith("error: ")
+
+
+def test_an_unknown_task_is_looked_for_on_both_channels(connected: CLI) -> None:
+    result = connected("tasks", "show", "123456789")
+    assert result.stderr.strip() == "error: not found: no email or phone unlock task 123456789 for this API key"
 
 
 def test_tasks_list_without_a_state_file(cli: CLI, state_file: Path) -> None:
@@ -177,3 +209,25 @@ def test_tasks_resume_at_a_terminal_asks_before_submitting(
     accepted = connected("tasks", "resume", input="y\n")
     assert accepted.exit_code == 4, accepted.output  # 10, 20, ... 110 have no email
     assert tasks_of(live, user) == 2
+
+
+def test_an_interrupted_resume_says_how_to_go_on(
+    connected: CLI, live: LiveServer, user: Account, state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = interrupted_run(live, user, state_file, ["1", "2"])
+    original = client_unlock.ProgressBar.__call__
+
+    def interrupt(self: client_unlock.ProgressBar, event: UnlockProgress) -> None:
+        original(self, event)
+        if event.stage == "started":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(client_unlock.ProgressBar, "__call__", interrupt)
+    result = connected("tasks", "resume", "--run", run_id, "--yes")
+    assert result.exit_code == 130
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: interrupted; the runs are saved: continue with "
+        f"`contactvault tasks resume --run {run_id} --state-file {state_file}` (nobody is charged twice)"
+    )
+    monkeypatch.setattr(client_unlock.ProgressBar, "__call__", original)
+    assert connected.json("tasks", "resume", "--run", run_id, "--yes")["outcome"] == "delivered"

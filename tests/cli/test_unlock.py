@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -240,6 +241,24 @@ def test_max_credits_caps_the_spend_and_reports_the_rest_as_partial(connected: C
     assert body["failedByCode"] == {"CREDIT_CAP_REACHED": 1}
 
 
+@pytest.mark.parametrize(
+    ("args", "minimum"),
+    [
+        (["--phone", "--max-credits", "100"], "one phone number costs 150 credits"),
+        (["--max-credits", "0"], "one email costs 15 credits"),
+    ],
+)
+def test_a_cap_below_one_unit_is_a_usage_error(
+    connected: CLI, live: LiveServer, user: Account, state_file: Path, args: list[str], minimum: str
+) -> None:
+    result = connected("unlock", "--event", "100", "--ids", "3,6", *args, "--yes")
+    assert result.exit_code == 2, result.output
+    assert f"nothing could be unlocked: {minimum}" in result.stderr.replace("\n", " ")
+    assert "Estimate" not in result.stderr
+    assert balance(live, user) == 10_000
+    assert not state_file.exists()
+
+
 def test_unknown_event_exits_1_before_anything_is_spent(connected: CLI, state_file: Path) -> None:
     result = connected("unlock", "--event", "999", "--ids", "1", "--yes")
     assert result.exit_code == 1
@@ -289,4 +308,75 @@ def test_one_failure_is_singular(connected: CLI) -> None:
     assert "Looking up 2 people" in result.stderr
     assert result.stderr.rstrip().endswith(
         "error: partially delivered: 1 of 2 contacts was not delivered (not charged)"
+    )
+
+
+@pytest.mark.usefixtures("terminal")
+def test_ctrl_c_at_the_prompt_is_an_error_line_and_130(connected: CLI, live: LiveServer, user: Account) -> None:
+    # End of input takes click's Ctrl-C path at a prompt (both become click's Abort).
+    result = connected("unlock", "--event", "100", "--ids", "1,2,3", input="")
+    assert result.exit_code == 130, result.output
+    assert "Aborted" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: interrupted before anything was submitted; nothing was spent"
+    )
+    assert balance(live, user) == 10_000
+
+
+def stop_after_the_first_submission(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    """Raise ``error`` from the progress bar once a batch has been submitted (as Ctrl-C would arrive)."""
+    original = client_unlock.ProgressBar.__call__
+
+    def interrupt(self: client_unlock.ProgressBar, event: client_unlock.UnlockProgress) -> None:
+        original(self, event)
+        if event.stage == "submitted":
+            raise error
+
+    monkeypatch.setattr(client_unlock.ProgressBar, "__call__", interrupt)
+
+
+def test_an_interrupted_json_run_prints_what_it_knows_and_resumes(
+    connected: CLI, live: LiveServer, user: Account, state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = client_unlock.ProgressBar.__call__
+    stop_after_the_first_submission(monkeypatch, KeyboardInterrupt())
+    result = connected("unlock", "--event", "100", "--ids", "1,2,3", "--yes", "--json")
+    assert result.exit_code == 130
+    body = json.loads(result.stdout)
+    run_id = body["runId"]
+    assert (body["outcome"], body["exitCode"], body["status"]) == ("interrupted", 130, "running")
+    assert len(body["taskIds"]) == 1
+    assert body["resume"] == f"contactvault tasks resume --run {run_id} --state-file {state_file}"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: interrupted; run {run_id} is saved: continue it with "
+        f"`contactvault tasks resume --run {run_id} --state-file {state_file}` (nobody is charged twice)"
+    )
+    monkeypatch.setattr(client_unlock.ProgressBar, "__call__", original)
+    resumed = connected.json("tasks", "resume", "--run", run_id, "--yes")
+    assert [len(r["delivered"]) for r in resumed["runs"]] == [3]
+    assert balance(live, user) == 10_000 - 45
+
+
+def test_a_lost_connection_mid_run_says_how_to_resume(
+    connected: CLI, state_file: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: None
+) -> None:
+    real = httpx.HTTPTransport.handle_request
+
+    def cut_polls(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if "unlock-tasks" in request.url.path:
+            raise httpx.ConnectError("connection refused", request=request)
+        return real(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", cut_polls)
+    result = connected("unlock", "--event", "100", "--ids", "1,2", "--yes")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert "server not reachable, retrying (2/4)…" in lines
+    with StateStore(state_file) as store:
+        (run,) = store.list_runs()
+    last = lines[-1]
+    assert last.startswith("error: lost the connection to http://127.0.0.1:")
+    assert last.endswith(
+        f"run {run.run_id} is saved: continue it with "
+        f"`contactvault tasks resume --run {run.run_id} --state-file {state_file}` (nobody is charged twice)"
     )

@@ -20,7 +20,7 @@ from contactvault import AsyncClient, Client
 from .fake_api import FakeAPI
 
 API_KEY = "sk_test_secret"
-BASE_URL = "http://cv.test"
+BASE_URL = "https://cv.test"
 
 
 class FakeClock:

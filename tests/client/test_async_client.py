@@ -10,7 +10,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from contactvault import AsyncClient, Client, NotFoundError, StateStore
+from contactvault import AsyncClient, Client, ConfigError, NotFoundError, RetryNotice, StateStore
 
 from .conftest import FakeClock, async_client
 from .fake_api import FakeAPI, SimulatedCrash
@@ -80,6 +80,26 @@ def test_async_retries_503_then_succeeds(fake: FakeAPI, clock: FakeClock) -> Non
 
     assert asyncio.run(main()) == 10_000
     assert calls["n"] == 2
+
+
+def test_async_retries_are_announced_and_plain_http_is_refused(fake: FakeAPI, clock: FakeClock) -> None:
+    notices: list[RetryNotice] = []
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return httpx.Response(503, json={"errorKey": "SERVICE_UNAVAILABLE"})
+        return fake.handle(request)
+
+    async def main() -> int:
+        async with async_client(flaky, clock, on_retry=notices.append) as client:
+            return (await client.credits.balance()).total_balance
+
+    assert asyncio.run(main()) == 10_000
+    assert [(n.attempt, n.max_attempts) for n in notices] == [(2, 4)]
+    with pytest.raises(ConfigError, match=r"plain HTTP to api\.example\.com"):
+        async_client(fake.handle, clock, base_url="http://api.example.com")
 
 
 def test_async_unlock_emails_delivers_and_reconciles(fake: FakeAPI, clock: FakeClock, state_file: Path) -> None:

@@ -45,12 +45,12 @@ def test_sends_bearer_key_user_agent_and_accept(make_client: Callable[..., Clien
     assert headers["Authorization"] == f"Bearer {API_KEY}"
     assert headers["Accept"] == "application/json"
     assert headers["User-Agent"].startswith("contactvault-python/")
-    assert str(rec.last.url) == "http://cv.test/external/credits/balance"
+    assert str(rec.last.url) == "https://cv.test/external/credits/balance"
 
 
 def test_base_url_path_prefix_is_kept(make_client: Callable[..., Client]) -> None:
     rec = Recorder({"/proxy/external/credits/balance": {"totalBalance": 10}})
-    make_client(rec, base_url="http://cv.test/proxy/").credits.balance()
+    make_client(rec, base_url="https://cv.test/proxy/").credits.balance()
     assert rec.last.url.path == "/proxy/external/credits/balance"
 
 
@@ -209,7 +209,7 @@ def test_missing_api_key_is_a_config_error() -> None:
 
 def test_client_repr_shows_url_but_not_key(make_client: Callable[..., Client]) -> None:
     client = make_client(Recorder({}))
-    assert repr(client) == "<Client base_url='http://cv.test'>"
+    assert repr(client) == "<Client base_url='https://cv.test'>"
 
 
 def test_client_is_a_context_manager() -> None:

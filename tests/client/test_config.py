@@ -50,13 +50,51 @@ def test_environment_beats_config_file(config_file: Path, monkeypatch: pytest.Mo
     assert (config.base_url, config.api_key) == ("http://from-env:2", "sk_env_key")
 
 
-def test_lensmor_api_key_is_accepted_after_contactvault_api_key(
+def test_lensmor_api_key_is_used_for_a_lensmor_host_after_contactvault_api_key(
     config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LENSMOR_API_KEY", "sk_lensmor")
+    monkeypatch.setenv("CONTACTVAULT_BASE_URL", "https://platform.lensmor.com")
     assert load_config().api_key == "sk_lensmor"
     monkeypatch.setenv("CONTACTVAULT_API_KEY", "sk_env_key")
     assert load_config().api_key == "sk_env_key"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8000", "https://api.example.com", "http://api.lensmor.com", "https://lensmor.com.evil.test"],
+)
+def test_a_lensmor_key_is_never_handed_to_another_server(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    monkeypatch.setenv("LENSMOR_API_KEY", "sk_lensmor")
+    config = load_config(base_url=base_url)
+    assert (config.api_key, config.lensmor_key_withheld) == (None, True)
+    with pytest.raises(ConfigError, match=r"LENSMOR_API_KEY is only sent to https://\*\.lensmor\.com") as caught:
+        Client(base_url=base_url, allow_insecure=True)
+    assert "sk_lensmor" not in str(caught.value)
+
+
+def test_a_withheld_lensmor_key_falls_back_to_the_config_file(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LENSMOR_API_KEY", "sk_lensmor")
+    config = load_config()
+    assert (config.api_key, config.api_key_source) == ("sk_file_key", "config file")
+
+
+@pytest.mark.parametrize("base_url", ["http://api.example.com", "http://10.0.0.5:8000", "http://cv.internal"])
+def test_plain_http_to_a_remote_host_is_refused_unless_allowed(base_url: str) -> None:
+    with pytest.raises(ConfigError, match=r"refusing to send the API key over plain HTTP .*allow_insecure=True"):
+        Client("sk_key", base_url=base_url)
+    with Client("sk_key", base_url=base_url, allow_insecure=True) as client:
+        assert client.base_url == base_url
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000", "https://api.example.com"]
+)
+def test_loopback_and_https_need_no_permission(base_url: str) -> None:
+    with Client("sk_key", base_url=base_url) as client:
+        assert client.base_url == base_url
 
 
 def test_explicit_arguments_beat_environment(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,9 +111,9 @@ def test_fields_resolve_independently(config_file: Path, monkeypatch: pytest.Mon
 
 
 def test_client_uses_resolved_config(config_file: Path) -> None:
-    with Client() as client:
+    with Client(allow_insecure=True) as client:
         assert client.base_url == "http://from-file:1"
-    with Client(base_url="http://other:9") as client:
+    with Client(base_url="http://other:9", allow_insecure=True) as client:
         assert client.base_url == "http://other:9"
 
 

@@ -17,6 +17,7 @@ from contactvault import (
     InvalidRequestError,
     NotFoundError,
     RateLimitError,
+    RetryNotice,
     RetryPolicy,
 )
 from contactvault.client._retry import retry_decision
@@ -107,6 +108,29 @@ def test_gives_up_after_max_attempts(make_client: Callable[..., Client]) -> None
     with pytest.raises(Exception, match="SERVICE_UNAVAILABLE"):
         make_client(script, max_attempts=3).credits.balance()
     assert len(script.requests) == 3
+
+
+def test_each_retry_is_announced_before_it_happens(make_client: Callable[..., Client]) -> None:
+    notices: list[RetryNotice] = []
+    script = Script(
+        httpx.ConnectError, error(429, "RATE_LIMIT_EXCEEDED", {"Retry-After": "2"}), httpx.Response(200, json=BALANCE)
+    )
+    assert make_client(script, on_retry=notices.append).credits.balance().total_balance == 500
+    assert [(n.attempt, n.max_attempts, type(n.error).__name__, n.wait) for n in notices] == [
+        (2, 4, "APIConnectionError", None),
+        (3, 4, "RateLimitError", 2.0),
+    ]
+
+
+def test_no_notice_when_there_is_no_retry_left_or_none_allowed(make_client: Callable[..., Client]) -> None:
+    notices: list[RetryNotice] = []
+    script = Script(*[httpx.ConnectError] * 3, error(404, "NOT_FOUND"))
+    with pytest.raises(APIConnectionError):
+        make_client(script, max_attempts=3, on_retry=notices.append).credits.balance()
+    assert [n.attempt for n in notices] == [2, 3]  # the third failure is the last: nothing more is announced
+    with pytest.raises(NotFoundError):
+        make_client(script, on_retry=notices.append).credits.balance()
+    assert len(notices) == 2
 
 
 def test_retry_policy_object_sets_attempts(make_client: Callable[..., Client]) -> None:

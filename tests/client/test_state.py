@@ -44,6 +44,15 @@ def test_state_file_is_created_private(state_file: Path) -> None:
     assert stat.S_IMODE(state_file.parent.stat().st_mode) == 0o700
 
 
+def test_an_existing_readable_state_file_is_made_private(state_file: Path) -> None:
+    with StateStore(state_file) as store:
+        plan_run(store)
+    state_file.chmod(0o644)  # e.g. copied from another machine: it holds addresses
+    with StateStore(state_file) as store:
+        assert [r.run_id for r in store.list_runs()] == ["r1"]  # the data is kept
+    assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
+
+
 def test_planned_batches_keep_their_keys_before_anything_is_submitted(state_file: Path) -> None:
     with StateStore(state_file) as store:
         plan_run(store)

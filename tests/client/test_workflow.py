@@ -190,7 +190,7 @@ def test_resume_ignores_runs_for_another_server(
     with pytest.raises(SimulatedCrash):
         client.unlock_emails("100", ["1"], state_file=state_file)
     fake.crash_after_submit = False
-    other = make_client(fake.handle, base_url="http://other.test")
+    other = make_client(fake.handle, base_url="https://other.test")
     assert other.resume(state_file) == []
 
 
@@ -224,6 +224,19 @@ def test_max_credits_caps_spend_across_batches(make_client: ClientFactory, state
     assert result.reconciliation.charged == 1800
     assert result.estimate is not None
     assert result.estimate.balance_after == 10_000 - 1800
+
+
+def test_a_cap_below_one_unit_is_refused_before_any_request(client: Client, fake: FakeAPI, state_file: Path) -> None:
+    with pytest.raises(ValueError, match=r"max_credits=100 is below the price of one phone \(150 credits\)"):
+        client.unlock_phones("100", ["3", "6"], max_credits=100, state_file=state_file)
+    assert fake.requests == []
+
+
+def test_the_estimate_spends_whole_units_only_under_a_cap(client: Client, fake: FakeAPI, state_file: Path) -> None:
+    estimates: list[UnlockEstimate] = []
+    client.unlock_emails("100", ["1", "2", "3"], max_credits=40, confirm=estimates.append, state_file=state_file)
+    # 40 credits buy two emails (30): the balance can never end 40 lower.
+    assert estimates[0].balance_after == 10_000 - 30
 
 
 def test_unlock_phones_uses_phone_routes_and_prices(client: Client, fake: FakeAPI, state_file: Path) -> None:
@@ -269,7 +282,8 @@ def test_progress_callback_sees_every_stage(client: Client, state_file: Path) ->
     seen: list[UnlockProgress] = []
     client.unlock_emails("100", ["1", "2"], state_file=state_file, on_progress=seen.append)
     stages = [p.stage for p in seen]
-    assert stages[:3] == ["lookup", "estimate", "submitted"]
+    assert stages[:4] == ["lookup", "estimate", "started", "submitted"]
+    assert seen[2].run_id is not None  # the run is in the state file: an interruption can name it
     assert "task" in stages
     assert stages[-2:] == ["batch_done", "done"]
 

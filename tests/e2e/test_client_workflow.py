@@ -300,9 +300,22 @@ def test_a_429_storm_is_survived_without_a_second_task_or_charge(
     assert_reconciles(directory)
 
 
-# The server counts requests per key in fixed 60 s windows (not configurable), so surviving its limiter means
-# waiting for the next window: this test lasts until then (at most about a minute). It runs on one backend
-# only, since the limiter keeps its counts in memory whatever the database.
+def exhaust_the_window(base: str, account: Account) -> None:
+    """Spend the key's budget so that the current window is used up with more than 1 s of it left.
+
+    The limiter counts in fixed windows aligned to the clock; a run started at a random moment could spread its
+    requests over two windows and never be refused. Started here, its first request meets a 429 for certain.
+    """
+
+    def used_up_with_time_left() -> bool:
+        response = httpx.get(f"{base}/external/credits/balance", headers=account.headers, timeout=5)
+        # Retry-After is the window's remaining time rounded up: 2 or more means over 1 s left.
+        return response.status_code == 429 and int(response.headers["Retry-After"]) >= 2
+
+    processes.wait_until(used_up_with_time_left, timeout=30, interval=0.01)
+
+
+# The limiter keeps its counts in memory whatever the database, so this runs on one backend only.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_real_rate_limited_server_is_survived(
     directory: Runtime, account: Account, settings: Settings, state_file: Path
@@ -316,8 +329,9 @@ def test_a_real_rate_limited_server_is_survived(
         httpx.Client(event_hooks=hooks) as http,
         Client(account.api_key, base_url=base, http_client=http) as client,
     ):
+        exhaust_the_window(base, account)
         result = client.unlock_emails("100", ["1", "2", "3", "10"], state_file=state_file)
-    assert 429 in statuses  # the limiter did refuse some requests...
+    assert statuses[0] == 429  # the limiter refused the run's first request...
     assert result.status == "completed"  # ...and the run went on after Retry-After
     assert sorted(c.personnel_id for c in result.delivered) == ["1", "2", "3"]
     assert result.reconciliation is not None

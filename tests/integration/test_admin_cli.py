@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,10 @@ def test_the_secret_is_stored_only_as_a_hash(db: str, tmp_path: Path) -> None:
         (("admin", "credits", "grant", "--account", "1", "--amount", "0"), "positive"),
         (("admin", "suppress"), "exactly one of"),
         (("admin", "suppress", "--person", "x1"), "personnel id"),
+        (("admin", "suppress", "--email", "bogus"), "--email is not a valid email address"),
+        (("admin", "unsuppress", "--email", "a b@example.com"), "--email is not a valid email address"),
+        (("admin", "erase", "--email", "bogus"), "--email is not a valid email address"),
+        (("admin", "erase", "--phone", "12ab"), "--phone is not a valid phone number"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(db: str, args: tuple[str, ...], message: str) -> None:
@@ -105,12 +111,21 @@ def test_suppress_and_unsuppress(db: str) -> None:
     assert run("admin", "unsuppress", "--email", "jane@example.com", "--db", db)[1]["removed"] is False
 
 
+def test_a_bad_address_is_never_put_on_the_list(db: str, tmp_path: Path) -> None:
+    assert run("admin", "migrate", "--db", db)[0] == 0
+    assert run("admin", "suppress", "--email", "bogus", "--db", db)[0] == 2
+    with closing(sqlite3.connect(tmp_path / "admin.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM suppressions").fetchone() == (0,)
+
+
 def test_every_admin_command_has_help() -> None:
     for args in (
         ("admin",),
         ("admin", "account", "create"),
         ("admin", "key", "create"),
         ("admin", "key", "revoke"),
+        ("admin", "key", "rotate"),
+        ("admin", "key", "list"),
         ("admin", "credits", "grant"),
         ("admin", "seed"),
         ("admin", "import"),

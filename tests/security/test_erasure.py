@@ -187,3 +187,18 @@ def test_the_cli_erases_and_prints_the_accounts_to_tell(
     assert phone_of(PERSON) not in result.stdout
     both = CliRunner().invoke(cli, ["admin", "erase", "--email", "a@b.c", "--person", "1", "--db", database_url])
     assert both.exit_code == 2
+
+
+def test_the_cli_finds_a_phone_written_with_punctuation(
+    directory: Runtime, client: TestClient, account: Account, database_url: str
+) -> None:
+    unlock(client, account, [PERSON], "unlock-phone")
+    drain(directory)
+    stored = phone_of(PERSON)  # +4930 then 7 digits
+    spaced = f"{stored[:3]} ({stored[3:5]}) {stored[5:8]}-{stored[8:]}"
+    env = {"CONTACTVAULT_ENCRYPTION_KEY_FILE": str(directory.settings.encryption_key_file)}
+    result = CliRunner().invoke(cli, ["admin", "erase", "--phone", spaced, "--db", database_url], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["personIds"] == [str(PERSON)]
+    # The suppression is stored under the normalised number, so it blocks the number however it is written.
+    assert opt_out.suppress(directory, "phone", stored) is False

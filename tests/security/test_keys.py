@@ -93,14 +93,55 @@ def test_rotation_keeps_the_old_key_working_until_the_overlap_ends(
 def test_rotation_never_lengthens_a_key_and_refuses_dead_keys(
     directory: Runtime, account: Account, clock: FakeClock
 ) -> None:
-    _, first = accounts.rotate_key(directory, account.key_id, timedelta(hours=1))
-    _, second = accounts.rotate_key(directory, account.key_id, timedelta(days=7))
-    assert second == first
+    issued, first = accounts.rotate_key(directory, account.key_id, timedelta(hours=1))
+    # The successor can be rotated in its turn; the shorter life of a key that is being replaced stays.
+    _, successor_expiry = accounts.rotate_key(directory, issued.key_id, timedelta(days=7))
+    assert successor_expiry == clock.now() + timedelta(days=7)
+    assert key_row(directory, account.key_id).expires_at == first
     clock.advance(3600)
     with pytest.raises(StateConflict):
         accounts.rotate_key(directory, account.key_id, timedelta(hours=1))
     with pytest.raises(NotFound):
         accounts.rotate_key(directory, "0badc0de", timedelta(hours=1))
+
+
+def test_a_key_being_rotated_is_not_rotated_again(directory: Runtime, account: Account, clock: FakeClock) -> None:
+    issued, expires = accounts.rotate_key(directory, account.key_id, timedelta(hours=24))
+    with pytest.raises(StateConflict) as refused:
+        accounts.rotate_key(directory, account.key_id, timedelta(hours=1))
+    message = refused.value.message
+    assert f"Key {account.key_id} is already being rotated: its successor is {issued.key_id}" in message
+    assert expires.isoformat().replace("+00:00", "Z") in message
+    assert f"admin key revoke {account.key_id}" in message
+    with directory.db.read() as conn:
+        keys = conn.execute(select(api_keys.c.id).where(api_keys.c.account_id == account.id)).scalars().all()
+    assert sorted(keys) == sorted([account.key_id, issued.key_id])  # no second successor
+    assert key_row(directory, account.key_id).expires_at == expires  # the second --overlap changed nothing
+
+
+def test_the_cli_lists_keys_with_their_state_and_never_a_secret(
+    directory: Runtime, account: Account, database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTACTVAULT_ENCRYPTION_KEY_FILE", str(directory.settings.encryption_key_file))
+    # The command runs on the real clock, the test's keys were made on the fake one (2026-01-01): a long overlap.
+    issued, expires = accounts.rotate_key(directory, account.key_id, timedelta(days=3650))
+    revoked = accounts.create_key(directory, account.id, "old laptop")
+    accounts.revoke_key(directory, revoked.key_id)
+    result = CliRunner().invoke(cli, ["admin", "key", "list", "--account", str(account.id), "--db", database_url])
+    assert result.exit_code == 0, result.output
+    listed = {k["keyId"]: k for k in json.loads(result.stdout)["keys"]}
+    assert set(listed) == {account.key_id, issued.key_id, revoked.key_id}
+    assert listed[account.key_id]["state"] == "expiring"
+    assert listed[account.key_id]["expiresAt"] == expires.isoformat().replace("+00:00", "Z")
+    assert (listed[issued.key_id]["state"], listed[issued.key_id]["prefix"]) == ("active", f"sk_{issued.key_id}_")
+    assert (listed[revoked.key_id]["state"], listed[revoked.key_id]["label"]) == ("revoked", "old laptop")
+    assert set(listed[issued.key_id]) == {
+        "keyId", "accountId", "prefix", "label", "createdAt", "lastUsedAt", "revokedAt", "expiresAt", "state"
+    }  # fmt: skip
+    for secret in (account.api_key, issued.api_key, revoked.api_key):
+        assert secret.split("_", 2)[2] not in result.stdout
+    unknown = CliRunner().invoke(cli, ["admin", "key", "list", "--account", "12345", "--db", database_url])
+    assert unknown.exit_code == 1
 
 
 def test_every_key_change_is_audited(directory: Runtime, account: Account) -> None:

@@ -143,3 +143,25 @@ def test_the_cli_tells_what_to_set_when_keys_come_from_the_environment(directory
     resumed = CliRunner().invoke(cli, ["admin", "rotate-encryption-key", "--resume", "--db", database_url], env=env)
     assert resumed.exit_code == 0, resumed.output
     assert all(opens_with(new_list[0], t) for t in tokens(directory))
+
+
+def test_a_key_file_written_over_a_readable_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text("{}")
+    path.chmod(0o644)  # e.g. restored from a backup by hand
+    keys = KeyMaterial.generate()
+    keys.dump(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert KeyMaterial.load(path) == keys
+
+
+def test_rotation_never_writes_keys_into_a_readable_leftover_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    KeyMaterial.generate().dump(path)
+    leftover = tmp_path / "keys.json.tmp"  # left by a crash, world-readable
+    leftover.write_text("")
+    leftover.chmod(0o644)
+    fresh = keys_rotation.add_primary_key(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert KeyMaterial.load(path) == fresh
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "keys.json.tmp") == ["keys.json"]

@@ -90,6 +90,24 @@ def key_revoke(
     emit({"keyId": key_id, "revoked": True})
 
 
+@key_app.command("list")
+def key_list(
+    account: Annotated[str | None, typer.Option(help="Only this account's keys.")] = None,
+    db: DbOption = None,
+) -> None:
+    """List keys: id, prefix, label, created, last used, revoked/expiry and state (never a secret)."""
+    from contactvault.server.services import accounts
+
+    account_id = _account_id(account) if account is not None else None
+    rt = runtime(db)
+    try:
+        with domain_errors():
+            keys = accounts.list_keys(rt, account_id)
+    finally:
+        rt.db.dispose()
+    emit({"keys": [key.as_json() for key in keys]})
+
+
 @credits_app.command("grant")
 def credits_grant(
     account: Annotated[str, typer.Option(help="Account id.")],
@@ -152,7 +170,9 @@ def _suppression_target(email: str | None, person: str | None) -> tuple[str, str
         fail("give exactly one of --email or --person", EXIT_USAGE)
     if person is not None and not person.isdigit():
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
-    return ("email", email) if email is not None else ("person", person)  # type: ignore[return-value]
+    if email is not None:
+        return "email", admin_security.checked_address("email", email)
+    return "person", person  # type: ignore[return-value]
 
 
 EmailOpt = Annotated[str | None, typer.Option(help="An email address.")]

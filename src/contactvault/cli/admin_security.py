@@ -158,6 +158,16 @@ def vars_of(report: object) -> dict[str, int]:
     return {name: int(getattr(report, name)) for name in names}
 
 
+def checked_address(kind: str, value: str) -> str:
+    """An email or phone as stored (a phone without punctuation), or a usage error that never quotes it."""
+    from contactvault.server.services.suppressions import PROBLEMS, normal_value
+
+    normal = normal_value(kind, value)
+    if normal is None:
+        fail(f"--{kind} {PROBLEMS[kind]}; nothing was changed", EXIT_USAGE)
+    return normal
+
+
 def erase(
     email: Annotated[str | None, typer.Option(help="An email address.")] = None,
     phone: Annotated[str | None, typer.Option(help="A phone number.")] = None,
@@ -176,6 +186,8 @@ def erase(
     kind, value = given[0]
     if kind == "person" and not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
+    if kind != "person":
+        value = checked_address(kind, value)
     trace_id = _trace_id()
     with _runtime(_settings(db)) as rt, domain_errors():
         if kind == "person":

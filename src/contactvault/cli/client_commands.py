@@ -18,6 +18,7 @@ from contactvault.cli import client_tasks, client_unlock, demo
 from contactvault.cli.client_common import (
     ApiKeyOpt,
     BaseUrlOpt,
+    InsecureOpt,
     JsonOpt,
     connect,
     digits,
@@ -66,6 +67,7 @@ def register(app: typer.Typer) -> None:
 def login(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Check an API key against the server and save it with the base URL in your config file (mode 600).
@@ -77,7 +79,7 @@ def login(
             base_url = load_config().base_url
     if not api_key:
         api_key = read_key()
-    with handled_errors(base_url), connect(base_url, api_key) as client:
+    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
         balance = client.credits.balance()
         path = save_config(client.base_url, api_key, default_config_path())
         server = client.base_url
@@ -90,16 +92,19 @@ def login(
 
 def read_key() -> str:
     """The key from a hidden prompt at a terminal, else the first line of stdin (``... | contactvault login``)."""
-    typed = typer.prompt("API key", hide_input=True, err=True) if is_interactive() else sys.stdin.readline()
+    with handled_errors():  # Ctrl-C at the prompt: an error line and 130, not click's "Aborted."
+        typed = typer.prompt("API key", hide_input=True, err=True) if is_interactive() else sys.stdin.readline()
     key = str(typed).strip()
     if not key:
         fail("no API key given: pass --api-key, type it at the prompt, or pipe it on stdin", EXIT_USAGE)
     return key
 
 
-def credits(base_url: BaseUrlOpt = None, api_key: ApiKeyOpt = None, json_output: JsonOpt = False) -> None:
+def credits(
+    base_url: BaseUrlOpt = None, api_key: ApiKeyOpt = None, insecure: InsecureOpt = False, json_output: JsonOpt = False
+) -> None:
     """Show the account's credit balance."""
-    with handled_errors(base_url), connect(base_url, api_key) as client:
+    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
         balance = client.credits.balance()
     if json_output:
         emit(wire(balance))
@@ -111,6 +116,7 @@ def _listing(
     base_url: str | None,
     api_key: str | None,
     *,
+    insecure: bool,
     all_pages: bool,
     json_output: bool,
     one_page: Callable[[Client], Page[T]],
@@ -121,7 +127,7 @@ def _listing(
 ) -> None:
     """Fetch one page (or all of them with --all) and print a table, or JSON: the page as the API sent it,
     or ``{"items": [...], "total": n}`` with --all."""
-    with handled_errors(base_url), connect(base_url, api_key) as client:
+    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
         if all_pages:
             items = list(every_page(client))
             if json_output:
@@ -150,6 +156,7 @@ def events_list(
     all_pages: AllOpt = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """List events, filtered by keyword, country, city or start date."""
@@ -163,6 +170,7 @@ def events_list(
     _listing(
         base_url,
         api_key,
+        insecure=insecure,
         all_pages=all_pages,
         json_output=json_output,
         one_page=lambda client: client.events.list(**filters, page=page, page_size=page_size),
@@ -184,6 +192,7 @@ def people_list(
     all_pages: AllOpt = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """List the people at an event (their email/phone shows once you unlocked it)."""
@@ -192,6 +201,7 @@ def people_list(
     _listing(
         base_url,
         api_key,
+        insecure=insecure,
         all_pages=all_pages,
         json_output=json_output,
         one_page=lambda client: client.personnel.list(event_id, **filters, page=page, page_size=page_size),
@@ -207,11 +217,12 @@ def people_show(
     personnel_id: Annotated[str, typer.Argument(help="Personnel id.", show_default=False)],
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Show one person (with their email/phone if you unlocked it)."""
     pid = digits(personnel_id, "personnel id")
-    with handled_errors(base_url), connect(base_url, api_key) as client:
+    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
         person = client.personnel.profile(pid)
     if json_output:
         emit(wire(person))
@@ -229,6 +240,7 @@ def contacts_search(
     all_pages: AllOpt = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Find people at a company across all events, optionally by role or name."""
@@ -237,6 +249,7 @@ def contacts_search(
     _listing(
         base_url,
         api_key,
+        insecure=insecure,
         all_pages=all_pages,
         json_output=json_output,
         one_page=lambda client: client.contacts.search(

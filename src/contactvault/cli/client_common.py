@@ -30,15 +30,18 @@ from contactvault.client import (
     InvalidRequestError,
     NotFoundError,
     RateLimitError,
+    RetryNotice,
+    ServerError,
     StateError,
     TaskTimeoutError,
 )
-from contactvault.client.config import load_config
+from contactvault.client.config import ClientConfig, load_config, plain_http_host
 
 __all__ = [
     "EXIT_INTERRUPTED",
     "ApiKeyOpt",
     "BaseUrlOpt",
+    "InsecureOpt",
     "JsonOpt",
     "StateFileOpt",
     "YesOpt",
@@ -50,6 +53,7 @@ __all__ = [
     "is_interactive",
     "out",
     "quiet_retries",
+    "retry_notice",
     "wire",
 ]
 
@@ -71,6 +75,13 @@ ApiKeyOpt = Annotated[
         "--api-key",
         help="API key. Default: $CONTACTVAULT_API_KEY (or $LENSMOR_API_KEY), then the config file.",
         show_default=False,
+    ),
+]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Allow sending the API key over plain http:// to a host other than this machine (trusted networks only).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
@@ -125,12 +136,53 @@ def digits(value: str, what: str) -> str:
     return text
 
 
-def connect(base_url: str | None, api_key: str | None) -> Client:
-    """An SDK client from the options, else the environment, else the config file."""
+def connect(base_url: str | None, api_key: str | None, *, insecure: bool = False) -> Client:
+    """An SDK client from the options, else the environment, else the config file.
+
+    The checks the SDK would make are made here first, so that their message names the CLI's options.
+    """
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         fail(f"--base-url must start with http:// or https://, got {base_url!r}", EXIT_USAGE)
+    try:
+        config = load_config(api_key=api_key, base_url=base_url)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if not config.api_key:
+        withheld = (
+            " ($LENSMOR_API_KEY is only sent to https://*.lensmor.com; to use it here, set "
+            'CONTACTVAULT_API_KEY="$LENSMOR_API_KEY")'
+            if config.lensmor_key_withheld
+            else ""
+        )
+        fail(
+            f"no API key for {config.base_url}{withheld}: pass --api-key, set CONTACTVAULT_API_KEY, "
+            "or save one with `contactvault login`",
+            EXIT_USAGE,
+        )
+    host = plain_http_host(config.base_url)
+    if host is not None and not insecure:
+        fail(
+            f"refusing to send the API key over plain HTTP to {host}: use an https:// base URL, "
+            "or pass --insecure on a network you trust",
+            EXIT_USAGE,
+        )
     quiet_retries()
-    return Client(api_key=api_key, base_url=base_url)
+    return Client(api_key=api_key, base_url=base_url, allow_insecure=insecure, on_retry=retry_notice)
+
+
+def retry_notice(notice: RetryNotice) -> None:
+    """One line on stderr before each retry, so a slow failure is not a silent one (stdout stays clean)."""
+    error = notice.error
+    if isinstance(error, APIConnectionError):
+        what = "server not reachable"
+    elif isinstance(error, RateLimitError):
+        what = "rate limited by the server"
+    elif isinstance(error, ServerError):
+        what = f"server busy ({error.status_code})"
+    else:
+        what = "the server is still answering an earlier request"
+    when = f" in {notice.wait:.0f} s" if notice.wait else ""
+    err().print(f"{what}, retrying{when} ({notice.attempt}/{notice.max_attempts})…", style="yellow")
 
 
 def quiet_retries() -> None:
@@ -150,6 +202,25 @@ def _server_of(base_url: str | None) -> str:
         return "the server"
 
 
+def rejected_key_message(exc: AuthenticationError, base_url: str | None, api_key: str | None) -> str:
+    """The 401 line, with the fix that applies to where the key came from (a variable overrides the file)."""
+    try:
+        config: ClientConfig | None = load_config(api_key=api_key, base_url=base_url)
+    except ConfigError:
+        config = None
+    source = config.api_key_source if config is not None else None
+    head = f"{_server_of(base_url)} rejected the API key ({exc.status_code} {exc.error_key or 'INVALID_API_KEY'})"
+    if source == "argument":
+        return f"{head}: check the key you gave"  # with --api-key, or typed or piped to `login`
+    if source in {"CONTACTVAULT_API_KEY", "LENSMOR_API_KEY"}:
+        return (
+            f"{head}: it comes from ${source}, which overrides the key saved by `contactvault login`; "
+            f"fix or unset ${source}"
+        )
+    where = f" saved in {config.path}" if config is not None and config.path is not None else ""
+    return f"{head}{where}: save a valid one with `contactvault login`"
+
+
 def insufficient_message(exc: InsufficientCreditsError) -> str:
     """One line with the numbers a 402 carried."""
     required, available = exc.required, exc.available
@@ -162,7 +233,7 @@ def insufficient_message(exc: InsufficientCreditsError) -> str:
 
 
 @contextmanager
-def handled_errors(base_url: str | None = None) -> Iterator[None]:
+def handled_errors(base_url: str | None = None, api_key: str | None = None) -> Iterator[None]:
     """Turn SDK errors into one line on stderr and the documented exit code; never a traceback.
 
     Messages come from the SDK, which builds them from status, errorKey, server message and trace id only:
@@ -170,18 +241,18 @@ def handled_errors(base_url: str | None = None) -> Iterator[None]:
     """
     try:
         yield
-    except (typer.Exit, typer.Abort):
+    except typer.Exit:
         raise
+    except typer.Abort:
+        # click turns Ctrl-C (or end of input) at a prompt into Abort, which would print "Aborted." and exit 1.
+        sys.stderr.write("\n")  # end the prompt's line before the error line
+        fail("interrupted at a prompt", EXIT_INTERRUPTED)
     except InsufficientCreditsError as exc:
         fail(insufficient_message(exc), EXIT_INSUFFICIENT)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except AuthenticationError as exc:
-        fail(
-            f"{_server_of(base_url)} rejected the API key ({exc.status_code} {exc.error_key or 'INVALID_API_KEY'}); "
-            "check it, or save a new one with `contactvault login`",
-            EXIT_FAILED,
-        )
+        fail(rejected_key_message(exc, base_url, api_key), EXIT_FAILED)
     except InvalidRequestError as exc:
         fail(f"the server rejected the request: {exc}", EXIT_USAGE)
     except NotFoundError as exc:

@@ -11,7 +11,6 @@ import csv
 import enum
 import io
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from contactvault.cli.client_common import StateFileOpt, digits, err, handled_er
 from contactvault.cli.client_render import by_id, plural
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Channel, DeliveredContact, StateStore
-from contactvault.client.config import default_state_path
+from contactvault.client.config import default_state_path, write_private_file
 
 __all__ = ["ExportFormat", "export", "export_rows", "fields_for", "render", "write_private"]
 
@@ -95,11 +94,16 @@ def render(rows: Sequence[dict[str, Any]], channel: str, fmt: ExportFormat) -> s
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, creating it with mode 600."""
-    # Created 0600 from the first byte: the file holds addresses.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+    """Write ``text`` to ``path`` as a new file of mode 600 (an existing file is replaced, not reused)."""
+    write_private_file(path, text)
+
+
+def run_channel(store: StateStore, run_id: str, *, phone: bool) -> Channel:
+    """The channel a run unlocked (an unknown run is an error, as in ``tasks resume --run``)."""
+    run = store.get_run(run_id)  # StateError: "no run X in <file>", exit 1
+    if phone and run.channel != "phone":
+        fail(f"run {run_id} unlocked {run.channel}s; drop --phone", EXIT_USAGE)
+    return run.channel
 
 
 def export(
@@ -113,7 +117,10 @@ def export(
     state_file: StateFileOpt = None,
     json_output: Annotated[bool, typer.Option("--json", help="With --output: print a JSON summary on stdout.")] = False,
 ) -> None:
-    """Export delivered contacts from the local state file, each exactly once (works offline)."""
+    """Export delivered contacts from the local state file, each exactly once (works offline).
+
+    With --run, the run's channel is exported (--phone is not needed for a phone run); an unknown run is an error.
+    """
     if json_output and output is None:
         fail("--json prints a summary and needs --output; for JSON data use --format jsonl", EXIT_USAGE)
     event_id = digits(event, "--event") if event is not None else None
@@ -122,8 +129,12 @@ def export(
     contacts: list[DeliveredContact] = []
     if path.exists():
         with handled_errors(), StateStore(path) as store:
+            if run_id is not None:
+                channel = run_channel(store, run_id, phone=phone)
             contacts = store.delivered_contacts(event_id=event_id, channel=channel, run_id=run_id)
         contacts.sort(key=lambda c: (c.unlocked_at or "", by_id(c.personnel_id)))
+    elif run_id is not None:
+        fail(f"no run {run_id}: there is no state file at {path}")
     else:
         err().print(f"No state file at {path}: nothing has been unlocked from here yet.", style="yellow")
     text = render(export_rows(contacts, channel), channel, fmt)

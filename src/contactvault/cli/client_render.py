@@ -297,7 +297,9 @@ def result_summary(result: UnlockResult) -> RenderableType:
         parts.append(delivered_table(result.delivered))
     parts.append(reconciliation_line(result.reconciliation, result.status))
     if result.run_id:
-        parts.append(Text(f"Run {result.run_id}; tasks {', '.join(result.task_ids) or 'none'}.", style="dim"))
+        # Phone and email tasks are separate resources: say which, so `tasks show` is asked the right way.
+        tasks = "phone tasks" if result.channel == "phone" else "tasks"
+        parts.append(Text(f"Run {result.run_id}; {tasks} {', '.join(result.task_ids) or 'none'}.", style="dim"))
     return Group(*parts)
 
 

@@ -11,8 +11,10 @@ from rich.live import Live
 
 from contactvault.cli import client_export, client_unlock
 from contactvault.cli.client_common import (
+    EXIT_INTERRUPTED,
     ApiKeyOpt,
     BaseUrlOpt,
+    InsecureOpt,
     JsonOpt,
     StateFileOpt,
     YesOpt,
@@ -24,10 +26,11 @@ from contactvault.cli.client_common import (
     out,
     wire,
 )
+from contactvault.cli.client_interruptions import stop_reason
 from contactvault.cli.client_render import plural, result_summary, runs_table, task_view
 from contactvault.cli.client_unlock import UNIT_COST, classify, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, fail
-from contactvault.client import Channel, StateStore
+from contactvault.client import APIError, Channel, Client, NotFoundError, StateStore, UnlockTask
 from contactvault.client.config import default_state_path
 from contactvault.client.state import RunRecord
 
@@ -56,13 +59,13 @@ def tasks_show(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Long-poll until the task finishes.")] = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Show an unlock task and its items; --watch follows it until it is completed or failed."""
     tid = digits(task_id, "task id")
-    channel: Channel = "phone" if phone else "email"
-    with handled_errors(base_url), connect(base_url, api_key) as client:
-        task = client.unlocks.get(tid, channel)
+    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
+        task, channel = find_task(client, tid, "phone" if phone else "email")
         if watch and not task.is_terminal:
             if json_output:
                 task = client.unlocks.wait(tid, channel)
@@ -79,6 +82,25 @@ def tasks_show(
         out().print(task_view(task))
 
 
+def find_task(client: Client, task_id: str, asked: Channel) -> tuple[UnlockTask, Channel]:
+    """The task on the channel asked for, else on the other one (saying so); one clear 404 when on neither.
+
+    Email and phone tasks are separate resources with their own ids, and a summary line shows only the id.
+    """
+    try:
+        return client.unlocks.get(task_id, asked), asked
+    except NotFoundError:
+        pass
+    other: Channel = "email" if asked == "phone" else "phone"
+    try:
+        task = client.unlocks.get(task_id, other)
+    except NotFoundError:
+        fail(f"not found: no email or phone unlock task {task_id} for this API key", EXIT_FAILED)
+    fix = "add --phone to ask for it directly" if other == "phone" else "drop --phone to ask for it directly"
+    err().print(f"Task {task_id} is {'a phone' if other == 'phone' else 'an email'} unlock task ({fix}).")
+    return task, other
+
+
 @tasks_app.command("resume")
 def tasks_resume(
     state_file: StateFileOpt = None,
@@ -86,6 +108,7 @@ def tasks_resume(
     yes: YesOpt = False,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Finish every interrupted unlock run in the state file, without creating a task or charging twice.
@@ -96,7 +119,11 @@ def tasks_resume(
     if not path.exists():
         _nothing_to_resume(json_output, f"no state file at {path}: nothing to resume")
         return
-    with handled_errors(base_url), connect(base_url, api_key) as client, StateStore(path) as store:
+    with (
+        handled_errors(base_url, api_key),
+        connect(base_url, api_key, insecure=insecure) as client,
+        StateStore(path) as store,
+    ):
         runs = [store.get_run(run_id)] if run_id else store.unfinished_runs(base_url=client.base_url)
         others = sorted({r.base_url for r in store.unfinished_runs() if r.base_url != client.base_url})
         for server in others:
@@ -110,8 +137,15 @@ def tasks_resume(
             confirm_unsent(store, pending)
         if not json_output:
             err().print(f"Resuming {plural(len(pending), 'run')} from {path}...")
-        with progress_bar(err(), enabled=not json_output, total=total, label="Resuming") as bar:
-            results = client.resume(store, run_id=run_id, on_progress=bar)
+        again = f"contactvault tasks resume{f' --run {run_id}' if run_id else ''} --state-file {path}"
+        try:
+            with progress_bar(err(), enabled=not json_output, total=total, label="Resuming") as bar:
+                results = client.resume(store, run_id=run_id, on_progress=bar)
+        except KeyboardInterrupt:
+            saved = f"the runs are saved: continue with `{again}` (nobody is charged twice)"
+            fail(f"interrupted; {saved}", EXIT_INTERRUPTED)
+        except APIError as exc:
+            fail(f"{stop_reason(exc, client.base_url)}; the runs are saved: try `{again}` again", EXIT_FAILED)
     outcome = classify(results)
     if json_output:
         emit(

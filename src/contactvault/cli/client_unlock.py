@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from contactvault.cli.client_common import (
     EXIT_INTERRUPTED,
     ApiKeyOpt,
     BaseUrlOpt,
+    InsecureOpt,
     JsonOpt,
     StateFileOpt,
     YesOpt,
@@ -38,9 +38,11 @@ from contactvault.cli.client_common import (
     is_interactive,
     out,
 )
+from contactvault.cli.client_interruptions import RunTracker, channel_of, stop_reason, stopped
+from contactvault.cli.client_progress import ProgressBar, progress_bar
 from contactvault.cli.client_render import estimate_table, plural, result_summary
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, emit, fail
-from contactvault.client import Client, UnlockEstimate, UnlockProgress, UnlockResult
+from contactvault.client import APIError, Client, UnlockEstimate, UnlockProgress, UnlockResult
 from contactvault.client.config import default_state_path
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "ProgressBar",
     "classify",
     "confirm_spending",
+    "progress_bar",
     "read_id_file",
     "register",
     "result_json",
@@ -240,84 +243,16 @@ def max_spend(estimate: UnlockEstimate) -> int:
 
 
 def default_ask(question: str) -> bool:
-    """Ask on stderr (stdout stays clean for --json); no is the default."""
-    return typer.confirm(question, default=False, err=True)
+    """Ask on stderr (stdout stays clean for --json); no is the default.
 
-
-class ProgressBar:
-    """Turns the workflow's progress reports into one rich bar over all batches (started after the prompt)."""
-
-    def __init__(self, console: Console, *, enabled: bool, total: int = 0, label: str = "Unlocking") -> None:
-        self._console = console
-        self._enabled = enabled
-        self._total = total
-        self._label = label
-        self._progress: Progress | None = None
-        self._task: Any = None
-        self._finished_batches = 0
-        self._batch_total = 0
-
-    def __call__(self, event: UnlockProgress) -> None:
-        """Receive one progress report from the workflow."""
-        if not self._enabled:
-            return
-        if event.stage == "lookup":
-            self._console.print(f"Looking up {plural(event.total, 'person')}...", style="dim")
-            return
-        if event.stage == "estimate":
-            self._total = event.total
-            return
-        if event.stage in {"submitted", "task"}:
-            self._start()
-            if event.stage == "task":
-                self._batch_total = event.total
-            self._update(event, event.done if event.stage == "task" else 0)
-        elif event.stage == "batch_done":
-            self._finished_batches += self._batch_total
-            self._batch_total = 0
-            self._update(event, 0)
-        elif event.stage == "done" and self._progress is not None:
-            self._progress.update(self._task, completed=self._progress.tasks[0].total, description="Done")
-
-    def _start(self) -> None:
-        if self._progress is not None:
-            return
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self._console,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(self._label, total=max(self._total, 1))
-
-    def _update(self, event: UnlockProgress, done_in_batch: int) -> None:
-        if self._progress is None:
-            return
-        where = f"batch {event.batch}/{event.batches}" if event.batches else ""
-        self._progress.update(
-            self._task,
-            completed=min(self._finished_batches + done_in_batch, self._total),
-            description=f"{self._label} {where}".strip(),
-        )
-
-    def stop(self) -> None:
-        """Stop the live display (idempotent)."""
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-
-@contextmanager
-def progress_bar(console: Console, *, enabled: bool, total: int = 0, label: str = "Unlocking") -> Iterator[ProgressBar]:
-    """A ProgressBar that is always stopped, whatever happens."""
-    bar = ProgressBar(console, enabled=enabled, total=total, label=label)
+    Ctrl-C (or end of input) at the prompt is an interruption, exit 130 with an ``error:`` line: click would
+    print "Aborted." and exit 1.
+    """
     try:
-        yield bar
-    finally:
-        bar.stop()
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        sys.stderr.write("\n")  # end the prompt's line before the error line
+        raise KeyboardInterrupt from None
 
 
 # -- the command -------------------------------------------------------------------------------------------
@@ -375,6 +310,18 @@ def short_message(result: UnlockResult) -> str:
     )
 
 
+def check_cap(max_credits: int | None, *, phone: bool) -> None:
+    """A usage error for a --max-credits that cannot buy a single contact (nothing could ever be unlocked)."""
+    unit = UNIT_COST["phone" if phone else "email"]
+    if max_credits is not None and max_credits < unit:
+        what = "one phone number" if phone else "one email"
+        fail(
+            f"--max-credits {max_credits} is below the price of one contact, so nothing could be unlocked: "
+            f"{what} costs {unit} credits; give --max-credits {unit} or more",
+            EXIT_USAGE,
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``unlock`` to the app."""
     app.command(rich_help_panel="Client")(unlock)
@@ -405,12 +352,16 @@ def unlock(
         bool, typer.Option("--phone", help="Unlock phone numbers (150 credits) instead of emails (15).")
     ] = False,
     max_credits: Annotated[
-        int | None, typer.Option("--max-credits", min=0, help="Never charge more than this in total.")
+        int | None,
+        typer.Option(
+            "--max-credits", help="Never charge more than this in total (at least one contact's price: 15, phone 150)."
+        ),
     ] = None,
     yes: YesOpt = False,
     state_file: StateFileOpt = None,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     json_output: JsonOpt = False,
     more_ids: Annotated[
         list[str] | None,
@@ -424,9 +375,11 @@ def unlock(
     Exit codes: 0 all delivered, 1 failed, 2 usage, 3 insufficient credits, 4 partially delivered,
     130 interrupted (Ctrl-C).
 
-    An interrupted run continues with `contactvault tasks resume`; nobody is charged twice.
+    An interrupted run (Ctrl-C: exit 130; a lost connection: exit 1) continues with `contactvault tasks resume`;
+    nobody is charged twice.
     """
     event_id = digits(event, "--event")
+    check_cap(max_credits, phone=phone)
     id_values = [*(ids or []), *(more_ids or [])]
     chosen = [name for name, value in (("--ids", id_values), ("--from-file", from_file), ("--search", search)) if value]
     if len(chosen) != 1:
@@ -440,7 +393,7 @@ def unlock(
     console = err()
     state = ConfirmState()
     path = state_file or str(default_state_path())
-    with handled_errors(base_url), connect(base_url, api_key) as client:
+    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
         if search is not None:
             selected = search_ids(client, event_id, search)
             if not selected:
@@ -450,8 +403,14 @@ def unlock(
         if not selected:
             fail("no personnel ids given", EXIT_USAGE)
         confirm = confirm_spending(yes=yes, console=console, show=not json_output, state=state)
+        tracker = RunTracker()
+        unstarted = UnlockResult(event_id, channel_of(phone), "interrupted", estimate=state.estimate)
+        stop = functools.partial(
+            stopped, tracker=tracker, state_file=path, json_output=json_output, to_json=result_json
+        )
         try:
             with progress_bar(console, enabled=not json_output) as bar:
+                tracker.forward = bar
                 result = run_unlock(
                     client,
                     event_id,
@@ -460,10 +419,16 @@ def unlock(
                     max_credits=max_credits,
                     confirm=confirm,
                     state_file=path,
-                    on_progress=bar,
+                    on_progress=tracker,
                 )
         except KeyboardInterrupt:
-            fail(f"interrupted; continue with `contactvault tasks resume --state-file {path}`", EXIT_INTERRUPTED)
+            unstarted = dataclasses.replace(unstarted, estimate=state.estimate)
+            stop(reason="interrupted", outcome="interrupted", code=EXIT_INTERRUPTED, unstarted=unstarted)
+        except APIError as exc:
+            if tracker.run_id is None:
+                raise  # nothing was submitted: the usual one-line error
+            reason = stop_reason(exc, client.base_url)
+            stop(reason=reason, outcome="stopped", code=EXIT_FAILED, unstarted=unstarted)
     finish(result, state, phone=phone, json_output=json_output)
 
 

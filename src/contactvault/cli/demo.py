@@ -27,6 +27,7 @@ from rich.markup import escape
 from contactvault.cli.client_common import (
     ApiKeyOpt,
     BaseUrlOpt,
+    InsecureOpt,
     JsonOpt,
     connect,
     err,
@@ -283,6 +284,7 @@ def _export_file() -> Path:
 def demo(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
+    insecure: InsecureOpt = False,
     people: Annotated[int, typer.Option("--people", min=30, max=200_000, help="People to seed (embedded).")] = 2000,
     events: Annotated[int, typer.Option("--events", min=1, max=100, help="Events to seed (embedded).")] = 5,
     pick: Annotated[int, typer.Option("--pick", min=1, max=100, help="How many people to unlock.")] = 25,
@@ -334,7 +336,7 @@ def demo(
                 summary["baseUrl"] = server.base_url
         else:
             state_file = Path(tempfile.mkdtemp(prefix="contactvault-demo-")) / "state.db"
-            with connect(base_url, api_key) as client:
+            with connect(base_url, api_key, insecure=insecure) as client:
                 walk = Walkthrough(client, console, json_output, yes_all, "--yes-all", state_file, export_file, pick)
                 summary = walk.run()
                 summary["baseUrl"] = client.base_url

@@ -53,7 +53,7 @@ from ._results import (
     UnlockProgress,
     UnlockResult,
 )
-from ._retry import RetryPolicy
+from ._retry import RetryNotice, RetryPolicy
 from .config import ClientConfig, load_config, save_config
 from .state import StateStore
 
@@ -87,6 +87,7 @@ __all__ = [
     "PrecheckResult",
     "RateLimitError",
     "Reconciliation",
+    "RetryNotice",
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",

@@ -32,7 +32,7 @@ from ._models import (
 )
 from ._polling import wait_for_task
 from ._results import UnlockEstimate, UnlockProgress, UnlockResult
-from ._retry import RetryPolicy
+from ._retry import OnRetry, RetryPolicy
 from ._routes import Call, Flow, Sleep
 from ._workflow import resume_flow, unlock_flow
 
@@ -62,6 +62,8 @@ class AsyncClient(BaseClient):
         clock: Callable[[], float] | None = None,
         long_poll: float = DEFAULT_LONG_POLL,
         task_timeout: float = DEFAULT_TASK_TIMEOUT,
+        on_retry: OnRetry | None = None,
+        allow_insecure: bool = False,
     ) -> None:
         super().__init__(
             api_key,
@@ -75,6 +77,8 @@ class AsyncClient(BaseClient):
             clock=clock,
             long_poll=long_poll,
             task_timeout=task_timeout,
+            on_retry=on_retry,
+            allow_insecure=allow_insecure,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=self.timeout)
@@ -99,7 +103,7 @@ class AsyncClient(BaseClient):
 
     async def _request(self, call: Call[T]) -> T:
         """Send one described request with retries and return its parsed answer."""
-        async for attempt in self.retry_policy.async_attempts(replay_safe=call.replay_safe):
+        async for attempt in self.retry_policy.async_attempts(replay_safe=call.replay_safe, on_retry=self.on_retry):
             with attempt:
                 return await self._send_once(call)
         raise AssertionError("unreachable: stamina re-raises the last error")

@@ -17,10 +17,10 @@ import httpx
 
 from ._errors import APIConnectionError, APITimeoutError, ConfigError, error_from_response
 from ._results import UnlockEstimate, UnlockProgress
-from ._retry import RetryPolicy
+from ._retry import OnRetry, RetryPolicy
 from ._routes import Call, TaskCache
 from ._workflow import WorkflowContext
-from .config import default_state_path, load_config
+from .config import default_state_path, load_config, plain_http_host
 from .state import StateStore
 
 __all__ = ["DEFAULT_LONG_POLL", "DEFAULT_TASK_TIMEOUT", "DEFAULT_TIMEOUT", "BaseClient"]
@@ -62,13 +62,24 @@ class BaseClient:
         clock: Callable[[], float] | None = None,
         long_poll: float = DEFAULT_LONG_POLL,
         task_timeout: float = DEFAULT_TASK_TIMEOUT,
+        on_retry: OnRetry | None = None,
+        allow_insecure: bool = False,
     ) -> None:
         config = load_config(api_key=api_key, base_url=base_url, path=config_path)
         if not config.api_key:
+            withheld = "; LENSMOR_API_KEY is only sent to https://*.lensmor.com" if config.lensmor_key_withheld else ""
             raise ConfigError(
-                "no API key: pass api_key=, set CONTACTVAULT_API_KEY, or save one with `contactvault login`"
+                f"no API key for {config.base_url}{withheld}: pass api_key=, set CONTACTVAULT_API_KEY, "
+                "or save one with `contactvault login`"
+            )
+        host = plain_http_host(config.base_url)
+        if host is not None and not allow_insecure:
+            raise ConfigError(
+                f"refusing to send the API key over plain HTTP to {host}: use an https:// base URL, "
+                "or pass allow_insecure=True on a network you trust"
             )
         self._api_key = config.api_key
+        self.on_retry = on_retry
         self.base_url = config.base_url
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.retry_policy = retry or RetryPolicy(max_attempts=max_attempts)

@@ -3,7 +3,7 @@
 The tree (``except`` a node to catch everything below it)::
 
     ContactVaultError
-    ├── ConfigError                      no API key, unreadable config file
+    ├── ConfigError                      no API key, unreadable config file, plain HTTP to a remote host
     ├── StateError                       the local state file cannot be used
     └── APIError                         anything that happened while talking to the API
         ├── APIConnectionError           transport failure: DNS, refused, reset, TLS

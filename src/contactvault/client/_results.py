@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from ._models import Channel, Verification
+from ._routes import channel_spec
 
 __all__ = [
     "FAILURE_GROUPS",
@@ -86,8 +87,11 @@ class UnlockEstimate:
     @property
     def balance_after(self) -> int:
         """The balance left if every chargeable person unlocks (within ``max_credits``)."""
-        spend = self.credits if self.max_credits is None else min(self.credits, self.max_credits)
-        return self.balance - spend
+        if self.max_credits is None:
+            return self.balance - self.credits
+        # The server charges whole contacts: a cap of 40 on 15-credit emails can spend 30, never 40.
+        unit = channel_spec(self.channel).unit_cost
+        return self.balance - min(self.credits, self.max_credits - self.max_credits % unit)
 
     @property
     def is_affordable(self) -> bool:
@@ -116,7 +120,10 @@ class Reconciliation:
 
 @dataclasses.dataclass(frozen=True)
 class UnlockProgress:
-    """One step of a run, for progress bars: ``stage`` is lookup|estimate|submitted|task|batch_done|done."""
+    """One step of a run, for progress bars: ``stage`` is lookup|estimate|started|submitted|task|batch_done|done.
+
+    ``started`` comes once the run is in the state file (with its ``run_id``), before the first submission.
+    """
 
     stage: str
     run_id: str | None = None

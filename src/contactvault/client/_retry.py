@@ -12,6 +12,9 @@ Rules:
 * never retried: every other 4xx (400, 401, 402, 404, 409 ``STATE_CONFLICT``, 422) and 500;
 * a POST is retried only when it carries an Idempotency-Key, so a retry can never create a second task;
 * a server hint longer than ``max_retry_after`` is not waited for: the error is raised so the caller decides.
+
+Before each retry the client's ``on_retry`` callback (if any) gets a ``RetryNotice``, so that an interactive
+caller can say "server not reachable, retrying (2/4)" instead of staying silent through the backoff.
 """
 
 from __future__ import annotations
@@ -29,10 +32,23 @@ from ._errors import (
     retry_after_seconds,
 )
 
-__all__ = ["RetryPolicy", "retry_decision"]
+__all__ = ["RetryNotice", "RetryPolicy", "retry_decision"]
 
 # Gateways answer 502/504 while a node restarts; 500 is a bug that a retry will not fix.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryNotice:
+    """A failed attempt that is about to be retried: ``attempt`` of ``max_attempts`` comes next."""
+
+    attempt: int
+    max_attempts: int
+    error: Exception
+    wait: float | None = None  # the server's hint in seconds; None: the policy's own backoff
+
+
+OnRetry = Callable[[RetryNotice], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,18 +66,25 @@ class RetryPolicy:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
 
-    def hook(self, *, replay_safe: bool) -> Callable[[Exception], bool | float]:
+    def hook(self, *, replay_safe: bool, on_retry: OnRetry | None = None) -> Callable[[Exception], bool | float]:
         """The stamina ``on=`` hook for one request; ``replay_safe`` is False for a POST without a key."""
+        failures = 0
 
         def decide(exc: Exception) -> bool | float:
-            return retry_decision(exc, replay_safe=replay_safe, max_retry_after=self.max_retry_after)
+            nonlocal failures
+            failures += 1
+            decision = retry_decision(exc, replay_safe=replay_safe, max_retry_after=self.max_retry_after)
+            if on_retry is not None and decision is not False and failures < self.max_attempts:
+                wait = decision if not isinstance(decision, bool) else None
+                on_retry(RetryNotice(failures + 1, self.max_attempts, exc, wait))
+            return decision
 
         return decide
 
-    def attempts(self, *, replay_safe: bool) -> Iterable[stamina.Attempt]:
+    def attempts(self, *, replay_safe: bool, on_retry: OnRetry | None = None) -> Iterable[stamina.Attempt]:
         """The stamina attempts for one blocking request."""
         return stamina.retry_context(
-            on=self.hook(replay_safe=replay_safe),
+            on=self.hook(replay_safe=replay_safe, on_retry=on_retry),
             attempts=self.max_attempts,
             timeout=self.timeout,
             wait_initial=self.wait_initial,
@@ -69,10 +92,10 @@ class RetryPolicy:
             wait_jitter=self.wait_jitter,
         )
 
-    def async_attempts(self, *, replay_safe: bool) -> AsyncIterable[stamina.Attempt]:
+    def async_attempts(self, *, replay_safe: bool, on_retry: OnRetry | None = None) -> AsyncIterable[stamina.Attempt]:
         """The stamina attempts for one awaited request (the same iterator, typed for ``async for``)."""
         return stamina.retry_context(
-            on=self.hook(replay_safe=replay_safe),
+            on=self.hook(replay_safe=replay_safe, on_retry=on_retry),
             attempts=self.max_attempts,
             timeout=self.timeout,
             wait_initial=self.wait_initial,

@@ -78,8 +78,9 @@ def unlock_flow(
 ) -> Flow[UnlockResult]:
     """Look up, estimate, confirm, then submit and wait for every batch; see the module docstring."""
     spec = channel_spec(channel)
-    if max_credits is not None and max_credits < 0:
-        raise ValueError("max_credits must be >= 0")
+    if max_credits is not None and max_credits < spec.unit_cost:
+        # Nothing could be unlocked: refused before anything is asked, created or shown as an estimate.
+        raise ValueError(f"max_credits={max_credits} is below the price of one {spec.name} ({spec.unit_cost} credits)")
     ids = deduplicate(personnel_ids)
     if not ids:
         raise ValueError("personnel_ids is empty")
@@ -131,6 +132,8 @@ def run_batches(ctx: WorkflowContext, run: RunRecord) -> Flow[UnlockResult]:
     spec = channel_spec(run.channel)
     store = ctx.store
     batches = store.batches(run.run_id)
+    # From here on the run is in the state file: an interruption can be resumed (the caller may say how).
+    ctx.report("started", run_id=run.run_id, batches=len(batches))
     for batch in batches:
         if batch.is_done:
             continue

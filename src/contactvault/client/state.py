@@ -424,7 +424,13 @@ def _create_private(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Create the file ourselves so that it is 0600 from the first byte (sqlite3 would use the umask).
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
+    try:
+        # O_CREAT keeps the mode of a file that exists already (copied, or made by hand): the file holds
+        # addresses, so it is tightened (SQLite gives its -wal/-shm files the database file's mode).
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _stamp_of(value: str | int | None) -> str | None:

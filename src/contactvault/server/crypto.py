@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,17 +30,36 @@ class KeyMaterial:
         return cls((Fernet.generate_key().decode(),), Fernet.generate_key().decode())
 
     def dump(self, path: Path) -> None:
-        """Write a key file readable by its owner only."""
+        """Write a key file readable by its owner only (atomically; an existing file is replaced, not reused)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"fernet_keys": list(self.fernet_keys), "hash_key": self.hash_key}, fh)
+        text = json.dumps({"fernet_keys": list(self.fernet_keys), "hash_key": self.hash_key})
+        write_private_file(path, text)
 
     @classmethod
     def load(cls, path: Path) -> KeyMaterial:
         """Read a key file written by ``dump``."""
         data = json.loads(path.read_text())
         return cls(tuple(data["fernet_keys"]), data["hash_key"])
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` as a new file of mode 0600, atomically and durably.
+
+    ``mkstemp`` creates a fresh 0600 file beside the target, which is renamed over it: the keys are never in a
+    file others can read (an ``O_TRUNC`` of an existing file would keep its old mode), and a reader sees the
+    old file or the new one, never half of one. The client has its own copy of this helper: it never imports
+    server code.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class Cipher:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, insert, or_, select, update
 
 from contactvault.server.db import audit
-from contactvault.server.db.tables import accounts, api_keys
+from contactvault.server.db.tables import accounts, api_keys, audit_log
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidApiKey, InvalidRequest, NotFound, StateConflict
 from contactvault.server.runtime import Runtime
@@ -94,7 +95,8 @@ def revoke_key(rt: Runtime, key_id: str) -> None:
 def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey, datetime]:
     """Issue a successor for the same account; the old key keeps working for ``overlap``, then expires.
 
-    Returns the new key and the old key's expiry.
+    Returns the new key and the old key's expiry. A key already being rotated (it has an expiry) is refused with
+    StateConflict naming its successor: a second successor, and a second overlap, would be silently confusing.
     """
     if overlap < timedelta(0):
         raise InvalidRequest("overlap must not be negative.", {"field": "overlap"})
@@ -109,9 +111,11 @@ def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey,
             raise NotFound(f"Key {key_id} not found.")
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
             raise StateConflict(f"Key {key_id} is revoked or expired; create a new key instead.")
+        if row.expires_at is not None:
+            # A rotation is pending: a second one would issue a second successor. Refused, naming the first.
+            raise StateConflict(_pending_message(conn, key_id, row.expires_at))
         issued = _issue(conn, int(row.account_id), row.label, now)
-        # Never lengthen a key's life: an earlier expiry stays.
-        expires_at = now + overlap if row.expires_at is None else min(row.expires_at, now + overlap)
+        expires_at = now + overlap
         conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(expires_at=expires_at))
         audit.record(
             conn,
@@ -127,6 +131,87 @@ def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey,
             now,
         )
     return issued, expires_at
+
+
+def _pending_message(conn: Connection, key_id: str, expires_at: datetime) -> str:
+    detail = conn.execute(
+        select(audit_log.c.detail)
+        .where(audit_log.c.action == AuditAction.KEY_ROTATE.value, audit_log.c.subject_id == key_id)
+        .order_by(audit_log.c.id.desc())
+        .limit(1)
+    ).scalar()
+    successor = json.loads(detail).get("successor") if detail else None
+    who = f"its successor is {successor}" if successor else "it has a successor"
+    return (
+        f"Key {key_id} is already being rotated: {who} and {key_id} expires at {_iso(expires_at)}. "
+        f"To end it now: `contactvault admin key revoke {key_id}`; to replace the successor, rotate that key."
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What an operator may see of a key: never the secret or its hash."""
+
+    key_id: str
+    account_id: int
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    state: str  # active, expiring (rotated, still working), expired, revoked
+
+    def as_json(self) -> dict[str, object]:
+        """camelCase JSON; ``prefix`` is how the key starts, enough to recognise it in a config file."""
+        return {
+            "keyId": self.key_id,
+            "accountId": str(self.account_id),
+            "prefix": f"sk_{self.key_id}_",
+            "label": self.label,
+            "createdAt": _iso(self.created_at),
+            "lastUsedAt": _iso(self.last_used_at),
+            "revokedAt": _iso(self.revoked_at),
+            "expiresAt": _iso(self.expires_at),
+            "state": self.state,
+        }
+
+
+def list_keys(rt: Runtime, account_id: int | None = None) -> list[KeyInfo]:
+    """Every key (of one account, when given), oldest first; NotFound for an unknown account."""
+    now = rt.clock.now()
+    with rt.db.read() as conn:
+        known = select(accounts.c.id).where(accounts.c.id == account_id)
+        if account_id is not None and conn.execute(known).first() is None:
+            raise NotFound(f"Account {account_id} not found.")
+        query = select(
+            api_keys.c.id,
+            api_keys.c.account_id,
+            api_keys.c.label,
+            api_keys.c.created_at,
+            api_keys.c.last_used_at,
+            api_keys.c.revoked_at,
+            api_keys.c.expires_at,
+        ).order_by(api_keys.c.created_at, api_keys.c.id)
+        if account_id is not None:
+            query = query.where(api_keys.c.account_id == account_id)
+        rows = conn.execute(query).all()
+    state = [_state(r.revoked_at, r.expires_at, now) for r in rows]
+    return [
+        KeyInfo(r.id, int(r.account_id), r.label, r.created_at, r.last_used_at, r.revoked_at, r.expires_at, s)
+        for r, s in zip(rows, state, strict=True)
+    ]
+
+
+def _state(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> str:
+    if revoked_at is not None and revoked_at <= now:
+        return "revoked"
+    if expires_at is not None:
+        return "expired" if expires_at <= now else "expiring"
+    return "active"
 
 
 def authenticate(rt: Runtime, authorization: str | None) -> int:

@@ -15,9 +15,7 @@ Keys never enter the database: the audit row of a rotation carries counts only.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -119,13 +117,7 @@ def retire_old_keys(path: Path) -> KeyMaterial:
 
 def write_key_file(path: Path, keys: KeyMaterial) -> None:
     """Replace the key file atomically (a reader sees the old file or the new one, never half of one)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"fernet_keys": list(keys.fernet_keys), "hash_key": keys.hash_key}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    keys.dump(path)
 
 
 @dataclass(slots=True)

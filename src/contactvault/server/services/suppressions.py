@@ -4,6 +4,7 @@ hashes only)."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -23,9 +24,32 @@ from contactvault.server.runtime import Runtime
 KINDS = ("email", "phone", "person")
 SCAN_BATCH = 1000
 
+# The importer's rules (services/import_records.py): an entry that could never match a stored value is refused
+# instead of being listed (and reported as "added") for nothing.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_PERSON = re.compile(r"[0-9]{1,19}")
+PROBLEMS = {
+    "email": "is not a valid email address",
+    "phone": "is not a valid phone number (E.164: + country code and 7-15 digits)",
+    "person": "is not a personnel id (digits)",
+}
+
+
+def normal_value(kind: str, value: str) -> str | None:
+    """The value as it is stored and hashed (a phone without punctuation), or None when it is malformed."""
+    text = value.strip()
+    if kind == "phone":
+        text = _PHONE_PUNCTUATION.sub("", text)
+    pattern = {"email": _EMAIL, "phone": _E164, "person": _PERSON}.get(kind)
+    return text if pattern is not None and pattern.fullmatch(text) else None
+
 
 def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
-    """The keyed hash a suppression is stored and looked up under."""
+    """The keyed hash a suppression is stored and looked up under (InvalidRequest for a malformed value)."""
     if kind not in KINDS:
         raise InvalidRequest(f"Unknown suppression kind {kind!r}.", {"field": "kind"})
     if kind == "person":
@@ -34,8 +58,12 @@ def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
         pid = parse_person_id(value.strip())
         if pid is None:
             raise InvalidRequest("A person is a personnel id (1-20 digits, > 0).", {"field": "person"})
-        value = str(pid)
-    return cipher.lookup_hash(kind, value)
+        return cipher.lookup_hash(kind, str(pid))
+    normal = normal_value(kind, value)
+    if normal is None:
+        # The message never quotes the value: it is personal data.
+        raise InvalidRequest(f"The {kind} {PROBLEMS[kind]}; nothing was changed.", {"field": kind})
+    return cipher.lookup_hash(kind, normal)
 
 
 def suppress(rt: Runtime, kind: str, value: str) -> bool:
