@@ -119,3 +119,12 @@ def test_with_nobody_likely_to_deliver_the_demo_says_why() -> None:
         "Nobody at event 100 is still locked; passed over: 2 whose unlock failed before (it would fail again), "
         "1 already unlocked."
     )
+
+
+def test_more_delivered_than_shown_points_to_the_demos_own_export(cli: CLI) -> None:
+    result = cli("demo", "--people", "300", "--events", "2", "--pick", "30")
+    assert result.exit_code == 0, result.output
+    # The demo's state file is thrown away: `contactvault export` would write a header only.
+    assert "`contactvault export`" not in result.stdout
+    assert "more: all are in the CSV export of step 8" in result.stdout
+    assert "Wrote " in result.stdout.split("more: all are in the CSV export of step 8")[1]

@@ -220,8 +220,11 @@ def reconciliation_line(rec: Reconciliation | None) -> Text:
     return line + verdict
 
 
-def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS) -> Table:
-    """Delivered contacts (the first ``limit``)."""
+EXPORT_HINT = "`contactvault export` writes them all"
+
+
+def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS, more: str = EXPORT_HINT) -> Table:
+    """Delivered contacts (the first ``limit``); ``more`` says where the rest are."""
     channel = contacts[0].channel if contacts else "email"
     table = Table(title="Delivered", title_justify="left")
     names = ("ID", "Name", "Title", "Company", "Email" if channel == "email" else "Phone", "Verification")
@@ -238,7 +241,7 @@ def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS)
             verified,
         )
     if len(contacts) > limit:
-        table.caption = f"... and {len(contacts) - limit} more: `contactvault export` writes them all"
+        table.caption = f"... and {len(contacts) - limit} more: {more}"
     return table
 
 
@@ -253,8 +256,11 @@ def _ids(ids: Iterable[str], limit: int = 10) -> str:
     return shown + (f", ... (+{len(items) - limit})" if len(items) > limit else "")
 
 
-def result_summary(result: UnlockResult) -> RenderableType:
-    """Delivered / failed by errorCode / skipped with reason, then the reconciliation line."""
+def result_summary(result: UnlockResult, more: str = EXPORT_HINT) -> RenderableType:
+    """Delivered / failed by errorCode / skipped with reason, then the reconciliation line.
+
+    ``more`` says where the delivered contacts beyond the table's rows are (a hint that must be true where shown).
+    """
     unit = "emails" if result.channel == "email" else "phone numbers"
     table = Table(title=f"Unlock {unit} at event {result.event_id}: {result.status}", title_justify="left")
     table.add_column("Outcome")
@@ -274,7 +280,7 @@ def result_summary(result: UnlockResult) -> RenderableType:
         table.add_row(Text(f"skipped: {reason}", style="yellow"), _n(len(ids)), _ids(ids))
     parts: list[RenderableType] = [table]
     if result.delivered:
-        parts.append(delivered_table(result.delivered))
+        parts.append(delivered_table(result.delivered, more=more))
     parts.append(reconciliation_line(result.reconciliation))
     if result.run_id:
         parts.append(Text(f"Run {result.run_id}; tasks {', '.join(result.task_ids) or 'none'}.", style="dim"))
