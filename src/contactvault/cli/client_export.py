@@ -19,7 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
-from contactvault.cli.client_common import StateFileOpt, digits, err, handled_errors
+from contactvault.cli.client_common import ApiKeyOpt, BaseUrlOpt, StateFileOpt, digits, err, handled_errors
+from contactvault.cli.client_erasures import forget_erased
 from contactvault.cli.client_render import by_id
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Channel, DeliveredContact, StateStore
@@ -112,14 +113,25 @@ def export(
     ] = None,
     state_file: StateFileOpt = None,
     json_output: Annotated[bool, typer.Option("--json", help="With --output: print a JSON summary on stdout.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not ask the server which contacts were erased since.")
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
-    """Export delivered contacts from the local state file, each exactly once (works offline)."""
+    """Export delivered contacts from the local state file, each exactly once.
+
+    First asks the server which of them were erased or opted out since, and drops those from the state file
+    (skipped with --offline, or when no key or server is at hand: it says so).
+    """
     if json_output and output is None:
         fail("--json prints a summary and needs --output; for JSON data use --format jsonl", EXIT_USAGE)
     event_id = digits(event, "--event") if event is not None else None
     channel: Channel = "phone" if phone else "email"
     path = Path(state_file).expanduser() if state_file else default_state_path()
     contacts: list[DeliveredContact] = []
+    if path.exists() and not offline:
+        err().print(forget_erased(path, base_url, api_key), style="dim", markup=False)
     if path.exists():
         with handled_errors(), StateStore(path) as store:
             contacts = store.delivered_contacts(event_id=event_id, channel=channel, run_id=run_id)

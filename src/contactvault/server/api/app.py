@@ -15,7 +15,7 @@ from contactvault.server.api import errors, openapi
 from contactvault.server.api.deps import json
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
-from contactvault.server.api.routes import actions, contacts, credits, events, personnel
+from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked
 from contactvault.server.bootstrap import build_runtime, load_keys
 from contactvault.server.config import Settings
 from contactvault.server.logs import AccessLogMiddleware
@@ -80,7 +80,7 @@ def create_app(
     app.state.rate_limiter = limiter
     errors.install(app)
     errors.install_body_limit(app)
-    for module in (credits, events, personnel, contacts, actions):
+    for module in (credits, events, personnel, contacts, unlocked, actions):
         app.include_router(module.router)
     openapi.install(app)
 
