@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from contactvault.server.api import errors, openapi
+from contactvault.server.api import docs_pages, errors, openapi
 from contactvault.server.api.deps import json
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
@@ -70,7 +70,9 @@ def create_app(
                 thread.join(timeout=30)
             rt.notifier.close()
 
-    app = FastAPI(title="contactvault", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="contactvault", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.runtime = rt
     if not isinstance(rt.cipher, ReloadingCipher):
         # A key rotation run by `contactvault admin rotate-encryption-key` re-seals values under a key this
@@ -83,6 +85,7 @@ def create_app(
     for module in (credits, events, personnel, contacts, unlocked, actions):
         app.include_router(module.router)
     openapi.install(app)
+    docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
