@@ -14,6 +14,7 @@ from contactvault.cli.common import DbOption, database_url, fail, open_runtime
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
+    from contactvault.server.runtime import Runtime
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOpt = Annotated[int, typer.Option(min=1, max=65535, envvar="CONTACTVAULT_PORT", help="TCP port.")]
@@ -130,14 +131,26 @@ def worker(db: DbOption = None) -> None:
         rt.db.dispose()
 
 
+def seed_demo(rt: Runtime) -> tuple[int, str]:
+    """What ``make run`` seeds on an empty database: the directory (deterministic), an account, 10,000 credits.
+
+    Returns the account id and its new API key. docs/cli.md's examples use this data (a test runs them).
+    """
+    from contactvault.server.services import accounts, credits
+    from contactvault.server.services.seeding import seed_directory
+
+    seed_directory(rt, people=5000, events=20, seed=0)
+    account_id = accounts.create_account(rt, "demo")
+    credits.grant(rt, account_id, 10_000)
+    return account_id, accounts.create_key(rt, account_id, "demo").api_key
+
+
 def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption = None) -> None:
     """Serve with demo data: on an empty database, seed a directory and a demo account, and print its key."""
     from sqlalchemy import func, select
 
     from contactvault.server.db.tables import accounts as accounts_table
     from contactvault.server.db.tables import personnel
-    from contactvault.server.services import accounts, credits
-    from contactvault.server.services.seeding import seed_directory
 
     sock = listen(host, port)
     settings = _settings(db)
@@ -149,10 +162,7 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
     base = f"http://{host}:{port}"
     if people == 0:
         print("Empty database: seeding a demo directory (about 5,000 people)...", flush=True)
-        seed_directory(rt, people=5000, events=20, seed=0)
-        account_id = accounts.create_account(rt, "demo")
-        credits.grant(rt, account_id, 10_000)
-        key = accounts.create_key(rt, account_id, "demo").api_key
+        account_id, key = seed_demo(rt)
         print(f"\nDemo account {account_id} with 10,000 credits.\nAPI key (shown once): {key}\n")
         print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance\n')
     else:
