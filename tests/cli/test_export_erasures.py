@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -71,3 +73,16 @@ def test_offline_or_unreachable_exports_the_file_as_it_is_and_says_so(
     no_key = connected("export")
     assert no_key.exit_code == 0
     assert "Not checked for erased contacts" in no_key.stderr
+
+
+def test_the_more_rows_hint_names_a_command_that_finds_them(connected: CLI, tmp_path: Path) -> None:
+    own = tmp_path / "elsewhere" / "runs.db"
+    ids = ",".join(str(i) for i in range(31, 60) if i % 10)  # 27 people, all with emails: more than a table shows
+    result = connected("unlock", "--event", "100", "--ids", ids, "--yes", "--state-file", str(own))
+    assert result.exit_code == 0, result.output
+    hint = re.search(r"more: `(contactvault export [^`]*)` writes them all", result.stdout)
+    assert hint is not None, result.stdout
+    command = shlex.split(hint.group(1))
+    assert "--state-file" in command  # a plain `contactvault export` would read the default state file
+    rows = exported(connected, *command[2:])
+    assert len(rows) == 27

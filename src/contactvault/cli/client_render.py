@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from contactvault.client import (
 from contactvault.client.state import RunRecord
 
 __all__ = [
+    "EXPORT_HINT",
     "MAX_ROWS",
     "balance_table",
     "contact_table",
@@ -32,6 +34,7 @@ __all__ = [
     "estimate_table",
     "event_table",
     "events_table",
+    "export_hint",
     "page_footer",
     "people_table",
     "reconciliation_line",
@@ -221,6 +224,16 @@ def reconciliation_line(rec: Reconciliation | None) -> Text:
 
 
 EXPORT_HINT = "`contactvault export` writes them all"
+
+
+def export_hint(run_id: str | None, state_file: str | None) -> str:
+    """A ``more`` note naming an export command that really finds a run's contacts (its state file included)."""
+    command = "contactvault export"
+    if run_id:
+        command += f" --run {run_id}"
+    if state_file:
+        command += f" --state-file {shlex.quote(state_file)}"
+    return f"`{command}` writes them all"
 
 
 def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS, more: str = EXPORT_HINT) -> Table:

@@ -37,7 +37,7 @@ from contactvault.cli.client_common import (
     is_interactive,
     out,
 )
-from contactvault.cli.client_render import estimate_table, result_summary
+from contactvault.cli.client_render import estimate_table, export_hint, result_summary
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, emit, fail
 from contactvault.client import Client, UnlockEstimate, UnlockProgress, UnlockResult
 from contactvault.client.config import default_state_path
@@ -445,10 +445,12 @@ def unlock(
                 )
         except KeyboardInterrupt:
             fail(f"interrupted; continue with `contactvault tasks resume --state-file {path}`", EXIT_INTERRUPTED)
-    finish(result, state, phone=phone, json_output=json_output)
+    finish(result, state, phone=phone, json_output=json_output, state_file=state_file)
 
 
-def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_output: bool) -> None:
+def finish(
+    result: UnlockResult, state: ConfirmState, *, phone: bool, json_output: bool, state_file: str | None = None
+) -> None:
     """Print the summary (or JSON) and exit with the run's code."""
     if result.status == "cancelled":
         estimate = result.estimate or state.estimate
@@ -465,7 +467,7 @@ def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_outpu
         console = out()
         if result.status == "nothing_to_unlock":
             console.print(f"Nothing to unlock: all {len(result.skipped):,} people were skipped, nothing was spent.")
-        console.print(result_summary(result))
+        console.print(result_summary(result, more=export_hint(result.run_id, state_file)))
     if outcome.exit_code == EXIT_INSUFFICIENT:
         fail(short_message(result), EXIT_INSUFFICIENT)
     if outcome.exit_code != EXIT_OK:
