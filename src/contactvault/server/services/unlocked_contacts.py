@@ -33,6 +33,8 @@ from contactvault.server.services.directory import PageRequest, page_of
 log = logging.getLogger("contactvault.unlocked")
 
 SINCE_EXAMPLE = "2026-11-30T09:00:00Z"
+# Keyed hashes looked up per query (bound parameters stay well under every driver's limit).
+HASH_CHUNK = 500
 
 
 def parse_since(raw: str | None) -> datetime | None:
@@ -63,24 +65,43 @@ class _Hidden:
         return personnel_id in self.people or (personnel_id, channel) in self.addresses
 
 
-def _opted_out(conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since: datetime | None) -> _Hidden:
-    """Which of these unlock rows the opt-out list covers (entries added since ``since``, when given)."""
-    query = select(suppressions.c.kind, suppressions.c.value_hash)
-    if since is not None:
-        query = query.where(suppressions.c.created_at >= since)
-    listed = {(kind, bytes(digest)) for kind, digest in conn.execute(query)}
-    people: set[int] = set()
-    addresses: set[tuple[int, str]] = set()
-    if not listed or not rows:
-        return _Hidden(people, addresses)
-    kinds = {kind for kind, _ in listed}
+def _listed(
+    conn: Connection, wanted: Iterable[tuple[str, bytes]], since: datetime | None
+) -> dict[tuple[str, bytes], datetime]:
+    """Which of these (kind, keyed hash) pairs are on the opt-out list (added since ``since``), and when."""
+    pairs = set(wanted)
+    digests = sorted({digest for _, digest in pairs})
+    found: dict[tuple[str, bytes], datetime] = {}
+    for start in range(0, len(digests), HASH_CHUNK):
+        query = select(suppressions.c.kind, suppressions.c.value_hash, suppressions.c.created_at).where(
+            suppressions.c.value_hash.in_(digests[start : start + HASH_CHUNK])
+        )
+        if since is not None:
+            query = query.where(suppressions.c.created_at >= since)
+        for kind, digest, at in conn.execute(query):
+            if (kind, bytes(digest)) in pairs:
+                found[(kind, bytes(digest))] = _aware(at)
+    return found
+
+
+def _candidates(cipher: Cipher, rows: Sequence[Row[Any]]) -> dict[tuple[int, str | None], tuple[str, bytes]]:
+    """(person, None) -> the person's hash, (person, channel) -> the stored value's hash, for these unlock rows."""
+    found: dict[tuple[int, str | None], tuple[str, bytes]] = {}
     for row in rows:
         pid, channel = int(row.personnel_id), str(row.channel)
-        if "person" in kinds and ("person", cipher.lookup_hash("person", str(pid))) in listed:
-            people.add(pid)
-        value = _open(cipher, row) if channel in kinds else None
-        if value is not None and (channel, cipher.lookup_hash(channel, value)) in listed:
-            addresses.add((pid, channel))
+        found[(pid, None)] = ("person", cipher.lookup_hash("person", str(pid)))
+        value = _open(cipher, row)
+        if value is not None:
+            found[(pid, channel)] = (channel, cipher.lookup_hash(channel, value))
+    return found
+
+
+def _opted_out(conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since: datetime | None) -> _Hidden:
+    """Which of these unlock rows the opt-out list covers (entries added since ``since``, when given)."""
+    candidates = _candidates(cipher, rows)
+    listed = _listed(conn, candidates.values(), since)
+    people = {pid for (pid, channel), pair in candidates.items() if channel is None and pair in listed}
+    addresses = {(pid, channel) for (pid, channel), pair in candidates.items() if channel and pair in listed}
     return _Hidden(people, addresses)
 
 
@@ -173,25 +194,10 @@ def _opt_out_times(
     conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since: datetime | None
 ) -> dict[tuple[int, str | None], datetime]:
     """(person, None) for a person on the list, else (person, channel) for an address on it -> when it was added."""
-    query = select(suppressions.c.kind, suppressions.c.value_hash, suppressions.c.created_at)
-    if since is not None:
-        query = query.where(suppressions.c.created_at >= since)
-    listed = {(kind, bytes(digest)): _aware(at) for kind, digest, at in conn.execute(query)}
-    found: dict[tuple[int, str | None], datetime] = {}
-    if not listed:
-        return found
-    for pid in _distinct(int(r.personnel_id) for r in rows):
-        at = listed.get(("person", cipher.lookup_hash("person", str(pid))))
-        if at is not None:
-            found[(pid, None)] = at
-    for row in rows:
-        pid, channel = int(row.personnel_id), str(row.channel)
-        value = _open(cipher, row) if (pid, None) not in found else None
-        at = listed.get((channel, cipher.lookup_hash(channel, value))) if value is not None else None
-        if at is not None:
-            found[(pid, channel)] = at
+    candidates = _candidates(cipher, rows)
+    listed = _listed(conn, candidates.values(), since)
+    found = {key: listed[pair] for key, pair in candidates.items() if key[1] is None and pair in listed}
+    for (pid, channel), pair in candidates.items():
+        if channel is not None and (pid, None) not in found and pair in listed:
+            found[(pid, channel)] = listed[pair]
     return found
-
-
-def _distinct(ids: Iterable[int]) -> list[int]:
-    return sorted(set(ids))
