@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[server,cli,postgres]" --group dev
 	touch $(STAMP)
 
+# make run PORT=8011 (or CONTACTVAULT_PORT=8011 make run) serves on another port; the default is 8000.
+PORT ?= $(CONTACTVAULT_PORT)
+
 run: $(STAMP)
-	$(BIN)/contactvault demo-serve
+	$(BIN)/contactvault demo-serve$(if $(PORT), --port $(PORT))
 
 # The whole suite, on SQLite and on PostgreSQL (throwaway servers; .ci/install-services installs them if missing).
 test: $(STAMP)

@@ -11,6 +11,9 @@ import httpx
 import pytest
 
 from contactvault.cli import demo
+from contactvault.cli.demo import pick_people
+from contactvault.client import Client
+from tests.client.fake_api import FakeAPI
 from tests.factories import Account
 
 from .conftest import CLI, LiveServer
@@ -101,3 +104,50 @@ def test_the_demo_takes_insecure_as_its_refusal_says(cli: CLI, no_backoff: None)
     allowed = cli("demo", "--base-url", "http://cv.invalid:8000", "--api-key", "sk_x", "--insecure")
     assert allowed.exit_code == 1
     assert "cannot reach http://cv.invalid:8000" in allowed.stderr.replace("\n", "")
+
+
+def test_demo_picks_only_people_likely_to_deliver(cli: CLI, live: LiveServer, user: Account) -> None:
+    # 10, 20 and 30 have no email in the test directory: their unlocks fail (uncharged), and would fail again.
+    failed = cli(
+        "unlock", "--event", "100", "--ids", "10,20,30", "--yes", "--base-url", live.base_url, "--api-key", user.api_key
+    )
+    assert failed.exit_code == 1, failed.output
+    body = cli.json("demo", "--base-url", live.base_url, "--api-key", user.api_key, "--yes-all", "--pick", "5")
+    assert body["picked"] == ["5", "15", "25", "35", "40"]  # "VP" titles; 10, 20 and 30 passed over
+
+
+def _fake_client(statuses: list[str]) -> Client:
+    api = FakeAPI(people=len(statuses))
+    for person, status in zip(api.people.values(), statuses, strict=True):
+        person.status["email"] = status
+    return Client(api_key="sk_test_secret", base_url="http://cv.test", transport=api.transport())
+
+
+def test_pick_passes_over_failed_unlocking_and_unlocked_people() -> None:
+    with _fake_client(["failed", "locked", "unlocking", "unlocked", "locked", "failed"]) as client:
+        pick = pick_people(client, "100", 5)
+    assert [p.id for p in pick.people] == ["2", "5"]
+    assert pick.passed_over == {"failed": 2, "unlocking": 1, "unlocked": 1}
+    assert pick.shortfall("100", 5) == (
+        "Only 2 people at event 100 are still locked; passed over: 2 whose unlock failed before "
+        "(it would fail again), 1 unlocking, 1 already unlocked."
+    )
+
+
+def test_with_nobody_likely_to_deliver_the_demo_says_why() -> None:
+    with _fake_client(["failed", "unlocked", "failed"]) as client:
+        pick = pick_people(client, "100", 5)
+    assert pick.people == []
+    assert pick.shortfall("100", 5) == (
+        "Nobody at event 100 is still locked; passed over: 2 whose unlock failed before (it would fail again), "
+        "1 already unlocked."
+    )
+
+
+def test_more_delivered_than_shown_points_to_the_demos_own_export(cli: CLI) -> None:
+    result = cli("demo", "--people", "300", "--events", "2", "--pick", "30")
+    assert result.exit_code == 0, result.output
+    # The demo's state file is thrown away: `contactvault export` would write a header only.
+    assert "`contactvault export`" not in result.stdout
+    assert "more: all are in the CSV export of step 8" in result.stdout
+    assert "Wrote " in result.stdout.split("more: all are in the CSV export of step 8")[1]

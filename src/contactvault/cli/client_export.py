@@ -18,7 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
-from contactvault.cli.client_common import StateFileOpt, digits, err, handled_errors
+from contactvault.cli.client_common import ApiKeyOpt, BaseUrlOpt, StateFileOpt, digits, err, handled_errors
+from contactvault.cli.client_erasures import forget_erased
 from contactvault.cli.client_render import by_id, plural
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Channel, DeliveredContact, StateStore
@@ -116,10 +117,17 @@ def export(
     ] = None,
     state_file: StateFileOpt = None,
     json_output: Annotated[bool, typer.Option("--json", help="With --output: print a JSON summary on stdout.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not ask the server which contacts were erased since.")
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
-    """Export delivered contacts from the local state file, each exactly once (works offline).
+    """Export delivered contacts from the local state file, each exactly once.
 
     With --run, the run's channel is exported (--phone is not needed for a phone run); an unknown run is an error.
+    First asks the server which of them were erased or opted out since, and drops those from the state file
+    (skipped with --offline, or when no key or server is at hand: it says so).
     """
     if json_output and output is None:
         fail("--json prints a summary and needs --output; for JSON data use --format jsonl", EXIT_USAGE)
@@ -127,6 +135,8 @@ def export(
     channel: Channel = "phone" if phone else "email"
     path = Path(state_file).expanduser() if state_file else default_state_path()
     contacts: list[DeliveredContact] = []
+    if path.exists() and not offline:
+        err().print(forget_erased(path, base_url, api_key), style="dim", markup=False)
     if path.exists():
         with handled_errors(), StateStore(path) as store:
             if run_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from contactvault.client import (
 from contactvault.client.state import RunRecord
 
 __all__ = [
+    "EXPORT_HINT",
     "MAX_ROWS",
     "balance_table",
     "contact_table",
@@ -33,6 +35,7 @@ __all__ = [
     "estimate_table",
     "event_table",
     "events_table",
+    "export_hint",
     "page_footer",
     "people_table",
     "plural",
@@ -230,8 +233,21 @@ def reconciliation_line(rec: Reconciliation | None, status: str | None = None) -
     return line + verdict
 
 
-def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS) -> FitTable:
-    """Delivered contacts (the first ``limit``)."""
+EXPORT_HINT = "`contactvault export` writes them all"
+
+
+def export_hint(run_id: str | None, state_file: str | None) -> str:
+    """A ``more`` note naming an export command that really finds a run's contacts (its state file included)."""
+    command = "contactvault export"
+    if run_id:
+        command += f" --run {run_id}"
+    if state_file:
+        command += f" --state-file {shlex.quote(state_file)}"
+    return f"`{command}` writes them all"
+
+
+def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS, more: str = EXPORT_HINT) -> FitTable:
+    """Delivered contacts (the first ``limit``); ``more`` says where the rest are."""
     channel = contacts[0].channel if contacts else "email"
     table = FitTable(
         [
@@ -257,7 +273,7 @@ def delivered_table(contacts: Sequence[DeliveredContact], limit: int = MAX_ROWS)
             verified,
         )
     if len(contacts) > limit:
-        table.caption = f"... and {len(contacts) - limit:,} more: `contactvault export` writes them all"  # n > 0
+        table.caption = f"... and {len(contacts) - limit:,} more: {more}"  # n > 0
     return table
 
 
@@ -272,8 +288,11 @@ def _ids(ids: Iterable[str], limit: int = 10) -> str:
     return shown + (f", ... (+{len(items) - limit})" if len(items) > limit else "")
 
 
-def result_summary(result: UnlockResult) -> RenderableType:
-    """Delivered / failed by errorCode / skipped with reason, then the reconciliation line."""
+def result_summary(result: UnlockResult, more: str = EXPORT_HINT) -> RenderableType:
+    """Delivered / failed by errorCode / skipped with reason, then the reconciliation line.
+
+    ``more`` says where the delivered contacts beyond the table's rows are (a hint that must be true where shown).
+    """
     unit = "emails" if result.channel == "email" else "phone numbers"
     table = FitTable(
         [Col("Outcome"), Col("People", justify="right"), Col("Personnel ids")],
@@ -294,7 +313,7 @@ def result_summary(result: UnlockResult) -> RenderableType:
         table.add_row(Text(f"skipped: {reason}", style="yellow"), _n(len(ids)), _ids(ids))
     parts: list[RenderableType] = [table]
     if result.delivered:
-        parts.append(delivered_table(result.delivered))
+        parts.append(delivered_table(result.delivered, more=more))
     parts.append(reconciliation_line(result.reconciliation, result.status))
     if result.run_id:
         # Phone and email tasks are separate resources: say which, so `tasks show` is asked the right way.

@@ -27,7 +27,7 @@ from contactvault.cli.client_common import (
     wire,
 )
 from contactvault.cli.client_interruptions import stop_reason
-from contactvault.cli.client_render import plural, result_summary, runs_table, task_view
+from contactvault.cli.client_render import export_hint, plural, result_summary, runs_table, task_view
 from contactvault.cli.client_unlock import UNIT_COST, classify, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, fail
 from contactvault.client import APIError, Channel, Client, NotFoundError, StateStore, UnlockTask
@@ -158,7 +158,7 @@ def tasks_resume(
     else:
         console = out()
         for result in results:
-            console.print(result_summary(result))
+            console.print(result_summary(result, more=export_hint(result.run_id, state_file)))
     if outcome.exit_code != EXIT_OK:
         fail(f"resumed runs ended {outcome.name.replace('_', ' ')}", outcome.exit_code)
 

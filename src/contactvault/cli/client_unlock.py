@@ -40,7 +40,7 @@ from contactvault.cli.client_common import (
 )
 from contactvault.cli.client_interruptions import RunTracker, channel_of, stop_reason, stopped
 from contactvault.cli.client_progress import ProgressBar, progress_bar
-from contactvault.cli.client_render import estimate_table, plural, result_summary
+from contactvault.cli.client_render import estimate_table, export_hint, plural, result_summary
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, emit, fail
 from contactvault.client import APIError, Client, UnlockEstimate, UnlockProgress, UnlockResult
 from contactvault.client.config import default_state_path
@@ -429,10 +429,12 @@ def unlock(
                 raise  # nothing was submitted: the usual one-line error
             reason = stop_reason(exc, client.base_url)
             stop(reason=reason, outcome="stopped", code=EXIT_FAILED, unstarted=unstarted)
-    finish(result, state, phone=phone, json_output=json_output)
+    finish(result, state, phone=phone, json_output=json_output, state_file=state_file)
 
 
-def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_output: bool) -> None:
+def finish(
+    result: UnlockResult, state: ConfirmState, *, phone: bool, json_output: bool, state_file: str | None = None
+) -> None:
     """Print the summary (or JSON) and exit with the run's code."""
     if result.status == "cancelled":
         estimate = result.estimate or state.estimate
@@ -451,7 +453,7 @@ def finish(result: UnlockResult, state: ConfirmState, *, phone: bool, json_outpu
             skipped = len(result.skipped)
             who = "the one person was" if skipped == 1 else f"all {skipped:,} people were"
             console.print(f"Nothing to unlock: {who} skipped, nothing was spent.")
-        console.print(result_summary(result))
+        console.print(result_summary(result, more=export_hint(result.run_id, state_file)))
     if outcome.exit_code == EXIT_INSUFFICIENT:
         fail(short_message(result), EXIT_INSUFFICIENT)
     if outcome.exit_code != EXIT_OK:

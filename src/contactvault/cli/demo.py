@@ -15,6 +15,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,18 +139,53 @@ def embedded_server(
             rt.db.dispose()
 
 
-def pick_people(client: Client, event_id: str, count: int) -> tuple[list[ContactItem], list[str]]:
-    """Up to ``count`` still-locked people, best titles first; also which searches were used."""
+# Why someone is not picked, in the order the note lists them.
+PASSED_OVER = {
+    "failed": "whose unlock failed before (it would fail again)",
+    "unlocking": "unlocking",
+    "unlocked": "already unlocked",
+}
+
+
+@dataclasses.dataclass
+class Pick:
+    """The people the demo will unlock, the searches that found them, and how many it passed over and why."""
+
+    people: list[ContactItem]
+    searches: list[str]
+    passed_over: Counter[str]
+
+    def shortfall(self, event_id: str, wanted: int) -> str | None:
+        """A note when fewer than ``wanted`` people could be picked, saying who was passed over; else None."""
+        if len(self.people) >= wanted:
+            return None
+        reasons = [f"{self.passed_over[s]:,} {text}" for s, text in PASSED_OVER.items() if self.passed_over[s]]
+        found = {0: "Nobody", 1: "Only 1 person"}.get(len(self.people), f"Only {len(self.people)} people")
+        found += f" at event {event_id} {'are' if len(self.people) > 1 else 'is'}"
+        because = f"; passed over: {', '.join(reasons)}" if reasons else ""
+        return f"{found} still locked{because}."
+
+
+def pick_people(client: Client, event_id: str, count: int) -> Pick:
+    """Up to ``count`` people likely to deliver, best titles first.
+
+    Only people still locked for this caller: an earlier failed unlock (no deliverable address, opted out) would
+    fail again, and unlocked or unlocking people would be skipped, so the walkthrough would show nothing delivered.
+    """
     chosen: dict[str, ContactItem] = {}
+    passed: dict[str, str] = {}
     used: list[str] = []
     for query in PICK_QUERIES:
         used.append(f'"{query}"' if query else "anyone")
         for person in client.personnel.iter(event_id, search_query=query):
-            if person.contact_unlock_status in {None, "locked", "failed"} and person.id not in chosen:
+            status = person.contact_unlock_status or "locked"
+            if status != "locked":
+                passed[person.id] = status
+            elif person.id not in chosen:
                 chosen[person.id] = person
                 if len(chosen) == count:
-                    return list(chosen.values()), used
-    return list(chosen.values()), used
+                    return Pick(list(chosen.values()), used, Counter(passed.values()))
+    return Pick(list(chosen.values()), used, Counter(passed.values()))
 
 
 @dataclasses.dataclass
@@ -223,10 +259,13 @@ class Walkthrough:
         self.show(people_table(people.items, title=f"People at {event.name}"), page_footer(people, "person"))
 
         self.step(f"4. Pick {plural(self.pick, 'person')} by title")
-        chosen, searches = pick_people(client, event.id, self.pick)
+        pick = pick_people(client, event.id, self.pick)
+        chosen, note = pick.people, pick.shortfall(event.id, self.pick)
         if not chosen:
-            fail(f"nobody at event {event.id} is still locked", EXIT_FAILED)
-        self.show(people_table(chosen, title=f"Picked {len(chosen)} (searched {', then '.join(searches)})"))
+            fail(f"{note} Nothing was spent: try another server or account.", EXIT_FAILED)
+        self.show(people_table(chosen, title=f"Picked {len(chosen)} (searched {', then '.join(pick.searches)})"))
+        if note:
+            self.show(note)
 
         self.step("5. Estimate and confirm")
         with progress_bar(self.console, enabled=not self.quiet) as bar:
@@ -242,7 +281,8 @@ class Walkthrough:
             fail(f"not unlocking: {message}", code)
 
         self.step("7. Results and reconciliation")
-        self.show(result_summary(result))
+        # The demo's state file is temporary (embedded) or its own: `contactvault export` would not find these.
+        self.show(result_summary(result, more="all are in the CSV export of step 8"))
 
         self.step("8. Export")
         lines = self.export(result)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.common import DbOption, database_url, open_runtime
+from contactvault.cli.common import DbOption, database_url, fail, open_runtime
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
+    from contactvault.server.runtime import Runtime
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
-PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")]
+PortOpt = Annotated[int, typer.Option(min=1, max=65535, envvar="CONTACTVAULT_PORT", help="TCP port.")]
 
 
 def _settings(db: str | None) -> Settings:
@@ -29,7 +32,41 @@ def _configure_logging(settings: Settings) -> None:
     configure(json_lines=settings.log_json, level=settings.log_level)
 
 
-def _serve(settings: Settings, host: str, port: int, run_worker: bool, forwarded_allow_ips: str | None = None) -> None:
+def _next_free_port(host: str, port: int) -> int | None:
+    for candidate in range(port + 1, min(port + 100, 65536)):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket now, before anything is migrated or seeded; a taken port is one clear error."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            free = _next_free_port(host, port) or port + 1
+            fail(
+                f"port {port} on {host} is in use (another server?); "
+                f"choose another: --port {free}, or make run PORT={free}"
+            )
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    return sock
+
+
+def _serve(
+    settings: Settings,
+    sock: socket.socket,
+    run_worker: bool,
+    forwarded_allow_ips: str | None = None,
+) -> None:
     import uvicorn
 
     from contactvault.server.api.app import create_app
@@ -38,15 +75,22 @@ def _serve(settings: Settings, host: str, port: int, run_worker: bool, forwarded
     app = create_app(runtime=rt, run_worker=run_worker)
     # log_config=None: uvicorn's records go through our handler (JSON lines or text), our middleware logs access.
     # Behind a load balancer, trust its X-Forwarded-For (only from the addresses named) so per-IP limits see clients.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
         log_config=None,
         access_log=False,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # as uvicorn.run: Ctrl-C during start-up stops quietly
+        pass
+    finally:
+        sock.close()
+    if not server.started:
+        raise typer.Exit(1)
 
 
 def serve(
@@ -63,9 +107,10 @@ def serve(
     db: DbOption = None,
 ) -> None:
     """Run the API (applies migrations first); an in-process worker runs too unless --no-worker."""
+    sock = listen(host, port)
     settings = _settings(db)
     _configure_logging(settings)
-    _serve(settings, host, port, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
+    _serve(settings, sock, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
 
 
 def worker(db: DbOption = None) -> None:
@@ -86,15 +131,28 @@ def worker(db: DbOption = None) -> None:
         rt.db.dispose()
 
 
+def seed_demo(rt: Runtime) -> tuple[int, str]:
+    """What ``make run`` seeds on an empty database: the directory (deterministic), an account, 10,000 credits.
+
+    Returns the account id and its new API key. docs/cli.md's examples use this data (a test runs them).
+    """
+    from contactvault.server.services import accounts, credits
+    from contactvault.server.services.seeding import seed_directory
+
+    seed_directory(rt, people=5000, events=20, seed=0)
+    account_id = accounts.create_account(rt, "demo")
+    credits.grant(rt, account_id, 10_000)
+    return account_id, accounts.create_key(rt, account_id, "demo").api_key
+
+
 def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption = None) -> None:
     """Serve with demo data: on an empty database, seed a directory and a demo account, and print its key."""
     from sqlalchemy import func, select
 
     from contactvault.server.db.tables import accounts as accounts_table
     from contactvault.server.db.tables import personnel
-    from contactvault.server.services import accounts, credits
-    from contactvault.server.services.seeding import seed_directory
 
+    sock = listen(host, port)
     settings = _settings(db)
     _configure_logging(settings)
     rt = open_runtime(settings)
@@ -104,10 +162,7 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
     base = f"http://{host}:{port}"
     if people == 0:
         print("Empty database: seeding a demo directory (about 5,000 people)...", flush=True)
-        seed_directory(rt, people=5000, events=20, seed=0)
-        account_id = accounts.create_account(rt, "demo")
-        credits.grant(rt, account_id, 10_000)
-        key = accounts.create_key(rt, account_id, "demo").api_key
+        account_id, key = seed_demo(rt)
         print(f"\nDemo account {account_id} with 10,000 credits.\nAPI key (shown once): {key}\n")
         print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance\n')
     else:
@@ -119,4 +174,4 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
     rt.db.dispose()
     print(f"Serving on {base} (API docs at {base}/docs). Ctrl-C to stop.", flush=True)
     sys.stdout.flush()
-    _serve(settings, host, port, run_worker=True)
+    _serve(settings, sock, run_worker=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -23,10 +24,12 @@ from ._models import (
     Channel,
     ContactItem,
     CreditBalance,
+    ErasedContact,
     EventDetail,
     EventItem,
     Page,
     PrecheckResult,
+    UnlockedContact,
     UnlockSubmission,
     UnlockTask,
 )
@@ -321,7 +324,7 @@ class AsyncPersonnel(_AsyncResource):
 
 
 class AsyncContacts(_AsyncResource):
-    """``client.contacts``: search across all events."""
+    """``client.contacts``: search across all events; what this account unlocked, and what was since erased."""
 
     async def search(
         self,
@@ -351,6 +354,28 @@ class AsyncContacts(_AsyncResource):
                 company_name, role=role, person_name=person_name, page=n, page_size=page_size
             )
         )
+
+    async def unlocked(
+        self, *, since: str | datetime | None = None, page: int = 1, page_size: int | None = None
+    ) -> Page[UnlockedContact]:
+        """One page of the contacts this account unlocked (at or after ``since``), oldest first (an extension)."""
+        return await self._client._request(_routes.contacts_unlocked(since=since, page=page, page_size=page_size))
+
+    def iter_unlocked(
+        self, *, since: str | datetime | None = None, page_size: int = 100
+    ) -> AsyncIterator[UnlockedContact]:
+        """Every contact this account unlocked (at or after ``since``), fetching pages lazily (``async for``)."""
+        return self._client._pages(lambda n: _routes.contacts_unlocked(since=since, page=n, page_size=page_size))
+
+    async def erased(
+        self, *, since: str | datetime | None = None, page: int = 1, page_size: int | None = None
+    ) -> Page[ErasedContact]:
+        """One page of unlocked people erased or opted out (at or after ``since``): delete them from local copies."""
+        return await self._client._request(_routes.contacts_erased(since=since, page=page, page_size=page_size))
+
+    def iter_erased(self, *, since: str | datetime | None = None, page_size: int = 100) -> AsyncIterator[ErasedContact]:
+        """Every unlocked person erased or opted out (at or after ``since``), fetching pages lazily (``async for``)."""
+        return self._client._pages(lambda n: _routes.contacts_erased(since=since, page=n, page_size=page_size))
 
 
 class AsyncActions(_AsyncResource):

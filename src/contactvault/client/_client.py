@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -23,10 +24,12 @@ from ._models import (
     Channel,
     ContactItem,
     CreditBalance,
+    ErasedContact,
     EventDetail,
     EventItem,
     Page,
     PrecheckResult,
+    UnlockedContact,
     UnlockSubmission,
     UnlockTask,
 )
@@ -322,7 +325,7 @@ class Personnel(_Resource):
 
 
 class Contacts(_Resource):
-    """``client.contacts``: search across all events."""
+    """``client.contacts``: search across all events; what this account unlocked, and what was since erased."""
 
     def search(
         self,
@@ -352,6 +355,26 @@ class Contacts(_Resource):
                 company_name, role=role, person_name=person_name, page=n, page_size=page_size
             )
         )
+
+    def unlocked(
+        self, *, since: str | datetime | None = None, page: int = 1, page_size: int | None = None
+    ) -> Page[UnlockedContact]:
+        """One page of the contacts this account unlocked (at or after ``since``), oldest first (an extension)."""
+        return self._client._request(_routes.contacts_unlocked(since=since, page=page, page_size=page_size))
+
+    def iter_unlocked(self, *, since: str | datetime | None = None, page_size: int = 100) -> Iterator[UnlockedContact]:
+        """Every contact this account unlocked (at or after ``since``), fetching pages lazily."""
+        return self._client._pages(lambda n: _routes.contacts_unlocked(since=since, page=n, page_size=page_size))
+
+    def erased(
+        self, *, since: str | datetime | None = None, page: int = 1, page_size: int | None = None
+    ) -> Page[ErasedContact]:
+        """One page of unlocked people erased or opted out (at or after ``since``): delete them from local copies."""
+        return self._client._request(_routes.contacts_erased(since=since, page=page, page_size=page_size))
+
+    def iter_erased(self, *, since: str | datetime | None = None, page_size: int = 100) -> Iterator[ErasedContact]:
+        """Every unlocked person erased or opted out (at or after ``since``), fetching pages lazily."""
+        return self._client._pages(lambda n: _routes.contacts_erased(since=since, page=n, page_size=page_size))
 
 
 class Actions(_Resource):

@@ -18,6 +18,7 @@ __all__ = [
     "Channel",
     "ContactItem",
     "CreditBalance",
+    "ErasedContact",
     "EventDetail",
     "EventItem",
     "Page",
@@ -27,6 +28,7 @@ __all__ = [
     "UnlockSubmission",
     "UnlockTask",
     "UnlockTaskItem",
+    "UnlockedContact",
     "Verification",
 ]
 
@@ -265,3 +267,34 @@ class UnlockTask(_CamelModel):
     def is_terminal(self) -> bool:
         """True once the task is completed or failed and will not change again."""
         return self.task_status in TERMINAL_TASK_STATUSES
+
+
+class UnlockedContact(_CamelModel):
+    """A contact the account unlocked (``GET /external/contacts/unlocked``, an extension).
+
+    ``value`` is None once the server no longer shows it: erased, past retention, or on the opt-out list.
+    """
+
+    personnel_id: Id
+    channel: str
+    value: str | None = Field(default=None, repr=False)
+    verification: Verification | None = None
+    unlocked_at: str | int | None = None
+    task_id: OptionalId = None
+
+
+class ErasedContact(_CamelModel):
+    """An unlocked person to delete from local copies (``GET /external/contacts/erased``, an extension).
+
+    ``reason`` is ``erased`` or ``opted_out``; ``channel`` None means every channel of the person, else only that
+    address was put on the opt-out list. ``at`` is when it happened.
+    """
+
+    personnel_id: Id
+    reason: str
+    channel: str | None = None
+    at: str | int | None = None
+
+    def covers(self, channel: str) -> bool:
+        """True when the person's contact on ``channel`` must go."""
+        return self.channel is None or self.channel == channel

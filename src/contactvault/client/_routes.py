@@ -10,6 +10,7 @@ import dataclasses
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
@@ -20,10 +21,12 @@ from ._models import (
     Channel,
     ContactItem,
     CreditBalance,
+    ErasedContact,
     EventDetail,
     EventItem,
     Page,
     PrecheckResult,
+    UnlockedContact,
     UnlockSubmission,
     UnlockTask,
 )
@@ -209,6 +212,30 @@ def contacts_search(
         }
     )
     return Call("GET", "/external/contacts/search", parse_model(Page[ContactItem]), params=params)
+
+
+def since_param(since: str | datetime | None) -> str | None:
+    """``since`` as the server reads it: ISO 8601 (a naive datetime is taken as UTC)."""
+    if isinstance(since, datetime):
+        moment = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+        return moment.isoformat().replace("+00:00", "Z")
+    return since
+
+
+def contacts_unlocked(
+    *, since: str | datetime | None = None, page: int = 1, page_size: int | None = None
+) -> Call[Page[UnlockedContact]]:
+    """GET /external/contacts/unlocked (extension): every contact this account unlocked, oldest first."""
+    params = _query({"since": since_param(since), "page": page, "pageSize": page_size})
+    return Call("GET", "/external/contacts/unlocked", parse_model(Page[UnlockedContact]), params=params)
+
+
+def contacts_erased(
+    *, since: str | datetime | None = None, page: int = 1, page_size: int | None = None
+) -> Call[Page[ErasedContact]]:
+    """GET /external/contacts/erased (extension): unlocked people since erased or opted out, oldest first."""
+    params = _query({"since": since_param(since), "page": page, "pageSize": page_size})
+    return Call("GET", "/external/contacts/erased", parse_model(Page[ErasedContact]), params=params)
 
 
 def precheck(action_type: str, params: Mapping[str, Any]) -> Call[PrecheckResult]:

@@ -405,6 +405,29 @@ class StateStore:
                 (credits_charged, self._stamp(), run_id, seq),
             )
 
+    def forget_contacts(self, base_url: str, people: Iterable[tuple[str, Channel | None]]) -> int:
+        """Delete what runs against ``base_url`` kept of these people; returns how many contacts went.
+
+        ``(personnel_id, None)`` means the whole person (every channel, and the name and title kept for the run);
+        ``(personnel_id, channel)`` only that address. Outcome rows (ids and codes, no personal data) stay, so the
+        run's history still counts them.
+        """
+        in_runs = "run_id IN (SELECT run_id FROM runs WHERE base_url = ?)"
+        server = base_url.rstrip("/")
+        dropped = 0
+        with self._tx() as db:
+            for personnel_id, channel in people:
+                dropped += db.execute(
+                    f"DELETE FROM contacts WHERE personnel_id = ? AND (? IS NULL OR channel = ?) AND {in_runs}",  # noqa: S608
+                    (personnel_id, channel, channel, server),
+                ).rowcount
+                if channel is None:
+                    db.execute(
+                        f"DELETE FROM people WHERE personnel_id = ? AND {in_runs}",  # noqa: S608 - fixed text
+                        (personnel_id, server),
+                    )
+        return dropped
+
     def finish_run(self, run_id: str, *, balance_after: int, status: str = "completed") -> None:
         """Mark a run finished with the balance read after its last task."""
         with self._tx() as db:

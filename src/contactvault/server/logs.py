@@ -79,6 +79,19 @@ def configure(*, json_lines: bool, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # Alembic announces its autogenerate plugins and its dialect on every start: noise around what matters.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _AlembicChatter) for f in migration.filters):
+        migration.addFilter(_AlembicChatter())
+
+
+class _AlembicChatter(logging.Filter):
+    """Drop alembic's "Context impl ..." and "Will assume ... DDL" lines; keep "Running upgrade ..."."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether to keep the record."""
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
 
 
 def route_of(scope: Scope) -> str:

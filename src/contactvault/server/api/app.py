@@ -10,10 +10,10 @@ from functools import partial
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from contactvault.server.api import errors, health, openapi
+from contactvault.server.api import docs_pages, errors, health, openapi
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
-from contactvault.server.api.routes import actions, contacts, credits, events, personnel
+from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked
 from contactvault.server.bootstrap import build_runtime, load_keys
 from contactvault.server.config import Settings
 from contactvault.server.logs import AccessLogMiddleware
@@ -73,7 +73,9 @@ def create_app(
                 rt.notifier.worker_in_process = False
             rt.notifier.close()
 
-    app = FastAPI(title="contactvault", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="contactvault", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.runtime = rt
     if not isinstance(rt.cipher, ReloadingCipher):
         # A key rotation run by `contactvault admin rotate-encryption-key` re-seals values under a key this
@@ -84,9 +86,10 @@ def create_app(
     app.state.long_polls = WaitSlots(rt.settings.long_poll_max_per_key, rt.settings.long_poll_max_per_node)
     errors.install(app)
     errors.install_body_limit(app)
-    for module in (credits, events, personnel, contacts, actions, health):
+    for module in (credits, events, personnel, contacts, unlocked, actions, health):
         app.include_router(module.router)
     openapi.install(app)
+    docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN
 
     origins = [o.strip() for o in rt.settings.cors_origins.split(",") if o.strip()]
     if origins:

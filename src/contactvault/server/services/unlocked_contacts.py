@@ -1,0 +1,203 @@
+"""What an account has unlocked, and which of those people were since erased or put on the opt-out list.
+
+Both feed client-side copies (the CLI's state file and exports, CRM syncs, the console): ``unlocked`` is the
+account's own record of every contact it paid for, ``erased`` tells it what to delete from its copies.
+
+A value is shown only while the server would still reveal it: not once erased or past retention (the unlock row
+keeps no value), and not while the person (``person`` hash) or the address (``email``/``phone`` hash of the
+decrypted value) is on the opt-out list; then ``value`` is null, the row itself stays (it was paid for).
+
+Erasures come from the audit log (one ``person.erase`` row per account that had unlocked the person); opt-outs
+from the suppressions table (keyed hashes, matched against this account's people and decrypted values). An
+erased person is listed once, as ``erased`` for every channel, even though the erasure also suppressed them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.fernet import InvalidToken
+from sqlalchemy import Connection, Row, func, select
+
+from contactvault.server.crypto import Cipher
+from contactvault.server.db.tables import audit_log, suppressions, unlocks
+from contactvault.server.domain.audit import AuditAction
+from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.runtime import Runtime
+from contactvault.server.services.directory import PageRequest, page_of
+
+log = logging.getLogger("contactvault.unlocked")
+
+SINCE_EXAMPLE = "2026-11-30T09:00:00Z"
+# Keyed hashes looked up per query (bound parameters stay well under every driver's limit).
+HASH_CHUNK = 500
+
+
+def parse_since(raw: str | None) -> datetime | None:
+    """An ISO 8601 date-time (``Z`` or an offset; without one it is UTC; a bare date is its midnight UTC)."""
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidRequest(
+            f"since must be an ISO 8601 date-time such as {SINCE_EXAMPLE}.", {"field": "since"}
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hidden:
+    """What the opt-out list hides among some unlock rows: whole people, and (person, channel) addresses."""
+
+    people: set[int]
+    addresses: set[tuple[int, str]]
+
+    def hides(self, personnel_id: int, channel: str) -> bool:
+        return personnel_id in self.people or (personnel_id, channel) in self.addresses
+
+
+def _listed(
+    conn: Connection, wanted: Iterable[tuple[str, bytes]], since: datetime | None
+) -> dict[tuple[str, bytes], datetime]:
+    """Which of these (kind, keyed hash) pairs are on the opt-out list (added since ``since``), and when."""
+    pairs = set(wanted)
+    digests = sorted({digest for _, digest in pairs})
+    found: dict[tuple[str, bytes], datetime] = {}
+    for start in range(0, len(digests), HASH_CHUNK):
+        query = select(suppressions.c.kind, suppressions.c.value_hash, suppressions.c.created_at).where(
+            suppressions.c.value_hash.in_(digests[start : start + HASH_CHUNK])
+        )
+        if since is not None:
+            query = query.where(suppressions.c.created_at >= since)
+        for kind, digest, at in conn.execute(query):
+            if (kind, bytes(digest)) in pairs:
+                found[(kind, bytes(digest))] = _aware(at)
+    return found
+
+
+def _candidates(cipher: Cipher, rows: Sequence[Row[Any]]) -> dict[tuple[int, str | None], tuple[str, bytes]]:
+    """(person, None) -> the person's hash, (person, channel) -> the stored value's hash, for these unlock rows."""
+    found: dict[tuple[int, str | None], tuple[str, bytes]] = {}
+    for row in rows:
+        pid, channel = int(row.personnel_id), str(row.channel)
+        found[(pid, None)] = ("person", cipher.lookup_hash("person", str(pid)))
+        value = _open(cipher, row)
+        if value is not None:
+            found[(pid, channel)] = (channel, cipher.lookup_hash(channel, value))
+    return found
+
+
+def _opted_out(conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since: datetime | None) -> _Hidden:
+    """Which of these unlock rows the opt-out list covers (entries added since ``since``, when given)."""
+    candidates = _candidates(cipher, rows)
+    listed = _listed(conn, candidates.values(), since)
+    people = {pid for (pid, channel), pair in candidates.items() if channel is None and pair in listed}
+    addresses = {(pid, channel) for (pid, channel), pair in candidates.items() if channel and pair in listed}
+    return _Hidden(people, addresses)
+
+
+def _open(cipher: Cipher, row: Row[Any]) -> str | None:
+    if row.value_encrypted is None:
+        return None
+    try:
+        return cipher.open(bytes(row.value_encrypted))
+    except InvalidToken:
+        log.warning("unlock %s opens with no configured key; shown without its value", row.id)
+        return None
+
+
+def list_unlocked(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> dict[str, Any]:
+    """Page of every contact this account unlocked (since ``since``), oldest first."""
+    where = [unlocks.c.account_id == account_id]
+    if since is not None:
+        where.append(unlocks.c.created_at >= since)
+    with rt.db.read() as conn:
+        total = int(conn.execute(select(func.count()).select_from(unlocks).where(*where)).scalar_one())
+        rows = conn.execute(
+            select(unlocks)
+            .where(*where)
+            .order_by(unlocks.c.created_at, unlocks.c.id)
+            .limit(page.size)
+            .offset((page.page - 1) * page.size)
+        ).all()
+        hidden = _opted_out(conn, rt.cipher, rows, None)
+    return page_of([_unlocked_item(rt.cipher, row, hidden) for row in rows], total, page)
+
+
+def _unlocked_item(cipher: Cipher, row: Row[Any], hidden: _Hidden) -> dict[str, Any]:
+    pid, channel = int(row.personnel_id), str(row.channel)
+    value = None if hidden.hides(pid, channel) else _open(cipher, row)
+    verification = None
+    if row.verification_status is not None:
+        verification = {
+            "status": row.verification_status,
+            "score": row.verification_score,
+            "checkedAt": _iso(row.checked_at),
+        }
+    return {
+        "personnelId": str(pid),
+        "channel": channel,
+        "value": value,
+        "verification": verification,
+        "unlockedAt": _iso(row.created_at),
+        "taskId": str(row.task_id),
+    }
+
+
+def list_erased(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> dict[str, Any]:
+    """Page of this account's unlocked people erased or opted out (since ``since``), oldest event first."""
+    with rt.db.read() as conn:
+        erased = _erasures(conn, account_id, since)
+        query = select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.channel, unlocks.c.value_encrypted)
+        rows: list[Row[Any]] = list(conn.execute(query.where(unlocks.c.account_id == account_id)))
+        opted = _opt_out_times(conn, rt.cipher, [r for r in rows if int(r.personnel_id) not in erased], since)
+    items = [_erased_item(pid, "erased", None, at) for pid, at in erased.items()]
+    items += [_erased_item(pid, "opted_out", channel, at) for (pid, channel), at in opted.items()]
+    items.sort(key=lambda item: (item["at"], int(item["personnelId"]), item["channel"] or ""))
+    start = (page.page - 1) * page.size
+    return page_of(items[start : start + page.size], len(items), page)
+
+
+def _erased_item(pid: int, reason: str, channel: str | None, at: datetime) -> dict[str, Any]:
+    return {"personnelId": str(pid), "reason": reason, "channel": channel, "at": _iso(at)}
+
+
+def _erasures(conn: Connection, account_id: int, since: datetime | None) -> dict[int, datetime]:
+    """Person id -> the latest erasure of a person this account had unlocked."""
+    query = (
+        select(audit_log.c.subject_id, func.max(audit_log.c.created_at))
+        .where(audit_log.c.account_id == account_id, audit_log.c.action == AuditAction.PERSON_ERASE.value)
+        .group_by(audit_log.c.subject_id)
+    )
+    if since is not None:
+        query = query.where(audit_log.c.created_at >= since)
+    return {int(pid): _aware(at) for pid, at in conn.execute(query) if str(pid).isdigit()}
+
+
+def _aware(moment: datetime) -> datetime:
+    # func.max() bypasses the column type on SQLite: it hands back the stored text or a naive datetime.
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _opt_out_times(
+    conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since: datetime | None
+) -> dict[tuple[int, str | None], datetime]:
+    """(person, None) for a person on the list, else (person, channel) for an address on it -> when it was added."""
+    candidates = _candidates(cipher, rows)
+    listed = _listed(conn, candidates.values(), since)
+    found = {key: listed[pair] for key, pair in candidates.items() if key[1] is None and pair in listed}
+    for (pid, channel), pair in candidates.items():
+        if channel is not None and (pid, None) not in found and pair in listed:
+            found[(pid, channel)] = listed[pair]
+    return found
