@@ -120,7 +120,7 @@ def _fake_client(statuses: list[str]) -> Client:
     api = FakeAPI(people=len(statuses))
     for person, status in zip(api.people.values(), statuses, strict=True):
         person.status["email"] = status
-    return Client(api_key="sk_test_secret", base_url="http://cv.test", transport=api.transport())
+    return Client(api_key="sk_test_secret", base_url="https://cv.test", transport=api.transport())
 
 
 def test_pick_passes_over_failed_unlocking_and_unlocked_people() -> None:

@@ -42,7 +42,7 @@ class Script:
 
 def error(status: int, key: str, headers: dict[str, str] | None = None) -> httpx.Response:
     body = {"code": status, "errorKey": key, "message": key}
-    request = httpx.Request("GET", "http://cv.test/external/credits/balance")
+    request = httpx.Request("GET", "https://cv.test/external/credits/balance")
     return httpx.Response(status, json=body, headers=headers, request=request)
 
 

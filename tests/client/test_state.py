@@ -17,7 +17,7 @@ def plan_run(store: StateStore, run_id: str = "r1", *, event_id: str = "100", ch
         run_id=run_id,
         event_id=event_id,
         channel=channel,  # type: ignore[arg-type]
-        base_url="http://cv.test/",
+        base_url="https://cv.test/",
         max_credits=None,
         balance_before=1000,
         requested_count=3,
@@ -62,7 +62,7 @@ def test_planned_batches_keep_their_keys_before_anything_is_submitted(state_file
         assert batch.personnel_ids == ("1", "2")
         assert batch.task_id is None
         assert not batch.prepared
-        assert [r.run_id for r in store.unfinished_runs(base_url="http://cv.test")] == ["r1"]
+        assert [r.run_id for r in store.unfinished_runs(base_url="https://cv.test")] == ["r1"]
         assert store.unfinished_runs(base_url="http://elsewhere") == []
 
 

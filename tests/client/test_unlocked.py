@@ -52,7 +52,7 @@ class Server:
 
 def test_sync_client_reads_both_routes_and_formats_since() -> None:
     server = Server()
-    with Client("sk_x", base_url="http://cv.test", transport=httpx.MockTransport(server)) as client:
+    with Client("sk_x", base_url="https://cv.test", transport=httpx.MockTransport(server)) as client:
         page = client.contacts.unlocked(since=datetime(2026, 11, 30, 10, tzinfo=timezone(timedelta(hours=1))))
         erased = list(client.contacts.iter_erased(since="2026-11-30", page_size=1))
         naive = client.contacts.erased(since=datetime(2026, 11, 30, 9))
@@ -89,7 +89,7 @@ def test_async_client_reads_both_routes_the_same_way() -> None:
     server = Server()
 
     async def main() -> tuple[list[UnlockedContact], list[ErasedContact]]:
-        async with AsyncClient("sk_x", base_url="http://cv.test", transport=httpx.MockTransport(server)) as client:
+        async with AsyncClient("sk_x", base_url="https://cv.test", transport=httpx.MockTransport(server)) as client:
             unlocked = [c async for c in client.contacts.iter_unlocked(since=datetime(2026, 11, 30, tzinfo=UTC))]
             erased = (await client.contacts.erased(page=1, page_size=5)).items
             return unlocked, erased
