@@ -45,10 +45,11 @@ ERRORS: dict[str, tuple[str, type[schemas.ErrorFields]]] = {
     ),
     "429": ("Rate limit exceeded; `Retry-After` says when to retry. Nothing was created.", schemas.ErrorPublic),
     "503": ("Temporarily unavailable; retry shortly (after `Retry-After` seconds when sent).", schemas.ErrorPublic),
+    "500": ("Internal error (a defect): the error body, with the trace id to report.", schemas.ErrorPublic),
 }
-# What any /external operation can answer: a bad parameter or query string, a bad key, a rate limit, the
-# database being down.
-COMMON_ERRORS = ("400", "401", "429", "503")
+# What any /external operation can answer: a bad parameter or query string, a bad key, a rate limit, a defect,
+# the database being down.
+COMMON_ERRORS = ("400", "401", "429", "500", "503")
 SUBMIT_ERRORS = ("402", "404", "409", "413", "422")
 OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/external/credits/balance"): (),
