@@ -58,3 +58,29 @@ def test_unlock_precheck_params_are_typed(
     response = client.post(PRECHECK, json=body, headers=account.headers)
     assert response.status_code == 400, response.text
     assert response.json()["details"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("url", "query"),
+    [
+        ("/external/contacts/search", "company_name=acme&role=&role=sales"),
+        ("/external/events/list", "country=Germany&country=France"),
+        ("/external/personnel/profile", "personnel_id=1&personnel_id=2"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_400(client: TestClient, account: Account, url: str, query: str) -> None:
+    # Which copy counts is up to each parser (a proxy and we could read different requests): refuse, as for a
+    # duplicate key in a JSON body.
+    response = client.get(f"{url}?{query}", headers=account.headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["details"]["field"] == query.rsplit("&", 1)[1].split("=")[0]
+
+
+@pytest.mark.parametrize(("cap", "status"), [(30.0, 201), (30.5, 400), ("30", 400), (True, 400)])
+def test_max_credits_is_a_json_integer(client: TestClient, account: Account, cap: object, status: int) -> None:
+    # 30.0 is the integer 30 in JSON (and in JSON Schema, which the document uses); 30.5, "30" and true are not.
+    body = {"event_id": "100", "personnel_ids": ["1"], "max_credits": cap}
+    response = client.post("/external/contacts/unlock", json=body, headers=account.headers)
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["details"]["field"] == "max_credits"

@@ -143,6 +143,7 @@ def test_every_string_query_parameter_refuses_nul(spec: dict[str, Any]) -> None:
 def test_date_filters_are_calendar_days(spec: dict[str, Any], name: str) -> None:
     param = next(p for p in spec["paths"]["/external/events/list"]["get"]["parameters"] if p["name"] == name)
     string = next(b for b in param["schema"]["anyOf"] if b.get("type") == "string")
+    assert string["format"] == "date"
     assert re.search(string["pattern"], "2026-05-04")
     assert not any(re.search(string["pattern"], v) for v in ("0", "1767225600", "2026-05-04T00:00:00"))
 

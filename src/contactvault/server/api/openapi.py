@@ -85,8 +85,8 @@ REPLAYED = {
     "description": "Present when this is the stored answer to an earlier request with the same Idempotency-Key.",
     "schema": {"type": "string", "enum": ["true"]},
 }
-# Printable ASCII, as the server checks it.
-IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
+# Printable ASCII, as the server checks it (without leading or trailing spaces, which HTTP strips from a value).
+IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~](?:[ -~]*[!-~])?$"}
 # The server refuses a query string holding NUL (PostgreSQL text cannot store it).
 NO_NUL = "^[^\\u0000]*$"
 REQUEST_ID_PARAMETER = {
@@ -167,7 +167,7 @@ def _correct_operation(method: str, path: str, operation: dict[str, Any]) -> Non
     parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
     for parameter in parameters:
         if parameter["in"] == "query":
-            _refuse_nul(parameter["schema"])
+            _correct_query_schema(parameter["schema"])
         elif parameter["name"] == "Idempotency-Key":
             parameter["schema"] = IDEMPOTENCY_KEY
             parameter["description"] = "Extension: replay protection for 24 h (1-255 printable ASCII characters)."
@@ -189,10 +189,14 @@ def _response_headers(method: str, path: str, status: str) -> dict[str, Any]:
     return headers
 
 
-def _refuse_nul(schema: dict[str, Any]) -> None:
+def _correct_query_schema(schema: dict[str, Any]) -> None:
+    """Strings refuse NUL; a ``format`` set beside ``anyOf`` (FastAPI puts it there) moves into the string."""
+    moved = schema.pop("format", None) if "anyOf" in schema else None
     for branch in schema.get("anyOf", [schema]):
-        if branch.get("type") == "string" and "pattern" not in branch:
-            branch["pattern"] = NO_NUL
+        if branch.get("type") == "string":
+            branch.setdefault("pattern", NO_NUL)
+            if moved:
+                branch["format"] = moved
 
 
 def _type_the_precheck_request(document: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ID_EXAMPLE = "789"
 EVENT_EXAMPLE: dict[str, Any] = {
@@ -63,6 +63,14 @@ ItemErrorCode = Literal[
 ]
 
 
+def _integral(value: Any) -> Any:
+    # JSON has one number type: 5.0 is the integer 5 to JSON Schema (and to the published document), not 5.5.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+CreditCap = Annotated[int, Field(ge=0, le=10**12), BeforeValidator(_integral)]
+
+
 def _page_example(item: dict[str, Any]) -> dict[str, Any]:
     return {"items": [item], "total": 41, "page": 3, "pageSize": 20, "totalPages": 3, "hasMore": False}
 
@@ -78,7 +86,7 @@ class UnlockCreate(BaseModel):
 
     event_id: str = Field(min_length=1, max_length=100)
     personnel_ids: list[str] = Field(min_length=1, max_length=100)
-    max_credits: int | None = Field(default=None, ge=0, le=10**12, description="Extension: spend cap for this task.")
+    max_credits: CreditCap | None = Field(default=None, description="Extension: spend cap for this task.")
 
 
 class ErrorFields(BaseModel):
