@@ -37,6 +37,7 @@ def main() -> None:
         name = type(parsed).__name__ if parsed is not None else None
         if name not in case["models"]:
             failures.append(f"{label}: parsed as {name}, expected one of {case['models']}")
+    sys.stdout.write(json.dumps(failures))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 The server reads one body model (any ``action_type``, ``params`` an object) and validates ``params`` as
 ``UnlockParams`` only for the unlock actions: an unknown action is a valid request answered 200
 ``unsupported_action``, and more than 100 ids is a valid request answered 200 ``exceed_max_unlock_limit``. The
-published document says exactly that with ``PrecheckRequest``: a unlock action with typed params, or any other
+published document says exactly that: an unlock action with typed params (``UnlockPrecheckCreate``), or any other
 action with any params.
 """
 
