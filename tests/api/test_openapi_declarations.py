@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from contactvault.server.api.app import create_app
+from contactvault.server.api.openapi import OPERATION_ERRORS
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
 
@@ -54,6 +55,11 @@ def error_schema(spec: dict[str, Any], path: str, method: str, status: str) -> d
     """The body schema of one error answer."""
     response = spec["paths"][path][method]["responses"][status]
     return component(spec, response["content"]["application/json"]["schema"]["$ref"])
+
+
+def test_every_operation_has_its_errors_listed(spec: dict[str, Any]) -> None:
+    # A route added without an entry would publish only the common errors.
+    assert {(method, path) for method, path, _ in operations(spec)} == set(OPERATION_ERRORS)
 
 
 def test_a_server_is_declared(spec: dict[str, Any]) -> None:
