@@ -17,31 +17,34 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from contactvault.server.api import precheck_schemas, schemas
+from contactvault.server.api import error_schemas, precheck_schemas, schemas
 
 SECURITY_SCHEME = "bearerAuth"
 COMPONENTS = "#/components/schemas/{model}"
 VALIDATION_REF = "#/components/schemas/HTTPValidationError"
 # Each status: what it means, and the body's schema.
 ERRORS: dict[str, tuple[str, type[schemas.ErrorFields]]] = {
-    "400": ("Invalid request; `details.field` names the offending parameter.", schemas.InvalidRequestError),
+    "400": ("Invalid request; `details.field` names the offending parameter.", error_schemas.InvalidRequestError),
     "401": (
         "Missing, malformed, unknown or revoked API key (one identical body for all of them).",
         schemas.ErrorPublic,
     ),
     "402": (
         "Insufficient credits: `details` says how many are `required` and `available`. Nothing was created or held.",
-        schemas.InsufficientCreditsError,
+        error_schemas.InsufficientCreditsError,
     ),
     "404": ("Not found (another account's object answers the same).", schemas.ErrorPublic),
     "409": (
         "`IDEMPOTENCY_KEY_IN_USE`: a request with this Idempotency-Key is still executing; retry shortly.",
-        schemas.IdempotencyKeyInUseError,
+        error_schemas.IdempotencyKeyInUseError,
     ),
-    "413": ("The body is larger than the server accepts (`details.field` is `body`).", schemas.InvalidRequestError),
+    "413": (
+        "The body is larger than the server accepts (`details.field` is `body`).",
+        error_schemas.InvalidRequestError,
+    ),
     "422": (
         "`IDEMPOTENCY_KEY_REUSED`: this Idempotency-Key was used with a different body.",
-        schemas.IdempotencyKeyReusedError,
+        error_schemas.IdempotencyKeyReusedError,
     ),
     "429": ("Rate limit exceeded; `Retry-After` says when to retry. Nothing was created.", schemas.ErrorPublic),
     "503": ("Temporarily unavailable; retry shortly (after `Retry-After` seconds when sent).", schemas.ErrorPublic),
@@ -99,10 +102,10 @@ REQUEST_ID_PARAMETER = {
 }
 ERROR_MODELS: list[type[BaseModel]] = [
     schemas.ErrorPublic,
-    schemas.InvalidRequestError,
-    schemas.InsufficientCreditsError,
-    schemas.IdempotencyKeyInUseError,
-    schemas.IdempotencyKeyReusedError,
+    error_schemas.InvalidRequestError,
+    error_schemas.InsufficientCreditsError,
+    error_schemas.IdempotencyKeyInUseError,
+    error_schemas.IdempotencyKeyReusedError,
     precheck_schemas.UnlockPrecheckCreate,
     precheck_schemas.OtherPrecheckCreate,
 ]
@@ -129,7 +132,7 @@ def correct(document: dict[str, Any]) -> None:
     _, defs = models_json_schema([(m, "validation") for m in ERROR_MODELS], ref_template=COMPONENTS)
     found.update(defs.get("$defs", {}))
     for name, schema in found.items():
-        model = getattr(schemas, name, None) or getattr(precheck_schemas, name, None)
+        model = next((getattr(m, name) for m in (schemas, error_schemas, precheck_schemas) if hasattr(m, name)), None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             examples = model.model_json_schema().get("examples")
             if examples:
