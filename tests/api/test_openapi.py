@@ -82,7 +82,7 @@ def test_every_external_path_is_a_directory_or_unlock_route(spec: dict[str, Any]
 @pytest.mark.parametrize("path", ROUTES)
 def test_route_documents_its_parameters(spec: dict[str, Any], path: str) -> None:
     operation = spec["paths"][path]["get"]
-    params = {p["name"]: p for p in operation.get("parameters", [])}
+    params = {p["name"]: p for p in operation.get("parameters", []) if p["in"] in ("query", "path")}
     expected, _ = ROUTES[path]
     assert set(params) == expected
     assert {n for n, p in params.items() if p.get("required")} == REQUIRED.get(path, set())
@@ -127,7 +127,8 @@ def test_route_documents_the_error_body(spec: dict[str, Any], path: str) -> None
     assert documented >= {"401", "429", "503"} | ROUTE_ERRORS[path]
     for status in documented:
         content = responses[status]["content"]["application/json"]["schema"]
-        assert content["$ref"] == "#/components/schemas/ErrorPublic", status
+        # The error body, or a narrower form of it (the 400's details name a field).
+        assert set(resolve(spec, content["$ref"])["required"]) >= {"code", "message", "errorKey", "traceId"}, status
 
 
 @pytest.mark.parametrize("path", ROUTES)

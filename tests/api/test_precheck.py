@@ -103,3 +103,22 @@ def test_bad_precheck_bodies_are_400(client: TestClient, account: Account, body:
     response = client.post(URL, json=body, headers=account.headers)
     assert response.status_code == 400
     assert response.json()["details"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("action", "ids", "biz_code"),
+    [
+        ("unlock_contact_emails", ["1"], "unlock_contact_emails"),
+        ("unlock_contact_phones", ["3"], "unlock_contact_phones"),
+        ("unlock_contact_emails", ["abc"], ""),  # nothing chargeable
+        ("unlock_contact_emails", [str(i) for i in range(1, 102)], ""),  # over the limit
+        ("launch_rocket", ["1"], ""),  # unsupported
+    ],
+)
+def test_biz_code_is_the_billing_code_as_a_string(
+    client: TestClient, account: Account, action: str, ids: list[str], biz_code: str
+) -> None:
+    # Lensmor's biz_code is a string: "" when nothing is charged, else the action's billing code.
+    body = precheck(client, account, ids, action=action)
+    assert body["biz_code"] == biz_code
+    assert body["should_charge"] is (biz_code != "")

@@ -42,7 +42,9 @@ def _error(status: int, key: str, message: str, trace_id: str, field: str | None
 
 
 def _query_problem(query_string: bytes) -> tuple[str, str] | None:
-    """(field, message) when a query parameter is not UTF-8 or holds NUL (which PostgreSQL text cannot store)."""
+    """(field, message) when a query parameter is not UTF-8, holds NUL (which PostgreSQL text cannot store) or is
+    given twice (every parameter is single-valued: which copy counts would be up to each parser)."""
+    seen: set[str] = set()
     for pair in query_string.split(b"&"):
         raw_name, _, raw_value = pair.partition(b"=")
         try:
@@ -53,6 +55,9 @@ def _query_problem(query_string: bytes) -> tuple[str, str] | None:
         field = name if _PARAMETER_NAME.fullmatch(name) else "query"
         if "\x00" in name:
             return field, "The query string must not contain NUL characters."
+        if name in seen and pair:
+            return field, f"Invalid {field}: the parameter is given more than once."
+        seen.add(name)
         try:
             value = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:

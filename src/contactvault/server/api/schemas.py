@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ID_EXAMPLE = "789"
 EVENT_EXAMPLE: dict[str, Any] = {
@@ -54,6 +54,23 @@ CONTACT_EXAMPLE: dict[str, Any] = {
 }
 
 
+# Timestamps are RFC 3339 strings in UTC ("2026-11-29T12:00:00Z"); dates are YYYY-MM-DD.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
+# Why an item failed (the contract's vocabulary; VALUE_UNREADABLE: a stored value could not be decrypted).
+ItemErrorCode = Literal[
+    "UNRESOLVED", "INELIGIBLE", "CREDIT_CAP_REACHED", "TASK_FAILED", "TASK_NOT_FOUND", "VALUE_UNREADABLE"
+]
+
+
+def _integral(value: Any) -> Any:
+    # JSON has one number type: 5.0 is the integer 5 to JSON Schema (and to the published document), not 5.5.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+CreditCap = Annotated[int, Field(ge=0, le=10**12), BeforeValidator(_integral)]
+
+
 def _page_example(item: dict[str, Any]) -> dict[str, Any]:
     return {"items": [item], "total": 41, "page": 3, "pageSize": 20, "totalPages": 3, "hasMore": False}
 
@@ -69,39 +86,19 @@ class UnlockCreate(BaseModel):
 
     event_id: str = Field(min_length=1, max_length=100)
     personnel_ids: list[str] = Field(min_length=1, max_length=100)
-    max_credits: int | None = Field(default=None, ge=0, le=10**12, description="Extension: spend cap for this task.")
+    max_credits: CreditCap | None = Field(default=None, description="Extension: spend cap for this task.")
 
 
-class PrecheckCreate(BaseModel):
-    """Body of POST /external/actions/precheck."""
+class ErrorFields(BaseModel):
+    """What every error body carries."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "action_type": "unlock_contact_emails",
-                    "params": {"event_id": "139574", "personnel_ids": ["789"]},
-                }
-            ]
-        },
-    )
-
-    action_type: str = Field(min_length=1, max_length=100)
-    params: dict[str, Any] = Field(default_factory=dict)
+    code: int
+    message: str
+    errorKey: str
+    traceId: str
 
 
-class UnlockParams(BaseModel):
-    """``params`` of an unlock precheck."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    event_id: str = Field(min_length=1, max_length=100)
-    personnel_ids: list[str] = Field(min_length=1)
-
-
-class ErrorPublic(BaseModel):
+class ErrorPublic(ErrorFields):
     """Every non-2xx answer."""
 
     model_config = ConfigDict(
@@ -117,11 +114,9 @@ class ErrorPublic(BaseModel):
         }
     )
 
-    code: int
-    message: str
-    errorKey: str
-    traceId: str
-    details: dict[str, Any] | None = None
+    details: dict[str, Any] | None = Field(
+        default=None, description="Extension: `{field}` on 400/413, `{required, available}` on 402."
+    )
 
 
 class CreditBalancePublic(BaseModel):
@@ -171,8 +166,8 @@ class EventItemPublic(BaseModel):
     nickname: str | None
     description: str | None
     url: str | None
-    dateStart: str | None
-    dateEnd: str | None
+    dateStart: Day | None
+    dateEnd: Day | None
     venue: str | None
     city: str | None
     region: str | None
@@ -290,6 +285,16 @@ class PersonnelPage(ContactPage):
     semantics: Semantics
 
 
+class SkippedDetail(BaseModel):
+    """Why each skipped id was skipped."""
+
+    invalid_personnel_ids: list[str]
+    missing_personnel_ids: list[str]
+    unlinked_personnel_ids: list[str]
+    already_unlocked_personnel_ids: list[str]
+    unlocking_personnel_ids: list[str]
+
+
 class UnlockSubmissionPublic(BaseModel):
     """201 of an unlock submission (snake_case on the wire)."""
 
@@ -317,15 +322,15 @@ class UnlockSubmissionPublic(BaseModel):
     task_id: str | None = None
     job_id: str | None = None
     skipped_personnel_ids: list[str]
-    skipped_detail: dict[str, list[str]]
+    skipped_detail: SkippedDetail
 
 
 class VerificationPublic(BaseModel):
     """How sure we are the address delivers."""
 
     status: Literal["valid", "accept_all", "unknown"]
-    score: int
-    checkedAt: str | None
+    score: int = Field(ge=0, le=100)
+    checkedAt: Timestamp | None
 
 
 class UnlockItemPublic(BaseModel):
@@ -335,11 +340,11 @@ class UnlockItemPublic(BaseModel):
     status: Literal["pending", "processing", "unlocked", "failed"]
     email: str | None = None
     phone: str | None = None
-    errorCode: str | None = None
+    errorCode: ItemErrorCode | None = None
     creditsCharged: int
     verification: VerificationPublic | None = None
     source: str | None = None
-    completedAt: str | None = None
+    completedAt: Timestamp | None = None
 
 
 class ItemCounts(BaseModel):
@@ -400,18 +405,5 @@ class UnlockTaskPublic(BaseModel):
     creditsHeld: int
     creditsCharged: int
     creditsReleased: int
-    createdAt: str
-    completedAt: str | None
-
-
-class PrecheckPublic(BaseModel):
-    """200 of a precheck (snake_case on the wire)."""
-
-    ok: bool
-    action_type: str
-    allowed: bool
-    should_charge: bool
-    credits: int
-    reason_code: str
-    biz_code: int
-    detail: dict[str, Any]
+    createdAt: Timestamp
+    completedAt: Timestamp | None

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from contactvault.server.api.deps import AccountId, RuntimeDep, json
-from contactvault.server.api.schemas import PrecheckCreate, PrecheckPublic, UnlockParams
+from contactvault.server.api.precheck_schemas import PrecheckCreate, PrecheckPublic, UnlockParams
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import MAX_IDS_PER_TASK
@@ -21,14 +21,16 @@ ACTIONS = {"unlock_contact_emails": Channel.EMAIL, "unlock_contact_phones": Chan
 
 def _verdict(action: str, reason: str, credits: int, detail: dict[str, Any]) -> dict[str, Any]:
     allowed = reason == "ok"
+    should_charge = allowed and credits > 0
     return {
         "ok": True,
         "action_type": action,
         "allowed": allowed,
-        "should_charge": allowed and credits > 0,
+        "should_charge": should_charge,
         "credits": credits,
         "reason_code": reason,
-        "biz_code": 0 if allowed else 1,
+        # Lensmor's billing code of the execution path (a string): the action itself, or "" when nothing is charged.
+        "biz_code": action if should_charge else "",
         "detail": detail,
     }
 

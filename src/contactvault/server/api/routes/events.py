@@ -10,12 +10,26 @@ from starlette.responses import Response
 
 from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
 from contactvault.server.api.schemas import ErrorPublic, EventEnvelope, EventPage
-from contactvault.server.domain.errors import NotFound
+from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.tasks import parse_person_id
 from contactvault.server.services import directory
 
 router = APIRouter(prefix="/external/events", tags=["events"])
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+# A calendar day and nothing else: a bare number (Unix seconds, 0) or a datetime is refused, not read as a date.
+Day = Annotated[
+    str | None,
+    Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
+]
+
+
+def _day(field: str, raw: str | None) -> date | None:
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRequest(f"Invalid {field}: not a calendar date (YYYY-MM-DD).", {"field": field}) from None
 
 
 @router.get("/list", response_model=EventPage, summary="List events")
@@ -26,8 +40,8 @@ def list_events(
     keyword: Text = None,
     country: Text = None,
     city: Text = None,
-    date_start_from: Annotated[date | None, Query(description="YYYY-MM-DD")] = None,
-    date_start_to: Annotated[date | None, Query(description="YYYY-MM-DD")] = None,
+    date_start_from: Day = None,
+    date_start_to: Day = None,
 ) -> Response:
     """Events by start date; every filter is optional."""
     return json(
@@ -37,8 +51,8 @@ def list_events(
             keyword=keyword,
             country=country,
             city=city,
-            date_from=date_start_from,
-            date_to=date_start_to,
+            date_from=_day("date_start_from", date_start_from),
+            date_to=_day("date_start_to", date_start_to),
         )
     )
 

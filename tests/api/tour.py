@@ -1,0 +1,119 @@
+"""A tour of the public API: every route, through success and the errors a client can provoke.
+
+Used where a test needs real answers of every route at once (the generated client parses them); every answer
+also passes through the recorder of ``tests/api/conftest.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from fastapi.testclient import TestClient
+
+from contactvault.server.api.app import create_app
+from contactvault.server.runtime import Runtime
+from tests.engine import drain
+from tests.factories import Account, make_account
+
+BALANCE = "/external/credits/balance"
+EVENTS = "/external/events/list"
+PERSONNEL = "/external/personnel/list"
+PROFILE = "/external/personnel/profile"
+SEARCH = "/external/contacts/search"
+PRECHECK = "/external/actions/precheck"
+SUBMIT = {"email": "/external/contacts/unlock", "phone": "/external/contacts/unlock-phone"}
+POLL = {"email": "/external/contacts/unlock-tasks/", "phone": "/external/contacts/unlock-phone-tasks/"}
+
+
+def _precheck(action: str, ids: list[str], event: str = "100") -> dict[str, object]:
+    return {"action_type": action, "params": {"event_id": event, "personnel_ids": ids}}
+
+
+def tour(rt: Runtime, client: TestClient, account: Account) -> list[httpx.Response]:
+    """Drive every route through its answers; returns them all, in order."""
+    seen: list[httpx.Response] = []
+    auth = account.headers
+
+    def get(url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        seen.append(client.get(url, params=params, headers=headers if headers is not None else auth))
+        return seen[-1]
+
+    def post(url: str, body: object, headers: dict[str, str] | None = None) -> httpx.Response:
+        seen.append(client.post(url, json=body, headers={**auth, **(headers or {})}))
+        return seen[-1]
+
+    _directory(get)
+    _prechecks(post, client, auth, seen)
+    tasks = _submissions(post, client, auth, seen, rt)
+    drain(rt)
+    for channel, task_id in tasks.items():
+        done = get(POLL[channel] + task_id)
+        get(POLL[channel] + task_id, headers={**auth, "If-None-Match": done.headers["ETag"]})  # 304
+        get(POLL[channel] + "4242", headers=auth)  # 404
+    get(PROFILE, {"personnel_id": "1"})  # now unlocked
+    seen += _rate_limited(rt)
+    return seen
+
+
+def _directory(get: Callable[..., httpx.Response]) -> None:
+    get(BALANCE)
+    get(BALANCE, headers={})  # 401
+    get(EVENTS, {"pageSize": "2"})
+    get(EVENTS, {"date_start_to": "0"})  # 400
+    get(EVENTS, {"keyword": "a\x00b"})  # 400 (NUL)
+    get("/external/events/100")
+    get("/external/events/999999")  # 404
+    get(PERSONNEL, {"event_id": "100", "pageSize": "3"})
+    get(PERSONNEL, {"event_id": "999999"})  # 404
+    get(PERSONNEL, {"event_id": "100", "pageSize": "0"})  # 400
+    get(PROFILE, {"personnel_id": "2"})
+    get(PROFILE, {"personnel_id": "999999"})  # 404
+    get(PROFILE, {"personnel_id": "abc"})  # 400
+    get(SEARCH, {"company_name": "a", "pageSize": "2"})
+    get(SEARCH, {})  # 400
+
+
+def _prechecks(
+    post: Callable[..., httpx.Response], client: TestClient, auth: dict[str, str], seen: list[httpx.Response]
+) -> None:
+    post(PRECHECK, _precheck("unlock_contact_emails", ["1", "2", "x"]))  # ok
+    post(PRECHECK, _precheck("unlock_contact_phones", ["abc"]))  # invalid_subject
+    post(PRECHECK, _precheck("unlock_contact_emails", ["1"], event="999999"))  # not_found
+    post(PRECHECK, _precheck("unlock_contact_emails", [str(i) for i in range(1, 102)]))  # exceed_max_unlock_limit
+    post(PRECHECK, {"action_type": "launch_rocket", "params": {}})  # unsupported_action
+    post(PRECHECK, _precheck("unlock_contact_emails", []))  # 400
+    seen.append(client.post(PRECHECK, content=b"[" * 2_000_000, headers={**auth, "Content-Type": "application/json"}))
+
+
+def _submissions(
+    post: Callable[..., httpx.Response],
+    client: TestClient,
+    auth: dict[str, str],
+    seen: list[httpx.Response],
+    rt: Runtime,
+) -> dict[str, str]:
+    email = post(SUBMIT["email"], {"event_id": "100", "personnel_ids": ["1", "2", "x"]}, {"Idempotency-Key": "k1"})
+    post(SUBMIT["email"], {"event_id": "100", "personnel_ids": ["1", "2", "x"]}, {"Idempotency-Key": "k1"})  # replay
+    post(SUBMIT["email"], {"event_id": "100", "personnel_ids": ["3"]}, {"Idempotency-Key": "k1"})  # 422
+    post(SUBMIT["email"], {"event_id": "100", "personnel_ids": ["1"]})  # 201 success: already unlocking
+    post(SUBMIT["email"], {"event_id": "999999", "personnel_ids": ["1"]})  # 404
+    post(SUBMIT["email"], {"event_id": "100", "personnel_ids": []})  # 400
+    phone = post(SUBMIT["phone"], {"event_id": "100", "personnel_ids": ["3"]})
+    post(SUBMIT["phone"], {"event_id": "100", "personnel_ids": [str(i) for i in range(10, 110)]})  # 402
+    seen.append(
+        client.post(SUBMIT["phone"], content=b"{" * 2_000_000, headers={**auth, "Content-Type": "application/json"})
+    )
+    return {"email": str(email.json()["task_id"]), "phone": str(phone.json()["task_id"])}
+
+
+def _rate_limited(rt: Runtime) -> list[httpx.Response]:
+    """Two answers of an app allowing one request per key and window: the second is a 429."""
+    limited = rt.settings.model_copy(update={"rate_limit_per_key": 1})
+    saved, rt.settings = rt.settings, limited
+    try:
+        account = make_account(rt, name="limited")
+        with TestClient(create_app(runtime=rt), raise_server_exceptions=False) as client:
+            return [client.get(BALANCE, headers=account.headers) for _ in range(2)]
+    finally:
+        rt.settings = saved
