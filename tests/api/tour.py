@@ -23,6 +23,8 @@ PROFILE = "/external/personnel/profile"
 SEARCH = "/external/contacts/search"
 PRECHECK = "/external/actions/precheck"
 SUBMIT = {"email": "/external/contacts/unlock", "phone": "/external/contacts/unlock-phone"}
+UNLOCKED = "/external/contacts/unlocked"
+ERASED = "/external/contacts/erased"
 POLL = {"email": "/external/contacts/unlock-tasks/", "phone": "/external/contacts/unlock-phone-tasks/"}
 
 
@@ -52,6 +54,10 @@ def tour(rt: Runtime, client: TestClient, account: Account) -> list[httpx.Respon
         get(POLL[channel] + task_id, headers={**auth, "If-None-Match": done.headers["ETag"]})  # 304
         get(POLL[channel] + "4242", headers=auth)  # 404
     get(PROFILE, {"personnel_id": "1"})  # now unlocked
+    get(UNLOCKED, {"since": "2020-01-01T00:00:00Z"})
+    get(UNLOCKED, {"since": "yesterday"})  # 400
+    get(ERASED)
+    get(ERASED, {"since": "2020-01-01"})
     seen += _rate_limited(rt)
     return seen
 

@@ -66,6 +66,8 @@ OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/external/contacts/unlock-tasks/{task_id}"): ("404",),
     ("get", "/external/contacts/unlock-phone-tasks/{task_id}"): ("404",),
     ("post", "/external/actions/precheck"): ("413",),
+    ("get", "/external/contacts/unlocked"): (),
+    ("get", "/external/contacts/erased"): (),
 }
 INTEGER = {"type": "integer", "minimum": 0}
 TEXT = {"type": "string"}
@@ -92,6 +94,14 @@ REPLAYED = {
 IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~](?:[ -~]*[!-~])?$"}
 # The server refuses a query string holding NUL (PostgreSQL text cannot store it).
 NO_NUL = "^[^\\u0000]*$"
+# ``since`` (the /contacts/unlocked and /erased routes): the ISO 8601 forms that always parse, a date with an
+# optional time and offset. The server accepts every form Python's ``datetime.fromisoformat`` reads; the document
+# promises only these, so that a value it calls valid is never refused (hence days by month, and no 29 February).
+SINCE = (
+    "^[0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+    "(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+)
+QUERY_PATTERNS = {"since": SINCE}
 REQUEST_ID_PARAMETER = {
     "name": "X-Request-ID",
     "in": "header",
@@ -170,7 +180,7 @@ def _correct_operation(method: str, path: str, operation: dict[str, Any]) -> Non
     parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
     for parameter in parameters:
         if parameter["in"] == "query":
-            _correct_query_schema(parameter["schema"])
+            _correct_query_schema(parameter["schema"], QUERY_PATTERNS.get(parameter["name"], NO_NUL))
         elif parameter["name"] == "Idempotency-Key":
             parameter["schema"] = IDEMPOTENCY_KEY
             parameter["description"] = "Extension: replay protection for 24 h (1-255 printable ASCII characters)."
@@ -192,12 +202,13 @@ def _response_headers(method: str, path: str, status: str) -> dict[str, Any]:
     return headers
 
 
-def _correct_query_schema(schema: dict[str, Any]) -> None:
-    """Strings refuse NUL; a ``format`` set beside ``anyOf`` (FastAPI puts it there) moves into the string."""
+def _correct_query_schema(schema: dict[str, Any], pattern: str) -> None:
+    """Strings get ``pattern`` (at least: no NUL); a ``format`` set beside ``anyOf`` (FastAPI puts it there) moves
+    into the string."""
     moved = schema.pop("format", None) if "anyOf" in schema else None
     for branch in schema.get("anyOf", [schema]):
         if branch.get("type") == "string":
-            branch.setdefault("pattern", NO_NUL)
+            branch.setdefault("pattern", pattern)
             if moved:
                 branch["format"] = moved
 
