@@ -85,6 +85,25 @@ def test_crash_inside_submission_leaves_no_task_and_no_hold(
     assert balance(directory, account) == 10_000
 
 
+def test_a_stop_that_arrives_once_the_claim_is_made_finishes_the_batch(
+    directory: Runtime, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a supervisor sees: the items are claimed (processing), then it sends SIGTERM. The batch is in hand and
+    # must be finished, not handed back (which raced with the claim's commit under load).
+    body = submit(directory, account, [1, 2])
+    w = worker(directory)
+
+    def claim_then_stop(*args: object, **kwargs: object) -> list[object]:
+        items = claim(*args, **kwargs)  # type: ignore[arg-type]
+        w.stop()
+        return items  # type: ignore[return-value]
+
+    monkeypatch.setattr("contactvault.server.worker.runner.claim", claim_then_stop)
+    assert w.run_once() == 2
+    w.close()
+    assert [i["status"] for i in task(directory, account, str(body["task_id"]))["items"]] == ["unlocked"] * 2
+
+
 def test_graceful_stop_gives_claimed_items_back(directory: Runtime, account: Account) -> None:
     body = submit(directory, account, [1, 2])
     w = worker(directory)

@@ -96,12 +96,15 @@ class Worker:
         found while settling, leaves here as an exception.
         """
         owner = f"{self.worker_id}#{next(self._claims)}"
+        # A stop asked for before this claim hands its items back at once; one that arrives once the claim is
+        # made finds the batch in hand, which is finished first (what an observer of the claim may rely on).
+        stopping = self._stopping.is_set()
         with self.rt.db.write() as conn:
             items = claim(conn, owner, self.rt.clock.now(), self.lease, self.batch_size)
         if not items:
             return 0
         self.rt.notifier.publish({i.task_id for i in items})
-        if self._stopping.is_set():
+        if stopping:
             self._give_back(owner, items)
             return len(items)
         self._settle(owner, items)
