@@ -23,6 +23,7 @@ from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InsufficientCredits, NotFound
 from contactvault.server.domain.ledger import Channel, PostingKind
+from contactvault.server.domain.precheck import ReasonCode, unlock_reason, verdict
 from contactvault.server.domain.tasks import Classification, ItemStatus, TaskStatus, classify, dedupe, parse_person_id
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import sealed
@@ -164,7 +165,7 @@ def precheck(
         event_id = _event_pk(event_id_raw)
         if event_id is None or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None:
             return {
-                "reason_code": "not_found",
+                "reason_code": ReasonCode.NOT_FOUND.value,
                 "allowed": False,
                 "credits": 0,
                 "detail": {"requested_count": len(ids)},
@@ -172,19 +173,10 @@ def precheck(
         result = _classify(conn, account_id, channel, event_id, ids)
         available = sum(b.balance for b in rules.spendable(ledger.buckets_of(conn, account_id), now))
     credits = price * len(result.chargeable)
-    if result.chargeable:
-        reason = "ok" if available >= credits else "insufficient_balance"
-    elif result.already_unlocked:
-        reason = "already_unlocked"
-    elif result.unlocking:
-        reason = "unlock_in_progress"
-    elif result.invalid and not (result.missing or result.unlinked):
-        reason = "invalid_subject"
-    else:
-        reason = "no_contacts_available"
+    reason = unlock_reason(result, available=available, price=price)
     return {
-        "reason_code": reason,
-        "allowed": reason == "ok",
+        "reason_code": reason.value,
+        "allowed": verdict(reason, credits).allowed,
         "credits": credits,
         "detail": {
             "requested_count": len(ids),
