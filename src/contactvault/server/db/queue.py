@@ -12,6 +12,9 @@ from sqlalchemy import Connection, bindparam, case, or_, select, update
 
 from contactvault.server.db.bulk import driver_time, executemany
 from contactvault.server.db.tables import task_items, tasks
+from contactvault.server.domain.tasks import ItemStatus, TaskStatus
+
+_PENDING = ItemStatus.PENDING.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +36,8 @@ def claim(conn: Connection, lease_owner: str, now: datetime, lease: timedelta, l
         select(task_items.c.id)
         .where(
             or_(
-                (task_items.c.status == "pending") & (task_items.c.next_attempt_at <= now),
-                (task_items.c.status == "processing") & (task_items.c.lease_expires_at < now),
+                (task_items.c.status == ItemStatus.PENDING.value) & (task_items.c.next_attempt_at <= now),
+                (task_items.c.status == ItemStatus.PROCESSING.value) & (task_items.c.lease_expires_at < now),
             )
         )
         .order_by(task_items.c.id)
@@ -46,7 +49,7 @@ def claim(conn: Connection, lease_owner: str, now: datetime, lease: timedelta, l
         update(task_items)
         .where(task_items.c.id.in_(due.scalar_subquery()))
         .values(
-            status="processing",
+            status=ItemStatus.PROCESSING.value,
             lease_owner=lease_owner,
             lease_expires_at=now + lease,
             attempts=task_items.c.attempts + 1,
@@ -73,7 +76,9 @@ def touch_tasks(conn: Connection, task_ids: Sequence[int] | set[int], now: datet
         return
     values: dict[str, object] = {"version": tasks.c.version + 1, "updated_at": now}
     if started:
-        values["status"] = case((tasks.c.status == "pending", "processing"), else_=tasks.c.status)
+        values["status"] = case(
+            (tasks.c.status == TaskStatus.PENDING.value, TaskStatus.PROCESSING.value), else_=tasks.c.status
+        )
     # In id order: two claims touching the same tasks must lock them in the same order.
     conn.execute(
         update(tasks).where(tasks.c.id == bindparam("t_id")).values(**values), [{"t_id": t} for t in sorted(task_ids)]
@@ -87,7 +92,7 @@ def still_leased(conn: Connection, lease_owner: str, item_ids: Sequence[int], no
         .where(
             task_items.c.id.in_(item_ids),
             task_items.c.lease_owner == lease_owner,
-            task_items.c.status == "processing",
+            task_items.c.status == ItemStatus.PROCESSING.value,
             task_items.c.lease_expires_at > now,
         )
         .order_by(task_items.c.id)  # multi-row locks always in id order
@@ -104,10 +109,10 @@ def release_leases(conn: Connection, lease_owner: str, item_ids: Sequence[int], 
         .where(
             task_items.c.id.in_(item_ids),
             task_items.c.lease_owner == lease_owner,
-            task_items.c.status == "processing",
+            task_items.c.status == ItemStatus.PROCESSING.value,
         )
         .values(
-            status="pending",
+            status=ItemStatus.PENDING.value,
             lease_owner=None,
             lease_expires_at=None,
             next_attempt_at=now,
@@ -139,13 +144,14 @@ def create_task(
         conn,
         "INSERT INTO tasks (id, account_id, event_id, channel, status, call_source, max_credits, item_count,"
         " credits_held, credits_charged, credits_released, unfinished, version, created_at, updated_at, trace_id)"
-        " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, 0, 0, ?, 0, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, 0, ?, ?, ?)",
         [
             (
                 task.id,
                 task.account_id,
                 task.event_id,
                 task.channel,
+                TaskStatus.PENDING.value,
                 task.call_source,
                 task.max_credits,
                 len(person_ids),
@@ -173,13 +179,13 @@ def enqueue(
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(
             "INSERT INTO task_items (task_id, position, account_id, personnel_id, channel, status, attempts,"
-            " next_attempt_at, credits_charged) SELECT %s, t.ord - 1, %s, t.pid, %s, 'pending', 0, %s, 0"
+            " next_attempt_at, credits_charged) SELECT %s, t.ord - 1, %s, t.pid, %s, %s, 0, %s, 0"
             " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(pid, ord)",
-            (task_id, account_id, channel, ts, list(person_ids)),
+            (task_id, account_id, channel, _PENDING, ts, list(person_ids)),
         )
         return
     conn.exec_driver_sql(
         "INSERT INTO task_items (task_id, position, account_id, personnel_id, channel, status, attempts,"
-        " next_attempt_at, credits_charged) SELECT ?, key, ?, value, ?, 'pending', 0, ?, 0 FROM json_each(?)",
-        (task_id, account_id, channel, ts, json.dumps(list(person_ids))),
+        " next_attempt_at, credits_charged) SELECT ?, key, ?, value, ?, ?, 0, ?, 0 FROM json_each(?)",
+        (task_id, account_id, channel, _PENDING, ts, json.dumps(list(person_ids))),
     )

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection
 
 from contactvault.server.db.bulk import driver_time, executemany
+from contactvault.server.domain.tasks import ItemStatus, task_status_after
 
 
 class FinalItem(NamedTuple):
@@ -79,9 +80,9 @@ def apply(
     )
     executemany(
         conn,
-        "UPDATE task_items SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+        "UPDATE task_items SET status = ?, next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL"
         " WHERE id = ?",
-        [(driver_time(conn, r.next_attempt_at), r.item_id) for r in retries],
+        [(ItemStatus.PENDING.value, driver_time(conn, r.next_attempt_at), r.item_id) for r in retries],
     )
     # No ON CONFLICT: a second unlock of the same (account, person, channel) must fail the whole batch.
     executemany(
@@ -95,10 +96,13 @@ def apply(
         "UPDATE task_holds SET settled = ? WHERE task_id = ? AND seq = ?",
         [(h.settled, h.task_id, h.seq) for h in holds],
     )
+    statuses = [task_status_after(t.unfinished) for t in totals]  # the completion rule lives in the domain
     executemany(
         conn,
-        "UPDATE tasks SET credits_charged = ?, credits_released = ?, unfinished = ?,"
-        " status = CASE WHEN ? = 0 THEN 'completed' ELSE 'processing' END,"
-        " completed_at = CASE WHEN ? = 0 THEN ? ELSE NULL END, version = version + 1, updated_at = ? WHERE id = ?",
-        [(t.charged, t.released, t.unfinished, t.unfinished, t.unfinished, ts, ts, t.task_id) for t in totals],
+        "UPDATE tasks SET credits_charged = ?, credits_released = ?, unfinished = ?, status = ?, completed_at = ?,"
+        " version = version + 1, updated_at = ? WHERE id = ?",
+        [
+            (t.charged, t.released, t.unfinished, s.value, ts if s.is_terminal else None, ts, t.task_id)
+            for t, s in zip(totals, statuses, strict=True)
+        ],
     )

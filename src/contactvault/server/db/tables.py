@@ -15,11 +15,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     UniqueConstraint,
     text,
 )
 
 from contactvault.server.db.types import UTCDateTime
+from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES, ItemStatus
 
 metadata = MetaData(
     naming_convention={
@@ -209,6 +211,14 @@ task_holds = Table(
     CheckConstraint("settled >= 0 AND settled <= amount", name="settled_within_hold"),
 )
 
+
+def _status_in(*statuses: ItemStatus) -> TextClause:
+    """A partial index's condition on item status (rendered exactly as the migrations wrote it)."""
+    if len(statuses) == 1:
+        return text(f"status = '{statuses[0].value}'")
+    return text("status IN ({})".format(", ".join(f"'{s.value}'" for s in statuses)))
+
+
 task_items = Table(
     "task_items",
     metadata,
@@ -236,20 +246,20 @@ task_items = Table(
         "personnel_id",
         "channel",
         unique=True,
-        sqlite_where=text("status IN ('pending', 'processing')"),
-        postgresql_where=text("status IN ('pending', 'processing')"),
+        sqlite_where=_status_in(*UNFINISHED_ITEM_STATUSES),
+        postgresql_where=_status_in(*UNFINISHED_ITEM_STATUSES),
     ),
     Index(
         "ix_task_items_due",
         "next_attempt_at",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
+        sqlite_where=_status_in(ItemStatus.PENDING),
+        postgresql_where=_status_in(ItemStatus.PENDING),
     ),
     Index(
         "ix_task_items_leased",
         "lease_expires_at",
-        sqlite_where=text("status = 'processing'"),
-        postgresql_where=text("status = 'processing'"),
+        sqlite_where=_status_in(ItemStatus.PROCESSING),
+        postgresql_where=_status_in(ItemStatus.PROCESSING),
     ),
     Index("ix_task_items_person", "account_id", "personnel_id", "channel", "status"),
 )

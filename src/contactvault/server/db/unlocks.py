@@ -24,6 +24,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from contactvault.server.db.bulk import id_list_value, in_bound_ids, in_ids
 from contactvault.server.db.tables import event_personnel, personnel, task_items, tasks, unlocks
+from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES, ItemStatus
+
+_UNFINISHED = tuple(s.value for s in UNFINISHED_ITEM_STATUSES)
+# The item statuses a contact's unlock state is derived from (besides its unlocks): in flight, or failed.
+_SHOWN_STATUSES = (*_UNFINISHED, ItemStatus.FAILED.value)
 
 
 @dataclass(slots=True)
@@ -53,7 +58,7 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
         .where(
             task_items.c.account_id == account_id,
             task_items.c.personnel_id.in_(person_ids),
-            task_items.c.status.in_(("pending", "processing", "failed")),
+            task_items.c.status.in_(_SHOWN_STATUSES),
         )
         .distinct()
     )
@@ -102,7 +107,7 @@ def in_flight_ids(conn: Connection, account_id: int, channel: str, person_ids: S
     query = select(task_items.c.personnel_id).where(
         task_items.c.account_id == account_id,
         task_items.c.channel == channel,
-        task_items.c.status.in_(("pending", "processing")),
+        task_items.c.status.in_(_UNFINISHED),
         task_items.c.personnel_id.in_(person_ids),
     )
     return {int(pid) for (pid,) in conn.execute(query)}
@@ -130,7 +135,7 @@ def _standing_query(dialect: str) -> Select[Any]:
         task_items.c.account_id == account,
         task_items.c.personnel_id == p,
         task_items.c.channel == channel,
-        task_items.c.status.in_(("pending", "processing")),
+        task_items.c.status.in_(_UNFINISHED),
     )
     return select(p, linked, done, busy).where(in_bound_ids(dialect, p, bindparam("s_ids")))
 
@@ -163,7 +168,7 @@ def bump_tasks_showing(conn: Connection, person_ids: Sequence[int]) -> None:
     if not person_ids:
         return
     showing = select(task_items.c.task_id).where(
-        in_ids(conn, task_items.c.personnel_id, person_ids), task_items.c.status == "unlocked"
+        in_ids(conn, task_items.c.personnel_id, person_ids), task_items.c.status == ItemStatus.UNLOCKED.value
     )
     if conn.dialect.name == "postgresql":
         # Lock them in id order first, as the worker does: an UPDATE ... IN (subquery) locks in scan order.

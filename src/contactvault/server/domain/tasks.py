@@ -1,4 +1,10 @@
-"""Unlock tasks and items: error codes, id classification and the retry policy."""
+"""Unlock tasks and items: their lifecycle, error codes, id classification and the retry policy.
+
+The lifecycle: a task is ``pending`` until the worker claims one of its items, ``processing`` while any item is
+unfinished, and ``completed`` once every item is terminal (``unlocked`` or ``failed``, each with its own error
+code). A task is never ``failed``: a task whose items all failed is ``completed``, item by item, as the contract
+says (the wire enum keeps ``failed`` for compatibility only).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,44 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its lifecycle."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the task has finished (nothing about it changes any more)."""
+        return self is TaskStatus.COMPLETED
+
+
+class ItemStatus(StrEnum):
+    """Where one item of a task is in its lifecycle."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    UNLOCKED = "unlocked"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the item has reached its final state."""
+        return self in (ItemStatus.UNLOCKED, ItemStatus.FAILED)
+
+
+# Items the worker still has to resolve, and the statuses a task can be in before it completes.
+UNFINISHED_ITEM_STATUSES = tuple(s for s in ItemStatus if not s.is_terminal)
+
+
+def task_status_after(unfinished: int) -> TaskStatus:
+    """A task's status once a batch settled its items: completed when none is left unfinished."""
+    if unfinished < 0:
+        raise ValueError("unfinished must be >= 0")
+    return TaskStatus.COMPLETED if unfinished == 0 else TaskStatus.PROCESSING
 
 
 class ErrorCode(StrEnum):

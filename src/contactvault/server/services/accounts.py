@@ -16,6 +16,7 @@ from contactvault.server.db import audit
 from contactvault.server.db.tables import accounts, api_keys, audit_log
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidApiKey, InvalidRequest, NotFound, StateConflict
+from contactvault.server.domain.keys import KeyState, key_state, rotation_refusal
 from contactvault.server.runtime import Runtime
 
 _KEY = re.compile(r"(?:sk|uak)_([0-9a-f]{8})_([A-Za-z0-9_-]{16,128})")
@@ -109,9 +110,10 @@ def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey,
         ).first()
         if row is None:
             raise NotFound(f"Key {key_id} not found.")
-        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        refusal = rotation_refusal(row.revoked_at, row.expires_at, now)
+        if refusal in (KeyState.REVOKED, KeyState.EXPIRED):
             raise StateConflict(f"Key {key_id} is revoked or expired; create a new key instead.")
-        if row.expires_at is not None:
+        if refusal is KeyState.EXPIRING:
             # A rotation is pending: a second one would issue a second successor. Refused, naming the first.
             raise StateConflict(_pending_message(conn, key_id, row.expires_at))
         issued = _issue(conn, int(row.account_id), row.label, now)
@@ -199,19 +201,11 @@ def list_keys(rt: Runtime, account_id: int | None = None) -> list[KeyInfo]:
         if account_id is not None:
             query = query.where(api_keys.c.account_id == account_id)
         rows = conn.execute(query).all()
-    state = [_state(r.revoked_at, r.expires_at, now) for r in rows]
+    state = [key_state(r.revoked_at, r.expires_at, now).value for r in rows]
     return [
         KeyInfo(r.id, int(r.account_id), r.label, r.created_at, r.last_used_at, r.revoked_at, r.expires_at, s)
         for r, s in zip(rows, state, strict=True)
     ]
-
-
-def _state(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> str:
-    if revoked_at is not None and revoked_at <= now:
-        return "revoked"
-    if expires_at is not None:
-        return "expired" if expires_at <= now else "expiring"
-    return "active"
 
 
 def authenticate(rt: Runtime, authorization: str | None) -> int:
@@ -242,8 +236,7 @@ def authenticate_key(rt: Runtime, authorization: str | None) -> Caller:
     if (
         row is None
         or not hmac.compare_digest(row.secret_hash, _digest(secret))
-        or (row.revoked_at is not None and row.revoked_at <= now)
-        or (row.expires_at is not None and row.expires_at <= now)
+        or not key_state(row.revoked_at, row.expires_at, now).works
     ):
         raise InvalidApiKey()
     return Caller(key_id, int(row.account_id), row.last_used_at)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from contactvault.server.db import directory as q
 from contactvault.server.db.unlocks import ChannelState, contact_states
 from contactvault.server.domain.errors import NotFound
+from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES, ItemStatus
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import sealed
 
@@ -100,9 +101,9 @@ def _status(state: ChannelState | None, *, phone: bool) -> str | None:
     if state.unlocked:
         # Paid for once, never charged again, even when the value was later erased (then shown as null).
         return "ready" if phone else "unlocked"
-    if state.statuses & {"pending", "processing"}:
+    if state.statuses & {s.value for s in UNFINISHED_ITEM_STATUSES}:
         return "processing" if phone else "unlocking"
-    if "failed" in state.statuses:
+    if ItemStatus.FAILED.value in state.statuses:
         return "failed"
     return None if phone else "locked"
 

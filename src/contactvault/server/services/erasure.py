@@ -32,6 +32,7 @@ from contactvault.server.db.tables import contact_points, event_personnel, event
 from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
+from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import add_hashes
 
@@ -213,7 +214,7 @@ def _erase_one(
     in_flight = int(
         conn.execute(
             select(func.count()).where(
-                task_items.c.personnel_id == pid, task_items.c.status.in_(("pending", "processing"))
+                task_items.c.personnel_id == pid, task_items.c.status.in_([s.value for s in UNFINISHED_ITEM_STATUSES])
             )
         ).scalar_one()
     )

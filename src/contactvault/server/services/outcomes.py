@@ -19,7 +19,8 @@ from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.ledger import Channel, HoldPart, PostingKind, TaskHold
 from contactvault.server.domain.resolution import INELIGIBLE, Outcome, Resolution
-from contactvault.server.domain.tasks import ErrorCode, RetryPolicy
+from contactvault.server.domain.settlement import ItemSettlement, settle_item
+from contactvault.server.domain.tasks import ItemStatus, RetryPolicy
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
 
@@ -162,42 +163,38 @@ def _settle(
         if decision.should_retry:
             writes.retries.append(settlement.RetryItem(item.id, now + decision.delay))
             return
-    charged = 0
-    status, error = "failed", None
-    if outcome is Outcome.FOUND and answer is not None:
-        if (item.account_id, item.personnel_id, item.channel) in already:
-            status = "unlocked"  # delivered before (another task): shown again, never charged again
-        elif task.hold.may_charge():
-            status, charged = "unlocked", task.hold.price
-            writes.unlock_rows.append(
-                settlement.UnlockRow(
-                    item.account_id,
-                    item.personnel_id,
-                    item.channel,
-                    answer.value_encrypted,
-                    item.task_id,
-                    item.id,
-                    answer.source,
-                    answer.verification_status,
-                    answer.verification_score,
-                    answer.checked_at,
-                )
+    key = (item.account_id, item.personnel_id, item.channel)
+    settled = settle_item(task.hold, outcome, already_unlocked=key in already)
+    task.hold = settled.hold
+    if settled.delivers and answer is not None:
+        writes.unlock_rows.append(
+            settlement.UnlockRow(
+                item.account_id,
+                item.personnel_id,
+                item.channel,
+                answer.value_encrypted,
+                item.task_id,
+                item.id,
+                answer.source,
+                answer.verification_status,
+                answer.verification_score,
+                answer.checked_at,
             )
-            already.add((item.account_id, item.personnel_id, item.channel))
-        else:
-            error = ErrorCode.CREDIT_CAP_REACHED
-    elif outcome is Outcome.NOT_FOUND:
-        error = ErrorCode.UNRESOLVED
-    elif outcome is Outcome.INELIGIBLE:
-        error = ErrorCode.INELIGIBLE
-    else:
-        error = ErrorCode.TASK_FAILED
-    settled = task.hold.settle_item(charge=charged > 0)
+        )
+        already.add(key)
+    _record_settlement(task, item, settled, writes)
+    source = answer.source if answer is not None and settled.status is ItemStatus.UNLOCKED else None
+    error = settled.error.value if settled.error else None
+    writes.finals.append(settlement.FinalItem(item.id, settled.status.value, error, settled.charged, source))
+
+
+def _record_settlement(task: _Task, item: ClaimedItem, settled: ItemSettlement, writes: _Writes) -> None:
+    """The postings and audit rows of one settled item."""
     for s in settled.captured:
         writes.postings.append(
             ledger.Posting(task.account_id, s.bucket_id, PostingKind.CAPTURE, 0, -s.amount, "item", item.id, task.id)
         )
-    if status == "unlocked":
+    if settled.status is ItemStatus.UNLOCKED:
         # One row records both facts of a delivery: the value was revealed, and ``credits`` were captured.
         writes.audits.append(
             audit.AuditEntry(
@@ -205,7 +202,7 @@ def _settle(
                 task.account_id,
                 "personnel",
                 str(item.personnel_id),
-                charged,
+                settled.charged,
                 {"task": str(task.id), "item": str(item.id), "channel": item.channel},
             )
         )
@@ -226,8 +223,6 @@ def _settle(
                 {"task": str(task.id)},
             )
         )
-    source = answer.source if answer is not None and status == "unlocked" else None
-    writes.finals.append(settlement.FinalItem(item.id, status, error.value if error else None, charged, source))
 
 
 def _write(conn: Connection, writes: _Writes, loaded: dict[int, _Task], now: datetime) -> None:

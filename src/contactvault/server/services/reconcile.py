@@ -9,7 +9,10 @@ from sqlalchemy import Connection, Select, func, select
 
 from contactvault.server.db import ledger
 from contactvault.server.db.tables import credit_buckets, ledger_entries, task_holds, task_items, tasks
+from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES, TaskStatus
 from contactvault.server.runtime import Runtime
+
+_TERMINAL = {s.value for s in TaskStatus if s.is_terminal}
 
 
 @dataclass
@@ -49,7 +52,7 @@ def reconcile(rt: Runtime) -> Reconciliation:
         unfinished = _by_task(
             conn,
             select(task_items.c.task_id, func.count())
-            .where(task_items.c.status.in_(("pending", "processing")))
+            .where(task_items.c.status.in_([s.value for s in UNFINISHED_ITEM_STATUSES]))
             .group_by(task_items.c.task_id),
         )
         holds = _by_task(
@@ -79,6 +82,6 @@ def reconcile(rt: Runtime) -> Reconciliation:
                 result.problems.append(
                     f"task {t.id}: hold left {left}, hold rows {holds.get(t.id, 0)}, ledger {net.get(t.id, 0)}"
                 )
-            if t.status in ("completed", "failed") and left != 0:
+            if t.status in _TERMINAL and left != 0:
                 result.problems.append(f"task {t.id}: terminal but {left} credits still held")
     return result

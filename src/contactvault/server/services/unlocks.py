@@ -23,7 +23,8 @@ from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InsufficientCredits, NotFound
 from contactvault.server.domain.ledger import Channel, PostingKind
-from contactvault.server.domain.tasks import Classification, classify, dedupe, parse_person_id
+from contactvault.server.domain.precheck import ReasonCode, unlock_reason, verdict
+from contactvault.server.domain.tasks import Classification, ItemStatus, TaskStatus, classify, dedupe, parse_person_id
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import sealed
 from contactvault.server.services.idempotency import Claim
@@ -164,7 +165,7 @@ def precheck(
         event_id = _event_pk(event_id_raw)
         if event_id is None or conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is None:
             return {
-                "reason_code": "not_found",
+                "reason_code": ReasonCode.NOT_FOUND.value,
                 "allowed": False,
                 "credits": 0,
                 "detail": {"requested_count": len(ids)},
@@ -172,19 +173,10 @@ def precheck(
         result = _classify(conn, account_id, channel, event_id, ids)
         available = sum(b.balance for b in rules.spendable(ledger.buckets_of(conn, account_id), now))
     credits = price * len(result.chargeable)
-    if result.chargeable:
-        reason = "ok" if available >= credits else "insufficient_balance"
-    elif result.already_unlocked:
-        reason = "already_unlocked"
-    elif result.unlocking:
-        reason = "unlock_in_progress"
-    elif result.invalid and not (result.missing or result.unlinked):
-        reason = "invalid_subject"
-    else:
-        reason = "no_contacts_available"
+    reason = unlock_reason(result, available=available, price=price)
     return {
-        "reason_code": reason,
-        "allowed": reason == "ok",
+        "reason_code": reason.value,
+        "allowed": verdict(reason, credits).allowed,
         "credits": credits,
         "detail": {
             "requested_count": len(ids),
@@ -232,7 +224,7 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
                     (unlocks.c.account_id == task_items.c.account_id)
                     & (unlocks.c.personnel_id == task_items.c.personnel_id)
                     & (unlocks.c.channel == task_items.c.channel)
-                    & (task_items.c.status == "unlocked"),
+                    & (task_items.c.status == ItemStatus.UNLOCKED.value),
                 )
             )
             .where(task_items.c.task_id == task_id)
@@ -244,11 +236,11 @@ def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tu
             [
                 sealed.Sealed(int(r.unlock_id), int(r.personnel_id), channel.value, r.value_encrypted)
                 for r in rows
-                if r.status == "unlocked" and r.value_encrypted is not None
+                if r.status == ItemStatus.UNLOCKED and r.value_encrypted is not None
             ],
         )
     field = channel.value
-    counts = {"pending": 0, "processing": 0, "unlocked": 0, "failed": 0}
+    counts = {s.value: 0 for s in ItemStatus}
     items = []
     for r in rows:
         counts[r.status] += 1
@@ -280,7 +272,7 @@ def _task_item(r: Any, value: sealed.Shown | None, field: str) -> dict[str, Any]
             "score": r.verification_score if r.verification_score is not None else 0,
             "checkedAt": _iso(r.checked_at),
         }
-    if r.status == "failed":
+    if r.status == ItemStatus.FAILED:
         item["errorCode"] = r.error_code
     item["creditsCharged"] = r.credits_charged
     if r.source:
@@ -300,7 +292,7 @@ def view_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> t
     version, body = get_task(rt, account_id, task_id, channel)
     # A value that no key opens may open once the key is put back, which bumps no version: never cache it.
     readable = all(i.get("errorCode") != sealed.UNREADABLE for i in body["items"])
-    if body["taskStatus"] in ("completed", "failed") and readable:
+    if TaskStatus(body["taskStatus"]).is_terminal and readable:
         rt.task_views.put((account_id, task_id, channel.value, version), body)
     return version, body
 
@@ -311,4 +303,4 @@ def task_version(rt: Runtime, account_id: int, task_id: int) -> tuple[int, bool]
         row = conn.execute(
             select(tasks.c.version, tasks.c.status).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
         ).first()
-    return None if row is None else (int(row.version), row.status in ("completed", "failed"))
+    return None if row is None else (int(row.version), TaskStatus(row.status).is_terminal)

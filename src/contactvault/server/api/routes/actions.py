@@ -12,6 +12,7 @@ from contactvault.server.api.deps import AccountId, RuntimeDep, json
 from contactvault.server.api.precheck_schemas import PrecheckCreate, PrecheckPublic, UnlockParams
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.domain.ledger import Channel
+from contactvault.server.domain.precheck import ReasonCode, biz_code, over_limit, verdict
 from contactvault.server.domain.tasks import MAX_IDS_PER_TASK
 from contactvault.server.services import unlocks
 
@@ -19,18 +20,16 @@ router = APIRouter(prefix="/external/actions", tags=["actions"])
 ACTIONS = {"unlock_contact_emails": Channel.EMAIL, "unlock_contact_phones": Channel.PHONE}
 
 
-def _verdict(action: str, reason: str, credits: int, detail: dict[str, Any]) -> dict[str, Any]:
-    allowed = reason == "ok"
-    should_charge = allowed and credits > 0
+def _verdict(action: str, reason: ReasonCode, credits: int, detail: dict[str, Any]) -> dict[str, Any]:
+    decided = verdict(reason, credits)
     return {
         "ok": True,
         "action_type": action,
-        "allowed": allowed,
-        "should_charge": should_charge,
-        "credits": credits,
-        "reason_code": reason,
-        # Lensmor's billing code of the execution path (a string): the action itself, or "" when nothing is charged.
-        "biz_code": action if should_charge else "",
+        "allowed": decided.allowed,
+        "should_charge": decided.should_charge,
+        "credits": decided.credits,
+        "reason_code": decided.reason.value,
+        "biz_code": biz_code(action, should_charge=decided.should_charge),
         "detail": detail,
     }
 
@@ -40,21 +39,21 @@ def precheck(rt: RuntimeDep, account_id: AccountId, body: PrecheckCreate) -> Res
     """Whether the action is allowed and what it would cost; reserves nothing."""
     channel = ACTIONS.get(body.action_type)
     if channel is None:
-        return json(_verdict(body.action_type, "unsupported_action", 0, {}))
+        return json(_verdict(body.action_type, ReasonCode.UNSUPPORTED_ACTION, 0, {}))
     try:
         params = UnlockParams.model_validate(body.params)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "params." + ".".join(str(p) for p in first["loc"])
         raise InvalidRequest(f"Invalid {field}: {first['msg']}", {"field": field}) from None
-    if len(params.personnel_ids) > MAX_IDS_PER_TASK:
+    if over_limit(len(params.personnel_ids)):
         return json(
             _verdict(
                 body.action_type,
-                "exceed_max_unlock_limit",
+                ReasonCode.EXCEED_MAX_UNLOCK_LIMIT,
                 0,
                 {"requested_count": len(params.personnel_ids), "max": MAX_IDS_PER_TASK},
             )
         )
     result = unlocks.precheck(rt, account_id, channel, params.event_id, params.personnel_ids)
-    return json(_verdict(body.action_type, result["reason_code"], result["credits"], result["detail"]))
+    return json(_verdict(body.action_type, ReasonCode(result["reason_code"]), result["credits"], result["detail"]))

@@ -23,7 +23,7 @@ from contactvault.server.api.schemas import (
 )
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import Channel
-from contactvault.server.domain.tasks import parse_person_id
+from contactvault.server.domain.tasks import TaskStatus, parse_person_id
 from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import directory, idempotency, unlocks
@@ -32,7 +32,6 @@ router = APIRouter(prefix="/external/contacts", tags=["contacts"])
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
 # Long-polls re-check the database this often while the notifier may miss a writer in another process.
 FALLBACK_CHECK_SECONDS = 1.0
-TERMINAL = ("completed", "failed")
 # Set on a poll that asked to wait but was answered at once: `refused-key-cap` or `refused-node-cap`.
 LONG_POLL_HEADER = "X-Long-Poll"
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -154,7 +153,7 @@ async def _poll(
     with rt.notifier.listen(task_id) as listener:
         version, body = await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
         seen = if_none_match or _etag(task_id, version)
-        if wait and body["taskStatus"] not in TERMINAL and _etag(task_id, version) == seen:
+        if wait and not TaskStatus(body["taskStatus"]).is_terminal and _etag(task_id, version) == seen:
             slots: WaitSlots = request.app.state.long_polls
             key = str(getattr(request.state, "key_id", account_id))
             refused = slots.take(key)

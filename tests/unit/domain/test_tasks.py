@@ -1,17 +1,23 @@
-"""Task rules: id parsing, classification order, retry policy."""
+"""Task rules: the lifecycle, id parsing, classification order, retry policy."""
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import get_args
 
 import pytest
 
+from contactvault.server.api import schemas
 from contactvault.server.domain.tasks import (
+    UNFINISHED_ITEM_STATUSES,
+    ItemStatus,
     RetryPolicy,
+    TaskStatus,
     classify,
     dedupe,
     parse_person_id,
+    task_status_after,
 )
 
 
@@ -70,3 +76,28 @@ def test_retry_policy_backs_off_with_capped_jitter_then_gives_up() -> None:
     assert all(timedelta(0) <= d <= timedelta(seconds=3) for d in delays)
     assert delays[0] <= timedelta(seconds=1)
     assert not policy.decide(4, rng).should_retry
+
+
+def test_only_completed_tasks_are_terminal_and_no_task_is_ever_failed() -> None:
+    assert [s for s in TaskStatus if s.is_terminal] == [TaskStatus.COMPLETED]
+    assert "failed" not in {s.value for s in TaskStatus}
+
+
+def test_unlocked_and_failed_items_are_terminal() -> None:
+    assert {s for s in ItemStatus if s.is_terminal} == {ItemStatus.UNLOCKED, ItemStatus.FAILED}
+    assert UNFINISHED_ITEM_STATUSES == (ItemStatus.PENDING, ItemStatus.PROCESSING)
+
+
+def test_a_task_completes_when_no_item_is_left_unfinished() -> None:
+    assert task_status_after(0) is TaskStatus.COMPLETED
+    assert task_status_after(1) is TaskStatus.PROCESSING
+    with pytest.raises(ValueError, match="unfinished"):
+        task_status_after(-1)
+
+
+def test_the_wire_enums_hold_the_domain_statuses() -> None:
+    item_wire = get_args(schemas.UnlockItemPublic.model_fields["status"].annotation)
+    assert set(item_wire) == {s.value for s in ItemStatus}
+    task_wire = get_args(schemas.UnlockTaskPublic.model_fields["taskStatus"].annotation)
+    # The wire keeps "failed" for compatibility; contactvault never sends it.
+    assert set(task_wire) == {s.value for s in TaskStatus} | {"failed"}
