@@ -94,7 +94,7 @@ def test_a_row_changed_during_the_pass_is_left_to_the_change(directory: Runtime,
     rotated = Cipher(keys).rotate(token)
     with directory.db.write() as conn:  # an erasure lands between the read and the write of a batch
         conn.execute(unlocks.update().values(value_encrypted=None))
-    written = keys_rotation._write_batch(directory.db, unlocks, [{"r_id": row_id, "r_old": token, "r_new": rotated}])
+    written = keys_rotation._write_batch(directory.db, "unlocks", [(row_id, token, rotated)])
     assert written == 0
 
 

@@ -8,10 +8,10 @@ import threading
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
 from starlette.responses import Response
 
 from contactvault.server.api.deps import json
+from contactvault.server.db.engine import ping
 from contactvault.server.runtime import Runtime
 from contactvault.server.worker.runner import Worker
 
@@ -47,7 +47,7 @@ async def readyz(request: Request) -> Response:
 
 def _ping(rt: Runtime) -> None:
     with rt.db.read() as conn:
-        conn.execute(text("SELECT 1"))
+        ping(conn)
 
 
 async def database_problem(rt: Runtime) -> str | None:

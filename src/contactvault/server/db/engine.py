@@ -8,8 +8,11 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+
+# The transaction handle services receive from ``Database.write()``/``read()`` and pass to ``db`` functions.
+Transaction = Connection
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 # PostgreSQL: while the server is unreachable a request should fail fast (503) rather than hang.
@@ -68,6 +71,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 def is_sqlite(engine: Engine) -> bool:
     """Whether ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def ping(conn: Transaction) -> None:
+    """Ask the database the cheapest question there is (readiness probes)."""
+    conn.execute(text("SELECT 1"))
 
 
 class Database:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 
 from contactvault.server.db.bulk import driver_time, executemany
-from contactvault.server.db.tables import credit_buckets, ledger_entries
+from contactvault.server.db.tables import credit_buckets, ledger_entries, task_holds, task_items, tasks
 from contactvault.server.domain.ledger import Bucket, BucketKind
+from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES
 
 
 class Posting(NamedTuple):
@@ -122,3 +124,78 @@ def posting_sums(conn: Connection, account_id: int | None = None) -> dict[int, t
     if account_id is not None:
         query = query.where(ledger_entries.c.account_id == account_id)
     return {int(b): (int(a), int(r)) for b, a, r in conn.execute(query)}
+
+
+def cached_balances(conn: Connection) -> list[tuple[int, int, int]]:
+    """Every bucket's (id, cached balance, cached reserved), in id order."""
+    query = select(credit_buckets.c.id, credit_buckets.c.balance, credit_buckets.c.reserved).order_by(
+        credit_buckets.c.id
+    )
+    return [(int(i), int(b), int(r)) for i, b, r in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCredits:
+    """A task's own credit columns, as the task row caches them."""
+
+    id: int
+    status: str
+    credits_held: int
+    credits_charged: int
+    credits_released: int
+    unfinished: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSums:
+    """Per task id, what its items, holds and postings add up to (for reconciliation)."""
+
+    item_charges: dict[int, int]
+    unfinished_items: dict[int, int]
+    holds_left: dict[int, int]
+    reserved_net: dict[int, int]
+
+
+def _by_task(conn: Connection, query: Select[Any]) -> dict[int, int]:
+    return {int(k): int(v) for k, v in conn.execute(query)}
+
+
+def task_sums(conn: Connection) -> TaskSums:
+    """Sum every task's items, holds and reserved postings."""
+    return TaskSums(
+        item_charges=_by_task(
+            conn,
+            select(task_items.c.task_id, func.sum(task_items.c.credits_charged)).group_by(task_items.c.task_id),
+        ),
+        unfinished_items=_by_task(
+            conn,
+            select(task_items.c.task_id, func.count())
+            .where(task_items.c.status.in_([s.value for s in UNFINISHED_ITEM_STATUSES]))
+            .group_by(task_items.c.task_id),
+        ),
+        holds_left=_by_task(
+            conn,
+            select(task_holds.c.task_id, func.sum(task_holds.c.amount - task_holds.c.settled)).group_by(
+                task_holds.c.task_id
+            ),
+        ),
+        reserved_net=_by_task(
+            conn,
+            select(ledger_entries.c.task_id, func.sum(ledger_entries.c.reserved_delta))
+            .where(ledger_entries.c.task_id.is_not(None))
+            .group_by(ledger_entries.c.task_id),
+        ),
+    )
+
+
+def task_credits(conn: Connection) -> list[TaskCredits]:
+    """Every task's credit columns."""
+    query = select(
+        tasks.c.id,
+        tasks.c.status,
+        tasks.c.credits_held,
+        tasks.c.credits_charged,
+        tasks.c.credits_released,
+        tasks.c.unfinished,
+    )
+    return [TaskCredits(int(t[0]), str(t[1]), int(t[2]), int(t[3]), int(t[4]), int(t[5])) for t in conn.execute(query)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -176,3 +177,30 @@ def bump_tasks_showing(conn: Connection, person_ids: Sequence[int]) -> None:
             select(tasks.c.id).where(tasks.c.id.in_(showing)).order_by(tasks.c.id).with_for_update(key_share=True)
         ).all()
     conn.execute(update(tasks).where(tasks.c.id.in_(showing)).values(version=tasks.c.version + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class RevealedRow:
+    """An unlock that still holds its value: row id, account and person."""
+
+    id: int
+    account_id: int
+    personnel_id: int
+
+
+def values_created_before(conn: Connection, cutoff: datetime, limit: int) -> list[RevealedRow]:
+    """Up to ``limit`` unlocks created before ``cutoff`` that still hold a value, in id order."""
+    query = (
+        select(unlocks.c.id, unlocks.c.account_id, unlocks.c.personnel_id)
+        .where(unlocks.c.created_at < cutoff, unlocks.c.value_encrypted.is_not(None))
+        .order_by(unlocks.c.id)
+        .limit(limit)
+    )
+    return [RevealedRow(int(r.id), int(r.account_id), int(r.personnel_id)) for r in conn.execute(query)]
+
+
+def remove_values(conn: Connection, unlock_ids: Sequence[int], now: datetime) -> None:
+    """Drop the values of these unlocks (the rows stay: the account is never charged for them again)."""
+    conn.execute(
+        update(unlocks).where(unlocks.c.id.in_(list(unlock_ids))).values(value_encrypted=None, value_removed_at=now)
+    )

@@ -10,10 +10,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, or_, select, update
-
+from contactvault.server.db import accounts as stored
 from contactvault.server.db import audit
-from contactvault.server.db.tables import accounts, api_keys, audit_log
+from contactvault.server.db.engine import Transaction
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidApiKey, InvalidRequest, NotFound, StateConflict
 from contactvault.server.domain.keys import KeyState, key_state, rotation_refusal
@@ -51,7 +50,7 @@ def create_account(rt: Runtime, name: str) -> int:
     now = rt.clock.now()
     account_id = rt.ids.new_id()
     with rt.db.write() as conn:
-        conn.execute(insert(accounts).values(id=account_id, name=name, created_at=now))
+        stored.insert_account(conn, account_id, name, now)
         audit.record(conn, [audit.AuditEntry(AuditAction.ACCOUNT_CREATE, account_id, "account", str(account_id))], now)
     return account_id
 
@@ -60,23 +59,18 @@ def create_key(rt: Runtime, account_id: int, label: str | None = None) -> Issued
     """Issue a key for an account."""
     now = rt.clock.now()
     with rt.db.write() as conn:
-        if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
+        if not stored.account_exists(conn, account_id):
             raise NotFound(f"Account {account_id} not found.")
         return _issue(conn, account_id, label, now)
 
 
-def _issue(conn: Connection, account_id: int, label: str | None, now: datetime) -> IssuedKey:
+def _issue(conn: Transaction, account_id: int, label: str | None, now: datetime) -> IssuedKey:
     while True:
         key_id = secrets.token_hex(4)
-        taken = conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first()
-        if taken is None:
+        if not stored.key_id_taken(conn, key_id):
             break
     secret = secrets.token_urlsafe(32)
-    conn.execute(
-        insert(api_keys).values(
-            id=key_id, account_id=account_id, secret_hash=_digest(secret), label=label, created_at=now
-        )
-    )
+    stored.insert_key(conn, key_id, account_id, _digest(secret), label, now)
     audit.record(conn, [audit.AuditEntry(AuditAction.KEY_CREATE, account_id, "api_key", key_id)], now)
     return IssuedKey(key_id=key_id, account_id=account_id, api_key=f"sk_{key_id}_{secret}")
 
@@ -85,11 +79,11 @@ def revoke_key(rt: Runtime, key_id: str) -> None:
     """Revoke a key at once (idempotent)."""
     now = rt.clock.now()
     with rt.db.write() as conn:
-        row = conn.execute(select(api_keys.c.account_id, api_keys.c.revoked_at).where(api_keys.c.id == key_id)).first()
+        row = stored.key(conn, key_id)
         if row is None:
             raise NotFound(f"Key {key_id} not found.")
         if row.revoked_at is None:
-            conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now))
+            stored.set_revoked(conn, key_id, now)
             audit.record(conn, [audit.AuditEntry(AuditAction.KEY_REVOKE, row.account_id, "api_key", key_id)], now)
 
 
@@ -103,28 +97,24 @@ def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey,
         raise InvalidRequest("overlap must not be negative.", {"field": "overlap"})
     now = rt.clock.now()
     with rt.db.write() as conn:
-        row = conn.execute(
-            select(api_keys.c.account_id, api_keys.c.label, api_keys.c.revoked_at, api_keys.c.expires_at).where(
-                api_keys.c.id == key_id
-            )
-        ).first()
+        row = stored.key(conn, key_id)
         if row is None:
             raise NotFound(f"Key {key_id} not found.")
         refusal = rotation_refusal(row.revoked_at, row.expires_at, now)
         if refusal in (KeyState.REVOKED, KeyState.EXPIRED):
             raise StateConflict(f"Key {key_id} is revoked or expired; create a new key instead.")
-        if refusal is KeyState.EXPIRING:
+        if refusal is KeyState.EXPIRING and row.expires_at is not None:  # expiring: it has an expiry
             # A rotation is pending: a second one would issue a second successor. Refused, naming the first.
             raise StateConflict(_pending_message(conn, key_id, row.expires_at))
-        issued = _issue(conn, int(row.account_id), row.label, now)
+        issued = _issue(conn, row.account_id, row.label, now)
         expires_at = now + overlap
-        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(expires_at=expires_at))
+        stored.set_expiry(conn, key_id, expires_at)
         audit.record(
             conn,
             [
                 audit.AuditEntry(
                     AuditAction.KEY_ROTATE,
-                    int(row.account_id),
+                    row.account_id,
                     "api_key",
                     key_id,
                     detail={"successor": issued.key_id, "overlapSeconds": int(overlap.total_seconds())},
@@ -135,13 +125,8 @@ def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey,
     return issued, expires_at
 
 
-def _pending_message(conn: Connection, key_id: str, expires_at: datetime) -> str:
-    detail = conn.execute(
-        select(audit_log.c.detail)
-        .where(audit_log.c.action == AuditAction.KEY_ROTATE.value, audit_log.c.subject_id == key_id)
-        .order_by(audit_log.c.id.desc())
-        .limit(1)
-    ).scalar()
+def _pending_message(conn: Transaction, key_id: str, expires_at: datetime) -> str:
+    detail = audit.latest_detail(conn, AuditAction.KEY_ROTATE, key_id)
     successor = json.loads(detail).get("successor") if detail else None
     who = f"its successor is {successor}" if successor else "it has a successor"
     return (
@@ -186,25 +171,21 @@ def list_keys(rt: Runtime, account_id: int | None = None) -> list[KeyInfo]:
     """Every key (of one account, when given), oldest first; NotFound for an unknown account."""
     now = rt.clock.now()
     with rt.db.read() as conn:
-        known = select(accounts.c.id).where(accounts.c.id == account_id)
-        if account_id is not None and conn.execute(known).first() is None:
+        if account_id is not None and not stored.account_exists(conn, account_id):
             raise NotFound(f"Account {account_id} not found.")
-        query = select(
-            api_keys.c.id,
-            api_keys.c.account_id,
-            api_keys.c.label,
-            api_keys.c.created_at,
-            api_keys.c.last_used_at,
-            api_keys.c.revoked_at,
-            api_keys.c.expires_at,
-        ).order_by(api_keys.c.created_at, api_keys.c.id)
-        if account_id is not None:
-            query = query.where(api_keys.c.account_id == account_id)
-        rows = conn.execute(query).all()
-    state = [key_state(r.revoked_at, r.expires_at, now).value for r in rows]
+        rows = stored.keys(conn, account_id)
     return [
-        KeyInfo(r.id, int(r.account_id), r.label, r.created_at, r.last_used_at, r.revoked_at, r.expires_at, s)
-        for r, s in zip(rows, state, strict=True)
+        KeyInfo(
+            r.key_id,
+            r.account_id,
+            r.label,
+            r.created_at,
+            r.last_used_at,
+            r.revoked_at,
+            r.expires_at,
+            key_state(r.revoked_at, r.expires_at, now).value,
+        )
+        for r in rows
     ]
 
 
@@ -223,15 +204,7 @@ def authenticate_key(rt: Runtime, authorization: str | None) -> Caller:
         raise InvalidApiKey()
     key_id, secret = match.groups()
     with rt.db.read() as conn:
-        row = conn.execute(
-            select(
-                api_keys.c.account_id,
-                api_keys.c.secret_hash,
-                api_keys.c.revoked_at,
-                api_keys.c.expires_at,
-                api_keys.c.last_used_at,
-            ).where(api_keys.c.id == key_id)
-        ).first()
+        row = stored.key(conn, key_id)
     now = rt.clock.now()
     if (
         row is None
@@ -239,7 +212,7 @@ def authenticate_key(rt: Runtime, authorization: str | None) -> Caller:
         or not key_state(row.revoked_at, row.expires_at, now).works
     ):
         raise InvalidApiKey()
-    return Caller(key_id, int(row.account_id), row.last_used_at)
+    return Caller(key_id, row.account_id, row.last_used_at)
 
 
 def touch_key(rt: Runtime, caller: Caller) -> bool:
@@ -249,13 +222,4 @@ def touch_key(rt: Runtime, caller: Caller) -> bool:
     if caller.last_used_at is not None and caller.last_used_at > stale:
         return False
     with rt.db.write() as conn:
-        # Concurrent requests that all saw a stale value: the condition lets one of them write.
-        result = conn.execute(
-            update(api_keys)
-            .where(
-                api_keys.c.id == caller.key_id,
-                or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at <= stale),
-            )
-            .values(last_used_at=now)
-        )
-    return bool(result.rowcount)
+        return stored.touch(conn, caller.key_id, stale, now)

@@ -6,9 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from contactvault.server.db.tables import audit_log, tasks
+from contactvault.server.db import audit
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
 
@@ -36,20 +34,11 @@ def list_entries(
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}.", {"field": "limit"})
     if since is not None and since.tzinfo is None:
         raise InvalidRequest("since needs a timezone, e.g. 2026-01-01T00:00:00Z.", {"field": "since"})
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if account_id is not None:
-        query = query.where(audit_log.c.account_id == account_id)
-    if since is not None:
-        query = query.where(audit_log.c.created_at >= since)
     with rt.db.read() as conn:
-        rows = conn.execute(query).all()
+        rows = audit.newest(conn, account_id=account_id, since=since, limit=limit)
         details = [json.loads(r.detail) if r.detail else {} for r in rows]
         task_ids = {t for r, d in zip(rows, details, strict=True) if not r.trace_id and (t := _task_of(d)) is not None}
-        task_traces = (
-            dict(conn.execute(select(tasks.c.id, tasks.c.trace_id).where(tasks.c.id.in_(task_ids))).all())
-            if task_ids
-            else {}
-        )
+        task_traces = audit.task_traces(conn, task_ids)
     return [
         {
             "id": str(r.id),
@@ -60,7 +49,7 @@ def list_entries(
             "subjectId": r.subject_id,
             "credits": r.credits,
             "detail": d,
-            "traceId": r.trace_id or task_traces.get(_task_of(d)),
+            "traceId": r.trace_id or task_traces.get(_task_of(d) or 0),
         }
         for r, d in zip(rows, details, strict=True)
     ]

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import Connection, delete, func, select, update
 
 from contactvault.server.db import audit, locks
-from contactvault.server.db.tables import contact_points, event_personnel, events, personnel, task_items, unlocks
+from contactvault.server.db import erasure as stored
+from contactvault.server.db.engine import Transaction
+from contactvault.server.db.sealed import unlock_tokens_after
 from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
-from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import add_hashes
 
@@ -73,10 +73,10 @@ def erase_address(
     digest = rt.cipher.lookup_hash(kind, value)
     people, scanned_to = _holders(rt, kind, value, digest)
 
-    def late_holders(conn: Connection) -> set[int]:
+    def late_holders(conn: Transaction) -> set[int]:
         # Inside the erasure's transaction, behind the suppression gate: whoever received the address after the
         # scan above (a worker's record step that committed meanwhile) is erased too.
-        return _vault_holders(conn, kind, digest) | _unlock_holders(conn, rt, kind, value, scanned_to, None)[0]
+        return stored.vault_holders(conn, kind, digest) | _unlock_holders(conn, rt, kind, value, scanned_to, None)[0]
 
     return _erase(
         rt, sorted(people), [(kind, digest)], delete_profile=delete_profile, trace_id=trace_id, more=late_holders
@@ -91,7 +91,7 @@ def _holders(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[set[int
     """People whose vault address is this one, or to whom some account's unlock revealed it; and the last unlock
     id scanned."""
     with rt.db.read() as conn:
-        people = _vault_holders(conn, kind, digest)
+        people = stored.vault_holders(conn, kind, digest)
     last_id = 0
     while True:
         with rt.db.read() as conn:
@@ -102,34 +102,21 @@ def _holders(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[set[int
         last_id = scanned_to
 
 
-def _vault_holders(conn: Connection, kind: str, digest: bytes) -> set[int]:
-    query = select(contact_points.c.personnel_id).where(
-        contact_points.c.channel == kind, contact_points.c.value_hash == digest
-    )
-    return {int(pid) for (pid,) in conn.execute(query)}
-
-
 def _unlock_holders(
-    conn: Connection, rt: Runtime, kind: str, value: str, after: int, limit: int | None
+    conn: Transaction, rt: Runtime, kind: str, value: str, after: int, limit: int | None
 ) -> tuple[set[int], int]:
     """Who was revealed this address in unlocks with ids after ``after``; and the last id scanned."""
     # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
     wanted = _normal(kind, value)
-    query = (
-        select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.value_encrypted)
-        .where(unlocks.c.id > after, unlocks.c.channel == kind, unlocks.c.value_encrypted.is_not(None))
-        .order_by(unlocks.c.id)
-        .limit(limit)
-    )
     people: set[int] = set()
     last_id = after
-    for row in conn.execute(query):
-        last_id = int(row.id)
+    for row in unlock_tokens_after(conn, after, limit, channel=kind):
+        last_id = row.row_id
         try:
-            if _normal(kind, rt.cipher.open(bytes(row.value_encrypted))) == wanted:
-                people.add(int(row.personnel_id))
+            if _normal(kind, rt.cipher.open(row.token)) == wanted:
+                people.add(row.personnel_id)
         except InvalidToken:
-            log.warning("unlock %s opens with no configured key; skipped", row.id)
+            log.warning("unlock %s opens with no configured key; skipped", row.row_id)
     return people, last_id
 
 
@@ -140,7 +127,7 @@ def _erase(
     *,
     delete_profile: bool,
     trace_id: str | None,
-    more: Callable[[Connection], set[int]] | None = None,
+    more: Callable[[Transaction], set[int]] | None = None,
 ) -> ErasureReport:
     now = rt.clock.now()
     deleted = erased = suppressed = in_flight = 0
@@ -150,10 +137,7 @@ def _erase(
         # re-checks the opt-out list after this commits (and stores nothing).
         locks.suppression_gate(conn, exclusive=True)
         people = sorted(set(person_ids) | (more(conn) if more else set()))
-        if rt.db.is_sqlite:
-            # Deleted rows are overwritten with zeros instead of lingering in free pages.
-            conn.exec_driver_sql("PRAGMA secure_delete = ON")
-        try:
+        with stored.secure_delete(conn):
             suppressed += add_hashes(conn, extra_suppressions, now, trace_id)
             for pid in people:
                 result = _erase_one(conn, rt, pid, now, delete_profile, trace_id)
@@ -162,11 +146,7 @@ def _erase(
                 suppressed += result.suppressions_added
                 in_flight += result.in_flight_items
                 accounts.update(int(a) for a in result.accounts)
-        finally:
-            if rt.db.is_sqlite:
-                conn.exec_driver_sql("PRAGMA secure_delete = OFF")
-    if rt.db.is_sqlite:
-        _flush_sqlite(rt, delete_profile and bool(people))
+    stored.compact(rt.db, delete_profile and bool(people))
     if in_flight:
         # They re-check the opt-out list when they are recorded, after this commit: they end INELIGIBLE, uncharged.
         log.info("%d unfinished items were for erased people; they will fail as ineligible", in_flight)
@@ -182,44 +162,18 @@ def _erase(
 
 
 def _erase_one(
-    conn: Connection, rt: Runtime, pid: int, now: datetime, delete_profile: bool, trace_id: str | None
+    conn: Transaction, rt: Runtime, pid: int, now: datetime, delete_profile: bool, trace_id: str | None
 ) -> ErasureReport:
-    points = conn.execute(
-        select(contact_points.c.channel, contact_points.c.value_hash).where(contact_points.c.personnel_id == pid)
-    ).all()
-    added = add_hashes(
-        conn,
-        [("person", rt.cipher.lookup_hash("person", str(pid)))] + [(p.channel, bytes(p.value_hash)) for p in points],
-        now,
-        trace_id,
-    )
-    deleted = conn.execute(delete(contact_points).where(contact_points.c.personnel_id == pid)).rowcount
-    per_account: dict[int, int] = {
-        int(account): int(n)
-        for account, n in conn.execute(
-            select(unlocks.c.account_id, func.count())
-            .where(unlocks.c.personnel_id == pid, unlocks.c.value_encrypted.is_not(None))
-            .group_by(unlocks.c.account_id)
-        )
-    }
-    erased = conn.execute(
-        update(unlocks)
-        .where(unlocks.c.personnel_id == pid, unlocks.c.value_encrypted.is_not(None))
-        .values(value_encrypted=None, value_removed_at=now)
-    ).rowcount
+    points = stored.vault_hashes(conn, pid)
+    added = add_hashes(conn, [("person", rt.cipher.lookup_hash("person", str(pid))), *points], now, trace_id)
+    deleted = stored.delete_vault_addresses(conn, pid)
+    per_account = stored.revealed_per_account(conn, pid)
+    erased = stored.erase_revealed(conn, pid, now)
     bump_tasks_showing(conn, [pid])  # their task views change (and cached ones must not be served)
-    holders = {
-        int(a) for (a,) in conn.execute(select(unlocks.c.account_id).where(unlocks.c.personnel_id == pid).distinct())
-    }
-    in_flight = int(
-        conn.execute(
-            select(func.count()).where(
-                task_items.c.personnel_id == pid, task_items.c.status.in_([s.value for s in UNFINISHED_ITEM_STATUSES])
-            )
-        ).scalar_one()
-    )
+    holders = stored.unlocking_accounts(conn, pid)
+    in_flight = stored.unfinished_items(conn, pid)
     if delete_profile:
-        _delete_profile(conn, pid)
+        stored.delete_profile(conn, pid)
     audit.record(
         conn,
         [
@@ -250,34 +204,3 @@ def _erase_one(
         trace_id,
     )
     return ErasureReport([str(pid)], [str(a) for a in holders], int(deleted), int(erased), added, in_flight, False)
-
-
-def _delete_profile(conn: Connection, pid: int) -> None:
-    linked = [
-        int(e) for (e,) in conn.execute(select(event_personnel.c.event_id).where(event_personnel.c.personnel_id == pid))
-    ]
-    conn.execute(delete(event_personnel).where(event_personnel.c.personnel_id == pid))
-    if linked:
-        conn.execute(
-            update(events)
-            .where(events.c.id.in_(linked), events.c.personnel_count > 0)
-            .values(personnel_count=events.c.personnel_count - 1)
-        )
-    conn.execute(delete(personnel).where(personnel.c.id == pid))
-
-
-def _flush_sqlite(rt: Runtime, rebuilt_text_index: bool) -> None:
-    """Best effort: merge the search index (drops a deleted name's tokens) and fold the WAL into the file."""
-    raw = rt.db.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        if rebuilt_text_index:
-            cursor.execute("PRAGMA secure_delete = ON")
-            cursor.execute("INSERT INTO personnel_fts(personnel_fts) VALUES('optimize')")
-            cursor.execute("PRAGMA secure_delete = OFF")
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        cursor.close()
-    except Exception as exc:  # the erasure itself is committed; this only tidies the file
-        log.warning("could not compact the SQLite file after an erasure: %s", type(exc).__name__)
-    finally:
-        raw.close()

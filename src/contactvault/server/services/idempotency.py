@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from contactvault.server.db.tables import idempotency_keys
+from contactvault.server.db import idempotency as stored
+from contactvault.server.db.engine import Transaction
+from contactvault.server.db.errors import AlreadyExists
 from contactvault.server.domain.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from contactvault.server.runtime import Runtime
 
@@ -58,28 +57,18 @@ class Claim:
     ttl: timedelta
     token: datetime  # the row's created_at when this claim was made
 
-    def owned(self) -> ColumnElement[bool]:
-        """The key's row, as long as this claim still owns it."""
-        return (
-            (idempotency_keys.c.account_id == self.account_id)
-            & (idempotency_keys.c.key == self.key)
-            & (idempotency_keys.c.state == "in_progress")
-            & (idempotency_keys.c.created_at == self.token)
-        )
-
-    def complete(self, conn: Connection, status_code: int, body: dict[str, Any], now: datetime) -> None:
+    def complete(self, conn: Transaction, status_code: int, body: dict[str, Any], now: datetime) -> None:
         """Store the response in the caller's transaction; raises (rolling it back) if the claim was taken over."""
-        result = conn.execute(
-            update(idempotency_keys)
-            .where(self.owned())
-            .values(
-                state="completed",
-                status_code=status_code,
-                response_body=encode(body),
-                expires_at=now + self.ttl,
-            )
+        stored_it = stored.complete(
+            conn,
+            self.account_id,
+            self.key,
+            self.token,
+            status_code=status_code,
+            body=encode(body),
+            expires_at=now + self.ttl,
         )
-        if result.rowcount != 1:
+        if not stored_it:
             raise IdempotencyKeyInUse()
 
 
@@ -88,37 +77,27 @@ def begin(rt: Runtime, account_id: int, key: str, digest: bytes) -> Claim | Repl
     now = rt.clock.now()
     ttl = timedelta(seconds=rt.settings.idempotency_ttl_seconds)
     stale = timedelta(seconds=rt.settings.idempotency_stale_seconds)
-    where = (idempotency_keys.c.account_id == account_id) & (idempotency_keys.c.key == key)
     for _ in range(3):
         try:
             with rt.db.write() as conn:
-                row = conn.execute(select(idempotency_keys).where(where).with_for_update()).first()
+                row = stored.lock(conn, account_id, key)
                 if row is not None and row.expires_at <= now:
-                    conn.execute(delete(idempotency_keys).where(where))
+                    stored.forget(conn, account_id, key)
                     row = None
                 if row is None:
-                    conn.execute(
-                        insert(idempotency_keys).values(
-                            account_id=account_id,
-                            key=key,
-                            fingerprint=digest,
-                            state="in_progress",
-                            created_at=now,
-                            expires_at=now + ttl,
-                        )
-                    )
+                    stored.claim(conn, account_id, key, digest, now, now + ttl)
                     return Claim(account_id, key, ttl, now)
                 if row.fingerprint != digest:
                     raise IdempotencyKeyReused()
                 if row.state == "completed":
-                    return Replay(int(row.status_code), bytes(row.response_body))
+                    return Replay(int(row.status_code or 0), row.response_body or b"")
                 if row.created_at > now - stale:
                     raise IdempotencyKeyInUse()
                 # The first request died mid-flight (or is very slow): take the key over with a later token, which
                 # fences the first claim out of complete() and abandon().
-                conn.execute(update(idempotency_keys).where(where).values(created_at=now))
+                stored.take_over(conn, account_id, key, now)
                 return Claim(account_id, key, ttl, now)
-        except IntegrityError:
+        except AlreadyExists:
             continue  # a concurrent first use won the insert (PostgreSQL); read what it wrote
     raise IdempotencyKeyInUse()
 
@@ -126,11 +105,10 @@ def begin(rt: Runtime, account_id: int, key: str, digest: bytes) -> Claim | Repl
 def abandon(rt: Runtime, claim: Claim) -> None:
     """Give an unused claim back (the request failed before storing a response); a taken-over claim is not ours."""
     with rt.db.write() as conn:
-        conn.execute(delete(idempotency_keys).where(claim.owned()))
+        stored.release(conn, claim.account_id, claim.key, claim.token)
 
 
 def purge_expired(rt: Runtime) -> int:
     """Delete expired records; returns how many."""
     with rt.db.write() as conn:
-        result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= rt.clock.now()))
-    return int(result.rowcount)
+        return stored.purge_expired(conn, rt.clock.now())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -19,10 +19,9 @@ from typing import Any, cast
 from pydantic import (
     ValidationError,
 )
-from sqlalchemy import Connection, Table, distinct, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
+from contactvault.server.db import imports as stored
+from contactvault.server.db.engine import Transaction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.import_records import (
@@ -37,8 +36,6 @@ from contactvault.server.services.import_records import (
 
 # How many problems an error reports in ``details`` (the message names the first).
 MAX_REPORTED = 20
-# Ids per IN (...) list when comparing with the database: well under SQLite's bound-parameter limit.
-LOOKUP_CHUNK = 500
 
 
 class ImportValidationError(InvalidRequest):
@@ -141,25 +138,9 @@ def import_files(rt: Runtime, paths: Sequence[Path]) -> ImportSummary:
         _write_attendance(conn, batch, summary.attendance)
         _write_contacts(rt, conn, batch, summary.contact_point)
         touched = set(batch.events) | {event_id for event_id, _ in batch.attendance}
-        recount_events(conn, sorted(touched))
+        stored.recount_events(conn, sorted(touched))
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def recount_events(conn: Connection, event_ids: Sequence[int]) -> None:
-    """Recompute ``personnel_count`` and ``exhibitor_count`` of these events from their attendance."""
-    here = event_personnel.c.event_id == events.c.id
-    people = select(func.count()).select_from(event_personnel).where(here).scalar_subquery()
-    exhibitors = (
-        select(func.count(distinct(event_personnel.c.exhibitor_id)))
-        .select_from(event_personnel)
-        .where(here)
-        .scalar_subquery()
-    )
-    for chunk in _chunks(event_ids, LOOKUP_CHUNK):
-        conn.execute(
-            update(events).where(events.c.id.in_(chunk)).values(personnel_count=people, exhibitor_count=exhibitors)
-        )
 
 
 # ---------------------------------------------------------------------------------------------- pass 1: files
@@ -240,7 +221,7 @@ def _message_of(error: Any) -> str:
 # ---------------------------------------------------------------------------------------------- references
 
 
-def _check_references(conn: Connection, batch: _Batch) -> None:
+def _check_references(conn: Transaction, batch: _Batch) -> None:
     problems = _Problems()
     wanted: dict[str, dict[int, list[tuple[_Origin, str]]]] = {"event": {}, "company": {}, "person": {}}
 
@@ -261,28 +242,15 @@ def _check_references(conn: Connection, batch: _Batch) -> None:
     for contact, origin in batch.contacts.values():
         want("person", contact.personnel_id, origin, "personnel_id")
 
-    tables = {"event": events, "company": companies, "person": personnel}
     dangling: list[tuple[_Origin, str, str, int]] = []
     for kind, refs in wanted.items():
-        present = _existing_ids(conn, tables[kind], list(refs))
+        present = stored.existing_ids(conn, kind, list(refs))
         for ident, uses in refs.items():
             if ident not in present:
                 dangling.extend((origin, name, kind, ident) for origin, name in uses)
     for origin, name, kind, ident in sorted(dangling, key=lambda d: (d[0].file, d[0].line, d[1])):
         problems.add(origin, name, f"{kind} {ident} is neither in the import files nor in the database")
     problems.raise_if_any()
-
-
-def _existing_ids(conn: Connection, table: Table, ids: Sequence[int]) -> set[int]:
-    found: set[int] = set()
-    for chunk in _chunks(ids, LOOKUP_CHUNK):
-        found.update(int(i) for (i,) in conn.execute(select(table.c.id).where(table.c.id.in_(chunk))))
-    return found
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # ---------------------------------------------------------------------------------------------- pass 2: writes
@@ -294,9 +262,9 @@ def _event_row(record: EventRecord) -> dict[str, Any]:
     return row
 
 
-def _write_events(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+def _write_events(conn: Transaction, batch: _Batch, counts: TypeCounts) -> None:
     rows = {ident: _event_row(record) for ident, (record, _) in batch.events.items()}
-    _upsert_by_id(conn, events, rows, counts, same=_same_event)
+    _upsert_by_id(conn, "event", rows, counts, same=_same_event)
 
 
 def _same_event(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -306,14 +274,14 @@ def _same_event(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(old[k] == v for k, v in new.items() if k != "topics") and topics(old["topics"]) == topics(new["topics"])
 
 
-def _write_companies(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+def _write_companies(conn: Transaction, batch: _Batch, counts: TypeCounts) -> None:
     rows = {ident: record.model_dump(exclude={"type"}) for ident, (record, _) in batch.companies.items()}
-    _upsert_by_id(conn, companies, rows, counts)
+    _upsert_by_id(conn, "company", rows, counts)
 
 
-def _write_people(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+def _write_people(conn: Transaction, batch: _Batch, counts: TypeCounts) -> None:
     rows = {ident: record.model_dump(exclude={"type"}) for ident, (record, _) in batch.people.items()}
-    _upsert_by_id(conn, personnel, rows, counts)
+    _upsert_by_id(conn, "person", rows, counts)
 
 
 def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -321,18 +289,15 @@ def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 
 def _upsert_by_id(
-    conn: Connection,
-    table: Table,
+    conn: Transaction,
+    kind: str,
     rows: dict[int, dict[str, Any]],
     counts: TypeCounts,
     same: Any = _same,
 ) -> None:
     if not rows:
         return
-    existing: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(list(rows), LOOKUP_CHUNK):
-        for found in conn.execute(select(table).where(table.c.id.in_(chunk))):
-            existing[int(found.id)] = dict(found._mapping)
+    existing = stored.stored_rows(conn, kind, list(rows))
     changed = []
     for ident, row in rows.items():
         old = existing.get(ident)
@@ -344,10 +309,10 @@ def _upsert_by_id(
         else:
             counts.updated += 1
         changed.append(row)
-    _upsert(conn, table, ["id"], changed)
+    stored.upsert(conn, kind, changed)
 
 
-def _write_attendance(conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
+def _write_attendance(conn: Transaction, batch: _Batch, counts: TypeCounts) -> None:
     rows = {
         key: {
             "event_id": record.event_id,
@@ -357,22 +322,12 @@ def _write_attendance(conn: Connection, batch: _Batch, counts: TypeCounts) -> No
         }
         for key, (record, _) in batch.attendance.items()
     }
-    key_cols = (event_personnel.c.event_id, event_personnel.c.personnel_id)
-    existing = {
-        (int(r.event_id), int(r.personnel_id)): dict(r._mapping)
-        for chunk in _chunks(list(rows), LOOKUP_CHUNK)
-        for r in conn.execute(select(event_personnel).where(tuple_(*key_cols).in_(chunk)))
-    }
-    _classify_and_upsert(conn, event_personnel, ["event_id", "personnel_id"], rows, existing, counts)
+    existing = stored.stored_rows(conn, "attendance", list(rows))
+    _classify_and_upsert(conn, "attendance", rows, existing, counts)
 
 
-def _write_contacts(rt: Runtime, conn: Connection, batch: _Batch, counts: TypeCounts) -> None:
-    key_cols = (contact_points.c.personnel_id, contact_points.c.channel)
-    existing = {
-        (int(r.personnel_id), str(r.channel)): dict(r._mapping)
-        for chunk in _chunks(list(batch.contacts), LOOKUP_CHUNK)
-        for r in conn.execute(select(contact_points).where(tuple_(*key_cols).in_(chunk)))
-    }
+def _write_contacts(rt: Runtime, conn: Transaction, batch: _Batch, counts: TypeCounts) -> None:
+    existing = stored.stored_rows(conn, "contact_point", list(batch.contacts))
     rows: dict[tuple[int, str], dict[str, Any]] = {}
     for key, (record, _) in batch.contacts.items():
         value_hash = rt.cipher.lookup_hash(record.channel, record.value)
@@ -390,13 +345,12 @@ def _write_contacts(rt: Runtime, conn: Connection, batch: _Batch, counts: TypeCo
         if old is None or not _same(old, row):
             row["value_encrypted"] = rt.cipher.seal(record.value)
         rows[key] = row
-    _classify_and_upsert(conn, contact_points, ["personnel_id", "channel"], rows, existing, counts)
+    _classify_and_upsert(conn, "contact_point", rows, existing, counts)
 
 
 def _classify_and_upsert(
-    conn: Connection,
-    table: Table,
-    keys: list[str],
+    conn: Transaction,
+    kind: str,
     rows: dict[Any, dict[str, Any]],
     existing: dict[Any, dict[str, Any]],
     counts: TypeCounts,
@@ -412,22 +366,4 @@ def _classify_and_upsert(
         else:
             counts.updated += 1
         changed.append(row)
-    _upsert(conn, table, keys, changed)
-
-
-def _upsert(conn: Connection, table: Table, keys: list[str], rows: Iterable[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE, for SQLite and PostgreSQL."""
-    rows = list(rows)
-    if not rows:
-        return
-    name = conn.dialect.name
-    if name == "sqlite":
-        stmt: Any = sqlite.insert(table)
-    elif name == "postgresql":
-        stmt = postgresql.insert(table)
-    else:
-        raise NotImplementedError(f"importing into {name} is not supported")
-    columns = [c for c in rows[0] if c not in keys]
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
-    for chunk in _chunks(rows, 5000):
-        conn.execute(stmt, list(chunk))
+    stored.upsert(conn, kind, changed)

@@ -23,18 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Table, bindparam, select, update
 
 from contactvault.server.crypto import Cipher, KeyMaterial
 from contactvault.server.db import audit
 from contactvault.server.db.engine import Database
-from contactvault.server.db.tables import contact_points, unlocks
+from contactvault.server.db.sealed import SEALED_TABLES, replace_token, tokens_after
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.runtime import Runtime
 
 log = logging.getLogger("contactvault.keys")
 
-SEALED_TABLES: tuple[Table, ...] = (contact_points, unlocks)
 DEFAULT_BATCH = 1000
 # A token that no key opens must not make every request re-read the key file.
 RELOAD_INTERVAL_SECONDS = 1.0
@@ -153,7 +151,7 @@ def reencrypt(
     report = ReencryptReport()
     batches = 0
     for table in SEALED_TABLES:
-        stats = report.tables.setdefault(table.name, TableReport())
+        stats = report.tables.setdefault(table, TableReport())
         last_id = 0
         while True:
             if max_batches is not None and batches >= max_batches:
@@ -189,21 +187,16 @@ def reencrypt(
     return report
 
 
-def _read_batch(db: Database, table: Table, after: int, size: int) -> list[tuple[int, bytes]]:
+def _read_batch(db: Database, table: str, after: int, size: int) -> list[tuple[int, bytes]]:
     with db.read() as conn:
-        rows = conn.execute(
-            select(table.c.id, table.c.value_encrypted)
-            .where(table.c.id > after, table.c.value_encrypted.is_not(None))
-            .order_by(table.c.id)
-            .limit(size)
-        ).all()
-    return [(int(r.id), bytes(r.value_encrypted)) for r in rows]
+        rows = tokens_after(conn, table, after, size)
+    return [(r.row_id, r.token) for r in rows]
 
 
 def _rotate_batch(
     rows: list[tuple[int, bytes]], primary: Fernet, every: MultiFernet, stats: TableReport
-) -> list[dict[str, object]]:
-    changes: list[dict[str, object]] = []
+) -> list[tuple[int, bytes, bytes]]:
+    changes: list[tuple[int, bytes, bytes]] = []
     for row_id, token in rows:
         stats.scanned += 1
         try:
@@ -219,21 +212,17 @@ def _rotate_batch(
             stats.unreadable += 1
             log.warning("row %s of a sealed table opens with no configured key", row_id)
             continue
-        changes.append({"r_id": row_id, "r_old": token, "r_new": fresh})
+        changes.append((row_id, token, fresh))
     return changes
 
 
-def _write_batch(db: Database, table: Table, changes: list[dict[str, object]]) -> int:
+def _write_batch(db: Database, table: str, changes: list[tuple[int, bytes, bytes]]) -> int:
+    """Write (row id, old token, new token) changes; rows changed meanwhile are left to the change."""
     written = 0
     with db.write() as conn:
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("r_id"), table.c.value_encrypted == bindparam("r_old"))
-            .values(value_encrypted=bindparam("r_new"))
-        )
         # One statement per row: the driver's executemany does not report per-row counts everywhere.
-        for change in changes:
-            written += int(conn.execute(statement, change).rowcount)
+        for row_id, old, new in changes:
+            written += replace_token(conn, table, row_id, old, new)
     return written
 
 

@@ -12,11 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
-
 from contactvault.server.db import audit
-from contactvault.server.db.tables import unlocks
-from contactvault.server.db.unlocks import bump_tasks_showing
+from contactvault.server.db.unlocks import bump_tasks_showing, remove_values, values_created_before
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
@@ -49,21 +46,12 @@ def purge_unlock_values(
     accounts: set[int] = set()
     while True:
         with rt.db.write() as conn:
-            rows = conn.execute(
-                select(unlocks.c.id, unlocks.c.account_id, unlocks.c.personnel_id)
-                .where(unlocks.c.created_at < cutoff, unlocks.c.value_encrypted.is_not(None))
-                .order_by(unlocks.c.id)
-                .limit(batch_size)
-            ).all()
+            rows = values_created_before(conn, cutoff, batch_size)
             if not rows:
                 break
-            conn.execute(
-                update(unlocks)
-                .where(unlocks.c.id.in_([r.id for r in rows]))
-                .values(value_encrypted=None, value_removed_at=now)
-            )
-            bump_tasks_showing(conn, sorted({int(r.personnel_id) for r in rows}))
-            per_account = Counter(int(r.account_id) for r in rows)
+            remove_values(conn, [r.id for r in rows], now)
+            bump_tasks_showing(conn, sorted({r.personnel_id for r in rows}))
+            per_account = Counter(r.account_id for r in rows)
             audit.record(
                 conn,
                 [

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import Connection, Table, select
 
-from contactvault.server.db.tables import contact_points, unlocks
+from contactvault.server.db.engine import Transaction
+from contactvault.server.db.sealed import SealedRow, contact_point_tokens_after, unlock_tokens_after
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
 
@@ -51,7 +51,7 @@ class Shown:
     unreadable: bool = False
 
 
-def show(rt: Runtime, conn: Connection, sealed: Sequence[Sealed]) -> dict[int, Shown]:
+def show(rt: Runtime, conn: Transaction, sealed: Sequence[Sealed]) -> dict[int, Shown]:
     """Per ``unlocks`` row id: the value to show (opened, unless unreadable or on the opt-out list)."""
     shown: dict[int, Shown] = {}
     opened: list[tuple[Sealed, str]] = []
@@ -67,7 +67,7 @@ def show(rt: Runtime, conn: Connection, sealed: Sequence[Sealed]) -> dict[int, S
     return shown
 
 
-def _suppressed(rt: Runtime, conn: Connection, opened: Sequence[tuple[Sealed, str]]) -> set[int]:
+def _suppressed(rt: Runtime, conn: Transaction, opened: Sequence[tuple[Sealed, str]]) -> set[int]:
     """Row ids whose person or address is on the opt-out list (one query; none when the list is empty)."""
     if not opened or not has_suppressions(conn):
         return set()
@@ -99,27 +99,22 @@ def _log_unreadable(rt: Runtime, table: str, row_id: int) -> None:
 def unreadable_values(rt: Runtime) -> dict[str, list[str]]:
     """The row ids of every sealed value (revealed or in the vault) that no configured key opens."""
     return {
-        "unlocks": [str(i) for i in _scan(rt, unlocks)],
-        "contactPoints": [str(i) for i in _scan(rt, contact_points)],
+        "unlocks": [str(i) for i in _scan(rt, unlock_tokens_after)],
+        "contactPoints": [str(i) for i in _scan(rt, contact_point_tokens_after)],
     }
 
 
-def _scan(rt: Runtime, table: Table) -> list[int]:
+def _scan(rt: Runtime, batch: Callable[[Transaction, int, int], list[SealedRow]]) -> list[int]:
     bad: list[int] = []
     last_id = 0
     while True:
         with rt.db.read() as conn:
-            rows = conn.execute(
-                select(table.c.id, table.c.value_encrypted)
-                .where(table.c.id > last_id, table.c.value_encrypted.is_not(None))
-                .order_by(table.c.id)
-                .limit(SCAN_BATCH)
-            ).all()
+            rows = batch(conn, last_id, SCAN_BATCH)
         if not rows:
             return bad
-        last_id = int(rows[-1].id)
+        last_id = rows[-1].row_id
         for row in rows:
             try:
-                rt.cipher.open(bytes(row.value_encrypted))
+                rt.cipher.open(row.token)
             except InvalidToken:
-                bad.append(int(row.id))
+                bad.append(row.row_id)

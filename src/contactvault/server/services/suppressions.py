@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from contactvault.server.crypto import Cipher
 from contactvault.server.db import audit, locks
-from contactvault.server.db.tables import suppressions, unlocks
+from contactvault.server.db import suppressions as stored
+from contactvault.server.db.engine import Transaction
+from contactvault.server.db.errors import AlreadyExists
+from contactvault.server.db.sealed import unlock_tokens_after
 from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
@@ -78,10 +79,10 @@ def suppress(rt: Runtime, kind: str, value: str) -> bool:
     try:
         with rt.db.write() as conn:
             locks.suppression_gate(conn, exclusive=True)  # ordered against every worker's record step
-            conn.execute(insert(suppressions).values(kind=kind, value_hash=digest, created_at=now))
+            stored.add(conn, kind, digest, now)
             bump_tasks_showing(conn, people)
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=kind)], now)
-    except IntegrityError:
+    except AlreadyExists:
         return False
     return True
 
@@ -92,13 +93,11 @@ def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
     people = _people_showing(rt, kind, value, digest)
     now = rt.clock.now()
     with rt.db.write() as conn:
-        result = conn.execute(
-            delete(suppressions).where(suppressions.c.kind == kind, suppressions.c.value_hash == digest)
-        )
-        if result.rowcount:
+        removed = stored.remove(conn, kind, digest)
+        if removed:
             bump_tasks_showing(conn, people)
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_REMOVE, subject_type=kind)], now)
-    return bool(result.rowcount)
+    return removed
 
 
 def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> list[int]:
@@ -112,53 +111,37 @@ def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> list[i
     last_id = 0
     while True:
         with rt.db.read() as conn:
-            rows = conn.execute(
-                select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.value_encrypted)
-                .where(unlocks.c.id > last_id, unlocks.c.channel == kind, unlocks.c.value_encrypted.is_not(None))
-                .order_by(unlocks.c.id)
-                .limit(SCAN_BATCH)
-            ).all()
+            rows = unlock_tokens_after(conn, last_id, SCAN_BATCH, channel=kind)
         if not rows:
             return sorted(people)
-        last_id = int(rows[-1].id)
+        last_id = rows[-1].row_id
         for row in rows:
             with contextlib.suppress(InvalidToken):  # unreadable: never shown, nothing to hide
-                if rt.cipher.lookup_hash(kind, rt.cipher.open(bytes(row.value_encrypted))) == digest:
-                    people.add(int(row.personnel_id))
+                if rt.cipher.lookup_hash(kind, rt.cipher.open(row.token)) == digest:
+                    people.add(row.personnel_id)
 
 
-def has_suppressions(conn: Connection) -> bool:
+def has_suppressions(conn: Transaction) -> bool:
     """Whether the list has any entry at all (lets a batch skip the lookups when it is empty)."""
-    return conn.execute(select(suppressions.c.id).limit(1)).first() is not None
+    return stored.any_listed(conn)
 
 
 def add_hashes(
-    conn: Connection, entries: Sequence[tuple[str, bytes]], now: datetime, trace_id: str | None = None
+    conn: Transaction, entries: Sequence[tuple[str, bytes]], now: datetime, trace_id: str | None = None
 ) -> int:
     """Put (kind, keyed hash) pairs on the list in the caller's transaction; returns how many were new."""
     wanted = {(kind, bytes(digest)) for kind, digest in entries}
     if not wanted:
         return 0
-    present = {
-        (kind, bytes(digest))
-        for kind, digest in conn.execute(
-            select(suppressions.c.kind, suppressions.c.value_hash).where(
-                suppressions.c.value_hash.in_([d for _, d in wanted])
-            )
-        )
-    }
-    new = sorted(wanted - present)
+    new = sorted(wanted - stored.present(conn, [d for _, d in wanted]))
     if new:
-        conn.execute(insert(suppressions), [{"kind": k, "value_hash": d, "created_at": now} for k, d in new])
+        stored.add_many(conn, new, now)
         audit.record(
             conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=k) for k, _ in new], now, trace_id
         )
     return len(new)
 
 
-def suppressed_hashes(conn: Connection, hashes: Sequence[bytes]) -> set[bytes]:
+def suppressed_hashes(conn: Transaction, hashes: Sequence[bytes]) -> set[bytes]:
     """Which of these hashes (of any kind) are on the list."""
-    if not hashes:
-        return set()
-    query = select(suppressions.c.value_hash).where(suppressions.c.value_hash.in_(list(hashes)))
-    return {bytes(h) for (h,) in conn.execute(query)}
+    return {digest for _, digest in stored.present(conn, hashes)}
