@@ -13,9 +13,11 @@ PREFIX = "contactvault.server."
 
 # Which server packages each layer must not import from.
 FORBIDDEN = {
-    "domain": ("db", "services", "api", "worker", "runtime", "bootstrap", "notifier", "pg_notify"),
-    "db": ("services", "api", "worker"),
-    "services": ("api", "worker"),
+    "domain": ("db", "services", "api", "worker", "demo", "runtime", "bootstrap", "notifier", "pg_notify"),
+    "db": ("services", "api", "worker", "demo"),
+    "services": ("api", "worker", "demo"),
+    # Synthetic data and provisioning: built on services, db and domain; only entrypoints and bench import it.
+    "demo": ("api", "worker"),
 }
 DOMAIN_MAY_IMPORT = set(sys.stdlib_module_names) | {"contactvault"}
 

@@ -144,7 +144,7 @@ def seed(
     db: DbOption = None,
 ) -> None:
     """Fill the directory with deterministic, realistic synthetic data."""
-    from contactvault.server.services.seeding import seed_directory
+    from contactvault.server.demo.seeding import seed_directory
 
     rt = runtime(db)
     with domain_errors():

@@ -91,9 +91,8 @@ def embedded_server(
     from contactvault.server.api.app import create_app
     from contactvault.server.bootstrap import build_runtime
     from contactvault.server.config import Settings
-    from contactvault.server.services import accounts
-    from contactvault.server.services import credits as credit_service
-    from contactvault.server.services.seeding import seed_directory
+    from contactvault.server.demo.provisioning import provision_account
+    from contactvault.server.demo.seeding import seed_directory
 
     with tempfile.TemporaryDirectory(prefix="contactvault-demo-") as tmp:
         workdir = Path(tmp)
@@ -107,9 +106,7 @@ def embedded_server(
         rt = build_runtime(config)
         try:
             seed_directory(rt, people=people, events=events, seed=seed)
-            account_id = accounts.create_account(rt, "demo")
-            credit_service.grant(rt, account_id, credits)
-            api_key = accounts.create_key(rt, account_id, "demo").api_key
+            account = provision_account(rt, "demo", credits)
             # Our own socket: the port is ours from bind to shutdown, no race with another process.
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
@@ -130,7 +127,9 @@ def embedded_server(
                     if not thread.is_alive() or time.monotonic() > deadline:
                         raise RuntimeError("the embedded server did not start")
                     time.sleep(0.02)
-                yield EmbeddedServer(f"http://127.0.0.1:{port}", api_key, account_id, people, events, workdir)
+                yield EmbeddedServer(
+                    f"http://127.0.0.1:{port}", account.api_key, account.account_id, people, events, workdir
+                )
             finally:
                 server.should_exit = True
                 thread.join(timeout=30)

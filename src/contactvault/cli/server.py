@@ -136,13 +136,12 @@ def seed_demo(rt: Runtime) -> tuple[int, str]:
 
     Returns the account id and its new API key. docs/cli.md's examples use this data (a test runs them).
     """
-    from contactvault.server.services import accounts, credits
-    from contactvault.server.services.seeding import seed_directory
+    from contactvault.server.demo.provisioning import provision_account
+    from contactvault.server.demo.seeding import seed_directory
 
     seed_directory(rt, people=5000, events=20, seed=0)
-    account_id = accounts.create_account(rt, "demo")
-    credits.grant(rt, account_id, 10_000)
-    return account_id, accounts.create_key(rt, account_id, "demo").api_key
+    demo = provision_account(rt, "demo", 10_000)
+    return demo.account_id, demo.api_key
 
 
 def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption = None) -> None:
