@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from contactvault.cli.client_common import (
+from contactvault.cli.client.common import (
     ApiKeyOpt,
     BaseUrlOpt,
     InsecureOpt,
@@ -36,8 +36,8 @@ from contactvault.cli.client_common import (
     is_interactive,
     out,
 )
-from contactvault.cli.client_export import ExportFormat, export_rows, render, write_private
-from contactvault.cli.client_render import (
+from contactvault.cli.client.export import ExportFormat, export_rows, render, write_private
+from contactvault.cli.client.render import (
     balance_table,
     estimate_table,
     event_table,
@@ -47,7 +47,7 @@ from contactvault.cli.client_render import (
     plural,
     result_summary,
 )
-from contactvault.cli.client_unlock import ProgressBar, classify, max_spend, progress_bar, result_json
+from contactvault.cli.client.unlock import ProgressBar, classify, max_spend, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_USAGE, emit, fail
 from contactvault.client import Client, ContactItem, StateStore, UnlockEstimate, UnlockProgress, UnlockResult
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.common import DbOption, database_url, fail, open_runtime
+from contactvault.cli.admin.common import DbOption, database_url, open_runtime
+from contactvault.cli.common import fail
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
