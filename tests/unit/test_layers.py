@@ -13,7 +13,7 @@ PREFIX = "contactvault.server."
 
 # Which server packages each layer must not import from.
 FORBIDDEN = {
-    "domain": ("db", "services", "api", "worker", "demo", "runtime", "bootstrap", "notifier", "pg_notify"),
+    "domain": ("db", "services", "api", "worker", "demo", "runtime", "bootstrap", "notifier"),
     "db": ("services", "api", "worker", "demo"),
     "services": ("api", "worker", "demo"),
     # Synthetic data and provisioning: built on services, db and domain; only entrypoints and bench import it.
@@ -55,3 +55,12 @@ def test_the_domain_imports_only_the_standard_library() -> None:
         or (name.startswith("contactvault") and not name.startswith(PREFIX + "domain"))
     ]
     assert offences == []
+
+
+def test_every_root_module_of_the_server_says_why_it_stays_at_the_root() -> None:
+    """A module at ``server/`` root is the shared kernel, named in the package docstring; anything else has a layer."""
+    docstring = ast.get_docstring(ast.parse((SERVER / "__init__.py").read_text())) or ""
+    unexplained = [
+        p.name for p in sorted(SERVER.glob("*.py")) if p.stem != "__init__" and f"``{p.stem}``" not in docstring
+    ]
+    assert unexplained == []
