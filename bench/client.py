@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from contactvault.cli.demo import embedded_server
+from contactvault.cli.client.demo import embedded_server
 from contactvault.client import Client
 
 ORDER = 40  # after the unlock benchmark, in issue order

@@ -43,8 +43,8 @@ from starlette.responses import Response
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
 from contactvault.server.db.tables import companies, events, personnel
-from contactvault.server.services import accounts, credits
-from contactvault.server.services.seeding import seed_directory
+from contactvault.server.demo.provisioning import provision_account
+from contactvault.server.demo.seeding import seed_directory
 
 ORDER = 10  # issue 2's benchmark runs before the later ones
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,9 +148,7 @@ def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         progress=lambda done: print(f"  {done:,} people", flush=True) if done % step < 20_000 else None,
     )
     print(f"seeded in {summary.seconds:.1f} s: {asdict(summary)}", flush=True)
-    account_id = accounts.create_account(rt, "bench")
-    credits.grant(rt, account_id, 10_000)
-    api_key = accounts.create_key(rt, account_id, "bench").api_key
+    api_key = provision_account(rt, "bench", 10_000).api_key
     names, event_id, event_people = _targets(rt)
     rt.db.dispose()
 

@@ -31,9 +31,10 @@ from tests import pg
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
 from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel, task_items
+from contactvault.server.demo.provisioning import provision_account
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import accounts, credits, unlocks
+from contactvault.server.services import unlocks
 
 ORDER = 150  # after the quicker benchmarks
 RESULTS = Path(__file__).parent / "results"
@@ -95,8 +96,7 @@ def prepare(settings: Settings) -> None:
     rt = build_runtime(settings)
     try:
         _directory(rt)
-        account_id = accounts.create_account(rt, "bench")
-        credits.grant(rt, account_id, 15 * PEOPLE)
+        account_id = provision_account(rt, "bench", 15 * PEOPLE).account_id
         for start in range(1, PEOPLE + 1, TASK_SIZE):
             ids = [str(i) for i in range(start, start + TASK_SIZE)]
             unlocks.submit(rt, unlocks.UnlockRequest(account_id, Channel.EMAIL, str(EVENT), ids))

@@ -30,9 +30,10 @@ from sqlalchemy import insert
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
 from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
+from contactvault.server.demo.provisioning import provision_account
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import accounts, credits, unlocks
+from contactvault.server.services import unlocks
 from contactvault.server.worker.runner import Worker
 
 ORDER = 30  # after the directory benchmark, in issue order
@@ -70,16 +71,9 @@ def build_directory(rt: Runtime, people: int) -> None:
             )
 
 
-def new_account(rt: Runtime, amount: int) -> tuple[int, str]:
-    """An account with credits and a key."""
-    account_id = accounts.create_account(rt, "bench")
-    credits.grant(rt, account_id, amount)
-    return account_id, accounts.create_key(rt, account_id).api_key
-
-
 def worker_throughput(rt: Runtime) -> dict[str, Any]:
     """(a) items/s for 100 tasks of 100 items with one worker; also the service-level submission rate."""
-    account_id, _ = new_account(rt, 15 * PEOPLE)
+    account_id = provision_account(rt, "bench", 15 * PEOPLE).account_id
     began = time.perf_counter()
     for start in range(1, PEOPLE + 1, 100):
         unlocks.submit(
@@ -166,7 +160,7 @@ def http_figures(rt: Runtime, settings: Settings, port: int) -> dict[str, Any]:
             "CONTACTVAULT_RATE_LIMIT_PER_IP": "0",
         }
     )
-    accts = [new_account(rt, 15 * PEOPLE) for _ in range(3)]
+    accts = [provision_account(rt, "bench", 15 * PEOPLE) for _ in range(3)]
     proc = _serve(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -174,7 +168,7 @@ def http_figures(rt: Runtime, settings: Settings, port: int) -> dict[str, Any]:
         latencies: list[float] = []
         elapsed = 0.0
         cpu_before = _cpu_seconds(proc.pid)
-        for _, key in accts:
+        for key in (acct.api_key for acct in accts):
             batches = [[str(i) for i in range(s, s + 100)] for s in range(1, PEOPLE + 1, 100)]
             reqs = [
                 lambda c, b=b: c.post("/external/contacts/unlock", json={"event_id": str(EVENT), "personnel_ids": b})
@@ -189,7 +183,7 @@ def http_figures(rt: Runtime, settings: Settings, port: int) -> dict[str, Any]:
         )
         # (c) a finished 100-item task from (a)'s account, against the balance route, same server, same run.
         worker = Worker(rt, worker_id="bench-c")
-        _, key = accts[0]
+        key = accts[0].api_key
         headers = {"Authorization": f"Bearer {key}"}
         first = httpx.post(
             f"{base}/external/contacts/unlock",
@@ -199,7 +193,7 @@ def http_figures(rt: Runtime, settings: Settings, port: int) -> dict[str, Any]:
         del first
         worker.drain()
         worker.close()
-        task_id = _a_finished_task(rt, accts[0][0])
+        task_id = _a_finished_task(rt, accts[0].account_id)
         n = 2000
         poll = asyncio.run(_load(base, headers, [lambda c: c.get(f"/external/contacts/unlock-tasks/{task_id}")] * n, 8))
         balance = asyncio.run(_load(base, headers, [lambda c: c.get("/external/credits/balance")] * n, 8))
@@ -235,7 +229,7 @@ def long_poll_latency(settings: Settings, port: int, trials: int = 60) -> dict[s
     from contactvault.server.api.app import create_app
 
     rt = build_runtime(settings)
-    _, key = new_account(rt, 15 * 1000)
+    key = provision_account(rt, "bench", 15 * 1000).api_key
     app = create_app(runtime=rt, run_worker=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

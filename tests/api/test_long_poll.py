@@ -17,8 +17,8 @@ from sqlalchemy import event, update
 from contactvault.server.api.app import create_app
 from contactvault.server.api.routes import contacts
 from contactvault.server.db import tables
+from contactvault.server.db.pg_notify import PgNotifier
 from contactvault.server.notifier import Notifier, WaitSlots
-from contactvault.server.pg_notify import PgNotifier
 from contactvault.server.runtime import Runtime
 from tests.engine import drain, submit
 from tests.factories import Account

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contactvault.cli import demo
-from contactvault.cli.demo import pick_people
+from contactvault.cli.client import demo
+from contactvault.cli.client.demo import pick_people
 from contactvault.client import Client
 from tests.client.fake_api import FakeAPI
 from tests.factories import Account

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from contactvault.cli.server import seed_demo
+from contactvault.cli.admin.server import seed_demo
 from contactvault.client import StateStore
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings

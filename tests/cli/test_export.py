@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contactvault.cli.client_export import ExportFormat, render
+from contactvault.cli.client.export import ExportFormat, render
 from tests.factories import email_of, phone_of
 
 from .conftest import CLI

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import stamina
 
-from contactvault.cli import client_commands
+from contactvault.cli.client import commands as client_commands
 from tests.factories import Account
 
 from .conftest import CLI, LiveServer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contactvault.cli.client_unlock import Outcome, classify
+from contactvault.cli.client.unlock import Outcome, classify
 from contactvault.client import DeliveredContact, FailedContact, SkippedContact, UnlockResult
 
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import pytest
 from rich.console import Console, RenderableType
 
-from contactvault.cli import client_render as render
-from contactvault.cli.tables import Col, FitTable
+from contactvault.cli.client import render
+from contactvault.cli.client.tables import Col, FitTable
 from contactvault.client import (
     ContactItem,
     CreditBalance,

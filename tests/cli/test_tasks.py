@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from contactvault.cli import client_tasks, client_unlock
+from contactvault.cli.client import tasks as client_tasks
+from contactvault.cli.client import unlock as client_unlock
 from contactvault.client import Client, StateStore, UnlockProgress
 from contactvault.server.db import tables
 from tests.factories import Account, email_of, phone_of

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contactvault.cli import client_unlock
+from contactvault.cli.client import unlock as client_unlock
 from contactvault.client import StateStore
 from tests.factories import Account, email_of, make_account, phone_of
 

@@ -13,12 +13,12 @@ import sqlalchemy.exc
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from contactvault.server import pg_notify
 from contactvault.server.api.app import create_app
 from contactvault.server.api.routes import contacts
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
-from contactvault.server.pg_notify import MAX_PAYLOAD_BYTES, PgNotifier, parse_payload, payloads
+from contactvault.server.db import pg_notify
+from contactvault.server.db.pg_notify import MAX_PAYLOAD_BYTES, PgNotifier, parse_payload, payloads
 from contactvault.server.runtime import Runtime
 from tests.engine import drain, submit
 from tests.factories import make_account, make_directory

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from contactvault.server.api.app import create_app
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
-from contactvault.server.pg_notify import PgNotifier
+from contactvault.server.db.pg_notify import PgNotifier
 from contactvault.server.runtime import Runtime
 from tests import pg
 from tests.engine import assert_reconciles, balance, drain, submit, task

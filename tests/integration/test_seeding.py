@@ -13,10 +13,10 @@ from sqlalchemy import Connection, func, select, text
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
 from contactvault.server.db.tables import companies, contact_points, event_personnel, events, personnel
+from contactvault.server.demo import seeding
+from contactvault.server.demo.seeding import DirectoryNotEmpty, SeedSummary, seed_directory
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import seeding
 from contactvault.server.services.directory import PageRequest, search_contacts
-from contactvault.server.services.seeding import DirectoryNotEmpty, SeedSummary, seed_directory
 
 DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}")
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")

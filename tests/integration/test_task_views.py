@@ -8,7 +8,7 @@ from contactvault.server.domain.errors import NotFound
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import erasure, unlocks
-from contactvault.server.task_views import TaskViews
+from contactvault.server.services.task_views import TaskViews
 from tests.engine import drain, submit
 from tests.factories import Account, email_of
 

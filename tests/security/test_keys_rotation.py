@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from contactvault.cli.main import app as cli
-from contactvault.server.crypto import Cipher, KeyMaterial
+from contactvault.server.crypto import Cipher, KeyMaterial, ReloadingCipher
 from contactvault.server.db.tables import contact_points, unlocks
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import keys_rotation
@@ -101,7 +101,7 @@ def test_a_row_changed_during_the_pass_is_left_to_the_change(directory: Runtime,
 def test_the_reloading_cipher_refuses_a_different_hash_key(directory: Runtime) -> None:
     inner = Cipher(KeyMaterial.load(key_file(directory)))
     other = KeyMaterial.generate()
-    cipher = keys_rotation.ReloadingCipher(inner, lambda: other)
+    cipher = ReloadingCipher(inner, lambda: other)
     foreign = Cipher(other).seal("x@example.test")
     with pytest.raises(InvalidToken):
         cipher.open(foreign)

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from contactvault.server import logs
+from contactvault.server.api import access_log
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
@@ -68,4 +69,4 @@ def test_configure_installs_one_root_handler(monkeypatch: pytest.MonkeyPatch) ->
     ],
 )
 def test_unmatched_paths_keep_only_plain_words(path: str, logged: str) -> None:
-    assert logs.route_of({"path": path}) == logged
+    assert access_log.route_of({"path": path}) == logged

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from contactvault.cli.client_common import digits
-from contactvault.cli.client_unlock import parse_ids, read_id_file
+from contactvault.cli.client.common import digits
+from contactvault.cli.client.unlock import parse_ids, read_id_file
 from contactvault.client._models import UnlockSubmission
 from contactvault.client._workflow import deduplicate, server_skips
 

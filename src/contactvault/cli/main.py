@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Annotated
 
 import typer
 
-from contactvault.cli import admin, server
+from contactvault.cli.admin import commands as admin
+from contactvault.cli.admin import server
+from contactvault.cli.client import commands as client
 from contactvault.cli.usage import HELP_OPTION_NAMES, CliGroup, version_callback
 
 app = typer.Typer(
@@ -34,10 +34,7 @@ app.command()(server.serve)
 app.command()(server.worker)
 app.command("demo-serve")(server.demo_serve)
 app.add_typer(admin.app, name="admin")
-
-# The client commands (login, credits, unlock, ...) live in their own module.
-if importlib.util.find_spec("contactvault.cli.client_commands") is not None:
-    importlib.import_module("contactvault.cli.client_commands").register(app)
+client.register(app)  # login, credits, unlock, tasks, export, demo, ...
 
 
 def main() -> None:

@@ -92,6 +92,6 @@ def make_notifier(db: Database) -> Notifier:
     """In-process wake-ups on SQLite (one process serves); LISTEN/NOTIFY across processes on PostgreSQL."""
     if db.is_sqlite:
         return Notifier()
-    from contactvault.server.pg_notify import PgNotifier
+    from contactvault.server.db.pg_notify import PgNotifier
 
     return PgNotifier(db.engine)

@@ -1,7 +1,8 @@
 """Encryption at rest of revealed values, and keyed hashes for looking them up.
 
 Values are sealed with Fernet (AES-128-CBC + HMAC-SHA256) through MultiFernet, so a new key can be put first
-while old ciphertexts still open; the keys live outside the database (environment or a key file).
+while old ciphertexts still open; the keys live outside the database (environment or a key file). Key files are
+written by ``KeyMaterial.dump`` only (atomic, mode 0600); ``ReloadingCipher`` re-reads one after a rotation.
 """
 
 from __future__ import annotations
@@ -9,12 +10,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+log = logging.getLogger("contactvault.keys")
+
+# A token that no key opens must not make every request re-read the key file.
+RELOAD_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -91,3 +101,62 @@ class Cipher:
         """A keyed hash for equality lookups; emails are compared case-insensitively."""
         normal = value.strip().lower() if kind == "email" else value.strip()
         return hmac.new(self._hash_key, f"{kind}:{normal}".encode(), hashlib.sha256).digest()
+
+
+class ReloadingCipher(Cipher):
+    """A cipher that, when a token does not open, re-reads its keys once (a rotation may have put a new key first).
+
+    It wraps the cipher it replaces and only ever swaps in keys that keep the same hash key, since every stored
+    lookup hash (suppressions, contact points) depends on it.
+    """
+
+    def __init__(self, inner: Cipher, load: Callable[[], KeyMaterial]) -> None:
+        # Deliberately no super().__init__(): every method delegates to the current inner cipher.
+        self._inner = inner
+        self._load = load
+        self._lock = threading.Lock()
+        self._last_reload = float("-inf")
+
+    def seal(self, value: str) -> bytes:
+        """Encrypt a value under the newest key known."""
+        return self._inner.seal(value)
+
+    def open(self, token: bytes) -> str:
+        """Decrypt a value; on an unknown key, reload the keys once and try again."""
+        inner = self._inner
+        try:
+            return inner.open(token)
+        except InvalidToken:
+            fresh = self._reload(inner)
+            if fresh is None:
+                raise
+            return fresh.open(token)
+
+    def rotate(self, token: bytes) -> bytes:
+        """Re-encrypt under the newest key."""
+        return self._inner.rotate(token)
+
+    def lookup_hash(self, kind: str, value: str) -> bytes:
+        """A keyed hash for equality lookups."""
+        return self._inner.lookup_hash(kind, value)
+
+    def _reload(self, seen: Cipher) -> Cipher | None:
+        with self._lock:
+            if self._inner is not seen:
+                return self._inner  # another thread reloaded meanwhile
+            now = time.monotonic()
+            if now - self._last_reload < RELOAD_INTERVAL_SECONDS:
+                return None
+            self._last_reload = now
+            try:
+                fresh = Cipher(self._load())
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("could not reload encryption keys: %s", type(exc).__name__)
+                return None
+            probe = "reload-probe"
+            if fresh.lookup_hash("person", probe) != seen.lookup_hash("person", probe):
+                log.error("the key file now has a different hash key; keeping the keys in memory")
+                return None
+            self._inner = fresh
+            log.info("encryption keys reloaded")
+            return fresh

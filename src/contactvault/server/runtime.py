@@ -9,7 +9,7 @@ from contactvault.server.config import Settings
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
 from contactvault.server.notifier import Notifier
-from contactvault.server.task_views import TaskViews
+from contactvault.server.services.task_views import TaskViews
 
 
 @dataclass

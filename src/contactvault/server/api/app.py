@@ -11,15 +11,15 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from contactvault.server.api import docs_pages, errors, health, openapi
+from contactvault.server.api.access_log import AccessLogMiddleware
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked
 from contactvault.server.bootstrap import build_runtime, load_keys
 from contactvault.server.config import Settings
-from contactvault.server.logs import AccessLogMiddleware
+from contactvault.server.crypto import ReloadingCipher
 from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.keys_rotation import ReloadingCipher
 from contactvault.server.worker.runner import Worker
 
 # Browsers may only send and read what a client of this API needs (CORS is off unless origins are configured).

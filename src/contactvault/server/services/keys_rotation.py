@@ -7,8 +7,8 @@ The order of events that keeps a running service readable throughout:
    the tokens with no transaction open, then writes them back in one short transaction, each row only if it still
    holds the token that was read (a concurrent erasure or purge wins). Rows already sealed under the new key are
    skipped, so running it again resumes where it stopped and a finished run is a no-op.
-3. A running API process meets a token its in-memory keys cannot open; ``ReloadingCipher`` re-reads the key file
-   once and carries on. Old tokens still open (the old keys stay in the file) until the operator retires them.
+3. A running API process meets a token its in-memory keys cannot open; ``crypto.ReloadingCipher`` re-reads the
+   key file once and carries on. Old tokens still open (the old keys stay in the file) until the operator retires them.
 
 Keys never enter the database: the audit row of a rotation carries counts only.
 """
@@ -16,15 +16,12 @@ Keys never enter the database: the audit row of a rotation carries counts only.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from contactvault.server.crypto import Cipher, KeyMaterial
+from contactvault.server.crypto import KeyMaterial
 from contactvault.server.db import audit
 from contactvault.server.db.engine import Database
 from contactvault.server.db.sealed import SEALED_TABLES, replace_token, tokens_after
@@ -34,74 +31,13 @@ from contactvault.server.runtime import Runtime
 log = logging.getLogger("contactvault.keys")
 
 DEFAULT_BATCH = 1000
-# A token that no key opens must not make every request re-read the key file.
-RELOAD_INTERVAL_SECONDS = 1.0
-
-
-class ReloadingCipher(Cipher):
-    """A cipher that, when a token does not open, re-reads its keys once (a rotation may have put a new key first).
-
-    It wraps the cipher it replaces and only ever swaps in keys that keep the same hash key, since every stored
-    lookup hash (suppressions, contact points) depends on it.
-    """
-
-    def __init__(self, inner: Cipher, load: Callable[[], KeyMaterial]) -> None:
-        # Deliberately no super().__init__(): every method delegates to the current inner cipher.
-        self._inner = inner
-        self._load = load
-        self._lock = threading.Lock()
-        self._last_reload = float("-inf")
-
-    def seal(self, value: str) -> bytes:
-        """Encrypt a value under the newest key known."""
-        return self._inner.seal(value)
-
-    def open(self, token: bytes) -> str:
-        """Decrypt a value; on an unknown key, reload the keys once and try again."""
-        inner = self._inner
-        try:
-            return inner.open(token)
-        except InvalidToken:
-            fresh = self._reload(inner)
-            if fresh is None:
-                raise
-            return fresh.open(token)
-
-    def rotate(self, token: bytes) -> bytes:
-        """Re-encrypt under the newest key."""
-        return self._inner.rotate(token)
-
-    def lookup_hash(self, kind: str, value: str) -> bytes:
-        """A keyed hash for equality lookups."""
-        return self._inner.lookup_hash(kind, value)
-
-    def _reload(self, seen: Cipher) -> Cipher | None:
-        with self._lock:
-            if self._inner is not seen:
-                return self._inner  # another thread reloaded meanwhile
-            now = time.monotonic()
-            if now - self._last_reload < RELOAD_INTERVAL_SECONDS:
-                return None
-            self._last_reload = now
-            try:
-                fresh = Cipher(self._load())
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("could not reload encryption keys: %s", type(exc).__name__)
-                return None
-            probe = "reload-probe"
-            if fresh.lookup_hash("person", probe) != seen.lookup_hash("person", probe):
-                log.error("the key file now has a different hash key; keeping the keys in memory")
-                return None
-            self._inner = fresh
-            log.info("encryption keys reloaded")
-            return fresh
 
 
 def add_primary_key(path: Path) -> KeyMaterial:
     """Put a new Fernet key first in the key file (old keys stay, so old tokens still open); returns the new set."""
     current = KeyMaterial.load(path)
     fresh = KeyMaterial((Fernet.generate_key().decode(), *current.fernet_keys), current.hash_key)
-    write_key_file(path, fresh)
+    fresh.dump(path)  # atomic: a reader sees the old file or the new one
     return fresh
 
 
@@ -109,13 +45,8 @@ def retire_old_keys(path: Path) -> KeyMaterial:
     """Keep only the newest Fernet key (run after a complete re-encryption)."""
     current = KeyMaterial.load(path)
     kept = KeyMaterial(current.fernet_keys[:1], current.hash_key)
-    write_key_file(path, kept)
+    kept.dump(path)
     return kept
-
-
-def write_key_file(path: Path, keys: KeyMaterial) -> None:
-    """Replace the key file atomically (a reader sees the old file or the new one, never half of one)."""
-    keys.dump(path)
 
 
 @dataclass(slots=True)

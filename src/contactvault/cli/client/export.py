@@ -18,9 +18,9 @@ from typing import Annotated, Any
 
 import typer
 
-from contactvault.cli.client_common import ApiKeyOpt, BaseUrlOpt, StateFileOpt, digits, err, handled_errors
-from contactvault.cli.client_erasures import forget_erased
-from contactvault.cli.client_render import by_id, plural
+from contactvault.cli.client.common import ApiKeyOpt, BaseUrlOpt, StateFileOpt, digits, err, handled_errors
+from contactvault.cli.client.erasures import forget_erased
+from contactvault.cli.client.render import by_id, plural
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Channel, DeliveredContact, StateStore
 from contactvault.client.config import default_state_path, write_private_file

@@ -24,9 +24,9 @@ from sqlalchemy import Connection, LargeBinary, Table, func, insert, select, upd
 
 from contactvault.server.db.tables import companies, contact_points, event_personnel, personnel
 from contactvault.server.db.tables import events as events_table
+from contactvault.server.demo import names as nb
 from contactvault.server.domain.errors import InvalidRequest, StateConflict
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import namebank as nb
 
 # Ids look like real ones and never overlap between kinds, which makes mix-ups visible in tests and logs.
 EVENT_ID_BASE = 100

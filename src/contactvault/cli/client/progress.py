@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from contactvault.cli.client_render import plural
+from contactvault.cli.client.render import plural
 from contactvault.client import UnlockProgress
 
 __all__ = ["ProgressBar", "progress_bar"]

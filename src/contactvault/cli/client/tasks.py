@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.live import Live
 
-from contactvault.cli import client_export, client_unlock
-from contactvault.cli.client_common import (
+from contactvault.cli.client import export, unlock
+from contactvault.cli.client.common import (
     EXIT_INTERRUPTED,
     ApiKeyOpt,
     BaseUrlOpt,
@@ -26,9 +26,9 @@ from contactvault.cli.client_common import (
     out,
     wire,
 )
-from contactvault.cli.client_interruptions import stop_reason
-from contactvault.cli.client_render import export_hint, plural, result_summary, runs_table, task_view
-from contactvault.cli.client_unlock import UNIT_COST, classify, progress_bar, result_json
+from contactvault.cli.client.interruptions import stop_reason
+from contactvault.cli.client.render import export_hint, plural, result_summary, runs_table, task_view
+from contactvault.cli.client.unlock import UNIT_COST, classify, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, fail
 from contactvault.client import APIError, Channel, Client, NotFoundError, StateStore, UnlockTask
 from contactvault.client.config import default_state_path
@@ -44,7 +44,7 @@ tasks_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add ``tasks`` and ``export`` to the app."""
     app.add_typer(tasks_app, name="tasks", rich_help_panel="Client")
-    app.command(rich_help_panel="Client")(client_export.export)
+    app.command(rich_help_panel="Client")(export.export)
 
 
 def state_path(option: str | None) -> Path:
@@ -181,7 +181,7 @@ def confirm_unsent(store: StateStore, runs: Sequence[RunRecord]) -> None:
             EXIT_USAGE,
         )
     question = f"Submit {plural(people, 'person')} not yet submitted, for up to {plural(credits, 'credit')}?"
-    if not client_unlock.default_ask(question):
+    if not unlock.default_ask(question):
         fail("cancelled: nothing was resumed", EXIT_FAILED)
 
 

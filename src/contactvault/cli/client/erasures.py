@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contactvault.cli.client_common import quiet_retries
+from contactvault.cli.client.common import quiet_retries
 from contactvault.client import Channel, Client, ConfigError, ContactVaultError, StateStore
 
 __all__ = ["forget_erased"]

@@ -1,8 +1,8 @@
 """The client commands of ``contactvault``: login, credits, events, people, contacts (and, registered from their
 own modules, unlock, tasks, export and demo).
 
-``main.py`` calls ``register(app)`` when this module exists. Every command here reads the API through the SDK;
-see ``client_common`` for the connection options, output rules and exit codes.
+``main.py`` calls ``register(app)``. Every command here reads the API through the SDK;
+see ``common`` for the connection options, output rules and exit codes.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import RenderableType
 
-from contactvault.cli import client_tasks, client_unlock, demo
-from contactvault.cli.client_common import (
+from contactvault.cli.client import demo, tasks, unlock
+from contactvault.cli.client.common import (
     ApiKeyOpt,
     BaseUrlOpt,
     InsecureOpt,
@@ -28,7 +28,7 @@ from contactvault.cli.client_common import (
     out,
     wire,
 )
-from contactvault.cli.client_render import (
+from contactvault.cli.client.render import (
     balance_table,
     contact_table,
     events_table,
@@ -59,8 +59,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(events_app, name="events", rich_help_panel="Client")
     app.add_typer(people_app, name="people", rich_help_panel="Client")
     app.add_typer(contacts_app, name="contacts", rich_help_panel="Client")
-    client_unlock.register(app)
-    client_tasks.register(app)
+    unlock.register(app)
+    tasks.register(app)
     app.command(rich_help_panel="Client")(demo.demo)
 
 

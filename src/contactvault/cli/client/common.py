@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from contactvault.cli.client_render import plural
+from contactvault.cli.client.render import plural
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_USAGE, fail
 from contactvault.client import (
     APIConnectionError,

@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from contactvault.cli.client_common import (
+from contactvault.cli.client.common import (
     ApiKeyOpt,
     BaseUrlOpt,
     InsecureOpt,
@@ -36,8 +36,8 @@ from contactvault.cli.client_common import (
     is_interactive,
     out,
 )
-from contactvault.cli.client_export import ExportFormat, export_rows, render, write_private
-from contactvault.cli.client_render import (
+from contactvault.cli.client.export import ExportFormat, export_rows, render, write_private
+from contactvault.cli.client.render import (
     balance_table,
     estimate_table,
     event_table,
@@ -47,7 +47,7 @@ from contactvault.cli.client_render import (
     plural,
     result_summary,
 )
-from contactvault.cli.client_unlock import ProgressBar, classify, max_spend, progress_bar, result_json
+from contactvault.cli.client.unlock import ProgressBar, classify, max_spend, progress_bar, result_json
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_USAGE, emit, fail
 from contactvault.client import Client, ContactItem, StateStore, UnlockEstimate, UnlockProgress, UnlockResult
 
@@ -91,9 +91,8 @@ def embedded_server(
     from contactvault.server.api.app import create_app
     from contactvault.server.bootstrap import build_runtime
     from contactvault.server.config import Settings
-    from contactvault.server.services import accounts
-    from contactvault.server.services import credits as credit_service
-    from contactvault.server.services.seeding import seed_directory
+    from contactvault.server.demo.provisioning import provision_account
+    from contactvault.server.demo.seeding import seed_directory
 
     with tempfile.TemporaryDirectory(prefix="contactvault-demo-") as tmp:
         workdir = Path(tmp)
@@ -107,9 +106,7 @@ def embedded_server(
         rt = build_runtime(config)
         try:
             seed_directory(rt, people=people, events=events, seed=seed)
-            account_id = accounts.create_account(rt, "demo")
-            credit_service.grant(rt, account_id, credits)
-            api_key = accounts.create_key(rt, account_id, "demo").api_key
+            account = provision_account(rt, "demo", credits)
             # Our own socket: the port is ours from bind to shutdown, no race with another process.
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
@@ -130,7 +127,9 @@ def embedded_server(
                     if not thread.is_alive() or time.monotonic() > deadline:
                         raise RuntimeError("the embedded server did not start")
                     time.sleep(0.02)
-                yield EmbeddedServer(f"http://127.0.0.1:{port}", api_key, account_id, people, events, workdir)
+                yield EmbeddedServer(
+                    f"http://127.0.0.1:{port}", account.api_key, account.account_id, people, events, workdir
+                )
             finally:
                 server.should_exit = True
                 thread.join(timeout=30)

@@ -16,16 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.common import (
-    EXIT_FAILED,
-    EXIT_USAGE,
-    DbOption,
-    database_url,
-    domain_errors,
-    emit,
-    fail,
-    open_runtime,
-)
+from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.common import EXIT_FAILED, EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from contactvault.cli.client_common import (
+from contactvault.cli.client.common import (
     EXIT_INTERRUPTED,
     ApiKeyOpt,
     BaseUrlOpt,
@@ -38,9 +38,9 @@ from contactvault.cli.client_common import (
     is_interactive,
     out,
 )
-from contactvault.cli.client_interruptions import RunTracker, channel_of, stop_reason, stopped
-from contactvault.cli.client_progress import ProgressBar, progress_bar
-from contactvault.cli.client_render import estimate_table, export_hint, plural, result_summary
+from contactvault.cli.client.interruptions import RunTracker, channel_of, stop_reason, stopped
+from contactvault.cli.client.progress import ProgressBar, progress_bar
+from contactvault.cli.client.render import estimate_table, export_hint, plural, result_summary
 from contactvault.cli.common import EXIT_FAILED, EXIT_INSUFFICIENT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, emit, fail
 from contactvault.client import APIError, Client, UnlockEstimate, UnlockProgress, UnlockResult
 from contactvault.client.config import default_state_path

@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from contactvault.cli.tables import Col, FitTable
+from contactvault.cli.client.tables import Col, FitTable
 from contactvault.client import (
     ContactItem,
     CreditBalance,

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.common import DbOption, database_url, fail, open_runtime
+from contactvault.cli.admin.common import DbOption, database_url, open_runtime
+from contactvault.cli.common import fail
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
@@ -136,39 +137,33 @@ def seed_demo(rt: Runtime) -> tuple[int, str]:
 
     Returns the account id and its new API key. docs/cli.md's examples use this data (a test runs them).
     """
-    from contactvault.server.services import accounts, credits
-    from contactvault.server.services.seeding import seed_directory
+    from contactvault.server.demo.provisioning import provision_account
+    from contactvault.server.demo.seeding import seed_directory
 
     seed_directory(rt, people=5000, events=20, seed=0)
-    account_id = accounts.create_account(rt, "demo")
-    credits.grant(rt, account_id, 10_000)
-    return account_id, accounts.create_key(rt, account_id, "demo").api_key
+    demo = provision_account(rt, "demo", 10_000)
+    return demo.account_id, demo.api_key
 
 
 def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption = None) -> None:
     """Serve with demo data: on an empty database, seed a directory and a demo account, and print its key."""
-    from sqlalchemy import func, select
-
-    from contactvault.server.db.tables import accounts as accounts_table
-    from contactvault.server.db.tables import personnel
+    from contactvault.server.demo.provisioning import overview_of
 
     sock = listen(host, port)
     settings = _settings(db)
     _configure_logging(settings)
     rt = open_runtime(settings)
-    with rt.db.read() as conn:
-        people = conn.execute(select(func.count()).select_from(personnel)).scalar_one()
-        first_account = conn.execute(select(accounts_table.c.id).order_by(accounts_table.c.created_at)).first()
+    found = overview_of(rt)
     base = f"http://{host}:{port}"
-    if people == 0:
+    if found.people == 0:
         print("Empty database: seeding a demo directory (about 5,000 people)...", flush=True)
         account_id, key = seed_demo(rt)
         print(f"\nDemo account {account_id} with 10,000 credits.\nAPI key (shown once): {key}\n")
         print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance\n')
     else:
-        hint = f"--account {first_account.id}" if first_account else "--account <id>"
+        hint = f"--account {found.first_account_id}" if found.first_account_id is not None else "--account <id>"
         print(
-            f"Database has {people} people. Get a key with:\n"
+            f"Database has {found.people} people. Get a key with:\n"
             f"  .venv/bin/contactvault admin key create {hint} --db {settings.database_url}\n"
         )
     rt.db.dispose()

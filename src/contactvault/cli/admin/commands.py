@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli import admin_security
-from contactvault.cli.common import EXIT_USAGE, DbOption, database_url, domain_errors, emit, fail, open_runtime
+from contactvault.cli.admin import security
+from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
     from contactvault.server.runtime import Runtime
@@ -144,7 +145,7 @@ def seed(
     db: DbOption = None,
 ) -> None:
     """Fill the directory with deterministic, realistic synthetic data."""
-    from contactvault.server.services.seeding import seed_directory
+    from contactvault.server.demo.seeding import seed_directory
 
     rt = runtime(db)
     with domain_errors():
@@ -171,7 +172,7 @@ def _suppression_target(email: str | None, person: str | None) -> tuple[str, str
     if person is not None and not person.isdigit():
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
     if email is not None:
-        return "email", admin_security.checked_address("email", email)
+        return "email", security.checked_address("email", email)
     return "person", person  # type: ignore[return-value]
 
 
@@ -215,4 +216,4 @@ def reconcile(db: DbOption = None) -> None:
 
 
 # Key rotation, encryption key rotation, erasure, retention and audit live in their own module.
-admin_security.register(app, key_app)
+security.register(app, key_app)

@@ -1,0 +1,1 @@
+"""Client commands: they talk to the API through the SDK only, so they need just the ``cli`` extra."""
