@@ -170,10 +170,7 @@ def http_figures(rt: Runtime, settings: Settings, port: int) -> dict[str, Any]:
         cpu_before = _cpu_seconds(proc.pid)
         for key in (acct.api_key for acct in accts):
             batches = [[str(i) for i in range(s, s + 100)] for s in range(1, PEOPLE + 1, 100)]
-            reqs = [
-                lambda c, b=b: c.post("/external/contacts/unlock", json={"event_id": str(EVENT), "personnel_ids": b})
-                for b in batches
-            ]
+            reqs = [_unlock_request(b) for b in batches]
             lat, el = asyncio.run(_load(base, {"Authorization": f"Bearer {key}"}, reqs, 8))
             latencies += lat
             elapsed += el
@@ -209,6 +206,10 @@ def http_figures(rt: Runtime, settings: Settings, port: int) -> dict[str, Any]:
     }
 
 
+def _unlock_request(batch: list[str]) -> Callable[[httpx.AsyncClient], Any]:
+    return lambda c: c.post("/external/contacts/unlock", json={"event_id": str(EVENT), "personnel_ids": batch})
+
+
 def _a_finished_task(rt: Runtime, account_id: int) -> int:
     from sqlalchemy import select
 
@@ -218,7 +219,7 @@ def _a_finished_task(rt: Runtime, account_id: int) -> int:
         return int(
             conn.execute(select(tasks.c.id).where(tasks.c.account_id == account_id, tasks.c.status == "completed"))
             .scalars()
-            .first()
+            .all()[0]
         )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
-from contactvault.server.db import tables
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import credits, unlocks
@@ -54,7 +54,7 @@ def drain(rt: Runtime, resolvers: Sequence[Resolver] | None = None) -> int:
         w.close()
 
 
-def task(rt: Runtime, account: Account, task_id: str, channel: Channel = Channel.EMAIL) -> dict[str, object]:
+def task(rt: Runtime, account: Account, task_id: str, channel: Channel = Channel.EMAIL) -> dict[str, Any]:
     """The poll body of a task."""
     return unlocks.get_task(rt, account.id, int(task_id), channel)[1]
 
@@ -64,7 +64,7 @@ def balance(rt: Runtime, account: Account) -> int:
     return int(credits.balance(rt, account.id)["totalBalance"])
 
 
-def count(rt: Runtime, table: tables.Table) -> int:
+def count(rt: Runtime, table: Table) -> int:
     """Rows in a table."""
     with rt.db.read() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ UNLOCK = "/external/contacts/unlock"
 BODY = {"event_id": "100", "personnel_ids": ["1", "2"]}
 
 
-def post(client: TestClient, account: Account, key: str, body: dict[str, object] = BODY):  # type: ignore[no-untyped-def]
+def post(client: TestClient, account: Account, key: str, body: Mapping[str, object] = BODY):
     return client.post(UNLOCK, json=body, headers={**account.headers, "Idempotency-Key": key})
 
 

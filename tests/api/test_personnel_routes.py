@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +88,7 @@ def _database(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
         yield url
 
 
-def open_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def open_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Generator[World]:
     """A world for a module's read-only tests (parametrized by backend): building the directory for each test
     would dominate the run."""
     tmp = tmp_path_factory.mktemp("world")

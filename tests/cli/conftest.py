@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 import stamina
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from contactvault.cli.main import app
 from contactvault.server.bootstrap import build_runtime

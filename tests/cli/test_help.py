@@ -1,12 +1,30 @@
-"""Every client command has help text, and the top-level help lists them."""
+"""Every command has help text, and the top-level help lists them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+import typer.main
+
+from contactvault.cli.main import app
 
 from .conftest import CLI
 
-COMMANDS = [
+
+def _walk(command: Any, path: list[str]) -> Iterator[list[str]]:
+    """``path`` and every command below it, depth first, as typer builds the tree."""
+    yield path
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _walk(sub, [*path, name])
+
+
+# Every command and sub-command of the real tree (client, admin, serve, worker, demo-serve), root first.
+TREE = list(_walk(typer.main.get_command(app), []))
+COMMANDS = TREE[1:]
+# The client commands that talk to an API (tasks list and export read the local state only).
+NETWORKED = [
     ["login"],
     ["credits"],
     ["events", "list"],
@@ -16,21 +34,27 @@ COMMANDS = [
     ["unlock"],
     ["tasks", "show"],
     ["tasks", "resume"],
-    ["tasks", "list"],
-    ["export"],
     ["demo"],
 ]
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_help_exits_0_and_names_the_command(cli: CLI, command: list[str]) -> None:
+def test_the_walk_finds_every_kind_of_command() -> None:
+    for expected in (["admin", "import"], ["serve"], ["worker"], ["demo-serve"], ["tasks", "list"], ["unlock"]):
+        assert expected in COMMANDS
+    assert all(command in COMMANDS for command in NETWORKED)
+
+
+@pytest.mark.parametrize("command", TREE, ids=lambda c: " ".join(c) or "contactvault")
+def test_every_command_help_exits_0_with_its_usage_line(cli: CLI, command: list[str]) -> None:
     result = cli(*command, "--help")
     assert result.exit_code == 0, result.output
-    assert f"contactvault {' '.join(command)}" in result.stdout
+    usage = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("Usage:")]
+    assert len(usage) == 1, result.stdout
+    assert usage[0].startswith(f"Usage: {' '.join(['contactvault', *command])} [OPTIONS]"), usage[0]
     assert "--help" in result.stdout
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in (["tasks", "list"], ["export"])], ids=" ".join)
+@pytest.mark.parametrize("command", NETWORKED, ids=" ".join)
 def test_every_networked_command_takes_the_connection_options(cli: CLI, command: list[str]) -> None:
     help_text = cli(*command, "--help").stdout
     assert "--base-url" in help_text
@@ -101,7 +125,7 @@ def test_a_command_nothing_resembles_gets_no_suggestion(cli: CLI) -> None:
     assert "did you mean" not in line
 
 
-@pytest.mark.parametrize("command", [*COMMANDS, ["admin", "import"], ["serve"], []], ids=" ".join)
+@pytest.mark.parametrize("command", TREE, ids=lambda c: " ".join(c) or "contactvault")
 def test_help_shows_no_bool_after_flags_nor_braces_around_arguments(cli: CLI, command: list[str]) -> None:
     text = cli(*command, "--help").stdout
     assert "<bool>" not in text

@@ -113,3 +113,65 @@ def test_the_cli_and_its_help_load_no_server_module() -> None:
     assert "contactvault.cli.admin.commands" in report["modules"]
     assert "contactvault.cli.client.commands" in report["modules"]
     assert [name for name in report["modules"] if _server_import(name)] == []
+
+
+# contactvault.server and the top-level packages of the server and postgres extras.
+SERVER_ONLY_PACKAGES = (
+    "contactvault.server",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "pydantic_settings",
+    "cryptography",
+    "limits",
+    "orjson",
+    "psycopg",
+    "redis",
+)
+
+# Imports every module of contactvault.cli with the server-only packages made unimportable, as on an install of
+# the cli extra alone; prints {"imported": [...], "failed": {module: error}} as JSON.
+IMPORT_ALL = """
+import importlib, importlib.abc, json, pkgutil, sys
+
+BLOCKED = tuple(sys.argv[1:])
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ModuleNotFoundError(f"No module named {name!r} (server-only)", name=name)
+        return None
+
+sys.meta_path.insert(0, Block())
+import contactvault.cli
+imported, failed = [], {}
+for info in pkgutil.walk_packages(contactvault.cli.__path__, "contactvault.cli."):
+    try:
+        importlib.import_module(info.name)
+        imported.append(info.name)
+    except Exception as exc:
+        failed[info.name] = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"imported": imported, "failed": failed}))
+"""
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(CLI_DIR.parent.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_every_cli_module_imports_without_the_server_extra() -> None:
+    found = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL, *SERVER_ONLY_PACKAGES],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(found.stdout)
+    assert result["failed"] == {}
+    # Every module on disk was imported (the walk found them all), main with its whole command tree among them.
+    assert sorted(result["imported"]) == sorted(_module_name(p) for p in CLI_MODULES if p.name != "__init__.py")
+    assert "contactvault.cli.main" in result["imported"]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contactvault.cli.client import unlock as client_unlock
-from contactvault.client import StateStore
+from contactvault.client import StateStore, UnlockProgress
 from tests.factories import Account, email_of, make_account, phone_of
 
 from .conftest import CLI, LiveServer
@@ -327,7 +327,7 @@ def stop_after_the_first_submission(monkeypatch: pytest.MonkeyPatch, error: Base
     """Raise ``error`` from the progress bar once a batch has been submitted (as Ctrl-C would arrive)."""
     original = client_unlock.ProgressBar.__call__
 
-    def interrupt(self: client_unlock.ProgressBar, event: client_unlock.UnlockProgress) -> None:
+    def interrupt(self: client_unlock.ProgressBar, event: UnlockProgress) -> None:
         original(self, event)
         if event.stage == "submitted":
             raise error

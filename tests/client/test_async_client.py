@@ -105,7 +105,7 @@ def test_async_retries_are_announced_and_plain_http_is_refused(fake: FakeAPI, cl
 def test_async_unlock_emails_delivers_and_reconciles(fake: FakeAPI, clock: FakeClock, state_file: Path) -> None:
     fake.people["2"].outcome = "UNRESOLVED"
 
-    async def body(client: AsyncClient):  # type: ignore[no-untyped-def]
+    async def body(client: AsyncClient):
         return await client.unlock_emails("100", ["1", "2", "3"], state_file=state_file)
 
     result = run(fake, clock, body)
@@ -115,7 +115,7 @@ def test_async_unlock_emails_delivers_and_reconciles(fake: FakeAPI, clock: FakeC
 
 
 def test_async_confirm_false_spends_nothing(fake: FakeAPI, clock: FakeClock, state_file: Path) -> None:
-    async def body(client: AsyncClient):  # type: ignore[no-untyped-def]
+    async def body(client: AsyncClient):
         return await client.unlock_phones("100", ["1"], confirm=lambda e: False, state_file=state_file)
 
     assert run(fake, clock, body).is_cancelled
@@ -132,7 +132,7 @@ def test_async_resume_after_crash_creates_one_task(fake: FakeAPI, clock: FakeClo
         run(fake, clock, start)
     fake.crash_after_submit = False
 
-    async def resume(client: AsyncClient):  # type: ignore[no-untyped-def]
+    async def resume(client: AsyncClient):
         return await client.resume(state_file)
 
     (result,) = run(fake, clock, resume)

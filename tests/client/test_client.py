@@ -25,7 +25,7 @@ class Recorder:
         self.requests.append(request)
         body = self.bodies[request.url.path]
         if callable(body):
-            return body(request)  # type: ignore[no-any-return]
+            return body(request)
         return httpx.Response(200, json=body)
 
     @property

@@ -46,7 +46,7 @@ class Server:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         params = dict(request.url.params)
         self.queries.append((request.url.path, params))
-        items = [UNLOCKED] if request.url.path.endswith("/unlocked") else ERASED
+        items: list[Any] = [UNLOCKED] if request.url.path.endswith("/unlocked") else ERASED
         return httpx.Response(200, json=_page(items, int(params.get("page", 1)), int(params.get("pageSize", 20))))
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from contactvault import (
@@ -26,8 +27,18 @@ from .fake_api import FakeAPI, SimulatedCrash
 ClientFactory = Callable[..., Client]
 
 
-def body_of(request: object) -> dict[str, object]:
-    return json.loads(request.content)  # type: ignore[attr-defined, no-any-return]
+def recorder(estimates: list[UnlockEstimate], answer: bool) -> Callable[[UnlockEstimate], bool]:
+    """A confirm callback that records each estimate and gives the same answer."""
+
+    def confirm(estimate: UnlockEstimate) -> bool:
+        estimates.append(estimate)
+        return answer
+
+    return confirm
+
+
+def body_of(request: httpx.Request) -> dict[str, object]:
+    return json.loads(request.content)
 
 
 def test_separates_delivered_failed_and_skipped(client: Client, fake: FakeAPI, state_file: Path) -> None:
@@ -41,7 +52,7 @@ def test_separates_delivered_failed_and_skipped(client: Client, fake: FakeAPI, s
         estimates.append(estimate)
         return True
 
-    ids = ["1", "2", "3", "4", "5", "6", "999", "1", 2]
+    ids: list[str | int] = ["1", "2", "3", "4", "5", "6", "999", "1", 2]
     result = client.unlock_emails("100", ids, confirm=confirm, state_file=state_file)
 
     assert result.status == "completed"
@@ -167,7 +178,7 @@ def test_resume_continues_later_batches_of_an_interrupted_run(make_client: Clien
     submitted = {"n": 0}
     original = fake.handle
 
-    def crash_on_second_submission(request):  # type: ignore[no-untyped-def]
+    def crash_on_second_submission(request):
         if request.url.path == "/external/contacts/unlock":
             submitted["n"] += 1
             if submitted["n"] == 2:
@@ -198,9 +209,7 @@ def test_insufficient_credits_rejects_the_batch_without_spending(make_client: Cl
     fake = FakeAPI(balance=20)
     client = make_client(fake.handle)
     estimates: list[UnlockEstimate] = []
-    result = client.unlock_emails(
-        "100", ["1", "2"], confirm=lambda e: estimates.append(e) is None, state_file=state_file
-    )
+    result = client.unlock_emails("100", ["1", "2"], confirm=recorder(estimates, True), state_file=state_file)
     assert not estimates[0].is_affordable
     assert result.delivered == ()
     assert set(result.skipped) == {
@@ -234,7 +243,9 @@ def test_a_cap_below_one_unit_is_refused_before_any_request(client: Client, fake
 
 def test_the_estimate_spends_whole_units_only_under_a_cap(client: Client, fake: FakeAPI, state_file: Path) -> None:
     estimates: list[UnlockEstimate] = []
-    client.unlock_emails("100", ["1", "2", "3"], max_credits=40, confirm=estimates.append, state_file=state_file)
+    client.unlock_emails(
+        "100", ["1", "2", "3"], max_credits=40, confirm=recorder(estimates, False), state_file=state_file
+    )
     # 40 credits buy two emails (30): the balance can never end 40 lower.
     assert estimates[0].balance_after == 10_000 - 30
 

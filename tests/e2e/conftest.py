@@ -8,6 +8,6 @@ from contactvault.server.clock import SystemClock
 
 
 @pytest.fixture
-def clock() -> SystemClock:  # type: ignore[override]
+def clock() -> SystemClock:
     """The real clock (worker processes use it too)."""
     return SystemClock()

@@ -232,7 +232,7 @@ def _assert_settled(rt: Runtime, accounts: list[Account], followed: int) -> None
             .where(tables.task_items.c.credits_charged > 0)
             .group_by(tables.task_items.c.account_id, tables.task_items.c.personnel_id)
         ).all()
-        unlocked = dict(
+        unlocked: dict[int, int] = dict(
             conn.execute(select(tables.unlocks.c.account_id, func.count()).group_by(tables.unlocks.c.account_id)).all()
         )
     assert len(statuses) == followed >= 2 * MIN_BATCHES

@@ -145,7 +145,7 @@ def test_a_standalone_worker_survives_an_item_that_keeps_failing_its_batch(
         assert worker.poll() is None
     finally:
         processes.stop(worker)
-    items = {i["personnelId"]: i for i in task(directory, account, str(body["task_id"]))["items"]}  # type: ignore[union-attr]
+    items = {i["personnelId"]: i for i in task(directory, account, str(body["task_id"]))["items"]}
     assert (items["7"]["status"], items["7"]["errorCode"]) == ("failed", "TASK_FAILED")
     assert sum(1 for i in items.values() if i["status"] == "unlocked") == 17  # 10 and 20 have no email
     _assert_charged_once(directory, account)

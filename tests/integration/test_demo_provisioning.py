@@ -15,7 +15,7 @@ def test_a_provisioned_account_holds_the_credits_and_its_key_authenticates(rt: R
 
     assert accounts.authenticate(rt, f"Bearer {made.api_key}") == made.account_id
     with rt.db.read() as conn:
-        assert sum(int(row["balance"]) for row in ledger.balance_rows(conn, made.account_id)) == 1_500
+        assert sum(int(str(row["balance"])) for row in ledger.balance_rows(conn, made.account_id)) == 1_500
     assert [key.label for key in accounts.list_keys(rt, made.account_id)] == ["bench"]
 
 

@@ -108,7 +108,7 @@ def test_an_erasure_started_between_the_recheck_and_the_commit_still_wins(
     assert len(reports) == 1
     assert "waited for the record" in results
     assert stored_values(directory, PERSON) == []  # nothing revealed is left anywhere
-    item = task(directory, account, task_id)["items"][0]  # type: ignore[index]
+    item = task(directory, account, task_id)["items"][0]
     assert "email" not in item or item["email"] is None
     # The delivery committed first, so it is charged and the account is on the list of accounts to tell.
     assert item["creditsCharged"] == 15

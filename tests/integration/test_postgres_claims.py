@@ -46,7 +46,7 @@ def test_workers_on_separate_pools_never_share_an_item(
         submit(first, account, range(start, start + 60))
     claimed: Counter[int] = Counter()
     lock = threading.Lock()
-    real_claim = runner.claim
+    real_claim = runner.claim  # type: ignore[attr-defined]
 
     def recording_claim(*args: object, **kwargs: object) -> list[queue.ClaimedItem]:
         items = real_claim(*args, **kwargs)  # type: ignore[arg-type]

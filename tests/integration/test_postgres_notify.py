@@ -117,9 +117,15 @@ def test_a_long_poll_on_one_node_answers_when_a_worker_elsewhere_records(
 
         poller = threading.Thread(target=poll)
         poller.start()
-        time.sleep(0.5)  # let the poll read the task and start waiting: the point of this test
+        # The point of this test: the poll has read the task and waits (it holds a long-poll slot) before the work.
+        slots = client.app.state.long_polls  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while slots.waiting() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert slots.waiting() == 1
         assert drain(node_b) == 10
         poller.join(timeout=30)
+        assert not poller.is_alive()
     api.db.dispose()
     (elapsed, body), *_ = answers
     assert body["taskStatus"] in ("processing", "completed")

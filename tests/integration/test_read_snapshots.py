@@ -40,7 +40,7 @@ def test_a_task_and_its_items_come_from_one_moment(directory: Runtime, account: 
     with before_statement(directory, "LEFT OUTER JOIN unlocks", lambda: drain(directory)) as fired:
         body = task(directory, account, task_id)
     assert fired
-    items: list[dict[str, Any]] = body["items"]  # type: ignore[assignment]
+    items: list[dict[str, Any]] = body["items"]
     assert body["taskStatus"] == "pending"
     assert [i["status"] for i in items] == ["pending", "pending"]
     assert sum(i["creditsCharged"] for i in items) == body["creditsCharged"] == 0

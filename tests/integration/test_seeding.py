@@ -124,7 +124,7 @@ def test_summary_matches_the_tables(seeded: tuple[Runtime, SeedSummary]) -> None
         assert count(conn, personnel) == summary.people == 2000
         assert count(conn, companies) == summary.companies == 100  # one company per 20 people
         assert count(conn, event_personnel) == summary.attendances
-        channels = dict(
+        channels: dict[str, int] = dict(
             conn.execute(select(contact_points.c.channel, func.count()).group_by(contact_points.c.channel)).all()
         )
     assert channels == {"email": summary.emails, "phone": summary.phones}

@@ -180,7 +180,7 @@ def test_ineligible_people_fail_uncharged(directory: Runtime, account: Account) 
     body = submit(directory, account, [1, 2])
     drain(directory, [fake])
     items = task(directory, account, str(body["task_id"]))["items"]
-    assert [i.get("errorCode") for i in items] == [None, "INELIGIBLE"]  # type: ignore[union-attr]
+    assert [i.get("errorCode") for i in items] == [None, "INELIGIBLE"]
     assert balance(directory, account) == 10_000 - 15
 
 
@@ -190,9 +190,9 @@ def test_suppressed_person_is_never_revealed_or_charged(directory: Runtime, acco
     assert body["status"] == "accepted"  # the submission does not reveal who opted out
     drain(directory)
     items = task(directory, account, str(body["task_id"]))["items"]
-    assert items[0]["status"] == "failed"  # type: ignore[index]
-    assert items[0]["errorCode"] == "INELIGIBLE"  # type: ignore[index]
-    assert "email" not in items[0]  # type: ignore[operator]
+    assert items[0]["status"] == "failed"
+    assert items[0]["errorCode"] == "INELIGIBLE"
+    assert "email" not in items[0]
     assert balance(directory, account) == 10_000 - 15
     assert_reconciles(directory)
 
@@ -201,7 +201,7 @@ def test_suppressed_address_is_never_revealed_whoever_finds_it(directory: Runtim
     suppressions.suppress(directory, "email", email_of(2).upper())
     body = submit(directory, account, [2])
     drain(directory)
-    assert task(directory, account, str(body["task_id"]))["items"][0]["errorCode"] == "INELIGIBLE"  # type: ignore[index]
+    assert task(directory, account, str(body["task_id"]))["items"][0]["errorCode"] == "INELIGIBLE"
     assert balance(directory, account) == 10_000
 
 
@@ -210,7 +210,7 @@ def test_spend_cap_fails_items_beyond_it_uncharged(directory: Runtime, account: 
     assert credits.balance(directory, account.id)["reservedBalance"] == 30
     drain(directory)
     result = task(directory, account, str(body["task_id"]))
-    codes = [(i["status"], i.get("errorCode")) for i in result["items"]]  # type: ignore[union-attr]
+    codes = [(i["status"], i.get("errorCode")) for i in result["items"]]
     assert codes == [
         ("unlocked", None),
         ("failed", "UNRESOLVED"),
@@ -227,7 +227,7 @@ def test_spend_cap_of_zero_charges_nothing(directory: Runtime, account: Account)
     body = submit(directory, account, [1, 2], max_credits=0)
     drain(directory)
     result = task(directory, account, str(body["task_id"]))
-    assert {i["errorCode"] for i in result["items"]} == {"CREDIT_CAP_REACHED"}  # type: ignore[index]
+    assert {i["errorCode"] for i in result["items"]} == {"CREDIT_CAP_REACHED"}
     assert balance(directory, account) == 10_000
 
 

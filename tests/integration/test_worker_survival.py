@@ -104,7 +104,7 @@ def _settle_all(rt: Runtime, clock: FakeClock, w: Worker, rounds: int = 50) -> N
 
 
 def _items(rt: Runtime, account: Account, task_id: object) -> dict[str, dict[str, Any]]:
-    return {str(i["personnelId"]): i for i in task(rt, account, str(task_id))["items"]}  # type: ignore[union-attr]
+    return {str(i["personnelId"]): i for i in task(rt, account, str(task_id))["items"]}
 
 
 @pytest.fixture
@@ -208,7 +208,7 @@ def test_the_worker_thread_survives_any_exception_and_goes_on(
 def test_a_claim_that_fails_is_retried_after_a_back_off(
     directory: Runtime, account: Account, step_worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_claim = runner.claim
+    real_claim = runner.claim  # type: ignore[attr-defined]
     calls = {"n": 0}
 
     def flaky_claim(*args: Any, **kwargs: Any) -> list[ClaimedItem]:
@@ -253,7 +253,7 @@ def test_a_batch_that_fails_while_the_database_does_not_answer_is_handed_back(
     assert step_worker.step() == 0  # the iteration failed: the loop backs off
     assert step_worker.backoff_seconds() > 0
     result = task(directory, account, str(body["task_id"]))
-    assert [i["status"] for i in result["items"]] == ["pending"] * 4  # type: ignore[union-attr]
+    assert [i["status"] for i in result["items"]] == ["pending"] * 4
     assert step_worker.step() == 4  # handed back at once, not left to a 30 s lease
     with directory.db.read() as conn:
         assert set(conn.execute(select(tables.task_items.c.attempts)).scalars()) == {1}  # the outage cost none
