@@ -1,13 +1,15 @@
-"""Reads of unlock tasks as their owner sees them: the task, its items joined to their unlocks, its version."""
+"""Reads of unlock tasks: as their owner sees them (the task, its items joined to their unlocks, its version), and
+as settlement needs them (locked, with their hold parts)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from contactvault.server.db.tables import events, task_items, tasks, unlocks
+from contactvault.server.db.tables import events, task_holds, task_items, tasks, unlocks
 
 
 def event_exists(conn: Connection, event_id: int) -> bool:
@@ -119,3 +121,45 @@ def version(conn: Connection, account_id: int, task_id: int) -> tuple[int, str] 
         select(tasks.c.version, tasks.c.status).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
     ).first()
     return None if row is None else (int(row.version), row.status)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldTask:
+    """A task as settlement reads it: what it holds and what is settled, and its hold parts in order."""
+
+    id: int
+    account_id: int
+    channel: str
+    max_credits: int | None
+    credits_held: int
+    credits_charged: int
+    credits_released: int
+    unfinished: int
+    parts: list[tuple[int, int, int]]  # (bucket id, amount, settled), in hold order
+
+
+def held_tasks(conn: Connection, task_ids: Sequence[int]) -> list[HeldTask]:
+    """The tasks, locked in id order on PostgreSQL (like every multi-row lock), with their hold parts."""
+    query = select(tasks).where(tasks.c.id.in_(task_ids)).order_by(tasks.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    loaded = {
+        t.id: HeldTask(
+            int(t.id),
+            int(t.account_id),
+            t.channel,
+            t.max_credits,
+            t.credits_held,
+            t.credits_charged,
+            t.credits_released,
+            t.unfinished,
+            [],
+        )
+        for t in conn.execute(query)
+    }
+    holds = (
+        select(task_holds).where(task_holds.c.task_id.in_(task_ids)).order_by(task_holds.c.task_id, task_holds.c.seq)
+    )
+    for h in conn.execute(holds):
+        loaded[h.task_id].parts.append((int(h.bucket_id), h.amount, h.settled))
+    return list(loaded.values())
