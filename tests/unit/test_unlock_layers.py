@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 SERVER = Path(__file__).resolve().parents[2] / "src" / "contactvault" / "server"
-NO_SQL = ("services/unlocks.py", "services/outcomes.py", "api/routes/contacts.py", "api/mappers.py")
+NO_SQL = (
+    "services/unlocks.py",
+    "services/outcomes.py",
+    "services/credits.py",
+    "services/directory.py",
+    "api/routes/contacts.py",
+    "api/mappers.py",
+)
 
 
 def _imports(path: Path) -> list[str]:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, func, insert, select
 
 from contactvault.server.db.bulk import driver_time, executemany
-from contactvault.server.db.tables import credit_buckets, ledger_entries
+from contactvault.server.db.tables import accounts, credit_buckets, ledger_entries
 from contactvault.server.domain.ledger import Bucket, BucketKind
 
 
@@ -122,3 +122,8 @@ def posting_sums(conn: Connection, account_id: int | None = None) -> dict[int, t
     if account_id is not None:
         query = query.where(ledger_entries.c.account_id == account_id)
     return {int(b): (int(a), int(r)) for b, a, r in conn.execute(query)}
+
+
+def account_exists(conn: Connection, account_id: int) -> bool:
+    """Whether the account exists (revoked keys or not)."""
+    return conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is not None
