@@ -13,6 +13,7 @@ NO_SQL = (
     "services/outcomes.py",
     "services/credits.py",
     "services/directory.py",
+    "services/unlocked_contacts.py",
     "api/routes/contacts.py",
     "api/mappers.py",
 )
