@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select
 
+from contactvault.server.api import mappers
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import credits, unlocks
@@ -27,7 +28,7 @@ def submit(
     max_credits: int | None = None,
 ) -> dict[str, object]:
     """Submit through the service layer; returns the wire body."""
-    _, body = unlocks.submit(
+    result = unlocks.submit(
         rt,
         unlocks.UnlockRequest(
             account_id=account.id,
@@ -37,7 +38,7 @@ def submit(
             max_credits=max_credits,
         ),
     )
-    return body
+    return mappers.submission(result)
 
 
 def worker(rt: Runtime, resolvers: Sequence[Resolver] | None = None, name: str = "w1") -> Worker:
@@ -56,7 +57,7 @@ def drain(rt: Runtime, resolvers: Sequence[Resolver] | None = None) -> int:
 
 def task(rt: Runtime, account: Account, task_id: str, channel: Channel = Channel.EMAIL) -> dict[str, Any]:
     """The poll body of a task."""
-    return unlocks.get_task(rt, account.id, int(task_id), channel)[1]
+    return mappers.task(unlocks.get_task(rt, account.id, int(task_id), channel))
 
 
 def balance(rt: Runtime, account: Account) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from contactvault.server.api import mappers
 from contactvault.server.clock import FakeClock
 from contactvault.server.db import tables
 from contactvault.server.domain.errors import IdempotencyKeyInUse
@@ -39,9 +40,11 @@ def test_a_slow_first_request_cannot_store_its_reply_after_a_take_over(
 ) -> None:
     slow = claim(directory, account)
     second = take_over(directory, account, clock)
-    _, stored = unlocks.submit(directory, request(account), second)
+    stored = mappers.submission(unlocks.submit_claimed(directory, request(account), second, mappers.submission_reply))
     with pytest.raises(IdempotencyKeyInUse):
-        unlocks.submit(directory, request(account), slow)  # it was slow, not dead: it finishes now
+        unlocks.submit_claimed(
+            directory, request(account), slow, mappers.submission_reply
+        )  # it was slow, not dead: it finishes now
     replay = idempotency.begin(directory, account.id, "k", DIGEST)
     assert isinstance(replay, idempotency.Replay)
     assert replay.body == idempotency.encode(stored)
@@ -55,9 +58,9 @@ def test_a_slow_first_request_finishing_before_the_new_owner_stores_nothing(
     slow = claim(directory, account)
     second = take_over(directory, account, clock)
     with pytest.raises(IdempotencyKeyInUse):
-        unlocks.submit(directory, request(account), slow)
+        unlocks.submit_claimed(directory, request(account), slow, mappers.submission_reply)
     assert count(directory, tables.tasks) == 0
-    _, stored = unlocks.submit(directory, request(account), second)
+    stored = mappers.submission(unlocks.submit_claimed(directory, request(account), second, mappers.submission_reply))
     replay = idempotency.begin(directory, account.id, "k", DIGEST)
     assert isinstance(replay, idempotency.Replay)
     assert replay.body == idempotency.encode(stored)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from contactvault.server.api.routes.contacts import view_task
 from contactvault.server.domain.errors import NotFound
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import erasure, unlocks
+from contactvault.server.services import erasure
 from contactvault.server.services.task_views import TaskViews
 from tests.engine import drain, submit
 from tests.factories import Account, email_of
@@ -16,17 +17,17 @@ from tests.factories import Account, email_of
 def test_a_finished_task_is_served_from_memory_until_it_changes(directory: Runtime, account: Account) -> None:
     body = submit(directory, account, [1, 2])
     task_id = int(str(body["task_id"]))
-    _, pending = unlocks.view_task(directory, account.id, task_id, Channel.EMAIL)
+    _, pending = view_task(directory, account.id, task_id, Channel.EMAIL)
     assert pending["taskStatus"] == "pending"
     assert len(directory.task_views) == 0  # an unfinished task is never kept
     drain(directory)
-    _, first = unlocks.view_task(directory, account.id, task_id, Channel.EMAIL)
-    _, second = unlocks.view_task(directory, account.id, task_id, Channel.EMAIL)
+    _, first = view_task(directory, account.id, task_id, Channel.EMAIL)
+    _, second = view_task(directory, account.id, task_id, Channel.EMAIL)
     assert second is first  # the same object: no query, no decryption
     assert first["items"][0]["email"] == email_of(1)
 
     erasure.erase_person(directory, 1)
-    _, after = unlocks.view_task(directory, account.id, task_id, Channel.EMAIL)
+    _, after = view_task(directory, account.id, task_id, Channel.EMAIL)
     assert after is not first
     assert "email" not in after["items"][0]
     assert after["items"][1]["email"] == email_of(2)
@@ -35,11 +36,11 @@ def test_a_finished_task_is_served_from_memory_until_it_changes(directory: Runti
 def test_views_are_per_account_and_channel(directory: Runtime, account: Account, other_account: Account) -> None:
     task_id = int(str(submit(directory, account, [3])["task_id"]))
     drain(directory)
-    unlocks.view_task(directory, account.id, task_id, Channel.EMAIL)
+    view_task(directory, account.id, task_id, Channel.EMAIL)
     with pytest.raises(NotFound):
-        unlocks.view_task(directory, other_account.id, task_id, Channel.EMAIL)
+        view_task(directory, other_account.id, task_id, Channel.EMAIL)
     with pytest.raises(NotFound):
-        unlocks.view_task(directory, account.id, task_id, Channel.PHONE)
+        view_task(directory, account.id, task_id, Channel.PHONE)
 
 
 def test_the_lru_keeps_at_most_its_capacity() -> None:

@@ -57,3 +57,29 @@ def test_sdk_reports_malformed_ids_listed_only_in_skipped_detail() -> None:
     )
     skips = {(s.personnel_id, s.reason) for s in server_skips(submission, ["1", "99999", "abc"])}
     assert skips == {("99999", "not_found"), ("abc", "invalid_id")}
+
+
+def test_a_submission_parses_each_person_id_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from contactvault.server.domain import tasks as task_rules
+
+    calls: list[str] = []
+    real = task_rules.parse_person_id
+
+    def counting(raw: str) -> int | None:
+        calls.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(task_rules, "parse_person_id", counting)
+    people = task_rules.parse_person_ids(["7", "07", "x", "8"])
+    result = task_rules.classify(people, known={7, 8}, linked={7, 8}, unlocked=set(), in_flight=set())
+    assert (result.chargeable, result.chargeable_pks, result.invalid) == (["7", "8"], [7, 8], ["x"])
+    assert calls == ["7", "07", "x", "8"]  # once each: classify reuses the parse
+
+
+def test_event_and_task_ids_have_their_own_parsers() -> None:
+    from contactvault.server.domain.tasks import parse_event_id, parse_task_id
+
+    assert parse_event_id("00139574") == 139574
+    assert parse_task_id("4611686018427387904") == 4611686018427387904
+    assert parse_event_id("x") is None
+    assert parse_task_id("0") is None

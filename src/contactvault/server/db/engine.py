@@ -10,9 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-# The transaction handle services receive from ``Database.write()``/``read()`` and pass to ``db`` functions.
+# What services name a transaction handle, a write that lost a race to a unique index, and any storage failure,
+# without importing sqlalchemy themselves.
 Transaction = Connection
+Conflict = IntegrityError
+StorageError = SQLAlchemyError
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 # PostgreSQL: while the server is unreachable a request should fail fast (503) rather than hang.

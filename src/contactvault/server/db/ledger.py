@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Select, func, insert, select
 
 from contactvault.server.db.bulk import driver_time, executemany
-from contactvault.server.db.tables import credit_buckets, ledger_entries, task_holds, task_items, tasks
+from contactvault.server.db.tables import accounts, credit_buckets, ledger_entries, task_holds, task_items, tasks
 from contactvault.server.domain.ledger import Bucket, BucketKind
 from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES
 
@@ -199,3 +199,8 @@ def task_credits(conn: Connection) -> list[TaskCredits]:
         tasks.c.unfinished,
     )
     return [TaskCredits(int(t[0]), str(t[1]), int(t[2]), int(t[3]), int(t[4]), int(t[5])) for t in conn.execute(query)]
+
+
+def account_exists(conn: Connection, account_id: int) -> bool:
+    """Whether the account exists (revoked keys or not)."""
+    return conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is not None

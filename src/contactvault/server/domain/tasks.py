@@ -77,6 +77,16 @@ def parse_person_id(raw: str) -> int | None:
     return value if 0 < value <= _MAX_ID else None
 
 
+def parse_event_id(raw: str) -> int | None:
+    """An event's id from the wire (the same digit-string rule as a person's); ``None`` when malformed."""
+    return parse_person_id(raw)
+
+
+def parse_task_id(raw: str) -> int | None:
+    """A task's id from the wire (the same digit-string rule as a person's); ``None`` when malformed."""
+    return parse_person_id(raw)
+
+
 # A malformed id is echoed back (as invalid) at most this long, so that no reply or stored reply grows with it.
 MAX_ECHOED_ID = 32
 CUT_MARKER = "\u2026"  # "…"
@@ -96,7 +106,34 @@ def canonical_id(raw: str) -> str:
 
 def dedupe(ids: Iterable[str]) -> list[str]:
     """Ids in canonical form, first-seen order, without repeats: ``"7"`` and ``"07"`` are one person."""
-    return list(dict.fromkeys(canonical_id(i) for i in ids))
+    return list(parse_person_ids(ids).order)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonIds:
+    """Personnel ids as sent, parsed once: canonical spellings in first-seen order, and the integer of each
+    well-formed one."""
+
+    order: tuple[str, ...]
+    parsed: dict[str, int]
+
+    @property
+    def pks(self) -> list[int]:
+        """The integer ids of the well-formed ones, in order."""
+        return list(self.parsed.values())
+
+
+def parse_person_ids(ids: Iterable[str]) -> PersonIds:
+    """De-duplicate and parse (each raw id is parsed exactly once)."""
+    order: dict[str, None] = {}
+    parsed: dict[str, int] = {}
+    for raw in ids:
+        pid = parse_person_id(raw)
+        key = echoable(raw) if pid is None else str(pid)
+        order.setdefault(key, None)
+        if pid is not None:
+            parsed.setdefault(key, pid)
+    return PersonIds(tuple(order), parsed)
 
 
 @dataclass(slots=True)
@@ -109,6 +146,7 @@ class Classification:
     already_unlocked: list[str] = field(default_factory=list)
     unlocking: list[str] = field(default_factory=list)
     chargeable: list[str] = field(default_factory=list)
+    chargeable_pks: list[int] = field(default_factory=list)
 
     def skipped(self, order: Sequence[str]) -> list[str]:
         """Every well-formed skipped id, in the order the caller sent them (malformed ones are listed once, in
@@ -128,7 +166,7 @@ class Classification:
 
 
 def classify(
-    ids: Sequence[str],
+    ids: Sequence[str] | PersonIds,
     *,
     known: set[int],
     linked: set[int],
@@ -136,9 +174,10 @@ def classify(
     in_flight: set[int],
 ) -> Classification:
     """Sort de-duplicated ids into the contract's buckets, first matching reason wins."""
+    people = ids if isinstance(ids, PersonIds) else parse_person_ids(ids)
     result = Classification()
-    for raw in ids:
-        pid = parse_person_id(raw)
+    for raw in people.order:
+        pid = people.parsed.get(raw)
         if pid is None:
             result.invalid.append(raw)
         elif pid not in known:
@@ -151,6 +190,7 @@ def classify(
             result.unlocking.append(raw)
         else:
             result.chargeable.append(raw)
+            result.chargeable_pks.append(pid)
     return result
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from contactvault.server.db import audit, ledger
-from contactvault.server.db.tables import accounts
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import BucketKind, PostingKind
@@ -29,7 +26,7 @@ def grant(
     if expires_at is not None and expires_at <= now:
         raise InvalidRequest("expires must be in the future.", {"field": "expires"})
     with rt.db.write() as conn:
-        if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
+        if not ledger.account_exists(conn, account_id):
             raise NotFound(f"Account {account_id} not found.")
         bucket_id = ledger.add_bucket(conn, account_id, kind, amount, expires_at, now)
         ledger.post(

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection
-
 from contactvault.server.db import directory as q
+from contactvault.server.db.engine import Transaction
 from contactvault.server.db.unlocks import ChannelState, contact_states
 from contactvault.server.domain.errors import NotFound
 from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES, ItemStatus
@@ -110,7 +109,7 @@ def _status(state: ChannelState | None, *, phone: bool) -> str | None:
 
 def contact_items(
     rt: Runtime,
-    conn: Connection,
+    conn: Transaction,
     account_id: int,
     rows: Sequence[Any],
     sources: dict[int, set[str]] | None = None,

@@ -8,12 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, select
-
 from contactvault.server import faults
-from contactvault.server.db import audit, ledger, locks, settlement
+from contactvault.server.db import audit, ledger, locks, settlement, task_reads
+from contactvault.server.db.engine import Transaction
 from contactvault.server.db.queue import ClaimedItem, still_leased
-from contactvault.server.db.tables import task_holds, tasks
 from contactvault.server.db.unlocks import unlocked_ids
 from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
@@ -51,30 +49,19 @@ class _Writes:
     audits: list[audit.AuditEntry] = field(default_factory=list)
 
 
-def _load_tasks(conn: Connection, task_ids: Sequence[int]) -> dict[int, _Task]:
-    query = select(tasks).where(tasks.c.id.in_(task_ids)).order_by(tasks.c.id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()  # in id order, like every multi-row lock
-    loaded = {
-        t.id: _Task(
-            t.id,
-            t.account_id,
-            TaskHold(
-                rules.PRICES[Channel(t.channel)],
-                t.max_credits,
-                t.credits_held,
-                t.credits_charged,
-                t.credits_released,
-                t.unfinished,
-            ),
+def _load_tasks(conn: Transaction, task_ids: Sequence[int]) -> dict[int, _Task]:
+    loaded: dict[int, _Task] = {}
+    for t in task_reads.held_tasks(conn, task_ids):
+        hold = TaskHold(
+            rules.PRICES[Channel(t.channel)],
+            t.max_credits,
+            t.credits_held,
+            t.credits_charged,
+            t.credits_released,
+            t.unfinished,
         )
-        for t in conn.execute(query)
-    }
-    holds = (
-        select(task_holds).where(task_holds.c.task_id.in_(task_ids)).order_by(task_holds.c.task_id, task_holds.c.seq)
-    )
-    for h in conn.execute(holds):
-        loaded[h.task_id].hold.parts.append(HoldPart(h.bucket_id, h.amount, h.settled))
+        hold.parts.extend(HoldPart(bucket, amount, settled) for bucket, amount, settled in t.parts)
+        loaded[t.id] = _Task(t.id, t.account_id, hold)
     return loaded
 
 
@@ -114,7 +101,7 @@ def record(
 
 
 def _recheck_suppressions(
-    rt: Runtime, conn: Connection, items: Sequence[ClaimedItem], answers: Mapping[int, Resolution]
+    rt: Runtime, conn: Transaction, items: Sequence[ClaimedItem], answers: Mapping[int, Resolution]
 ) -> Mapping[int, Resolution]:
     """Check the opt-out list again inside the write: an erasure that committed after resolution still wins."""
     found = [i for i in items if (a := answers.get(i.id)) is not None and a.outcome is Outcome.FOUND]
@@ -133,7 +120,7 @@ def _recheck_suppressions(
 
 
 def _already_unlocked(
-    conn: Connection, items: Sequence[ClaimedItem], answers: Mapping[int, Resolution]
+    conn: Transaction, items: Sequence[ClaimedItem], answers: Mapping[int, Resolution]
 ) -> set[tuple[int, int, str]]:
     wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
     for item in items:
@@ -225,7 +212,7 @@ def _record_settlement(task: _Task, item: ClaimedItem, settled: ItemSettlement, 
         )
 
 
-def _write(conn: Connection, writes: _Writes, loaded: dict[int, _Task], now: datetime) -> None:
+def _write(conn: Transaction, writes: _Writes, loaded: dict[int, _Task], now: datetime) -> None:
     settlement.apply(
         conn,
         writes.finals,

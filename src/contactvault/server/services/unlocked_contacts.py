@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import Connection, Row, func, select
 
 from contactvault.server.crypto import Cipher
-from contactvault.server.db.tables import audit_log, suppressions, unlocks
+from contactvault.server.db import unlocked as q
+from contactvault.server.db.engine import Transaction
+from contactvault.server.db.unlocked import UnlockRecord
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
@@ -33,8 +34,6 @@ from contactvault.server.services.directory import PageRequest, page_of
 log = logging.getLogger("contactvault.unlocked")
 
 SINCE_EXAMPLE = "2026-11-30T09:00:00Z"
-# Keyed hashes looked up per query (bound parameters stay well under every driver's limit).
-HASH_CHUNK = 500
 
 
 def parse_since(raw: str | None) -> datetime | None:
@@ -66,25 +65,15 @@ class _Hidden:
 
 
 def _listed(
-    conn: Connection, wanted: Iterable[tuple[str, bytes]], since: datetime | None
+    conn: Transaction, wanted: Iterable[tuple[str, bytes]], since: datetime | None
 ) -> dict[tuple[str, bytes], datetime]:
     """Which of these (kind, keyed hash) pairs are on the opt-out list (added since ``since``), and when."""
     pairs = set(wanted)
     digests = sorted({digest for _, digest in pairs})
-    found: dict[tuple[str, bytes], datetime] = {}
-    for start in range(0, len(digests), HASH_CHUNK):
-        query = select(suppressions.c.kind, suppressions.c.value_hash, suppressions.c.created_at).where(
-            suppressions.c.value_hash.in_(digests[start : start + HASH_CHUNK])
-        )
-        if since is not None:
-            query = query.where(suppressions.c.created_at >= since)
-        for kind, digest, at in conn.execute(query):
-            if (kind, bytes(digest)) in pairs:
-                found[(kind, bytes(digest))] = _aware(at)
-    return found
+    return {(kind, digest): at for kind, digest, at in q.listed(conn, digests, since) if (kind, digest) in pairs}
 
 
-def _candidates(cipher: Cipher, rows: Sequence[Row[Any]]) -> dict[tuple[int, str | None], tuple[str, bytes]]:
+def _candidates(cipher: Cipher, rows: Sequence[UnlockRecord]) -> dict[tuple[int, str | None], tuple[str, bytes]]:
     """(person, None) -> the person's hash, (person, channel) -> the stored value's hash, for these unlock rows."""
     found: dict[tuple[int, str | None], tuple[str, bytes]] = {}
     for row in rows:
@@ -96,7 +85,7 @@ def _candidates(cipher: Cipher, rows: Sequence[Row[Any]]) -> dict[tuple[int, str
     return found
 
 
-def _opted_out(conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since: datetime | None) -> _Hidden:
+def _opted_out(conn: Transaction, cipher: Cipher, rows: Sequence[UnlockRecord], since: datetime | None) -> _Hidden:
     """Which of these unlock rows the opt-out list covers (entries added since ``since``, when given)."""
     candidates = _candidates(cipher, rows)
     listed = _listed(conn, candidates.values(), since)
@@ -105,7 +94,7 @@ def _opted_out(conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since
     return _Hidden(people, addresses)
 
 
-def _open(cipher: Cipher, row: Row[Any]) -> str | None:
+def _open(cipher: Cipher, row: UnlockRecord) -> str | None:
     if row.value_encrypted is None:
         return None
     try:
@@ -117,23 +106,13 @@ def _open(cipher: Cipher, row: Row[Any]) -> str | None:
 
 def list_unlocked(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> dict[str, Any]:
     """Page of every contact this account unlocked (since ``since``), oldest first."""
-    where = [unlocks.c.account_id == account_id]
-    if since is not None:
-        where.append(unlocks.c.created_at >= since)
     with rt.db.read() as conn:
-        total = int(conn.execute(select(func.count()).select_from(unlocks).where(*where)).scalar_one())
-        rows = conn.execute(
-            select(unlocks)
-            .where(*where)
-            .order_by(unlocks.c.created_at, unlocks.c.id)
-            .limit(page.size)
-            .offset((page.page - 1) * page.size)
-        ).all()
+        total, rows = q.unlocked_page(conn, account_id, since, page.size, (page.page - 1) * page.size)
         hidden = _opted_out(conn, rt.cipher, rows, None)
     return page_of([_unlocked_item(rt.cipher, row, hidden) for row in rows], total, page)
 
 
-def _unlocked_item(cipher: Cipher, row: Row[Any], hidden: _Hidden) -> dict[str, Any]:
+def _unlocked_item(cipher: Cipher, row: UnlockRecord, hidden: _Hidden) -> dict[str, Any]:
     pid, channel = int(row.personnel_id), str(row.channel)
     value = None if hidden.hides(pid, channel) else _open(cipher, row)
     verification = None
@@ -157,8 +136,7 @@ def list_erased(rt: Runtime, account_id: int, page: PageRequest, since: datetime
     """Page of this account's unlocked people erased or opted out (since ``since``), oldest event first."""
     with rt.db.read() as conn:
         erased = _erasures(conn, account_id, since)
-        query = select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.channel, unlocks.c.value_encrypted)
-        rows: list[Row[Any]] = list(conn.execute(query.where(unlocks.c.account_id == account_id)))
+        rows = q.account_unlocks(conn, account_id)
         opted = _opt_out_times(conn, rt.cipher, [r for r in rows if int(r.personnel_id) not in erased], since)
     items = [_erased_item(pid, "erased", None, at) for pid, at in erased.items()]
     items += [_erased_item(pid, "opted_out", channel, at) for (pid, channel), at in opted.items()]
@@ -171,27 +149,13 @@ def _erased_item(pid: int, reason: str, channel: str | None, at: datetime) -> di
     return {"personnelId": str(pid), "reason": reason, "channel": channel, "at": _iso(at)}
 
 
-def _erasures(conn: Connection, account_id: int, since: datetime | None) -> dict[int, datetime]:
+def _erasures(conn: Transaction, account_id: int, since: datetime | None) -> dict[int, datetime]:
     """Person id -> the latest erasure of a person this account had unlocked."""
-    query = (
-        select(audit_log.c.subject_id, func.max(audit_log.c.created_at))
-        .where(audit_log.c.account_id == account_id, audit_log.c.action == AuditAction.PERSON_ERASE.value)
-        .group_by(audit_log.c.subject_id)
-    )
-    if since is not None:
-        query = query.where(audit_log.c.created_at >= since)
-    return {int(pid): _aware(at) for pid, at in conn.execute(query) if str(pid).isdigit()}
-
-
-def _aware(moment: datetime) -> datetime:
-    # func.max() bypasses the column type on SQLite: it hands back the stored text or a naive datetime.
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return q.erasures(conn, account_id, AuditAction.PERSON_ERASE.value, since)
 
 
 def _opt_out_times(
-    conn: Connection, cipher: Cipher, rows: Sequence[Row[Any]], since: datetime | None
+    conn: Transaction, cipher: Cipher, rows: Sequence[UnlockRecord], since: datetime | None
 ) -> dict[tuple[int, str | None], datetime]:
     """(person, None) for a person on the list, else (person, channel) for an address on it -> when it was added."""
     candidates = _candidates(cipher, rows)

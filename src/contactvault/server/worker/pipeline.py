@@ -18,7 +18,7 @@ from contactvault.server.worker.resolvers.base import (
 
 
 class ResolverChain:
-    """Runs the suppression check and the resolvers for a batch; opens no write transaction."""
+    """Runs the person suppression check and the resolvers for a batch; opens one read and no write transaction."""
 
     def __init__(self, db: Database, cipher: Cipher, resolvers: Sequence[Resolver], concurrency: int) -> None:
         self.db = db
@@ -53,12 +53,6 @@ class ResolverChain:
             todo = next_round
         for lk in todo:
             results[lk.item_id] = NOT_FOUND
-        # An address on the opt-out list is never revealed, whoever found it.
-        found = [r.value_hash for r in results.values() if r.outcome is Outcome.FOUND and r.value_hash]
-        if found and any_suppressed:
-            with self.db.read() as conn:
-                blocked_values = suppressed_hashes(conn, found)
-            for item_id, r in list(results.items()):
-                if r.outcome is Outcome.FOUND and r.value_hash in blocked_values:
-                    results[item_id] = INELIGIBLE
+        # An address on the opt-out list is never revealed, whoever found it: ``outcomes.record`` checks the value
+        # hashes (and the person again) inside the write that would reveal it, which is what makes an opt-out win.
         return results

@@ -19,10 +19,8 @@ from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-
 from contactvault.server import faults
+from contactvault.server.db.engine import Conflict, ping
 from contactvault.server.db.queue import ClaimedItem, claim, release_leases
 from contactvault.server.domain.tasks import RetryPolicy
 from contactvault.server.runtime import Runtime
@@ -119,7 +117,7 @@ class Worker:
             try:
                 result = outcomes.record(self.rt, items, answers, self.policy, self.rng)
                 break
-            except IntegrityError:
+            except Conflict:
                 # A constraint said no (e.g. someone unlocked the same person meanwhile); the whole batch was
                 # rolled back, so settle it again against what is now committed.
                 if attempt == 2:
@@ -180,7 +178,7 @@ class Worker:
         # bisecting under it would wait that long for every half.
         try:
             with self.rt.db.write() as conn:
-                conn.execute(text("SELECT 1"))
+                ping(conn)
         except Exception:
             return False
         return True

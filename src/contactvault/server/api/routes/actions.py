@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from contactvault.server.api import mappers
 from contactvault.server.api.deps import AccountId, RuntimeDep, json
 from contactvault.server.api.precheck_schemas import PrecheckCreate, PrecheckPublic, UnlockParams
 from contactvault.server.domain.errors import InvalidRequest
@@ -56,4 +57,6 @@ def precheck(rt: RuntimeDep, account_id: AccountId, body: PrecheckCreate) -> Res
             )
         )
     result = unlocks.precheck(rt, account_id, channel, params.event_id, params.personnel_ids)
-    return json(_verdict(body.action_type, ReasonCode(result["reason_code"]), result["credits"], result["detail"]))
+    return json(
+        _verdict(body.action_type, ReasonCode(result.reason_code), result.credits, mappers.precheck_detail(result))
+    )

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json as stdjson
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
+from contactvault.server.api import mappers
 from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
 from contactvault.server.api.errors import trace_id_of
 from contactvault.server.api.schemas import (
@@ -23,7 +22,7 @@ from contactvault.server.api.schemas import (
 )
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import Channel
-from contactvault.server.domain.tasks import TaskStatus, parse_person_id
+from contactvault.server.domain.tasks import TaskStatus, parse_task_id
 from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import directory, idempotency, unlocks
@@ -82,26 +81,16 @@ def _submit(
     )
     idem_key = _idempotency_key(key)
     if idem_key is None:
-        status, result = unlocks.submit(rt, req)
-        return Response(idempotency.encode(result), status, media_type="application/json")
-    digest = idempotency.fingerprint(channel.value, stdjson.dumps(body.model_dump(), sort_keys=True))
-    claim = idempotency.begin(rt, account_id, idem_key, digest)
-    if isinstance(claim, idempotency.Replay):
-        return Response(
-            claim.body,
-            claim.status_code,
-            media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
-        )
-    try:
-        status, result = unlocks.submit(rt, req, claim)
-    except Exception:
-        # Nothing was stored (the submission rolled back): give the key back so a retry runs at once. If the
-        # database itself is down this fails too, and the claim is taken over once it goes stale.
-        with contextlib.suppress(SQLAlchemyError):
-            idempotency.abandon(rt, claim)
-        raise
-    return Response(idempotency.encode(result), status, media_type="application/json")
+        result = unlocks.submit(rt, req)
+    else:
+        digest = idempotency.fingerprint(channel.value, stdjson.dumps(body.model_dump(), sort_keys=True))
+        outcome = unlocks.submit_idempotent(rt, req, idem_key, digest, mappers.submission_reply)
+        if isinstance(outcome, idempotency.Replay):
+            headers = {"Idempotent-Replayed": "true"}
+            return Response(outcome.body, outcome.status_code, media_type="application/json", headers=headers)
+        result = outcome
+    status, reply = mappers.submission_reply(result)
+    return Response(idempotency.encode(reply), status, media_type="application/json")
 
 
 SUBMIT_DOC: dict[str, Any] = {"status_code": 201, "response_model": UnlockSubmissionPublic, "responses": ERRORS}
@@ -133,6 +122,21 @@ def unlock_phones(
     return _submit(request, rt, account_id, body, Channel.PHONE, idempotency_key, x_call_source)
 
 
+def view_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> tuple[int, dict[str, Any]]:
+    """A task's version and wire body; a finished task's body comes from memory while its version is unchanged
+    (a poll of it reads one indexed row and maps nothing)."""
+    peek = unlocks.task_version(rt, account_id, task_id)
+    if peek is not None and peek[1]:
+        cached = rt.task_views.get((account_id, task_id, channel.value, peek[0]))
+        if cached is not None:
+            return peek[0], cached
+    view = unlocks.get_task(rt, account_id, task_id, channel)
+    body = mappers.task(view)
+    if view.cacheable:
+        rt.task_views.put((account_id, task_id, channel.value, view.version), body)
+    return view.version, body
+
+
 def _etag(task_id: int, version: int) -> str:
     return f'W/"{task_id:x}.{version}"'
 
@@ -146,12 +150,12 @@ async def _poll(
     wait: int,
     if_none_match: str | None,
 ) -> Response:
-    task_id = parse_person_id(raw_id)
+    task_id = parse_task_id(raw_id)
     if task_id is None:
         raise NotFound("Task not found.")
     headers: dict[str, str] = {}
     with rt.notifier.listen(task_id) as listener:
-        version, body = await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
+        version, body = await run_in_threadpool(view_task, rt, account_id, task_id, channel)
         seen = if_none_match or _etag(task_id, version)
         if wait and not TaskStatus(body["taskStatus"]).is_terminal and _etag(task_id, version) == seen:
             slots: WaitSlots = request.app.state.long_polls
@@ -190,7 +194,7 @@ async def _wait(
         if peek is None:
             raise NotFound("Task not found.")
         if _etag(task_id, peek[0]) != seen or peek[1]:
-            return await run_in_threadpool(unlocks.view_task, rt, account_id, task_id, channel)
+            return await run_in_threadpool(view_task, rt, account_id, task_id, channel)
     return None
 
 

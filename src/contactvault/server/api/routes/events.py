@@ -11,7 +11,7 @@ from starlette.responses import Response
 from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
 from contactvault.server.api.schemas import ErrorPublic, EventEnvelope, EventPage
 from contactvault.server.domain.errors import InvalidRequest, NotFound
-from contactvault.server.domain.tasks import parse_person_id
+from contactvault.server.domain.tasks import parse_event_id
 from contactvault.server.services import directory
 
 router = APIRouter(prefix="/external/events", tags=["events"])
@@ -67,7 +67,7 @@ def get_event(
     rt: RuntimeDep, _account: AccountId, event_id: Annotated[str, Path(min_length=1, max_length=100)]
 ) -> Response:
     """One event in full; 404 when unknown."""
-    pk = parse_person_id(event_id)
+    pk = parse_event_id(event_id)
     if pk is None:
         # Not an id we could have issued: unknown, and its text is not echoed back.
         raise NotFound("Event not found.")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from contactvault.server.api.deps import AccountId, RuntimeDep, json
 from contactvault.server.api.schemas import ContactItemPublic, ErrorPublic, PersonnelPage
 from contactvault.server.domain.errors import NotFound
-from contactvault.server.domain.tasks import parse_person_id
+from contactvault.server.domain.tasks import parse_event_id, parse_person_id
 from contactvault.server.services import directory
 
 router = APIRouter(prefix="/external/personnel", tags=["personnel"])
@@ -35,7 +35,7 @@ def list_personnel(
     search_query: Text = None,
 ) -> Response:
     """People attending the event, 50 a page by default; ``search_query`` matches name or title."""
-    pk = parse_person_id(event_id)
+    pk = parse_event_id(event_id)
     if pk is None:
         # Not an id we could have issued: unknown, and its text is not echoed back.
         raise NotFound("Event not found.")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
-from contactvault.server.db.bulk import in_ids
+from contactvault.server.db.contact_points import stored_contacts
 from contactvault.server.db.engine import Database
-from contactvault.server.db.tables import contact_points
 from contactvault.server.worker.resolvers.base import NOT_FOUND, Lookup, Outcome, Resolution, Resolver
 
 
@@ -30,17 +27,7 @@ class VaultResolver(Resolver):
         for channel in {lk.channel for lk in lookups}:
             ids = [lk.personnel_id for lk in lookups if lk.channel == channel]
             with self.db.read() as conn:
-                rows = conn.execute(
-                    select(
-                        contact_points.c.personnel_id,
-                        contact_points.c.value_encrypted,
-                        contact_points.c.value_hash,
-                        contact_points.c.source,
-                        contact_points.c.verification_status,
-                        contact_points.c.verification_score,
-                        contact_points.c.checked_at,
-                    ).where(contact_points.c.channel == channel, in_ids(conn, contact_points.c.personnel_id, ids))
-                ).all()
+                rows = stored_contacts(conn, channel, ids)
             for r in rows:
                 found[(r.personnel_id, channel)] = Resolution(
                     Outcome.FOUND,
