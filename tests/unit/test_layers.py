@@ -59,8 +59,8 @@ def test_the_domain_imports_only_the_standard_library() -> None:
 
 # db/ is the only place that builds SQL: the layers above it name no sqlalchemy module (they get a transaction
 # handle, ``db.engine.Transaction``, and the db-level errors from db/). ``api/`` itself may map driver errors to HTTP
-# (api/errors.py), and the demo's bulk seeding writes its synthetic directory straight to the tables.
-NO_SQLALCHEMY = ("services", "api/routes", "worker", "../cli")
+# (api/errors.py). The demo generates its synthetic directory and bulk-loads it through db/seeding.py.
+NO_SQLALCHEMY = ("services", "api/routes", "worker", "demo", "../cli")
 
 
 @pytest.mark.parametrize("place", NO_SQLALCHEMY)

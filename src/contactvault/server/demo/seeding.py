@@ -15,15 +15,12 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, Table, func, insert, select, update
-
-from contactvault.server.db.tables import companies, contact_points, event_personnel, personnel
-from contactvault.server.db.tables import events as events_table
+from contactvault.server.db import seeding as store
+from contactvault.server.db.engine import Transaction
 from contactvault.server.demo import names as nb
 from contactvault.server.domain.errors import InvalidRequest, StateConflict
 from contactvault.server.runtime import Runtime
@@ -40,8 +37,6 @@ PHONE_SHARE = 0.35
 CHECKED_BEFORE = datetime(2026, 1, 1, tzinfo=UTC)
 FIRST_EVENT_DAY = date(2026, 1, 12)
 LAST_EVENT_DAY = date(2027, 12, 10)
-# A larger page cache while seeding: the hash index of the vault takes random inserts.
-SEED_CACHE_KIB = 64 * 1024
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _NOT_LOCAL = re.compile(r"[^a-z0-9-]+")
@@ -105,26 +100,26 @@ def seed_directory(
     tally = _Tally(people_at=[0] * events, exhibitors_at=[set() for _ in range(events)])
     people_gen = _PeopleGenerator(rng, rt, company_list, company_cum, _event_weights(events), tally)
 
-    with _seeding_connection(rt) as conn:
+    with store.seeding_connection(rt.db) as conn:
         with conn.begin():
             _refuse_unless_empty(conn)
-            conn.execute(insert(events_table), event_rows)
+            store.insert_events(conn, event_rows)
             for batch in _batched(company_rows, CHUNK_PEOPLE):
-                conn.execute(insert(companies), batch)
+                store.insert_companies(conn, batch)
         done = 0
         while done < people:
             size = min(CHUNK_PEOPLE, people - done)
             person_rows, attendance_rows, contact_rows = people_gen.chunk(PERSON_ID_BASE + done, size)
             with conn.begin():
-                _insert_rows(conn, personnel, person_rows)
-                _insert_rows(conn, event_personnel, attendance_rows)
-                _insert_rows(conn, contact_points, contact_rows)
+                store.insert_people(conn, person_rows)
+                store.insert_attendances(conn, attendance_rows)
+                store.insert_contact_points(conn, contact_rows)
             done += size
             if progress is not None:
                 progress(done)
         with conn.begin():
-            _write_event_counts(conn, event_rows, tally)
-            _tidy_search_indexes(conn)
+            store.set_event_counts(conn, _event_counts(event_rows, tally))
+            store.tidy_search_indexes(conn)
 
     return SeedSummary(
         events=events,
@@ -140,58 +135,13 @@ def seed_directory(
 # ---------------------------------------------------------------------------------------------- transactions
 
 
-@contextmanager
-def _seeding_connection(rt: Runtime) -> Iterator[Connection]:
-    """One connection for the whole run: its enlarged SQLite page cache serves every chunk's transaction."""
-    with rt.db.engine.connect().execution_options(write=True) as conn:
-        if not rt.db.is_sqlite:
-            yield conn
-            return
-        previous = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{SEED_CACHE_KIB}")
-        conn.commit()  # the PRAGMA statements ran in an (empty) transaction
-        try:
-            yield conn
-        finally:
-            conn.rollback()
-            conn.exec_driver_sql(f"PRAGMA cache_size = {previous}")
-            conn.commit()
-
-
-def _refuse_unless_empty(conn: Connection) -> None:
-    for table in (personnel, companies, events_table):
-        count = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+def _refuse_unless_empty(conn: Transaction) -> None:
+    for table, count in store.directory_sizes(conn):
         if count:
             raise DirectoryNotEmpty(
-                f"The directory already has {count} {table.name}; seeding fills an empty database only.",
-                {"table": table.name, "rows": count},
+                f"The directory already has {count} {table}; seeding fills an empty database only.",
+                {"table": table, "rows": count},
             )
-
-
-def _insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert positional rows (in the table's column order, minus any autoincrement id left out)."""
-    if not rows:
-        return
-    columns = [c for c in table.columns if not (c.autoincrement is True and c.primary_key)][: len(rows[0])]
-    if conn.dialect.name == "sqlite":
-        # The DBAPI executemany skips Core's per-row parameter handling: a chunk's inserts took 1.7x less time.
-        # Dates need Core's text form; bytes go to sqlite3 as they are.
-        processors = [
-            None if isinstance(c.type, LargeBinary) else c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-            for c in columns
-        ]
-        if any(processors):
-            rows = [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows]
-        names = ", ".join(c.name for c in columns)
-        marks = ", ".join("?" for _ in columns)
-        cursor = conn.connection.cursor()
-        try:
-            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)  # noqa: S608
-        finally:
-            cursor.close()
-        return
-    keys = [c.name for c in columns]
-    conn.execute(insert(table), [dict(zip(keys, row, strict=True)) for row in rows])
 
 
 def _batched(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
@@ -199,30 +149,18 @@ def _batched(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dic
         yield rows[start : start + size]
 
 
-def _write_event_counts(conn: Connection, event_rows: list[dict[str, Any]], tally: _Tally) -> None:
-    for index, row in enumerate(event_rows):
-        people_here = tally.people_at[index]
-        conn.execute(
-            update(events_table)
-            .where(events_table.c.id == row["id"])
-            .values(
-                personnel_count=people_here,
-                exhibitor_count=len(tally.exhibitors_at[index]),
-                # Not everyone at a show is in the directory: the claimed attendance is a multiple of it.
-                attendee_count=round(people_here * row["attendee_count"] / 100),
-            )
+def _event_counts(event_rows: list[dict[str, Any]], tally: _Tally) -> list[tuple[int, int, int, int]]:
+    """Per event: ``(id, personnel_count, exhibitor_count, attendee_count)``."""
+    return [
+        (
+            row["id"],
+            tally.people_at[index],
+            len(tally.exhibitors_at[index]),
+            # Not everyone at a show is in the directory: the claimed attendance is a multiple of it.
+            round(tally.people_at[index] * row["attendee_count"] / 100),
         )
-
-
-def _tidy_search_indexes(conn: Connection) -> None:
-    if conn.dialect.name != "sqlite":
-        conn.exec_driver_sql("ANALYZE companies, personnel, event_personnel, contact_points")
-        return
-    # Merge the FTS segments written chunk by chunk, and give the planner statistics for the new tables.
-    conn.exec_driver_sql("INSERT INTO companies_fts(companies_fts) VALUES ('optimize')")
-    conn.exec_driver_sql("INSERT INTO personnel_fts(personnel_fts) VALUES ('optimize')")
-    conn.exec_driver_sql("PRAGMA analysis_limit = 1000")
-    conn.exec_driver_sql("ANALYZE")
+        for index, row in enumerate(event_rows)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- events
