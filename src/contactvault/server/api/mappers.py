@@ -13,6 +13,7 @@ from typing import Any
 
 from contactvault.server.domain.tasks import ItemStatus
 from contactvault.server.services import sealed
+from contactvault.server.services.credits import Balance
 from contactvault.server.services.unlocks import ItemView, PrecheckResult, SubmitResult, TaskView
 
 CREATED = 201
@@ -21,6 +22,28 @@ CREATED = 201
 def iso(moment: datetime | None) -> str | None:
     """A timestamp as the wire writes it (UTC, ``Z``)."""
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    """A timestamp as the balance writes it (milliseconds since the epoch)."""
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def credit_balance(b: Balance) -> dict[str, Any]:
+    """GET /external/credits/balance (CreditBalance)."""
+    return {
+        "totalAmount": b.total_amount,
+        "totalBalance": b.total_balance,
+        "subscriptionAmount": b.subscription_amount,
+        "subscriptionBalance": b.subscription_balance,
+        "addonAmount": b.addon_amount,
+        "addonBalance": b.addon_balance,
+        "addonExpireAt": epoch_ms(b.addon_expire_at),
+        "giftAmount": b.gift_amount,
+        "giftBalance": b.gift_balance,
+        "resetAt": epoch_ms(b.reset_at),
+        "reservedBalance": b.reserved,
+    }
 
 
 def submission(result: SubmitResult) -> dict[str, Any]:
