@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contactvault.server.api import mappers
 from contactvault.server.clock import FakeClock
 from contactvault.server.db import tables
 from contactvault.server.domain.errors import InsufficientCredits, NotFound
@@ -133,7 +134,7 @@ def test_unlocked_contact_is_visible_to_its_account_only(
 
 def directory_profile(rt: Runtime, account: Account, pid: int) -> dict[str, object]:
     """A person as ``account`` sees them."""
-    return directory.profile(rt, account.id, pid)
+    return mappers.contact_item(directory.profile(rt, account.id, pid))
 
 
 def test_failed_item_shows_failed_status(directory: Runtime, account: Account) -> None:
