@@ -62,7 +62,7 @@ def task(rt: Runtime, account: Account, task_id: str, channel: Channel = Channel
 
 def balance(rt: Runtime, account: Account) -> int:
     """What the account can spend now."""
-    return int(credits.balance(rt, account.id)["totalBalance"])
+    return credits.balance(rt, account.id).total_balance
 
 
 def count(rt: Runtime, table: Table) -> int:

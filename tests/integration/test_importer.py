@@ -272,10 +272,10 @@ def test_a_changed_record_is_updated_and_stays_searchable(runtime: Runtime, tmp_
     assert (summary.person.updated, summary.person.unchanged) == (1, 1)
     assert (summary.attendance.updated, summary.attendance.unchanged) == (1, 1)
     assert (summary.contact_point.updated, summary.contact_point.unchanged) == (1, 1)
-    assert [i["companyName"] for i in search_contacts(runtime, 1, PAGE, company_name="renew")["items"]] == [
+    assert [i.company_name for i in search_contacts(runtime, 1, PAGE, company_name="renew").items] == [
         "Fjord Renewables"
     ]
-    assert search_contacts(runtime, 1, PAGE, company_name="fjord power")["total"] == 0
+    assert search_contacts(runtime, 1, PAGE, company_name="fjord power").total == 0
     with runtime.db.read() as conn:
         if runtime.db.is_sqlite:
             conn.execute(text("INSERT INTO companies_fts(companies_fts, rank) VALUES ('integrity-check', 1)"))

@@ -127,7 +127,7 @@ def test_concurrent_submissions_and_settlements_on_one_account_never_deadlock(rt
     rt.db.dispose()  # backends report their statistics as they exit
     assert deadlocks(rt) == before
     assert_reconciles(rt)
-    assert credits.balance(rt, account.id)["reservedBalance"] == 0
+    assert credits.balance(rt, account.id).reserved == 0
     with rt.db.read() as conn:  # the run did exercise holds spanning several buckets
         spanning = conn.execute(
             text("SELECT count(*) FROM (SELECT task_id FROM task_holds GROUP BY task_id HAVING count(*) > 1) s")

@@ -251,10 +251,10 @@ def test_full_text_search_finds_a_seeded_company_by_one_word(seeded: tuple[Runti
             conn.execute(text("INSERT INTO companies_fts(companies_fts, rank) VALUES ('integrity-check', 1)"))
             conn.execute(text("INSERT INTO personnel_fts(personnel_fts, rank) VALUES ('integrity-check', 1)"))
     page = search_contacts(rt, 1, PageRequest(1, 20), company_name=word)
-    assert page["total"] > 0
-    assert all(word.lower() in item["companyName"].lower() for item in page["items"])
+    assert page.total > 0
+    assert all(word.lower() in (item.company_name or "").lower() for item in page.items)
     exact = search_contacts(rt, 1, PageRequest(1, 100), company_name=name)
-    assert any(item["companyName"] == name for item in exact["items"])
+    assert any(item.company_name == name for item in exact.items)
 
 
 def test_seeding_refuses_a_directory_that_has_people(seeded: tuple[Runtime, SeedSummary]) -> None:

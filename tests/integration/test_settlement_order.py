@@ -22,5 +22,5 @@ def test_a_failed_item_settled_first_gives_back_the_addon_not_the_subscription(d
     assert (result["creditsCharged"], result["creditsReleased"]) == (15, 15)
     view = credits.balance(directory, account.id)
     # The one delivery is paid from the subscription (spent first, expires first); the add-on is untouched.
-    assert (view["subscriptionBalance"], view["addonBalance"], view["reservedBalance"]) == (0, 15, 0)
+    assert (view.subscription_balance, view.addon_balance, view.reserved) == (0, 15, 0)
     assert_reconciles(directory)

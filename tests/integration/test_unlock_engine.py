@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contactvault.server.api import mappers
 from contactvault.server.clock import FakeClock
 from contactvault.server.db import tables
 from contactvault.server.domain.errors import InsufficientCredits, NotFound
@@ -20,8 +21,8 @@ def test_submit_holds_fifteen_per_chargeable_person(directory: Runtime, account:
     body = submit(directory, account, [1, 2, 3])
     assert body["status"] == "accepted"
     view = credits.balance(directory, account.id)
-    assert view["totalBalance"] == 10_000 - 45
-    assert view["reservedBalance"] == 45
+    assert view.total_balance == 10_000 - 45
+    assert view.reserved == 45
     assert task(directory, account, str(body["task_id"]))["taskStatus"] == "pending"
     assert_reconciles(directory)
 
@@ -43,7 +44,7 @@ def test_only_delivered_contacts_are_charged(directory: Runtime, account: Accoun
     assert result["items"][0]["email"] == email_of(1)
     assert (result["creditsHeld"], result["creditsCharged"], result["creditsReleased"]) == (75, 45, 30)
     assert balance(directory, account) == 10_000 - 45
-    assert credits.balance(directory, account.id)["reservedBalance"] == 0
+    assert credits.balance(directory, account.id).reserved == 0
     assert_reconciles(directory)
 
 
@@ -133,7 +134,7 @@ def test_unlocked_contact_is_visible_to_its_account_only(
 
 def directory_profile(rt: Runtime, account: Account, pid: int) -> dict[str, object]:
     """A person as ``account`` sees them."""
-    return directory.profile(rt, account.id, pid)
+    return mappers.contact_item(directory.profile(rt, account.id, pid))
 
 
 def test_failed_item_shows_failed_status(directory: Runtime, account: Account) -> None:
@@ -207,7 +208,7 @@ def test_suppressed_address_is_never_revealed_whoever_finds_it(directory: Runtim
 
 def test_spend_cap_fails_items_beyond_it_uncharged(directory: Runtime, account: Account) -> None:
     body = submit(directory, account, [1, 10, 2, 3, 4], max_credits=40)  # 10 has no email
-    assert credits.balance(directory, account.id)["reservedBalance"] == 30
+    assert credits.balance(directory, account.id).reserved == 30
     drain(directory)
     result = task(directory, account, str(body["task_id"]))
     codes = [(i["status"], i.get("errorCode")) for i in result["items"]]
@@ -239,8 +240,8 @@ def test_holds_are_spread_over_buckets_in_spend_order(directory: Runtime) -> Non
     body = submit(directory, acct, [1, 2, 10])  # 45 held: 20 subscription + 25 gift; 10 fails
     drain(directory)
     view = credits.balance(directory, acct.id)
-    assert view["subscriptionBalance"] == 0
-    assert view["giftBalance"] == 100 - 10
+    assert view.subscription_balance == 0
+    assert view.gift_balance == 100 - 10
     assert task(directory, acct, str(body["task_id"]))["creditsCharged"] == 30
     assert_reconciles(directory)
 

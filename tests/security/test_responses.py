@@ -52,7 +52,7 @@ def test_non_2xx_answers_carry_the_error_body(
     client = make_client(rate_limit_per_key=30)
     task = client.post(UNLOCK, json={"event_id": str(BIG_EVENT), "personnel_ids": ["1"]}, headers=account.headers)
     task_id = task.json()["task_id"]
-    poor = credits.balance(directory, other_account.id)["totalBalance"]
+    poor = credits.balance(directory, other_account.id).total_balance
     too_many = {"event_id": str(BIG_EVENT), "personnel_ids": [str(i) for i in range(1, 102)]}
     cases = [
         (client.get("/external/credits/balance"), 401, "INVALID_API_KEY"),

@@ -14,6 +14,7 @@ from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
     from contactvault.server.runtime import Runtime
+    from contactvault.server.services.credits import Balance
 
 app = typer.Typer(
     help="Operator commands: migrations, accounts, keys, credits, directory data, opt-outs.",
@@ -134,7 +135,28 @@ def credits_grant(
     account_id = _account_id(account)  # a usage error before connecting
     rt = runtime(db)
     with domain_errors():
-        emit(credits.grant(rt, account_id, amount, BucketKind(bucket), expires_at))
+        emit(balance_json(credits.grant(rt, account_id, amount, BucketKind(bucket), expires_at)))
+
+
+def _epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def balance_json(b: Balance) -> dict[str, int | None]:
+    """A balance as ``credits grant`` prints it: the API's CreditBalance keys, in its order."""
+    return {
+        "totalAmount": b.total_amount,
+        "totalBalance": b.total_balance,
+        "subscriptionAmount": b.subscription_amount,
+        "subscriptionBalance": b.subscription_balance,
+        "addonAmount": b.addon_amount,
+        "addonBalance": b.addon_balance,
+        "addonExpireAt": _epoch_ms(b.addon_expire_at),
+        "giftAmount": b.gift_amount,
+        "giftBalance": b.gift_balance,
+        "resetAt": _epoch_ms(b.reset_at),
+        "reservedBalance": b.reserved,
+    }
 
 
 @app.command()

@@ -8,19 +8,60 @@ against the published schemas.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 from contactvault.server.domain.tasks import ItemStatus
 from contactvault.server.services import sealed
+from contactvault.server.services.credits import Balance
+from contactvault.server.services.directory import ContactState, EventDetailView, EventView, Page, PersonView
+from contactvault.server.services.unlocked_contacts import ErasedView, RemovalReason, UnlockedView
 from contactvault.server.services.unlocks import ItemView, PrecheckResult, SubmitResult, TaskView
 
 CREATED = 201
+T = TypeVar("T")
+# A channel's state as ContactItem spells it: ``contactUnlockStatus`` (email) and ``phoneUnlockStatus`` (phone).
+EMAIL_STATUS = {
+    ContactState.LOCKED: "locked",
+    ContactState.UNLOCKING: "unlocking",
+    ContactState.UNLOCKED: "unlocked",
+    ContactState.FAILED: "failed",
+}
+PHONE_STATUS = {
+    ContactState.LOCKED: None,
+    ContactState.UNLOCKING: "processing",
+    ContactState.UNLOCKED: "ready",
+    ContactState.FAILED: "failed",
+}
+REMOVAL_REASON = {RemovalReason.ERASED: "erased", RemovalReason.OPTED_OUT: "opted_out"}
 
 
 def iso(moment: datetime | None) -> str | None:
     """A timestamp as the wire writes it (UTC, ``Z``)."""
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    """A timestamp as the balance writes it (milliseconds since the epoch)."""
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def credit_balance(b: Balance) -> dict[str, Any]:
+    """GET /external/credits/balance (CreditBalance)."""
+    return {
+        "totalAmount": b.total_amount,
+        "totalBalance": b.total_balance,
+        "subscriptionAmount": b.subscription_amount,
+        "subscriptionBalance": b.subscription_balance,
+        "addonAmount": b.addon_amount,
+        "addonBalance": b.addon_balance,
+        "addonExpireAt": epoch_ms(b.addon_expire_at),
+        "giftAmount": b.gift_amount,
+        "giftBalance": b.gift_balance,
+        "resetAt": epoch_ms(b.reset_at),
+        "reservedBalance": b.reserved,
+    }
 
 
 def submission(result: SubmitResult) -> dict[str, Any]:
@@ -99,3 +140,141 @@ def task_item(i: ItemView, field: str) -> dict[str, Any]:
     if i.completed_at:
         item["completedAt"] = iso(i.completed_at)
     return item
+
+
+def page(p: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """The contract's page object, each item mapped by ``item``."""
+    return {
+        "items": [item(i) for i in p.items],
+        "total": p.total,
+        "page": p.page,
+        "pageSize": p.size,
+        "totalPages": p.total_pages,
+        "hasMore": p.has_more,
+    }
+
+
+def day(value: date | None) -> str | None:
+    """A calendar day as the wire writes it (YYYY-MM-DD)."""
+    return None if value is None else value.isoformat()
+
+
+def event_item(e: EventView) -> dict[str, Any]:
+    """EventItem."""
+    return {
+        "id": str(e.event_id),
+        "eventId": str(e.event_id),
+        "name": e.name,
+        "nickname": e.nickname,
+        "description": e.description,
+        "url": e.url,
+        "dateStart": day(e.date_start),
+        "dateEnd": day(e.date_end),
+        "venue": e.venue,
+        "city": e.city,
+        "region": e.region,
+        "country": e.country,
+        "exhibitorCount": e.exhibitor_count,
+        "image": e.image,
+        "dataSource": e.data_source,
+        "hasVisitors": False,
+        "sponsorMatchStarred": 0,
+    }
+
+
+def event_page(p: Page[EventView]) -> dict[str, Any]:
+    """GET /external/events/list."""
+    return page(p, event_item)
+
+
+def event_detail(d: EventDetailView) -> dict[str, Any]:
+    """GET /external/events/{id}: the EventDetail in its envelope."""
+    detail = event_item(d.event)
+    detail["attendeeCount"] = d.attendee_count
+    detail["personnelCount"] = d.personnel_count
+    detail["eventType"] = d.event_type
+    detail["topics"] = d.topics
+    return {"event": detail}
+
+
+def contact_item(p: PersonView) -> dict[str, Any]:
+    """ContactItem (GET /external/personnel/profile, and the items of the people lists)."""
+    item: dict[str, Any] = {
+        "id": str(p.personnel_id),
+        "fullName": p.full_name,
+        "title": p.title,
+        "department": p.department,
+        "seniorityLevel": p.seniority_level,
+        "linkedinUrl": p.linkedin_url,
+        "companyName": p.company_name,
+        "sourceType": p.source_types,
+        "email": p.email,
+        "contactUnlockStatus": EMAIL_STATUS[p.email_state],
+        "phone": p.phone,
+        "phoneUnlockStatus": PHONE_STATUS[p.phone_state],
+        "eventCount": p.event_count,
+        "linkedinActivity": None,
+        "linkedinActivityStatus": None,
+        "outreachMessageStatus": None,
+        "outreachMessageChannels": [],
+    }
+    if p.unreadable:
+        # Extension: one of this person's revealed values opens with no configured key (see docs/api.md).
+        item["errorCode"] = sealed.UNREADABLE
+    return item
+
+
+def contact_page(p: Page[PersonView]) -> dict[str, Any]:
+    """GET /external/contacts/search."""
+    return page(p, contact_item)
+
+
+def personnel_page(p: Page[PersonView]) -> dict[str, Any]:
+    """GET /external/personnel/list: a page with the contract's ``semantics`` block (every match visible)."""
+    body = page(p, contact_item)
+    body["semantics"] = {
+        "accessMode": "full",
+        "previewLimit": None,
+        "counts": {"actualTotal": p.total, "visibleTotal": p.total, "remainingLockedCount": 0},
+    }
+    return body
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """A timestamp as the unlocked and erased lists write it (converted to UTC, ``Z``)."""
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def unlocked_item(u: UnlockedView) -> dict[str, Any]:
+    """An item of GET /external/contacts/unlocked."""
+    v = u.verification
+    return {
+        "personnelId": str(u.personnel_id),
+        "channel": u.channel,
+        "value": u.value,
+        "verification": None
+        if v is None
+        else {"status": v.status, "score": v.score, "checkedAt": iso_utc(v.checked_at)},
+        "unlockedAt": iso_utc(u.unlocked_at),
+        "taskId": str(u.task_id),
+    }
+
+
+def unlocked_page(p: Page[UnlockedView]) -> dict[str, Any]:
+    """GET /external/contacts/unlocked."""
+    return page(p, unlocked_item)
+
+
+def erased_item(e: ErasedView) -> dict[str, Any]:
+    """An item of GET /external/contacts/erased."""
+    return {
+        "personnelId": str(e.personnel_id),
+        "reason": REMOVAL_REASON[e.reason],
+        "channel": e.channel,
+        "at": iso_utc(e.at),
+    }
+
+
+def erased_page(p: Page[ErasedView]) -> dict[str, Any]:
+    """GET /external/contacts/erased."""
+    return page(p, erased_item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,14 +13,38 @@ from contactvault.server.domain.ledger import BucketKind, PostingKind
 from contactvault.server.runtime import Runtime
 
 
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """What an account can spend now, by bucket kind (expired buckets left out); ``reset_at`` is the earliest
+    expiry of a subscription bucket, ``addon_expire_at`` of an addon one; ``reserved`` is held by unfinished tasks."""
+
+    subscription_amount: int
+    subscription_balance: int
+    addon_amount: int
+    addon_balance: int
+    addon_expire_at: datetime | None
+    gift_amount: int
+    gift_balance: int
+    reset_at: datetime | None
+    reserved: int
+
+    @property
+    def total_amount(self) -> int:
+        return self.subscription_amount + self.addon_amount + self.gift_amount
+
+    @property
+    def total_balance(self) -> int:
+        return self.subscription_balance + self.addon_balance + self.gift_balance
+
+
 def grant(
     rt: Runtime,
     account_id: int,
     amount: int,
     kind: BucketKind = BucketKind.SUBSCRIPTION,
     expires_at: datetime | None = None,
-) -> dict[str, Any]:
-    """Add a bucket of ``amount`` credits to an account and return the new balance view."""
+) -> Balance:
+    """Add a bucket of ``amount`` credits to an account and return the new balance."""
     if amount <= 0:
         raise InvalidRequest("amount must be a positive integer.", {"field": "amount"})
     now = rt.clock.now()
@@ -52,18 +77,14 @@ def grant(
         return _view(ledger.balance_rows(conn, account_id), now)
 
 
-def balance(rt: Runtime, account_id: int) -> dict[str, Any]:
+def balance(rt: Runtime, account_id: int) -> Balance:
     """The CreditBalance of an account (what can be spent now, by bucket)."""
     with rt.db.read() as conn:
         rows = ledger.balance_rows(conn, account_id)
     return _view(rows, rt.clock.now())
 
 
-def _ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
-
-
-def _view(rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+def _view(rows: list[dict[str, Any]], now: datetime) -> Balance:
     sums = {kind: [0, 0] for kind in BucketKind}
     earliest: dict[BucketKind, datetime | None] = dict.fromkeys(BucketKind)
     reserved = 0
@@ -78,16 +99,14 @@ def _view(rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
         if expires is not None and (earliest[kind] is None or expires < earliest[kind]):
             earliest[kind] = expires
     sub, add, gift = sums[BucketKind.SUBSCRIPTION], sums[BucketKind.ADDON], sums[BucketKind.GIFT]
-    return {
-        "totalAmount": sub[0] + add[0] + gift[0],
-        "totalBalance": sub[1] + add[1] + gift[1],
-        "subscriptionAmount": sub[0],
-        "subscriptionBalance": sub[1],
-        "addonAmount": add[0],
-        "addonBalance": add[1],
-        "addonExpireAt": _ms(earliest[BucketKind.ADDON]),
-        "giftAmount": gift[0],
-        "giftBalance": gift[1],
-        "resetAt": _ms(earliest[BucketKind.SUBSCRIPTION]),
-        "reservedBalance": reserved,
-    }
+    return Balance(
+        subscription_amount=sub[0],
+        subscription_balance=sub[1],
+        addon_amount=add[0],
+        addon_balance=add[1],
+        addon_expire_at=earliest[BucketKind.ADDON],
+        gift_amount=gift[0],
+        gift_balance=gift[1],
+        reset_at=earliest[BucketKind.SUBSCRIPTION],
+        reserved=reserved,
+    )

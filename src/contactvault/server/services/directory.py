@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import Enum, auto
+from typing import Any, Generic, TypeVar
 
 from contactvault.server.db import directory as q
 from contactvault.server.db.engine import Transaction
@@ -17,46 +19,111 @@ from contactvault.server.services import sealed
 
 PageRequest = q.PageRequest
 SOURCE_ORDER = ("exhibitor", "social", "visitors")
+T = TypeVar("T")
 
 
-def page_of(items: list[dict[str, Any]], total: int, page: PageRequest) -> dict[str, Any]:
-    """The contract's page object."""
-    total_pages = (total + page.size - 1) // page.size
-    return {
-        "items": items,
-        "total": total,
-        "page": page.page,
-        "pageSize": page.size,
-        "totalPages": total_pages,
-        "hasMore": page.page < total_pages,
-    }
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of ``total`` matches: ``page`` (1-based) of ``size`` items each."""
+
+    items: Sequence[T]
+    total: int
+    page: int
+    size: int
+
+    @property
+    def total_pages(self) -> int:
+        return (self.total + self.size - 1) // self.size
+
+    @property
+    def has_more(self) -> bool:
+        return self.page < self.total_pages
 
 
-def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
+def page_of(items: Sequence[T], total: int, page: PageRequest) -> Page[T]:
+    """The page ``page`` asked for, holding ``items`` of ``total`` matches."""
+    return Page(items, total, page.page, page.size)
 
 
-def event_item(row: dict[str, Any]) -> dict[str, Any]:
-    """An EventItem from an events row."""
-    return {
-        "id": str(row["id"]),
-        "eventId": str(row["id"]),
-        "name": row["name"],
-        "nickname": row["nickname"],
-        "description": row["description"],
-        "url": row["url"],
-        "dateStart": _iso(row["date_start"]),
-        "dateEnd": _iso(row["date_end"]),
-        "venue": row["venue"],
-        "city": row["city"],
-        "region": row["region"],
-        "country": row["country"],
-        "exhibitorCount": row["exhibitor_count"],
-        "image": row["image"],
-        "dataSource": row["data_source"],
-        "hasVisitors": False,
-        "sponsorMatchStarred": 0,
-    }
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """An event of the directory."""
+
+    event_id: int
+    name: str
+    nickname: str | None
+    description: str | None
+    url: str | None
+    date_start: date | None
+    date_end: date | None
+    venue: str | None
+    city: str | None
+    region: str | None
+    country: str | None
+    exhibitor_count: int
+    image: str | None
+    data_source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetailView:
+    """An event in full."""
+
+    event: EventView
+    attendee_count: int | None
+    personnel_count: int
+    event_type: str | None
+    topics: list[str]
+
+
+class ContactState(Enum):
+    """Where one channel of a person stands for one account (its own unlocks only)."""
+
+    LOCKED = auto()
+    UNLOCKING = auto()
+    UNLOCKED = auto()  # paid for once, never charged again, even when the value was later erased
+    FAILED = auto()
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """A person as one account sees them; ``email``/``phone`` only while revealed, ``unreadable`` when a revealed
+    value opens with no configured key."""
+
+    personnel_id: int
+    full_name: str
+    title: str | None
+    department: str | None
+    seniority_level: str | None
+    linkedin_url: str | None
+    company_name: str | None
+    source_types: list[str]
+    email: str | None
+    email_state: ContactState
+    phone: str | None
+    phone_state: ContactState
+    event_count: int
+    unreadable: bool = False
+
+
+def event_view(row: dict[str, Any]) -> EventView:
+    """An EventView from an events row."""
+    return EventView(
+        event_id=row["id"],
+        name=row["name"],
+        nickname=row["nickname"],
+        description=row["description"],
+        url=row["url"],
+        date_start=row["date_start"],
+        date_end=row["date_end"],
+        venue=row["venue"],
+        city=row["city"],
+        region=row["region"],
+        country=row["country"],
+        exhibitor_count=row["exhibitor_count"],
+        image=row["image"],
+        data_source=row["data_source"],
+    )
 
 
 def list_events(
@@ -68,43 +135,40 @@ def list_events(
     city: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-) -> dict[str, Any]:
+) -> Page[EventView]:
     """A page of events matching the filters."""
     rows_q, count_q = q.event_query(keyword, country, city, date_from, date_to)
     with rt.db.read() as conn:
         rows, total = q.paged(conn, rows_q, count_q, page)
-    return page_of([event_item(dict(r._mapping)) for r in rows], total, page)
+    return page_of([event_view(dict(r._mapping)) for r in rows], total, page)
 
 
-def get_event(rt: Runtime, event_id: int) -> dict[str, Any]:
-    """One EventDetail."""
+def get_event(rt: Runtime, event_id: int) -> EventDetailView:
+    """One event in full."""
     with rt.db.read() as conn:
         row = q.event_by_id(conn, event_id)
     if row is None:
         raise NotFound(f"Event {event_id} not found.")
-    detail = event_item(row)
-    detail.update(
-        {
-            "attendeeCount": row["attendee_count"],
-            "personnelCount": row["personnel_count"],
-            "eventType": row["event_type"],
-            "topics": json.loads(row["topics"]) if row["topics"] else [],
-        }
+    return EventDetailView(
+        event=event_view(row),
+        attendee_count=row["attendee_count"],
+        personnel_count=row["personnel_count"],
+        event_type=row["event_type"],
+        topics=json.loads(row["topics"]) if row["topics"] else [],
     )
-    return detail
 
 
-def _status(state: ChannelState | None, *, phone: bool) -> str | None:
+def _state(state: ChannelState | None) -> ContactState:
     if state is None:
-        return None if phone else "locked"
+        return ContactState.LOCKED
     if state.unlocked:
         # Paid for once, never charged again, even when the value was later erased (then shown as null).
-        return "ready" if phone else "unlocked"
+        return ContactState.UNLOCKED
     if state.statuses & {s.value for s in UNFINISHED_ITEM_STATUSES}:
-        return "processing" if phone else "unlocking"
+        return ContactState.UNLOCKING
     if ItemStatus.FAILED.value in state.statuses:
-        return "failed"
-    return None if phone else "locked"
+        return ContactState.FAILED
+    return ContactState.LOCKED
 
 
 def contact_items(
@@ -113,8 +177,8 @@ def contact_items(
     account_id: int,
     rows: Sequence[Any],
     sources: dict[int, set[str]] | None = None,
-) -> list[dict[str, Any]]:
-    """ContactItems as this account sees them (its own unlocks only)."""
+) -> list[PersonView]:
+    """These people as this account sees them (its own unlocks only)."""
     ids = [int(r.id) for r in rows]
     states = contact_states(conn, account_id, ids)
     attendance = q.attendance_of(conn, ids)
@@ -135,29 +199,24 @@ def contact_items(
         count, all_sources = attendance.get(pid, (0, set()))
         kinds = sources.get(pid, all_sources) if sources is not None else all_sources
         email, phone = _shown(shown, email_state), _shown(shown, phone_state)
-        item: dict[str, Any] = {
-            "id": str(pid),
-            "fullName": row.full_name,
-            "title": row.title,
-            "department": row.department,
-            "seniorityLevel": row.seniority_level,
-            "linkedinUrl": row.linkedin_url,
-            "companyName": row.company_name,
-            "sourceType": [s for s in SOURCE_ORDER if s in kinds],
-            "email": email.value,
-            "contactUnlockStatus": _status(email_state, phone=False),
-            "phone": phone.value,
-            "phoneUnlockStatus": _status(phone_state, phone=True),
-            "eventCount": count,
-            "linkedinActivity": None,
-            "linkedinActivityStatus": None,
-            "outreachMessageStatus": None,
-            "outreachMessageChannels": [],
-        }
-        if email.unreadable or phone.unreadable:
-            # Extension: one of this person's revealed values opens with no configured key (see docs/api.md).
-            item["errorCode"] = sealed.UNREADABLE
-        items.append(item)
+        items.append(
+            PersonView(
+                personnel_id=pid,
+                full_name=row.full_name,
+                title=row.title,
+                department=row.department,
+                seniority_level=row.seniority_level,
+                linkedin_url=row.linkedin_url,
+                company_name=row.company_name,
+                source_types=[s for s in SOURCE_ORDER if s in kinds],
+                email=email.value,
+                email_state=_state(email_state),
+                phone=phone.value,
+                phone_state=_state(phone_state),
+                event_count=count,
+                unreadable=email.unreadable or phone.unreadable,
+            )
+        )
     return items
 
 
@@ -177,8 +236,8 @@ def list_personnel(
     department: str | None = None,
     level: str | None = None,
     search_query: str | None = None,
-) -> dict[str, Any]:
-    """A page of the people at an event, with the contract's ``semantics`` block."""
+) -> Page[PersonView]:
+    """A page of the people at an event (every one visible: the wire's ``semantics`` block is api's)."""
     with rt.db.read() as conn:
         if q.event_by_id(conn, event_id) is None:
             raise NotFound(f"Event {event_id} not found.")
@@ -186,17 +245,11 @@ def list_personnel(
         rows, total = q.paged(conn, *queries, page) if queries else ([], 0)
         sources = {int(r.id): set(r.source_types.split(",")) for r in rows}
         items = contact_items(rt, conn, account_id, rows, sources)
-    result = page_of(items, total, page)
-    result["semantics"] = {
-        "accessMode": "full",
-        "previewLimit": None,
-        "counts": {"actualTotal": total, "visibleTotal": total, "remainingLockedCount": 0},
-    }
-    return result
+    return page_of(items, total, page)
 
 
-def profile(rt: Runtime, account_id: int, person_id: int) -> dict[str, Any]:
-    """One ContactItem."""
+def profile(rt: Runtime, account_id: int, person_id: int) -> PersonView:
+    """One person as this account sees them."""
     with rt.db.read() as conn:
         row = q.person_by_id(conn, person_id)
         if row is None:
@@ -212,7 +265,7 @@ def search_contacts(
     company_name: str,
     role: str | None = None,
     person_name: str | None = None,
-) -> dict[str, Any]:
+) -> Page[PersonView]:
     """A page of people at companies matching ``company_name`` across all events."""
     with rt.db.read() as conn:
         queries = q.contact_search_query(conn, company_name, role, person_name)

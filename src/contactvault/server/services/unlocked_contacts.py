@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum, auto
 
 from cryptography.fernet import InvalidToken
 
@@ -29,7 +29,8 @@ from contactvault.server.db.unlocked import UnlockRecord
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.directory import PageRequest, page_of
+from contactvault.server.services.directory import Page, PageRequest, page_of
+from contactvault.server.services.unlocks import VerificationView
 
 log = logging.getLogger("contactvault.unlocked")
 
@@ -49,8 +50,34 @@ def parse_since(raw: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+@dataclass(frozen=True, slots=True)
+class UnlockedView:
+    """A (person, channel) this account paid for; ``value`` None once erased, past retention or opted out (or when
+    no configured key opens it), ``verification`` None where never checked."""
+
+    personnel_id: int
+    channel: str
+    value: str | None
+    verification: VerificationView | None
+    unlocked_at: datetime | None
+    task_id: int | None
+
+
+class RemovalReason(Enum):
+    """Why a contact must go from client copies."""
+
+    ERASED = auto()
+    OPTED_OUT = auto()
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedView:
+    """An unlocked person erased (``channel`` None: every channel) or opted out (the person, or one address)."""
+
+    personnel_id: int
+    reason: RemovalReason
+    channel: str | None
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +131,7 @@ def _open(cipher: Cipher, row: UnlockRecord) -> str | None:
         return None
 
 
-def list_unlocked(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> dict[str, Any]:
+def list_unlocked(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> Page[UnlockedView]:
     """Page of every contact this account unlocked (since ``since``), oldest first."""
     with rt.db.read() as conn:
         total, rows = q.unlocked_page(conn, account_id, since, page.size, (page.page - 1) * page.size)
@@ -112,41 +139,32 @@ def list_unlocked(rt: Runtime, account_id: int, page: PageRequest, since: dateti
     return page_of([_unlocked_item(rt.cipher, row, hidden) for row in rows], total, page)
 
 
-def _unlocked_item(cipher: Cipher, row: UnlockRecord, hidden: _Hidden) -> dict[str, Any]:
+def _unlocked_item(cipher: Cipher, row: UnlockRecord, hidden: _Hidden) -> UnlockedView:
     pid, channel = int(row.personnel_id), str(row.channel)
     value = None if hidden.hides(pid, channel) else _open(cipher, row)
     verification = None
     if row.verification_status is not None:
-        verification = {
-            "status": row.verification_status,
-            "score": row.verification_score,
-            "checkedAt": _iso(row.checked_at),
-        }
-    return {
-        "personnelId": str(pid),
-        "channel": channel,
-        "value": value,
-        "verification": verification,
-        "unlockedAt": _iso(row.created_at),
-        "taskId": str(row.task_id),
-    }
+        verification = VerificationView(row.verification_status, row.verification_score, row.checked_at)
+    return UnlockedView(pid, channel, value, verification, row.created_at, row.task_id)
 
 
-def list_erased(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> dict[str, Any]:
+def list_erased(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> Page[ErasedView]:
     """Page of this account's unlocked people erased or opted out (since ``since``), oldest event first."""
     with rt.db.read() as conn:
         erased = _erasures(conn, account_id, since)
         rows = q.account_unlocks(conn, account_id)
         opted = _opt_out_times(conn, rt.cipher, [r for r in rows if int(r.personnel_id) not in erased], since)
-    items = [_erased_item(pid, "erased", None, at) for pid, at in erased.items()]
-    items += [_erased_item(pid, "opted_out", channel, at) for (pid, channel), at in opted.items()]
-    items.sort(key=lambda item: (item["at"], int(item["personnelId"]), item["channel"] or ""))
+    items = [ErasedView(pid, RemovalReason.ERASED, None, at) for pid, at in erased.items()]
+    items += [ErasedView(pid, RemovalReason.OPTED_OUT, channel, at) for (pid, channel), at in opted.items()]
+    items.sort(key=lambda item: (_utc(item.at), item.personnel_id, item.channel or ""))
     start = (page.page - 1) * page.size
     return page_of(items[start : start + page.size], len(items), page)
 
 
-def _erased_item(pid: int, reason: str, channel: str | None, at: datetime) -> dict[str, Any]:
-    return {"personnelId": str(pid), "reason": reason, "channel": channel, "at": _iso(at)}
+def _utc(moment: datetime) -> str:
+    """The sort key the list has always had: the moment's UTC text as the wire writes it (so naive and aware
+    moments compare, and the order is the one clients have seen)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _erasures(conn: Transaction, account_id: int, since: datetime | None) -> dict[int, datetime]:

@@ -48,9 +48,10 @@ def search(
     person_name: Text = None,
 ) -> Response:
     """People at companies whose name has every word of ``company_name``; ``role`` matches the title."""
-    return json(
-        directory.search_contacts(rt, account_id, page, company_name=company_name, role=role, person_name=person_name)
+    found = directory.search_contacts(
+        rt, account_id, page, company_name=company_name, role=role, person_name=person_name
     )
+    return json(mappers.contact_page(found))
 
 
 def _idempotency_key(raw: str | None) -> str | None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from contactvault.server.api import mappers
 from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
 from contactvault.server.api.schemas import ErrorPublic, EventEnvelope, EventPage
 from contactvault.server.domain.errors import InvalidRequest, NotFound
@@ -44,17 +45,16 @@ def list_events(
     date_start_to: Day = None,
 ) -> Response:
     """Events by start date; every filter is optional."""
-    return json(
-        directory.list_events(
-            rt,
-            page,
-            keyword=keyword,
-            country=country,
-            city=city,
-            date_from=_day("date_start_from", date_start_from),
-            date_to=_day("date_start_to", date_start_to),
-        )
+    found = directory.list_events(
+        rt,
+        page,
+        keyword=keyword,
+        country=country,
+        city=city,
+        date_from=_day("date_start_from", date_start_from),
+        date_to=_day("date_start_to", date_start_to),
     )
+    return json(mappers.event_page(found))
 
 
 @router.get(
@@ -71,4 +71,4 @@ def get_event(
     if pk is None:
         # Not an id we could have issued: unknown, and its text is not echoed back.
         raise NotFound("Event not found.")
-    return json({"event": directory.get_event(rt, pk)})
+    return json(mappers.event_detail(directory.get_event(rt, pk)))

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from contactvault.server.api import mappers
 from contactvault.server.api.deps import AccountId, RuntimeDep, json
 from contactvault.server.api.schemas import ContactItemPublic, ErrorPublic, PersonnelPage
 from contactvault.server.domain.errors import NotFound
@@ -39,18 +40,17 @@ def list_personnel(
     if pk is None:
         # Not an id we could have issued: unknown, and its text is not echoed back.
         raise NotFound("Event not found.")
-    return json(
-        directory.list_personnel(
-            rt,
-            account_id,
-            pk,
-            directory.PageRequest(page, page_size),
-            exhibitor_id=int(exhibitor_id) if exhibitor_id else None,
-            department=department,
-            level=level,
-            search_query=search_query,
-        )
+    found = directory.list_personnel(
+        rt,
+        account_id,
+        pk,
+        directory.PageRequest(page, page_size),
+        exhibitor_id=int(exhibitor_id) if exhibitor_id else None,
+        department=department,
+        level=level,
+        search_query=search_query,
     )
+    return json(mappers.personnel_page(found))
 
 
 @router.get(
@@ -68,4 +68,4 @@ def profile(
     pk = parse_person_id(personnel_id)
     if pk is None:
         raise NotFound(f"Personnel {personnel_id} not found.")
-    return json(directory.profile(rt, account_id, pk))
+    return json(mappers.contact_item(directory.profile(rt, account_id, pk)))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
+from contactvault.server.api import mappers
 from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
 from contactvault.server.api.schemas import ErrorPublic, PageFields, VerificationPublic
 from contactvault.server.services import unlocked_contacts
@@ -88,7 +89,7 @@ class ErasedPage(PageFields):
 def unlocked(rt: RuntimeDep, account_id: AccountId, page: Page, since: Since = None) -> Response:
     """Each (person, channel) this account paid for, with its value while it may still be shown, oldest first."""
     moment = unlocked_contacts.parse_since(since)
-    return json(unlocked_contacts.list_unlocked(rt, account_id, page, moment))
+    return json(mappers.unlocked_page(unlocked_contacts.list_unlocked(rt, account_id, page, moment)))
 
 
 @router.get(
@@ -101,4 +102,4 @@ def erased(rt: RuntimeDep, account_id: AccountId, page: Page, since: Since = Non
     """People this account unlocked who were erased (every channel) or put on the opt-out list (the person, or
     one address), with when; delete them from every copy kept outside the server."""
     moment = unlocked_contacts.parse_since(since)
-    return json(unlocked_contacts.list_erased(rt, account_id, page, moment))
+    return json(mappers.erased_page(unlocked_contacts.list_erased(rt, account_id, page, moment)))
