@@ -191,6 +191,26 @@ def test_suppressing_an_address_hides_it_wherever_it_was_revealed(
     assert item(task, 7)["email"] == email_of(7)
 
 
+def test_an_address_revealed_while_its_suppression_scans_is_hidden_from_cached_views_too(
+    client: TestClient, directory: Runtime, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scan for who was shown the address runs before the write; a worker that records the address in between,
+    # and a poll that caches the finished view, must not leave that cached view showing it.
+    task_id = unlock(client, account, ["5"])
+    scan = suppressions._people_showing
+
+    def scan_then_deliver(*args: Any) -> Any:
+        found = scan(*args)
+        drain(directory)
+        assert item(get(client, account, EMAIL_TASKS + task_id), 5)["email"] == email_of(5)  # cached now
+        return found
+
+    monkeypatch.setattr(suppressions, "_people_showing", scan_then_deliver)
+    assert suppressions.suppress(directory, "email", email_of(5))
+
+    assert "email" not in item(get(client, account, EMAIL_TASKS + task_id), 5)
+
+
 def test_suppressing_a_phone_hides_it(client: TestClient, directory: Runtime, account: Account) -> None:
     task_id = unlock(client, account, ["3", "6"], phone=True)
     drain(directory)

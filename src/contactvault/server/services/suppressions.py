@@ -15,7 +15,7 @@ from contactvault.server.db import audit, locks
 from contactvault.server.db import suppressions as stored
 from contactvault.server.db.engine import Transaction
 from contactvault.server.db.errors import AlreadyExists
-from contactvault.server.db.sealed import unlock_tokens_after
+from contactvault.server.db.sealed import SealedRow, unlock_tokens_after
 from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
@@ -74,13 +74,13 @@ def suppress(rt: Runtime, kind: str, value: str) -> bool:
     list); the tasks showing them get a new version, so no cached view or ETag keeps showing them.
     """
     digest = subject_hash(rt.cipher, kind, value)
-    people = _people_showing(rt, kind, value, digest)
+    people, scanned_to = _people_showing(rt, kind, value, digest)
     now = rt.clock.now()
     try:
         with rt.db.write() as conn:
             locks.suppression_gate(conn, exclusive=True)  # ordered against every worker's record step
             stored.add(conn, kind, digest, now)
-            bump_tasks_showing(conn, people)
+            bump_tasks_showing(conn, people + _revealed_since(conn, rt, kind, digest, scanned_to))
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=kind)], now)
     except AlreadyExists:
         return False
@@ -90,35 +90,52 @@ def suppress(rt: Runtime, kind: str, value: str) -> bool:
 def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
     """Remove from the list (values revealed before show again); False when it was not there."""
     digest = subject_hash(rt.cipher, kind, value)
-    people = _people_showing(rt, kind, value, digest)
+    people, scanned_to = _people_showing(rt, kind, value, digest)
     now = rt.clock.now()
     with rt.db.write() as conn:
+        locks.suppression_gate(conn, exclusive=True)
         removed = stored.remove(conn, kind, digest)
         if removed:
-            bump_tasks_showing(conn, people)
+            bump_tasks_showing(conn, people + _revealed_since(conn, rt, kind, digest, scanned_to))
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_REMOVE, subject_type=kind)], now)
     return removed
 
 
-def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> list[int]:
-    """The people whose revealed values this entry covers: the person, or whoever was revealed this address."""
+def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[list[int], int]:
+    """The people whose revealed values this entry covers (the person, or whoever was revealed this address), and
+    the last unlock row scanned to find them (0 for a person entry, which needs no scan)."""
     if kind == "person":
         pid = parse_person_id(value.strip())  # never None here: subject_hash refused anything else
-        return [] if pid is None else [pid]
+        return ([] if pid is None else [pid]), 0
     # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
-    # An operator command, rare; the scan reads in batches, outside the write transaction.
+    # An operator command, rare; the scan reads in batches, outside the write transaction, and the write then
+    # looks at the rows recorded since (``_revealed_since``).
     people: set[int] = set()
     last_id = 0
     while True:
         with rt.db.read() as conn:
             rows = unlock_tokens_after(conn, last_id, SCAN_BATCH, channel=kind)
         if not rows:
-            return sorted(people)
+            return sorted(people), last_id
         last_id = rows[-1].row_id
-        for row in rows:
-            with contextlib.suppress(InvalidToken):  # unreadable: never shown, nothing to hide
-                if rt.cipher.lookup_hash(kind, rt.cipher.open(row.token)) == digest:
-                    people.add(row.personnel_id)
+        people |= _revealed_to(rt, kind, digest, rows)
+
+
+def _revealed_since(conn: Transaction, rt: Runtime, kind: str, digest: bytes, scanned_to: int) -> list[int]:
+    """Inside the write, behind the gate: who was revealed this address after the scan (a record step that
+    committed meanwhile), so that their task views get a new version too."""
+    if kind == "person":
+        return []
+    return sorted(_revealed_to(rt, kind, digest, unlock_tokens_after(conn, scanned_to, None, channel=kind)))
+
+
+def _revealed_to(rt: Runtime, kind: str, digest: bytes, rows: Sequence[SealedRow]) -> set[int]:
+    people: set[int] = set()
+    for row in rows:
+        with contextlib.suppress(InvalidToken):  # unreadable: never shown, nothing to hide
+            if rt.cipher.lookup_hash(kind, rt.cipher.open(row.token)) == digest:
+                people.add(row.personnel_id)
+    return people
 
 
 def has_suppressions(conn: Transaction) -> bool:
