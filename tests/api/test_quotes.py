@@ -150,18 +150,22 @@ def test_precheck_without_create_quote_is_unchanged(client: TestClient, director
     assert count(directory, tables.quotes) == 0
 
 
-def test_a_quote_and_an_idempotency_key_together_are_refused(
+def test_with_an_idempotency_key_that_key_replays_and_the_quote_still_guards(
     client: TestClient, directory: Runtime, account: Account
 ) -> None:
     answer = quote(client, account, ["1"])
-    response = client.post(
-        UNLOCK,
-        json={"event_id": "100", "personnel_ids": ["1"], "quote_id": answer["quote_id"]},
-        headers={**account.headers, "Idempotency-Key": "k-1"},
-    )
-    assert response.status_code == 400
-    assert response.json()["details"] == {"field": "Idempotency-Key"}
-    assert count(directory, tables.tasks) == 0
+    body = {"event_id": "100", "personnel_ids": ["1"], "quote_id": answer["quote_id"]}
+    first = client.post(UNLOCK, json=body, headers={**account.headers, "Idempotency-Key": "k-1"})
+    again = client.post(UNLOCK, json=body, headers={**account.headers, "Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    # Under another key the quote is checked again: person 1 is now in progress, so nothing more is charged.
+    other = client.post(UNLOCK, json=body, headers={**account.headers, "Idempotency-Key": "k-2"})
+    assert other.status_code == 409
+    assert other.json()["errorKey"] == "PRICE_CHANGED"
+    assert count(directory, tables.tasks) == 1
+    assert balance(directory, account) == 10_000 - 15
+    assert_reconciles(directory)
 
 
 def test_malformed_quote_ids_name_the_field(client: TestClient, account: Account) -> None:

@@ -96,12 +96,8 @@ def _submit(
         quote_id=_quote_id(body.quote_id),
     )
     idem_key = _idempotency_key(key)
-    if body.quote_id is not None:
-        if idem_key is not None:
-            raise InvalidRequest(
-                "Send either an Idempotency-Key or a quote_id, not both.", {"field": "Idempotency-Key"}
-            )
-        idem_key = QUOTE_KEY.format(body.quote_id)
+    if idem_key is None and body.quote_id is not None:
+        idem_key = QUOTE_KEY.format(body.quote_id)  # a caller's own Idempotency-Key, when sent, is the key instead
     if idem_key is None:
         result = unlocks.submit(rt, req)
     else:
