@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from contactvault.server.clock import FakeClock
@@ -187,3 +188,27 @@ def test_the_worker_purges_expired_quotes(directory: Runtime, account: Account, 
     finally:
         worker.close()
     assert count(directory, tables.quotes) == 0
+
+
+def test_a_confirmed_quote_replays_even_after_it_expired(
+    client: TestClient, directory: Runtime, account: Account, clock: FakeClock
+) -> None:
+    answer = quote(client, account, ["1"])
+    first = confirm(client, account, ["1"], answer["quote_id"])
+    clock.advance(3600)
+    again = confirm(client, account, ["1"], answer["quote_id"])
+    assert again.status_code == first.status_code == 201
+    assert again.content == first.content
+    other_body = confirm(client, account, ["2"], answer["quote_id"])
+    assert other_body.status_code == 422
+    assert count(directory, tables.tasks) == 1
+
+
+def test_the_quote_lifetime_is_configurable(
+    directory: Runtime, account: Account, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "settings", directory.settings.model_copy(update={"quote_ttl_seconds": 30}))
+    checked = unlocks.precheck(directory, account.id, Channel.PHONE, "100", ["1"])
+    made = quotes.create(directory, account.id, Channel.PHONE, checked)
+    assert made is not None
+    assert made.expires_at == clock.now() + timedelta(seconds=30)
