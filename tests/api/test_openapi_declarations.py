@@ -84,7 +84,9 @@ def test_submit_conflicts_name_their_error_keys(spec: dict[str, Any], path: str)
     responses = spec["paths"][path]["post"]["responses"]
     assert "IDEMPOTENCY_KEY_IN_USE" in responses["409"]["description"]
     assert "IDEMPOTENCY_KEY_REUSED" in responses["422"]["description"]
-    assert error_schema(spec, path, "post", "409")["properties"]["errorKey"]["const"] == "IDEMPOTENCY_KEY_IN_USE"
+    assert "PRICE_CHANGED" in responses["409"]["description"]
+    conflict_keys = error_schema(spec, path, "post", "409")["properties"]["errorKey"]["enum"]
+    assert conflict_keys == ["IDEMPOTENCY_KEY_IN_USE", "PRICE_CHANGED"]
     assert error_schema(spec, path, "post", "422")["properties"]["errorKey"]["const"] == "IDEMPOTENCY_KEY_REUSED"
 
 

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     idempotency_stale_seconds: int = Field(default=60, ge=1)
     # Workers delete expired idempotency records this often (each worker; the delete is idempotent).
     idempotency_purge_interval_seconds: int = Field(default=3600, ge=1)
+    # A precheck quote (`"create_quote": true`) holds its price this long (purged with the idempotency keys).
+    quote_ttl_seconds: int = Field(default=600, ge=1)
 
     # Long-polls (`?wait=N`) waiting at once, per API key and per process; over a cap a poll is answered at
     # once. 0 turns a cap off.

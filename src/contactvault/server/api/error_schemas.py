@@ -3,7 +3,7 @@ idempotency error. Every error is rendered by api/errors.py; these say what its 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,6 +82,31 @@ class IdempotencyKeyInUseError(ErrorFields):
     )
 
     errorKey: Literal["IDEMPOTENCY_KEY_IN_USE"]
+
+
+class SubmitConflictError(ErrorFields):
+    """409 on a submission: the same Idempotency-Key is still executing, or the quote's price no longer holds."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": 409,
+                    "message": "The price changed since the quote; precheck again.",
+                    "errorKey": "PRICE_CHANGED",
+                    "traceId": "4bf92f3577b34da6",
+                    "details": {"quoted": 45, "now": 30, "no_longer_chargeable": ["791"], "newly_chargeable": []},
+                }
+            ]
+        }
+    )
+
+    errorKey: Literal["IDEMPOTENCY_KEY_IN_USE", "PRICE_CHANGED"]
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="`PRICE_CHANGED` only: the credits `quoted` and `now`; `no_longer_chargeable` and "
+        "`newly_chargeable` ids when the ids differ; `event_id` when the event differs.",
+    )
 
 
 class IdempotencyKeyReusedError(ErrorFields):

@@ -25,6 +25,7 @@ STATUS_BY_KEY: dict[str, int] = {
     e.NotFound.error_key: 404,
     e.StateConflict.error_key: 409,
     e.IdempotencyKeyInUse.error_key: 409,
+    e.PriceChanged.error_key: 409,
     e.IdempotencyKeyReused.error_key: 422,
     "RATE_LIMIT_EXCEEDED": 429,
     e.ServiceUnavailable.error_key: 503,

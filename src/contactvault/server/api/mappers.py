@@ -16,6 +16,7 @@ from contactvault.server.domain.tasks import ItemStatus
 from contactvault.server.services import sealed
 from contactvault.server.services.credits import Balance
 from contactvault.server.services.directory import ContactState, EventDetailView, EventView, Page, PersonView
+from contactvault.server.services.quotes import Quote
 from contactvault.server.services.unlocked_contacts import ErasedView, RemovalReason, UnlockedView
 from contactvault.server.services.unlocks import ItemView, PrecheckResult, SubmitResult, TaskView
 
@@ -97,6 +98,13 @@ def precheck_detail(result: PrecheckResult) -> dict[str, Any]:
         "available_balance": result.available_balance,
         "unit_cost": result.unit_cost,
     }
+
+
+def quote(q: Quote | None) -> dict[str, Any]:
+    """The fields a precheck with ``create_quote`` adds: none when no quote was made."""
+    if q is None:
+        return {}
+    return {"quote_id": str(q.quote_id), "expires_at": iso_utc(q.expires_at)}
 
 
 def task(view: TaskView) -> dict[str, Any]:

@@ -35,8 +35,10 @@ ERRORS: dict[str, tuple[str, type[schemas.ErrorFields]]] = {
     ),
     "404": ("Not found (another account's object answers the same).", schemas.ErrorPublic),
     "409": (
-        "`IDEMPOTENCY_KEY_IN_USE`: a request with this Idempotency-Key is still executing; retry shortly.",
-        error_schemas.IdempotencyKeyInUseError,
+        "`IDEMPOTENCY_KEY_IN_USE`: a request with this Idempotency-Key (or quote) is still executing; retry "
+        "shortly. `PRICE_CHANGED` (extension: quotes): the ids or credits are no longer those of `quote_id`; "
+        "`details` says what changed. Nothing was created or held.",
+        error_schemas.SubmitConflictError,
     ),
     "413": (
         "The body is larger than the server accepts (`details.field` is `body`).",
@@ -115,6 +117,7 @@ ERROR_MODELS: list[type[BaseModel]] = [
     error_schemas.InvalidRequestError,
     error_schemas.InsufficientCreditsError,
     error_schemas.IdempotencyKeyInUseError,
+    error_schemas.SubmitConflictError,
     error_schemas.IdempotencyKeyReusedError,
     precheck_schemas.UnlockPrecheckCreate,
     precheck_schemas.OtherPrecheckCreate,

@@ -28,6 +28,10 @@ ReasonCode = Literal[
 ]
 # Billing code of the execution path: "" when nothing is charged, else the action (Lensmor sends a string).
 BizCode = Literal["", "unlock_contact_emails", "unlock_contact_phones"]
+CREATE_QUOTE = (
+    "Extension: when the unlock is allowed, store this price server-side and answer `quote_id` and `expires_at`; "
+    "send `quote_id` with the submission to be charged exactly this or refused (409 `PRICE_CHANGED`)."
+)
 PRECHECK_EXAMPLE: dict[str, Any] = {
     "action_type": "unlock_contact_emails",
     "params": {"event_id": "139574", "personnel_ids": ["789"]},
@@ -41,6 +45,7 @@ class PrecheckCreate(BaseModel):
 
     action_type: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
+    create_quote: bool = Field(default=False, description=CREATE_QUOTE)
 
 
 class UnlockParams(BaseModel):
@@ -59,6 +64,7 @@ class UnlockPrecheckCreate(BaseModel):
 
     action_type: UnlockAction
     params: UnlockParams
+    create_quote: bool = Field(default=False, description=CREATE_QUOTE)
 
 
 def _not_an_unlock_action(schema: dict[str, Any]) -> None:
@@ -72,6 +78,7 @@ class OtherPrecheckCreate(BaseModel):
 
     action_type: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
+    create_quote: bool = Field(default=False, description=CREATE_QUOTE)
 
 
 class PrecheckFields(BaseModel):
@@ -114,6 +121,10 @@ class ClassifiedPrecheck(PrecheckFields):
         "invalid_subject",
     ]
     detail: UnlockPrecheckDetail
+    quote_id: str | None = Field(
+        default=None, description="Extension: present only when `create_quote` was asked and the answer is `ok`."
+    )
+    expires_at: str | None = Field(default=None, description="Extension: when the quote expires (ISO 8601 UTC).")
 
 
 class RequestedCount(BaseModel):

@@ -87,6 +87,11 @@ class UnlockCreate(BaseModel):
     event_id: str = Field(min_length=1, max_length=100)
     personnel_ids: list[str] = Field(min_length=1, max_length=100)
     max_credits: CreditCap | None = Field(default=None, description="Extension: spend cap for this task.")
+    quote_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,19}$",
+        description="Extension: confirm a precheck quote; 409 `PRICE_CHANGED` unless its ids and credits still hold.",
+    )
 
 
 class ErrorFields(BaseModel):

@@ -300,6 +300,20 @@ idempotency_keys = Table(
     Index("ix_idempotency_expires", "expires_at"),
 )
 
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # random, like task ids
+    Column("account_id", BigInteger, nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("personnel_ids", Text, nullable=False),  # the chargeable ids, sorted, as a JSON array of integers
+    Column("credits", BigInteger, nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("expires_at", UTC, nullable=False),
+    Index("ix_quotes_expires", "expires_at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -6,6 +6,7 @@ DomainError
  ├── InsufficientCredits     INSUFFICIENT_CREDITS   (details: required, available)
  ├── NotFound                NOT_FOUND
  ├── StateConflict           STATE_CONFLICT
+ ├── PriceChanged            PRICE_CHANGED          (details: quoted, now, ...)
  ├── IdempotencyKeyReused    IDEMPOTENCY_KEY_REUSED
  ├── IdempotencyKeyInUse     IDEMPOTENCY_KEY_IN_USE
  └── ServiceUnavailable      SERVICE_UNAVAILABLE
@@ -66,6 +67,15 @@ class StateConflict(DomainError):
     """The object is in a state that forbids the operation."""
 
     error_key = "STATE_CONFLICT"
+
+
+class PriceChanged(DomainError):
+    """A quote no longer holds: the ids or the credits of the submission are not those quoted."""
+
+    error_key = "PRICE_CHANGED"
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        super().__init__("The price changed since the quote; precheck again.", details)
 
 
 class IdempotencyKeyReused(DomainError):

@@ -14,13 +14,15 @@ from typing import Any
 
 from contactvault.server import faults
 from contactvault.server.db import audit, ledger, queue, task_reads
+from contactvault.server.db import quotes as stored_quotes
 from contactvault.server.db.engine import Conflict, StorageError, Transaction
 from contactvault.server.db.unlocks import standing
 from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
-from contactvault.server.domain.errors import InsufficientCredits, NotFound
+from contactvault.server.domain.errors import InsufficientCredits, NotFound, PriceChanged
 from contactvault.server.domain.ledger import Channel, PostingKind
 from contactvault.server.domain.precheck import ReasonCode, unlock_reason
+from contactvault.server.domain.quotes import Priced, is_live, price_changes
 from contactvault.server.domain.tasks import (
     Classification,
     ItemStatus,
@@ -48,6 +50,7 @@ class UnlockRequest:
     max_credits: int | None = None
     call_source: str = "api"
     trace_id: str | None = None
+    quote_id: int | None = None  # confirm this quote: refused unless its ids and credits still hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,9 @@ def _submit_once(
         # before (no unique violation on the in-flight index), and no ledger insert can come between the locks.
         buckets = ledger.buckets_of(conn, req.account_id, lock=True)
         sorted_ids = _classify(conn, req.account_id, req.channel, event_id, ids)
+        if req.quote_id is not None:
+            now_priced = Priced(event_id, tuple(sorted(sorted_ids.chargeable_pks)), price * len(sorted_ids.chargeable))
+            _hold_to_quote(conn, req, req.quote_id, now_priced, now)
         task_id = None
         if sorted_ids.chargeable:
             hold = rules.hold_for(price, len(sorted_ids.chargeable), req.max_credits)
@@ -148,6 +154,17 @@ def _submit_once(
     if task_id is not None:
         rt.notifier.kick_worker()
     return result
+
+
+def _hold_to_quote(conn: Transaction, req: UnlockRequest, quote_id: int, now_priced: Priced, now: datetime) -> None:
+    """Raise unless the quote is this account's on this channel, live, and still the price (NotFound otherwise:
+    an unknown, expired or another account's quote look the same)."""
+    quote = stored_quotes.find(conn, quote_id, req.account_id, req.channel.value)
+    if quote is None or not is_live(quote.expires_at, now):
+        raise NotFound("Quote not found.")
+    changes = price_changes(Priced(quote.event_id, quote.personnel_ids, quote.credits), now_priced)
+    if changes is not None:
+        raise PriceChanged(changes)
 
 
 def _insert_task(
@@ -204,6 +221,7 @@ class PrecheckResult:
     classification: Classification | None
     available_balance: int
     unit_cost: int
+    event_id: int | None = None
 
     @property
     def allowed(self) -> bool:
@@ -227,7 +245,7 @@ def precheck(
         available = sum(b.balance for b in rules.spendable(ledger.buckets_of(conn, account_id), now))
     credits = price * len(result.chargeable)
     reason = unlock_reason(result, available=available, price=price)
-    return PrecheckResult(reason, credits, requested, result, available, price)
+    return PrecheckResult(reason, credits, requested, result, available, price, event_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.precheck import ReasonCode, biz_code, over_limit, verdict
 from contactvault.server.domain.tasks import MAX_IDS_PER_TASK
-from contactvault.server.services import unlocks
+from contactvault.server.services import quotes, unlocks
 
 router = APIRouter(prefix="/external/actions", tags=["actions"])
 ACTIONS = {"unlock_contact_emails": Channel.EMAIL, "unlock_contact_phones": Channel.PHONE}
@@ -57,6 +57,7 @@ def precheck(rt: RuntimeDep, account_id: AccountId, body: PrecheckCreate) -> Res
             )
         )
     result = unlocks.precheck(rt, account_id, channel, params.event_id, params.personnel_ids)
-    return json(
-        _verdict(body.action_type, ReasonCode(result.reason_code), result.credits, mappers.precheck_detail(result))
-    )
+    answer = _verdict(body.action_type, ReasonCode(result.reason_code), result.credits, mappers.precheck_detail(result))
+    if body.create_quote:
+        answer.update(mappers.quote(quotes.create(rt, account_id, channel, result)))
+    return json(answer)

@@ -62,6 +62,20 @@ def _idempotency_key(raw: str | None) -> str | None:
     return raw
 
 
+# A quote id is its confirmation's idempotency key; the tab keeps it apart from every Idempotency-Key header
+# (printable ASCII only).
+QUOTE_KEY = "quote\t{}"
+
+
+def _quote_id(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    quote_id = parse_task_id(raw)  # the same digit-string rule as task ids
+    if quote_id is None:
+        raise NotFound("Quote not found.")
+    return quote_id
+
+
 def _submit(
     request: Request,
     rt: Runtime,
@@ -79,12 +93,16 @@ def _submit(
         max_credits=body.max_credits,
         call_source="agent" if (call_source or "").lower() == "agent" else "api",
         trace_id=trace_id_of(request),
+        quote_id=_quote_id(body.quote_id),
     )
     idem_key = _idempotency_key(key)
+    if idem_key is None and body.quote_id is not None:
+        idem_key = QUOTE_KEY.format(body.quote_id)  # a caller's own Idempotency-Key, when sent, is the key instead
     if idem_key is None:
         result = unlocks.submit(rt, req)
     else:
-        digest = idempotency.fingerprint(channel.value, stdjson.dumps(body.model_dump(), sort_keys=True))
+        sent = body.model_dump(exclude={"quote_id"} if body.quote_id is None else set())
+        digest = idempotency.fingerprint(channel.value, stdjson.dumps(sent, sort_keys=True))
         outcome = unlocks.submit_idempotent(rt, req, idem_key, digest, mappers.submission_reply)
         if isinstance(outcome, idempotency.Replay):
             headers = {"Idempotent-Replayed": "true"}
