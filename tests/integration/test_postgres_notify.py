@@ -121,7 +121,7 @@ def test_a_long_poll_on_one_node_answers_when_a_worker_elsewhere_records(
         slots = client.app.state.long_polls  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10
         while slots.waiting() == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.01)  # polling the other thread's state with a deadline (it holds no event to wait on)
         assert slots.waiting() == 1
         assert drain(node_b) == 10
         poller.join(timeout=30)
