@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test coverage lint bench format setup clean
+.PHONY: run test coverage lint bench format setup clean vendor screenshots
 
 setup: $(STAMP)
 
@@ -43,6 +43,20 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Re-fetch the console's pinned browser files from npm (console/assets/package.json) into static/vendor/ and
+# rewrite SHA256SUMS. Only for upgrading them: the copies are committed, so run and test never need Node.
+CONSOLE := src/contactvault/server/console
+vendor:
+	rm -rf .vendor-tmp && mkdir .vendor-tmp
+	cd .vendor-tmp && npm pack --silent htmx.org@4.0.1 @picocss/pico@2.1.1 >/dev/null \
+		&& mkdir htmx pico && tar xzf htmx.org-4.0.1.tgz -C htmx && tar xzf picocss-pico-2.1.1.tgz -C pico
+	cp .vendor-tmp/htmx/package/dist/htmx.min.js $(CONSOLE)/static/vendor/htmx-4.0.1.min.js
+	cp .vendor-tmp/htmx/package/LICENSE $(CONSOLE)/static/vendor/htmx-LICENSE.txt
+	cp .vendor-tmp/pico/package/css/pico.min.css $(CONSOLE)/static/vendor/pico-2.1.1.min.css
+	cp .vendor-tmp/pico/package/LICENSE.md $(CONSOLE)/static/vendor/pico-LICENSE.md
+	cd $(CONSOLE)/static/vendor && sha256sum htmx-4.0.1.min.js htmx-LICENSE.txt pico-2.1.1.min.css pico-LICENSE.md > SHA256SUMS
+	rm -rf .vendor-tmp
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

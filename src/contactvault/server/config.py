@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     idempotency_purge_interval_seconds: int = Field(default=3600, ge=1)
     # A precheck quote (`"create_quote": true`) holds its price this long (purged with the idempotency keys).
     quote_ttl_seconds: int = Field(default=600, ge=1)
+    # Console sessions end after this long without a request, and in any case this long after sign-in.
+    console_idle_seconds: int = Field(default=8 * 3600, ge=60)
+    console_absolute_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # The console's session cookie is `__Host-` and Secure. Browsers accept it over plain HTTP on 127.0.0.1 and
+    # localhost (secure contexts); set this to false only to try the console over plain HTTP on another host.
+    console_secure_cookie: bool = True
 
     # Long-polls (`?wait=N`) waiting at once, per API key and per process; over a cap a poll is answered at
     # once. 0 turns a cap off.

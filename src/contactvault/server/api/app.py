@@ -10,6 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from contactvault.server import console
 from contactvault.server.api import docs_pages, errors, health, openapi
 from contactvault.server.api.access_log import AccessLogMiddleware
 from contactvault.server.api.middleware import RequestContextMiddleware
@@ -90,6 +91,7 @@ def create_app(
         app.include_router(module.router)
     openapi.install(app)
     docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN
+    console.install(app)  # /console: the web console over the same services
 
     origins = [o.strip() for o in rt.settings.cors_origins.split(",") if o.strip()]
     if origins:

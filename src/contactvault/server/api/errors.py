@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from fastapi import FastAPI, Request
@@ -83,25 +83,49 @@ def validation_response(request: Request, exc: RequestValidationError) -> Respon
     return error_response(request, 400, "INVALID_REQUEST", f"Invalid {field}: {message}", {"field": field})
 
 
+class HtmlErrors(Protocol):
+    """Who renders errors as pages for some paths (the console: ``console/errors.py``)."""
+
+    def is_console(self, request: Request) -> bool: ...
+
+    def error_page(
+        self, request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> Response: ...
+
+
+def _html_errors(request: Request) -> HtmlErrors | None:
+    """The console's error pages when this request is the console's, else None."""
+    pages: HtmlErrors | None = getattr(request.app.state, "html_errors", None)
+    return pages if pages is not None and pages.is_console(request) else None
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers."""
+    """Register the handlers (a console request gets the console's error page instead of the JSON body)."""
 
     @app.exception_handler(e.DomainError)
     async def _domain(request: Request, exc: e.DomainError) -> Response:
+        if pages := _html_errors(request):
+            return pages.error_page(request, STATUS_BY_KEY.get(exc.error_key, 500), exc.message)
         return error_response(request, STATUS_BY_KEY.get(exc.error_key, 500), exc.error_key, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if pages := _html_errors(request):
+            return pages.error_page(request, 400, orjson.loads(validation_response(request, exc).body)["message"])
         return validation_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         key = KEY_BY_STATUS.get(exc.status_code, "INVALID_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR")
         message = "Not found." if exc.status_code == 404 else str(exc.detail)
+        if pages := _html_errors(request):
+            return pages.error_page(request, exc.status_code, message, getattr(exc, "headers", None))
         return error_response(request, exc.status_code, key, message, headers=getattr(exc, "headers", None))
 
     async def _database(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
+        if pages := _html_errors(request):
+            return pages.error_page(request, 503, "The service is temporarily unavailable.", {"Retry-After": "1"})
         return error_response(
             request,
             503,
@@ -124,6 +148,8 @@ def install(app: FastAPI) -> None:
             request.url.path,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
+        if pages := _html_errors(request):
+            return pages.error_page(request, 500, "The request failed.")
         return error_response(request, 500, "INTERNAL_ERROR", "Internal error.")
 
 

@@ -314,6 +314,29 @@ quotes = Table(
     Index("ix_quotes_expires", "expires_at"),
 )
 
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("password_hash", Text, nullable=False),  # argon2id, never the password
+    Column("created_at", UTC, nullable=False),
+    Column("disabled_at", UTC),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", LargeBinary(32), primary_key=True),  # SHA-256 of the cookie's random token
+    Column("account_id", BigInteger, nullable=False),
+    Column("api_key_id", String(8), index=True),  # signed in with a key: revoking it ends the session
+    Column("user_id", BigInteger, index=True),  # or signed in as a user
+    Column("created_at", UTC, nullable=False),
+    Column("last_seen_at", UTC, nullable=False),
+    Column("expires_at", UTC, nullable=False, index=True),  # the absolute limit
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

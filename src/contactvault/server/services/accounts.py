@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contactvault.server.db import accounts as stored
-from contactvault.server.db import audit
+from contactvault.server.db import audit, console
 from contactvault.server.db.engine import Transaction
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidApiKey, InvalidRequest, NotFound, StateConflict
@@ -84,6 +84,7 @@ def revoke_key(rt: Runtime, key_id: str) -> None:
             raise NotFound(f"Key {key_id} not found.")
         if row.revoked_at is None:
             stored.set_revoked(conn, key_id, now)
+            console.delete_sessions_of_key(conn, key_id)  # signed out everywhere at once
             audit.record(conn, [audit.AuditEntry(AuditAction.KEY_REVOKE, row.account_id, "api_key", key_id)], now)
 
 

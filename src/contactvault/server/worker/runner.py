@@ -24,7 +24,7 @@ from contactvault.server.db.engine import Conflict, ping
 from contactvault.server.db.queue import ClaimedItem, claim, release_leases
 from contactvault.server.domain.tasks import RetryPolicy
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import idempotency, outcomes, quotes
+from contactvault.server.services import console_sessions, idempotency, outcomes, quotes
 from contactvault.server.worker.pipeline import ResolverChain
 from contactvault.server.worker.resolvers.base import Lookup, Resolver
 from contactvault.server.worker.resolvers.vault import VaultResolver
@@ -197,22 +197,19 @@ class Worker:
         if now < self._next_purge:
             return
         self._next_purge = now + self.purge_interval
-        try:
-            purged = idempotency.purge_expired(self.rt)
-        except Exception as exc:
-            log.warning(
-                "purging expired idempotency keys failed (%s); next try in %s", describe(exc), self.purge_interval
-            )
-            return
-        if purged:
-            log.info("purged %d expired idempotency keys", purged)
-        try:
-            purged = quotes.purge_expired(self.rt)
-        except Exception as exc:
-            log.warning("purging expired quotes failed (%s); next try in %s", describe(exc), self.purge_interval)
-            return
-        if purged:
-            log.info("purged %d expired quotes", purged)
+        purges = (
+            ("expired idempotency keys", idempotency.purge_expired),
+            ("expired quotes", quotes.purge_expired),
+            ("ended console sessions", console_sessions.purge_expired),
+        )
+        for what, purge in purges:
+            try:
+                purged = purge(self.rt)
+            except Exception as exc:
+                log.warning("purging %s failed (%s); next try in %s", what, describe(exc), self.purge_interval)
+                return
+            if purged:
+                log.info("purged %d %s", purged, what)
 
     def step(self) -> int:
         """One iteration of the loop: housekeeping when due, then one batch; returns how many items it claimed.
