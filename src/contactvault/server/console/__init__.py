@@ -6,23 +6,34 @@ render Jinja2 templates; htmx swaps named blocks of the same templates. ``instal
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+import importlib
+import pkgutil
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
 from contactvault.server.api.errors import error_response
-from contactvault.server.console import auth, errors
-from contactvault.server.console.pages import home, session
+from contactvault.server.console import auth, errors, pages
 from contactvault.server.console.render import STATIC, STATIC_PREFIX
 from contactvault.server.console.security import ConsoleSecurityMiddleware
 
-ROUTERS = (session.router, home.router)
+
+def _routers() -> list[APIRouter]:
+    """Every page module's ``router`` (one module per noun in ``pages/``)."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(pages.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{pages.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
 
 
 def install(app: FastAPI) -> None:
     """Mount the console's routes, static files, error pages and security middleware on the app."""
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="console-static")
-    for router in ROUTERS:
+    for router in _routers():
         app.include_router(router)
     app.state.html_errors = errors
 
