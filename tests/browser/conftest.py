@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, Route, expect
 
 from tests.browser.live import LiveServer, live_server
+from tests.factories import Account
 
 CHROMIUM = shutil.which("chromium")
 HERE = Path(__file__).parent
@@ -201,6 +202,21 @@ def signed_in_page(new_context: Any, signed_in_state: dict[str, Any]) -> Page:
     page.goto("/console")
     expect(page.get_by_role("heading", level=1, name="Home")).to_be_visible()
     return page
+
+
+@pytest.fixture
+def account_page(new_context: Any, live: LiveServer) -> Callable[[int], tuple[Page, Account]]:
+    """A factory: a new account with ``credit`` credits, and a page signed in as it (through the form) on Home.
+    For tests that spend or count credits, so that they need not know what other tests spent."""
+
+    def make(credit: int) -> tuple[Page, Account]:
+        account = live.new_account(credit)
+        page: Page = new_context().new_page()
+        sign_in(page, account.api_key)
+        expect(page.get_by_role("heading", level=1, name="Home")).to_be_visible()
+        return page, account
+
+    return make
 
 
 def sign_in(page: Page, api_key: str) -> None:

@@ -77,3 +77,8 @@ def test_signing_in_works_without_javascript(new_context: Any, live: LiveServer)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(HOME)
     expect(page.get_by_test_id("balance-available")).to_have_text(f"{START_BALANCE:,}")
+
+
+def test_another_account_sees_its_own_balance(account_page: Any) -> None:
+    page, _ = account_page(1_234)
+    expect(page.get_by_test_id("balance-available")).to_have_text("1,234")
