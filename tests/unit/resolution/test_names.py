@@ -166,3 +166,19 @@ def test_name_forms_keep_names_out_of_their_repr() -> None:
     # A form is a person's name: a log line that prints one must not reveal it.
     assert "jane" not in repr(name_forms(parse_name("Jane Doe"))[0])
     assert "Jane" not in repr(parse_name("Jane Doe"))
+
+
+@pytest.mark.parametrize(("full_name", "family"), [("Mr. Smith", ("Smith",)), ("Dr House", ("House",))])
+def test_a_title_before_a_single_word_marks_a_family_name(full_name: str, family: tuple[str, ...]) -> None:
+    parsed = parse_name(full_name)
+    assert (parsed.given, parsed.family) == ("", family)
+    assert [(f.first, f.last) for f in name_forms(parsed)] == [("", family[0].lower())]
+
+
+def test_a_given_initial_adds_the_middle_name_as_the_name_used() -> None:
+    # "J. Robert Oppenheimer" goes by Robert: both j.r.oppenheimer-style and robert.oppenheimer-style forms.
+    forms = name_forms(parse_name("J. Robert Oppenheimer"))
+    assert {(f.first, f.middle, f.last, f.weight) for f in forms} == {
+        ("j", "r", "oppenheimer", 0.5),
+        ("robert", "j", "oppenheimer", 0.5),
+    }

@@ -38,6 +38,8 @@ PARTICLE_SHARES = (("joined", 0.6), ("base", 0.4))
 # What nicknames take from the given name's weight: an explicit one ("William 'Bill' Gates") and looked-up ones.
 EXPLICIT_NICKNAME_SHARE = 0.2
 LOOKED_UP_NICKNAME_SHARE = 0.1
+# What the middle name takes when the given name is only an initial.
+MIDDLE_NAME_SHARE = 0.5
 
 _NICKNAME = re.compile(r"""["“”„«»]([^"“”„«»]+)["“”„«»]|\(([^()]+)\)""")
 # ASCII, right and left single quotes, modifier letter apostrophe, grave and acute accents.
@@ -99,14 +101,15 @@ def _split_nickname(text: str) -> tuple[str, str | None]:
     return rest, (_clean(words[0]) or None) if words else None
 
 
-def _strip_titles_and_suffixes(tokens: list[str]) -> list[str]:
-    """Leading titles and trailing suffixes go; a name made only of them is kept whole (nothing else to use)."""
+def _strip_titles_and_suffixes(tokens: list[str]) -> tuple[list[str], bool]:
+    """Leading titles and trailing suffixes go (and whether a title went); a name made only of them is kept whole
+    (nothing else to use)."""
     start, end = 0, len(tokens)
     while start < end - 1 and _key(tokens[start]) in TITLES:
         start += 1
     while end - 1 > start and _key(tokens[end - 1]) in SUFFIXES:
         end -= 1
-    return tokens[start:end]
+    return tokens[start:end], start > 0
 
 
 def _is_upper_family(token: str) -> bool:
@@ -160,12 +163,15 @@ def parse_name(full_name: str, *, family_first: bool | None = None) -> ParsedNam
         parts.pop()
     if len(parts) > 1:
         family_tokens = _words(parts[0])
-        given_tokens = _strip_titles_and_suffixes(_words(" ".join(parts[1:])))
+        given_tokens, _ = _strip_titles_and_suffixes(_words(" ".join(parts[1:])))
         tokens = [*family_tokens, *given_tokens]
         family_first, family_size = True, len(family_tokens)
     else:
-        tokens = _strip_titles_and_suffixes(_words(text))
+        tokens, titled = _strip_titles_and_suffixes(_words(text))
         family_size = 1
+        if titled and len(tokens) == 1:
+            # "Mr. Smith", "Dr House": a title is followed by the family name.
+            return ParsedName("", (), tuple(tokens), _family_base(tuple(tokens)), nickname)
         if family_first is None:
             family_first = _family_first_by_case(tokens)
     if not tokens:
@@ -239,6 +245,15 @@ def name_forms(name: ParsedName, *, nicknames: Mapping[str, Sequence[str]] | Non
     looked_up = [n for word, _ in given for n in (nicknames or {}).get(word, ())]
     given = _merge(_with_nicknames(given, name.nickname, looked_up)) or [("", 1.0)]
     family = _merge(_word_forms(name.family, particles=True, base=name.family_base)) or [("", 1.0)]
-    middle = "".join(spellings(m)[0][:1] for m in name.middle)
-    forms = [NameForm(g, f, middle, gw * fw) for g, gw in given for f, fw in family]
+    initials = [spellings(m)[0][:1] for m in (name.given, *name.middle)]
+    # (first spellings with their weight, the middle initials that go with them)
+    firsts = [(given, "".join(initials[1:]))]
+    if len(given) == 1 and len(given[0][0]) == 1 and name.middle:
+        # An initial for a given name ("J. Robert Oppenheimer"): the person likely goes by the middle name.
+        by_middle = [(w, s * MIDDLE_NAME_SHARE) for w, s in _word_forms(name.middle[:1])]
+        firsts = [([(w, s * (1 - MIDDLE_NAME_SHARE)) for w, s in given], "".join(initials[1:]))]
+        firsts.append((by_middle, "".join([initials[0], *initials[2:]])))
+    forms = [
+        NameForm(g, f, middle, gw * fw) for spelt_given, middle in firsts for g, gw in spelt_given for f, fw in family
+    ]
     return tuple(sorted(forms, key=lambda f: (-f.weight, f.first, f.last)))
