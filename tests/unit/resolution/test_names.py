@@ -182,3 +182,10 @@ def test_a_given_initial_adds_the_middle_name_as_the_name_used() -> None:
         ("j", "r", "oppenheimer", 0.5),
         ("robert", "j", "oppenheimer", 0.5),
     }
+
+
+@pytest.mark.parametrize("full_name", ["李-Anna Berg", "Anna Berg-李", "Anna 李-Berg"])
+def test_a_compound_part_without_an_ascii_spelling_loses_no_weight(full_name: str) -> None:
+    forms = name_forms(parse_name(full_name))
+    assert [(f.first, f.last) for f in forms] == [("anna", "berg")]
+    assert math.isclose(sum(f.weight for f in forms), 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 from hypothesis import assume, given, settings
@@ -37,7 +38,7 @@ patterns = st.sampled_from(VOCABULARY)
 
 @PROPERTY
 @given(full_name=titled_names, family_first=order)
-def test_every_rendered_local_part_is_valid_ascii_of_at_most_64_characters(
+def test_every_rendered_local_part_is_valid_ascii_of_at_most_64_characters_and_weights_sum_to_1(
     full_name: str, family_first: bool | None
 ) -> None:
     try:
@@ -45,6 +46,7 @@ def test_every_rendered_local_part_is_valid_ascii_of_at_most_64_characters(
     except UnusableName:
         return
     assert forms
+    assert math.isclose(sum(f.weight for f in forms), 1.0)
     for form in forms:
         assert (form.first + form.last + form.middle).isascii()
         for pattern in VOCABULARY:

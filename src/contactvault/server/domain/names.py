@@ -201,7 +201,8 @@ def _spelt(parts: Sequence[str], weight: float, separator: str = "") -> Weighted
 def _word_forms(words: Sequence[str], *, particles: bool = False, base: Sequence[str] = ()) -> Weighted:
     """The spellings of a given or family name: joined, first part and hyphenated for a compound; joined and base
     for a family name with particles. Apostrophes vanish ("O'Brien" → "obrien")."""
-    pieces = [p for w in words for p in w.translate(_APOSTROPHES).split("-") if p]
+    # A piece with no ASCII spelling ("李-Anna") is not a part of the compound: it would take weight and spell nothing.
+    pieces = [p for w in words for p in w.translate(_APOSTROPHES).split("-") if spellings(p)[0]]
     if not pieces:
         return []
     if particles and base and list(base) != list(words):
