@@ -153,3 +153,26 @@ def test_the_score_is_monotone_in_every_factor_and_within_0_to_100(status, p, id
     low = score(status, p_pattern=p[0], p_identity=identity[0], support=support[0])
     high = score(status, p_pattern=p[1], p_identity=identity[1], support=support[1])
     assert 0 <= low <= high <= 100
+
+
+known_rows = st.lists(
+    st.tuples(
+        st.integers(0, 6),
+        st.tuples(simple_words, simple_words).map(" ".join),
+        st.text(st.sampled_from("abcdefjs.-_2"), min_size=1, max_size=12),
+    ),
+    max_size=8,
+)
+
+
+@PROPERTY
+@given(rows=known_rows, target=st.tuples(simple_words, simple_words).map(" ".join), alpha=st.floats(0.1, 10))
+def test_a_ranking_never_offers_a_colleagues_address_nor_more_mass_than_was_explained(rows, target, alpha) -> None:
+    evidence = [Evidence(owner, name_forms(parse_name(name)), local_part, True) for owner, name, local_part in rows]
+    learnt = learn(evidence, alpha=alpha)
+    assert math.isclose(sum(learnt.probabilities.values()) + learnt.unexplained, 1.0)
+    ranked = rank_candidates(name_forms(parse_name(target)), "acme.test", learnt, owner=99, k=30)
+    assert ranked
+    assert all(learnt.owners.get(c.local_part) is None for c in ranked)
+    assert all(0 < c.identity <= 1 for c in ranked)
+    assert sum(c.probability for c in ranked) <= 1 - learnt.unexplained + 1e-9
