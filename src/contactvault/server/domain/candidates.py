@@ -131,6 +131,8 @@ def _tally(
     role_words: frozenset[str],
     vocabulary: tuple[Pattern, ...],
 ) -> dict[str, _Tally]:
+    """Every (pattern, form) rendering's mass, by local part; each local part keeps the pattern that gave it the
+    most (and that pattern's namesakes), which labels the candidate and sets its identity and support."""
     tallies: dict[str, _Tally] = {}
     for index, pattern in enumerate(vocabulary):
         p = patterns.probabilities.get(pattern.template, 0.0)
