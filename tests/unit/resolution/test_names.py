@@ -189,3 +189,8 @@ def test_a_compound_part_without_an_ascii_spelling_loses_no_weight(full_name: st
     forms = name_forms(parse_name(full_name))
     assert [(f.first, f.last) for f in forms] == [("anna", "berg")]
     assert math.isclose(sum(f.weight for f in forms), 1.0)
+
+
+def test_a_nickname_without_a_given_name_takes_all_the_weight() -> None:
+    forms = name_forms(parse_name('Dr. "Bill" Smith'))
+    assert [(f.first, f.last, f.weight) for f in forms] == [("bill", "smith", 1.0)]

@@ -228,6 +228,10 @@ def _with_nicknames(forms: Weighted, explicit: str | None, looked_up: Iterable[s
         extra += [(w, LOOKED_UP_NICKNAME_SHARE * s / len(others)) for w, s in _word_forms([nickname])]
     if not extra:
         return forms
+    if not forms:
+        # No given name to share with ("Dr. 'Bill' Smith"): the nicknames are all there is.
+        total = sum(s for _, s in extra)
+        return [(w, s / total) for w, s in extra]
     kept = 1.0 - sum(s for _, s in extra)
     return [(w, s * kept) for w, s in forms] + extra
 
