@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import random
 
 import pytest
@@ -156,8 +158,6 @@ def test_greylisting_is_temporary_then_passes_on_the_retry(
 
 def test_a_tarpit_is_cut_at_the_session_deadline_and_blocks_nobody_else(run_world, clock: FakeClock) -> None:
     async def scenario(world: MailWorld) -> None:
-        import asyncio
-
         probe = Probe(world, clock, smtp_session_seconds=0.5)
         slow, normal = await asyncio.gather(
             probe("slow.test", "ada.lovelace@slow.test"), probe("normal.test", "ada.lovelace@normal.test")
@@ -299,3 +299,24 @@ def test_probing_is_off_by_default_and_refuses_to_run_half_configured(monkeypatc
     config = ProbeConfig.from_settings(Settings(smtp_probe=True, smtp_helo=HELO, smtp_mail_from=FROM))
     assert config is not None
     assert (config.helo, config.mail_from, config.port) == (HELO, FROM, 25)
+
+
+def test_sessions_to_one_provider_never_overlap_beyond_its_limit(run_world, clock: FakeClock) -> None:
+    async def scenario(world: MailWorld) -> None:
+        limiter = InProcessLimiter(ProviderLimits(concurrency=1, gap_seconds=0.01, budget=100, max_wait_seconds=5.0))
+        probe = Probe(world, clock, limiter)
+        people = ["ada.lovelace", "alan.turing", "grace.hopper", "nobody"]
+        reports = await asyncio.gather(*(probe("normal.test", f"{p}@normal.test") for p in people))
+        assert [r.end for r in reports] == [SessionEnd.COMPLETED] * 4
+        events = world.recorder.commands("127.0.0.2")
+        sessions = [
+            (e.at, q.at)
+            for e, q in zip(
+                [e for e in events if e.command == "EHLO"], [e for e in events if e.command == "QUIT"], strict=True
+            )
+        ]
+        assert len(sessions) == 4
+        # One session at a time: each begins after the previous one said QUIT.
+        assert all(later[0] > earlier[1] for earlier, later in itertools.pairwise(sessions))
+
+    run_world(scenario)
