@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,13 @@ class FakeTime:
 
 
 def limiter(time: FakeTime, **limits) -> InProcessLimiter:
-    values = {"concurrency": 1, "gap_seconds": 0.0, "budget": 100, "window_seconds": 3600.0, "max_wait_seconds": 1.0}
+    values: dict[str, Any] = {
+        "concurrency": 1,
+        "gap_seconds": 0.0,
+        "budget": 100,
+        "window_seconds": 3600.0,
+        "max_wait_seconds": 1.0,
+    }
     values.update(limits)
     return InProcessLimiter(ProviderLimits(**values), now=time, sleep=time.sleep)
 
