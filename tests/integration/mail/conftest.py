@@ -32,8 +32,16 @@ class _LoopbackGuard:
 
     def __init__(self) -> None:
         self.armed = False
+        self.installed = False
         self.offences: list[str] = []
-        sys.addaudithook(self._hook)
+
+    def arm(self) -> None:
+        if not self.installed:
+            # Installed on first use, so a run that collects no test of this package pays nothing for it.
+            sys.addaudithook(self._hook)
+            self.installed = True
+        self.offences.clear()
+        self.armed = True
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.armed:
@@ -66,8 +74,7 @@ _GUARD = _LoopbackGuard()
 @pytest.fixture(autouse=True)
 def loopback_only() -> Iterator[_LoopbackGuard]:
     """Fails the test if anything tried to leave 127.0.0.0/8 (even if the code under test swallowed the error)."""
-    _GUARD.offences.clear()
-    _GUARD.armed = True
+    _GUARD.arm()
     try:
         yield _GUARD
     finally:

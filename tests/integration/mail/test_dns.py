@@ -130,3 +130,15 @@ def test_the_guard_fixture_stops_traffic_off_loopback(loopback_only) -> None:
         sock.close()
     assert loopback_only.offences == ["socket.connect to 192.0.2.1", "getaddrinfo for 'example.com'"]
     loopback_only.offences.clear()  # expected here; any other test with offences fails
+
+
+@pytest.mark.parametrize("domain", ["", "a..b", "-" * 64 + ".test"])
+def test_a_malformed_domain_is_refused_by_name_without_asking_dns(run_world, clock: FakeClock, domain: str) -> None:
+    async def scenario(world: MailWorld) -> None:
+        dns = MailDns.from_settings(world_settings(world), clock)
+        with pytest.raises(ValueError, match=r"^domain: ") as refused:
+            await dns.mail_domain(domain)
+        assert domain not in str(refused.value) or domain == ""
+        assert world.recorder.dns_queries == []
+
+    run_world(scenario)

@@ -11,7 +11,7 @@ import pytest
 from contactvault.server.clock import FakeClock
 from contactvault.server.demo.mailworld import TARPIT_ADDRESS, MailWorld
 from contactvault.server.domain.smtp_replies import ReplyClass
-from contactvault.server.worker.mail.dns import MailDns, MailStatus
+from contactvault.server.worker.mail.dns import MailDns, MailDomain, MailHost, MailStatus
 from contactvault.server.worker.mail.politeness import InProcessLimiter, PolitenessDeferred, ProviderLimits
 from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, ProbeReport, SessionEnd, SmtpProber
 from tests.integration.mail.conftest import FakeTime, world_settings
@@ -255,6 +255,8 @@ def test_microsoft_style_edge_blocking_reads_as_an_unknown_mailbox(run_world, cl
             ("ada.lovelace@dbeb.test", ReplyClass.ACCEPTED),
         ]
         assert world.recorder.commands("127.0.0.10", "RCPT")[0].reply.startswith("550 5.4.1")
+        assert world.recorder.connections_to("127.0.0.10") == 1
+        assert len(world.recorder.commands("127.0.0.10", "RCPT")) == 3
 
     run_world(scenario)
 
@@ -279,6 +281,8 @@ def test_a_full_mailbox_exists_but_is_not_accepted(run_world, clock: FakeClock) 
         assert report.end is SessionEnd.COMPLETED
         assert report.catch_all is CatchAll.NO
         assert classes(report) == [("ada.lovelace@full.test", ReplyClass.MAILBOX_FULL)]
+        assert world.recorder.connections_to("127.0.0.12") == 1
+        assert verbs(world, "127.0.0.12") == ["EHLO", "MAIL", "RCPT", "RSET", "MAIL", "RCPT", "QUIT"]
 
     run_world(scenario)
 
@@ -318,5 +322,32 @@ def test_sessions_to_one_provider_never_overlap_beyond_its_limit(run_world, cloc
         assert len(sessions) == 4
         # One session at a time: each begins after the previous one said QUIT.
         assert all(later[0] > earlier[1] for earlier, later in itertools.pairwise(sessions))
+
+    run_world(scenario)
+
+
+def test_the_prober_itself_refuses_a_non_global_address_handed_to_it(run_world, clock: FakeClock) -> None:
+    async def scenario(world: MailWorld) -> None:
+        # A routing that did not come from MailDns (a stale or tampered cache row) is checked again.
+        hostile = MailDomain(
+            "hostile.test",
+            MailStatus.MX,
+            (MailHost("mx.hostile.test", 10, ("10.0.0.1", "169.254.169.254")),),
+        )
+        report = await Probe(world, clock).prober.probe(hostile, ["ada.lovelace@hostile.test"])
+        assert report.end is SessionEnd.NO_ROUTE
+        assert report.connections == 0
+
+    run_world(scenario)
+
+
+def test_loopback_is_refused_by_the_prober_unless_allowed(run_world, clock: FakeClock) -> None:
+    async def scenario(world: MailWorld) -> None:
+        allowed = Probe(world, clock)
+        routing = await allowed.dns.mail_domain("normal.test")
+        strict = Probe(world, clock, mail_allow_loopback=False)
+        report = await strict.prober.probe(routing, ["ada.lovelace@normal.test"])
+        assert report.end is SessionEnd.NO_ROUTE
+        assert world.recorder.connections == []
 
     run_world(scenario)

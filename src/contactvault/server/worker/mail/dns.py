@@ -124,8 +124,8 @@ class MailDns:
         )
 
     async def mail_domain(self, domain: str) -> MailDomain:
-        """The domain's mail routing, from the cache while its TTL lasts."""
-        key = domain.strip().lower().rstrip(".")
+        """The domain's mail routing, from the cache while its TTL lasts; ValueError for a malformed name."""
+        key = _domain_name(domain)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -178,6 +178,18 @@ class MailDns:
                 raise _Transient from exc
             found += [r.address for r in answer]
         return tuple(found)
+
+
+def _domain_name(domain: str) -> str:
+    """The domain in the ASCII form DNS uses (IDNA for Unicode names); the value stays out of the message."""
+    text = domain.strip().rstrip(".")
+    try:
+        name = dns.name.from_text(text) if text else None
+    except dns.exception.DNSException:
+        name = None
+    if name is None or len(name.labels) < 3:  # at least two labels and the root: no bare TLDs
+        raise ValueError("domain: not a valid domain name")
+    return name.to_text(omit_final_dot=True).lower()
 
 
 def _routing(domain: str, hosts: list[tuple[str, int, tuple[str, ...]]], ttl: int, guard: AddressGuard) -> MailDomain:

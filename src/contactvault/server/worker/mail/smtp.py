@@ -23,6 +23,7 @@ from contactvault.server.config import Settings
 from contactvault.server.domain.smtp_replies import ReplyClass, SmtpReply, classify, parse_reply
 from contactvault.server.worker.mail.cache import TtlCache
 from contactvault.server.worker.mail.dns import MailDomain, MailHost
+from contactvault.server.worker.mail.guard import AddressGuard
 from contactvault.server.worker.mail.politeness import PolitenessLimiter, provider_key
 
 # How long a provider gets no new session after it refused us for policy (research §4.2: start at 1 h).
@@ -43,6 +44,7 @@ class ProbeConfig:
     session_seconds: float = 20.0
     max_candidates: int = 3
     catch_all_ttl_seconds: float = 7 * 24 * 3600.0
+    allow_loopback: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProbeConfig | None:
@@ -61,6 +63,7 @@ class ProbeConfig:
             settings.smtp_session_seconds,
             settings.smtp_max_candidates,
             float(settings.smtp_catch_all_ttl_seconds),
+            settings.mail_allow_loopback,
         )
 
 
@@ -133,6 +136,7 @@ class SmtpProber:
         self.config = config
         self._rng = rng
         self._limiter = limiter
+        self._guard = AddressGuard(allow_loopback=config.allow_loopback)
         self._catch_all: TtlCache[str, CatchAll] = TtlCache(clock)
         self._probe_locals: TtlCache[str, str] = TtlCache(clock)
 
@@ -142,29 +146,35 @@ class SmtpProber:
         Raises ``PolitenessDeferred`` when the provider's limits allow no session soon enough.
         """
         session = _Session(domain.domain, self._catch_all.get(domain.domain) or CatchAll.UNKNOWN)
-        if not domain.status.accepts_mail or not domain.hosts:
+        # The guard again: a routing may come from somewhere other than MailDns (a cache row, a caller's bug).
+        hosts = tuple(
+            MailHost(h.name, h.preference, allowed)
+            for h in domain.hosts
+            if (allowed := tuple(a for a in h.addresses if self._guard.allows(a)))
+        )
+        if not domain.status.accepts_mail or not hosts:
             return session.report(SessionEnd.NO_ROUTE)
         if session.catch_all is CatchAll.YES:
             # Every candidate would be accepted: asking proves nothing, so no session at all.
             return session.report(SessionEnd.COMPLETED)
         wanted = list(candidates)[: self.config.max_candidates]
         if self._limiter is None:
-            return await self._session(domain, wanted, session)
-        key = provider_key(domain.hosts[0].name)
+            return await self._session(hosts, wanted, session)
+        key = provider_key(hosts[0].name)
         async with self._limiter.session(key):
-            report = await self._session(domain, wanted, session)
+            report = await self._session(hosts, wanted, session)
         if report.end is SessionEnd.POLICY_BLOCK:
             await self._limiter.block(key, POLICY_BLOCK_BACKOFF_SECONDS)
         return report
 
-    async def _session(self, domain: MailDomain, candidates: list[str], session: _Session) -> ProbeReport:
+    async def _session(self, hosts: tuple[MailHost, ...], candidates: list[str], session: _Session) -> ProbeReport:
         try:
             async with asyncio.timeout(self.config.session_seconds):
-                end = await self._over_hosts(domain.hosts, candidates, session)
+                end = await self._over_hosts(hosts, candidates, session)
         except TimeoutError:
             end = SessionEnd.DEADLINE
         if session.catch_all is not CatchAll.UNKNOWN:
-            self._catch_all.put(domain.domain, session.catch_all, self.config.catch_all_ttl_seconds)
+            self._catch_all.put(session.domain, session.catch_all, self.config.catch_all_ttl_seconds)
         return session.report(end)
 
     async def _over_hosts(self, hosts: tuple[MailHost, ...], candidates: list[str], session: _Session) -> SessionEnd:
