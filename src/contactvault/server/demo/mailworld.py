@@ -51,6 +51,7 @@ class Recorder:
 
     dns_queries: list[tuple[str, str]] = field(default_factory=list)
     connections: list[tuple[str, str]] = field(default_factory=list)
+    tarpit_hangups: int = 0  # connections the client closed on the tarpit (it never closes one itself)
     events: list[SmtpEvent] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -239,6 +240,9 @@ class _Tarpit(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         self.recorder.connections.append((self.server, peer[0] if peer else "?"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.recorder.tarpit_hangups += 1
 
 
 # --- DNS -------------------------------------------------------------------------------------------------------
