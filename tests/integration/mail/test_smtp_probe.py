@@ -356,3 +356,26 @@ def test_loopback_is_refused_by_the_prober_unless_allowed(run_world, clock: Fake
         assert world.recorder.connections == []
 
     run_world(scenario)
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "ada.lovelace@normal.test>\r\nDATA",  # a line break would smuggle a command into the session
+        "ada.lovelace@normal.test> NOTIFY=NEVER",
+        "ada lovelace@normal.test",
+        "<ada.lovelace@normal.test>",
+        "ada.lovelace@other.test",  # another domain: that would be a relay attempt through this MX
+        "ada.lovelace",
+        "@normal.test",
+    ],
+)
+def test_a_malformed_candidate_is_refused_before_any_connection(run_world, clock: FakeClock, candidate: str) -> None:
+    async def scenario(world: MailWorld) -> None:
+        probe = Probe(world, clock)
+        with pytest.raises(ValueError, match=r"^candidates\[1\]: ") as refused:
+            await probe("normal.test", "alan.turing@normal.test", candidate)
+        assert candidate not in str(refused.value)
+        assert world.recorder.connections == []
+
+    run_world(scenario)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -143,7 +144,8 @@ class SmtpProber:
     async def probe(self, domain: MailDomain, candidates: Sequence[str]) -> ProbeReport:
         """Ask the domain's MX about up to ``max_candidates`` addresses (best first) in one session.
 
-        Raises ``PolitenessDeferred`` when the provider's limits allow no session soon enough.
+        Raises ``ValueError`` naming the candidate's index when one is not a plain address at the domain, and
+        ``PolitenessDeferred`` when the provider's limits allow no session soon enough.
         """
         session = _Session(domain.domain, self._catch_all.get(domain.domain) or CatchAll.UNKNOWN)
         # The guard again: a routing may come from somewhere other than MailDns (a cache row, a caller's bug).
@@ -157,7 +159,7 @@ class SmtpProber:
         if session.catch_all is CatchAll.YES:
             # Every candidate would be accepted: asking proves nothing, so no session at all.
             return session.report(SessionEnd.COMPLETED)
-        wanted = list(candidates)[: self.config.max_candidates]
+        wanted = _checked(candidates, domain.domain)[: self.config.max_candidates]
         if self._limiter is None:
             return await self._session(hosts, wanted, session)
         key = provider_key(hosts[0].name)
@@ -265,6 +267,22 @@ class SmtpProber:
         if reply_class in (ReplyClass.MAILBOX_FULL, ReplyClass.TEMPORARY):
             return CatchAll.UNKNOWN, reply_class is ReplyClass.TEMPORARY
         raise _Ended(_end_for(reply_class))
+
+
+# RFC 5321 dot-atom local parts in ASCII: no quoting, no spaces, no angle brackets or line breaks that could end
+# the RCPT argument and smuggle a parameter or a command into the session; SMTPUTF8 is not negotiated.
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+def _checked(candidates: Sequence[str], domain: str) -> list[str]:
+    """The candidates, each a plain address at ``domain``; the error names the index, never the value."""
+    checked = []
+    for index, candidate in enumerate(candidates):
+        local, at, candidate_domain = candidate.rpartition("@")
+        if not (at and len(local) <= 64 and _LOCAL_PART.fullmatch(local) and candidate_domain.lower() == domain):
+            raise ValueError(f"candidates[{index}]: not a plain address at the probed domain")
+        checked.append(f"{local}@{domain}")
+    return checked
 
 
 async def _command(client: aiosmtplib.SMTP, verb: bytes, *args: bytes) -> SmtpReply:
