@@ -379,3 +379,19 @@ def test_a_malformed_candidate_is_refused_before_any_connection(run_world, clock
         assert world.recorder.connections == []
 
     run_world(scenario)
+
+
+def test_a_busy_provider_is_temporary_and_left_alone_for_a_while(run_world, clock: FakeClock) -> None:
+    async def scenario(world: MailWorld) -> None:
+        limiter = InProcessLimiter(ProviderLimits(concurrency=1, gap_seconds=0, budget=100, window_seconds=60))
+        probe = Probe(world, clock, limiter)
+        report = await probe("busy.test", "ada.lovelace@busy.test")
+        assert report.end is SessionEnd.BUSY
+        assert report.results == ()
+        with pytest.raises(PolitenessDeferred) as deferred:
+            await probe("busy.test", "alan.turing@busy.test")
+        assert 200 < deferred.value.retry_after <= 300
+        assert world.recorder.connections_to("127.0.0.13") == 1
+        assert verbs(world, "127.0.0.13") == ["EHLO", "MAIL", "RCPT"]  # a 421 closes the session: no QUIT
+
+    run_world(scenario)

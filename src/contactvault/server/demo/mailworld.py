@@ -131,6 +131,14 @@ class PolicyBlock:
         return "550 5.7.1 Service unavailable; client host [" + peer + "] blocked using zen.spamhaus.org"
 
 
+class Busy:
+    """Answers RCPT with ``421``: too many connections, closing (the client must go away and slow down)."""
+
+    def rcpt(self, peer: str, mail_from: str, rcpt: str, index_in_transaction: int) -> str:
+        """Go away for now."""
+        return "421 4.7.0 mx.busy.test Too many concurrent SMTP connections; please try again later"
+
+
 @dataclass(frozen=True)
 class EdgeBlocking:
     """Microsoft-style Directory-Based Edge Blocking: unknown recipients get ``550 5.4.1 ... Access denied``."""
@@ -300,6 +308,7 @@ MX_ADDRESSES: dict[str, str] = {
     "dbeb-test.mail.protection.outlook.test": "127.0.0.10",
     "mx.onercpt.test": "127.0.0.11",
     "mx.full.test": "127.0.0.12",
+    "mx.busy.test": "127.0.0.13",
 }
 REFUSED_ADDRESS = "127.0.0.7"
 TARPIT_ADDRESS = "127.0.0.5"
@@ -318,6 +327,7 @@ def build_zone() -> Zone:
         "dbeb.test": "dbeb-test.mail.protection.outlook.test",
         "onercpt.test": "mx.onercpt.test",
         "full.test": "mx.full.test",
+        "busy.test": "mx.busy.test",
         "deadmx.test": "mx.deadmx.test",  # the MX host has no address records (and does not exist)
         "private.test": "mx.private.test",
         "metadata.test": "mx.metadata.test",
@@ -351,6 +361,7 @@ def mailboxes(greylist_wait: float, now: Callable[[], float]) -> dict[str, Mailb
         "127.0.0.10": EdgeBlocking(),
         "127.0.0.11": OneRecipient(),
         "127.0.0.12": FullMailboxes(),
+        "127.0.0.13": Busy(),
     }
 
 

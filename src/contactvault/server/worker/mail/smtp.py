@@ -27,8 +27,10 @@ from contactvault.server.worker.mail.dns import MailDomain, MailHost
 from contactvault.server.worker.mail.guard import AddressGuard
 from contactvault.server.worker.mail.politeness import PolitenessLimiter, provider_key
 
-# How long a provider gets no new session after it refused us for policy (research §4.2: start at 1 h).
+# How long a provider gets no new session after it refused us for policy (research §4.2: 1 h), or said 421
+# (busy: long enough to stop a burst, short like the greylisting retry).
 POLICY_BLOCK_BACKOFF_SECONDS = 3600.0
+BUSY_BACKOFF_SECONDS = 300.0
 
 
 class ProbeConfigError(ValueError):
@@ -83,7 +85,8 @@ class SessionEnd(StrEnum):
     NO_ROUTE = "no_route"  # DNS gave no host to try: no connection made
     NETWORK = "network"  # every MX refused or dropped the connection
     DEADLINE = "deadline"  # the session deadline cut it (tarpit, slow server)
-    TEMPORARY = "temporary"  # greylisting, rate limit, 421: try again later
+    TEMPORARY = "temporary"  # greylisting, rate limit: try again later
+    BUSY = "busy"  # the server closed with 421 (too many connections, shutting down): later, and slower
     POLICY_BLOCK = "policy_block"  # the provider refuses us (reputation, RBL): back off
     PROTOCOL = "protocol"  # the server did not speak SMTP as expected
 
@@ -167,6 +170,8 @@ class SmtpProber:
             report = await self._session(hosts, wanted, session)
         if report.end is SessionEnd.POLICY_BLOCK:
             await self._limiter.block(key, POLICY_BLOCK_BACKOFF_SECONDS)
+        elif report.end is SessionEnd.BUSY:
+            await self._limiter.block(key, BUSY_BACKOFF_SECONDS)
         return report
 
     async def _session(self, hosts: tuple[MailHost, ...], candidates: list[str], session: _Session) -> ProbeReport:
@@ -198,7 +203,8 @@ class SmtpProber:
                     end = _end_for(classify(parse_reply(exc.code, exc.message), host.name))
                     if end is SessionEnd.POLICY_BLOCK:
                         return end
-                    unreached = SessionEnd.TEMPORARY if end is SessionEnd.TEMPORARY else unreached
+                    if exc.code == 421 or end is SessionEnd.TEMPORARY:
+                        unreached = SessionEnd.BUSY if exc.code == 421 else SessionEnd.TEMPORARY
                     continue  # a 421 or odd banner: RFC 5321 says try the next MX
                 except (aiosmtplib.SMTPConnectError, OSError):
                     continue
@@ -289,7 +295,7 @@ async def _command(client: aiosmtplib.SMTP, verb: bytes, *args: bytes) -> SmtpRe
     response = await client.execute_command(verb, *args)
     if response.code == 421:
         # The server is closing the connection (aiosmtplib has closed its side already).
-        raise _Ended(SessionEnd.TEMPORARY)
+        raise _Ended(SessionEnd.BUSY)
     return parse_reply(response.code, response.message)
 
 
