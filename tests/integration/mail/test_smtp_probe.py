@@ -395,3 +395,16 @@ def test_a_busy_provider_is_temporary_and_left_alone_for_a_while(run_world, cloc
         assert verbs(world, "127.0.0.13") == ["EHLO", "MAIL", "RCPT"]  # a 421 closes the session: no QUIT
 
     run_world(scenario)
+
+
+def test_a_private_mx_beside_a_public_one_is_skipped_without_a_connection(run_world, clock: FakeClock) -> None:
+    async def scenario(world: MailWorld) -> None:
+        probe = Probe(world, clock)
+        routing = await probe.dns.mail_domain("mixed.test")
+        assert [h.name for h in routing.hosts] == ["mx.normal.test"]  # mx.private.test (10.0.0.1) dropped
+        report = await probe.prober.probe(routing, ["ada.lovelace@mixed.test"])
+        assert report.connections == 1
+        assert report.mx_host == "mx.normal.test"
+        assert world.recorder.connections_to("127.0.0.2") == 1
+
+    run_world(scenario)

@@ -338,6 +338,7 @@ def build_zone() -> Zone:
     for host, address in MX_ADDRESSES.items():
         _add(zone, host, A(address))
     _add(zone, "twomx.test", MX("mx1.twomx.test", 10), MX("mx2.twomx.test", 20))
+    _add(zone, "mixed.test", MX("mx.private.test", 10), MX("mx.normal.test", 20))  # the guard drops the first
     _add(zone, "nullmx.test", MX(".", 0))
     _add(zone, "nomail.test", TXT("v=spf1 -all"))  # exists, but neither MX nor address
     _add(zone, "mx.private.test", A("10.0.0.1"))
