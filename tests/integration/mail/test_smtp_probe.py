@@ -408,3 +408,15 @@ def test_a_private_mx_beside_a_public_one_is_skipped_without_a_connection(run_wo
         assert world.recorder.connections_to("127.0.0.2") == 1
 
     run_world(scenario)
+
+
+def test_a_probe_config_built_by_hand_still_needs_helo_and_mail_from() -> None:
+    from contactvault.server.worker.mail.smtp import ProbeConfigError
+
+    with pytest.raises(ProbeConfigError, match=r"^helo: "):
+        ProbeConfig(" ", FROM)
+    with pytest.raises(ProbeConfigError, match=r"^mail_from: "):
+        ProbeConfig(HELO, "")
+    with pytest.raises(ProbeConfigError, match=r"^mail_from: "):
+        ProbeConfig(HELO, "verify@contactvault.test>\r\nDATA")
+    assert ProbeConfig(HELO, FROM).helo == HELO

@@ -49,6 +49,14 @@ class ProbeConfig:
     catch_all_ttl_seconds: float = 7 * 24 * 3600.0
     allow_loopback: bool = False
 
+    def __post_init__(self) -> None:
+        # Both go on the wire verbatim: nothing that could end the command line or the MAIL argument.
+        if not _HOST_NAME.fullmatch(self.helo):
+            raise ProbeConfigError("helo: must be a host name we own")
+        local, at, domain = self.mail_from.rpartition("@")
+        if not (at and _LOCAL_PART.fullmatch(local) and _HOST_NAME.fullmatch(domain)):
+            raise ProbeConfigError("mail_from: must be a plain mailbox (local@domain)")
+
     @classmethod
     def from_settings(cls, settings: Settings) -> ProbeConfig | None:
         """The probe's configuration, or None while probing is off; incomplete settings are refused."""
@@ -277,6 +285,9 @@ class SmtpProber:
 
 # RFC 5321 dot-atom local parts in ASCII: no quoting, no spaces, no angle brackets or line breaks that could end
 # the RCPT argument and smuggle a parameter or a command into the session; SMTPUTF8 is not negotiated.
+_HOST_NAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
