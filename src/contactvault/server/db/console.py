@@ -144,3 +144,15 @@ def find_user(conn: Transaction, email: str) -> UserRow | None:
 def set_password_hash(conn: Transaction, user_id: int, password_hash: str) -> None:
     """Replace a user's hash (a rehash with newer parameters, or a new password)."""
     conn.execute(update(console_users).where(console_users.c.id == user_id).values(password_hash=password_hash))
+
+
+def users_of(conn: Transaction, account_id: int) -> list[UserRow]:
+    """Every user of an account, oldest first."""
+    u = console_users
+    rows = conn.execute(select(u).where(u.c.account_id == account_id).order_by(u.c.created_at, u.c.id))
+    return [UserRow(int(r.id), int(r.account_id), r.email, r.password_hash, r.created_at, r.disabled_at) for r in rows]
+
+
+def set_disabled(conn: Transaction, user_id: int, now: datetime) -> None:
+    """Mark a user disabled from ``now`` (their sessions are ended by the caller)."""
+    conn.execute(update(console_users).where(console_users.c.id == user_id).values(disabled_at=now))
