@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from contactvault.server.db import console as stored
+from contactvault.server.db.errors import AlreadyExists
 from contactvault.server.db.tables import audit_log, console_users
 from contactvault.server.domain.errors import InvalidRequest, NotFound, StateConflict
 from contactvault.server.runtime import Runtime
@@ -136,3 +137,12 @@ def test_disabling_a_user_ends_their_sessions_and_refuses_their_password(directo
     assert (again.disabled_at, ended_again) == (disabled.disabled_at, 0)
     with pytest.raises(NotFound):
         users.disable_user(directory, "nobody@example.com")
+
+
+def test_a_second_row_with_a_taken_email_is_already_exists_in_storage(directory: Runtime, account: Account) -> None:
+    user = users.create_user(directory, account.id, "jane@example.com", PASSWORD)
+    twin = stored.UserRow(user.user_id + 1, account.id, "jane@example.com", "$argon2id$x", user.created_at, None)
+    # What a concurrent create that passed the service's check meets: a clear error, not the driver's.
+    with pytest.raises(AlreadyExists), directory.db.write() as conn:
+        stored.insert_user(conn, twin)
+    assert len(users.list_users(directory, account.id)) == 1

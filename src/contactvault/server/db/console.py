@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from contactvault.server.db.engine import Transaction
+from contactvault.server.db.errors import AlreadyExists
 from contactvault.server.db.tables import api_keys, console_sessions, console_users
 
 
@@ -119,17 +121,20 @@ def purge_sessions(conn: Transaction, absolute_before: datetime, idle_before: da
 
 
 def insert_user(conn: Transaction, row: UserRow) -> None:
-    """Store a new user (the email must be free: a duplicate raises the driver's integrity error)."""
-    conn.execute(
-        insert(console_users).values(
-            id=row.user_id,
-            account_id=row.account_id,
-            email=row.email,
-            password_hash=row.password_hash,
-            created_at=row.created_at,
-            disabled_at=row.disabled_at,
+    """Store a new user; ``AlreadyExists`` when the email is taken (the transaction is then unusable)."""
+    try:
+        conn.execute(
+            insert(console_users).values(
+                id=row.user_id,
+                account_id=row.account_id,
+                email=row.email,
+                password_hash=row.password_hash,
+                created_at=row.created_at,
+                disabled_at=row.disabled_at,
+            )
         )
-    )
+    except IntegrityError as exc:
+        raise AlreadyExists("console user") from exc
 
 
 def find_user(conn: Transaction, email: str) -> UserRow | None:
