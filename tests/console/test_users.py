@@ -33,14 +33,31 @@ def _sign_in(web: TestClient, email: str, password: str, **headers: str) -> http
     return response
 
 
-def test_the_sign_in_page_offers_a_password_form_beside_the_key_form(web: TestClient) -> None:
-    page = soup(web.get("/console/sign-in").text)
+def test_the_sign_in_page_leads_to_a_password_form_beside_the_key_form(web: TestClient) -> None:
+    key_page = soup(web.get("/console/sign-in?next=/console/account").text)
+    tab = key_page.select_one("nav.sign-in-tabs a[href='/console/sign-in/password?next=/console/account']")
+    assert tab is not None
+    assert key_page.select_one("form[action='/console/sign-in/password']") is None  # one form at a time
+    response = web.get(str(tab["href"]))
+    assert response.status_code == 200
+    page = soup(response.text)
     form = page.select_one("form[method=post][action='/console/sign-in/password']")
     assert form is not None
     assert form.select_one("input[name=email][type=email]") is not None
     assert form.select_one("input[name=password][type=password]") is not None
-    assert page.select_one("form[method=post][action='/console/sign-in'] input[name=api_key]") is not None
+    assert form.select_one("input[name=next][value='/console/account']") is not None
+    assert page.select_one("input[name=api_key]") is None
     assert [h.get_text(strip=True) for h in page.select("h1")] == ["Sign in"]
+    assert [b.get_text(strip=True) for b in page.select("button")] == ["Sign in"]
+    current = page.select_one("nav.sign-in-tabs a[aria-current=page]")
+    assert current is not None
+    assert current.get_text(strip=True) == "With email and password"
+
+
+def test_a_signed_in_browser_skips_the_password_form(signed_in: TestClient) -> None:
+    response = signed_in.get("/console/sign-in/password?next=/console/account")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/account"
 
 
 def test_the_right_password_opens_a_session_that_shows_the_users_email(

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from contactvault.server.api.deps import RuntimeDep
 from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.console import auth
 from contactvault.server.console.render import is_htmx, page
-from contactvault.server.services import console_users
+from contactvault.server.services import console_sessions, console_users
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 NOT_ACCEPTED = "Email or password not accepted. Check both and try again."
@@ -34,6 +35,15 @@ def _too_many(request: Request, email: str) -> int | None:
     return quota.retry_after if quota is not None and not quota.allowed else None
 
 
+@router.get("/sign-in/password")
+async def password_form(request: Request, rt: RuntimeDep, next: Annotated[str | None, Query()] = None) -> Response:
+    """The sign-in page with the email-and-password form (a signed-in browser goes straight on)."""
+    token = request.cookies.get(auth.cookie_name(rt.settings))
+    if token and await run_in_threadpool(console_sessions.resolve, rt, token) is not None:
+        return RedirectResponse(auth.safe_next(next), status_code=303)
+    return page(request, "sign_in.html", {"next": auth.safe_next(next), "method": "password", "email": ""})
+
+
 @router.post("/sign-in/password")
 def sign_in_with_password(
     request: Request,
@@ -44,7 +54,7 @@ def sign_in_with_password(
 ) -> Response:
     """Verify the password (argon2id, in the thread pool: this route is a plain ``def``) and open a session."""
     target = auth.safe_next(next)
-    context = {"next": target, "error": None, "email": email.strip()[:320], "user_error": NOT_ACCEPTED}
+    context = {"next": target, "method": "password", "email": email.strip()[:320], "user_error": NOT_ACCEPTED}
     if not email.strip() or not password:
         context["user_error"] = "Enter your email and your password to sign in."
         return page(request, "sign_in.html", context, block="password_form", status_code=422)
