@@ -10,12 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from contactvault.server.api import mappers
 from contactvault.server.clock import FakeClock
 from contactvault.server.console.pages import unlock_task
 from contactvault.server.db import tables
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import unlocks
+from contactvault.server.services import idempotency, quotes, unlocks
 from tests.console.conftest import soup, text
 from tests.engine import assert_reconciles, balance, count, drain, submit
 from tests.factories import Account, email_of, make_account
@@ -292,3 +293,31 @@ def test_an_item_delivered_without_a_charge_reads_already_unlocked_free() -> Non
     assert unlock_task.tally(view) == unlock_task.Tally(total=4, processed=3, unlocked=1, free=1, failed=1)
     outcomes = [unlock_task._outcome(i)[1] for i in items]
     assert outcomes == ["Unlocked", "Already unlocked \u2014 free", "Failed", "Waiting"]
+
+
+def test_a_second_click_while_the_first_is_still_submitting_waits_for_the_same_task(
+    signed_in: TestClient, directory: Runtime, account: Account
+) -> None:
+    quote_id = int(quote_of(confirm_page(signed_in, ["3", "4"]).text))
+    # The first click's request has claimed the quote's key and is still submitting.
+    ids = ["3", "4"]
+    sent = {"event_id": "100", "personnel_ids": ids, "max_credits": None, "quote_id": str(quote_id)}
+    claim = idempotency.begin(
+        directory,
+        account.id,
+        quotes.QUOTE_KEY.format(quote_id),
+        unlocks.submission_fingerprint(Channel.EMAIL, sent),
+    )
+    assert isinstance(claim, idempotency.Claim)
+    answers: list[Response] = []
+    second = threading.Thread(target=lambda: answers.append(confirm(signed_in, str(quote_id))))
+    second.start()
+    second.join(timeout=0.5)
+    assert second.is_alive()  # the second click waits for the first instead of failing
+    req = unlocks.UnlockRequest(account.id, Channel.EMAIL, "100", ids, call_source="console", quote_id=quote_id)
+    first = unlocks.submit_claimed(directory, req, claim, mappers.submission_reply)
+    second.join(timeout=30)
+    assert not second.is_alive()
+    assert task_id_of(answers[0]) == first.task_id
+    assert count(directory, tables.tasks) == 1
+    assert balance(directory, account) == 10_000 - 30

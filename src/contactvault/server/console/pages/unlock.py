@@ -7,6 +7,7 @@ idempotency key), or refused with the new numbers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -20,7 +21,7 @@ from contactvault.server.api.deps import RuntimeDep
 from contactvault.server.api.errors import trace_id_of
 from contactvault.server.console.auth import SignedIn
 from contactvault.server.console.render import is_htmx, page
-from contactvault.server.domain.errors import InsufficientCredits, NotFound, PriceChanged
+from contactvault.server.domain.errors import IdempotencyKeyInUse, InsufficientCredits, NotFound, PriceChanged
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.precheck import ReasonCode
 from contactvault.server.domain.tasks import MAX_IDS_PER_TASK, Classification, parse_task_id
@@ -30,6 +31,9 @@ from contactvault.server.services import people, quotes, unlocks
 router = APIRouter(prefix="/console", include_in_schema=False)
 CHANNELS = {"email": Channel.EMAIL, "phone": Channel.PHONE}
 WHAT = {Channel.EMAIL: "work email", Channel.PHONE: "phone number"}
+# A submission commits in milliseconds; a double click's second request waits this long for the first one.
+IN_USE_WAIT_SECONDS = 10.0
+IN_USE_RECHECK_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,23 @@ def _review(rt: Runtime, account_id: int, channel: Channel, quote_id: int | None
     return review_url(str(quote.event_id), [str(i) for i in quote.personnel_ids], channel)
 
 
+def _confirm_once(
+    rt: Runtime, account_id: int, channel: Channel, quote_id: int, trace_id: str | None
+) -> quotes.Confirmation:
+    """Confirm the quote; a second click that arrives while the first is still submitting (the quote's key is in
+    use) waits for it and gets its task, instead of an error page."""
+    deadline = time.monotonic() + IN_USE_WAIT_SECONDS
+    while True:
+        try:
+            return quotes.confirm_stored(
+                rt, account_id, channel, quote_id, mappers.submission_reply, call_source="console", trace_id=trace_id
+            )
+        except IdempotencyKeyInUse:
+            if time.monotonic() >= deadline:
+                raise  # the friendly 409 page: the first request is stuck; nothing more was held
+            time.sleep(IN_USE_RECHECK_SECONDS)
+
+
 @router.post("/unlocks")
 def submit(
     request: Request,
@@ -159,15 +180,7 @@ def submit(
         return _review(rt, principal.account_id, ch, parsed)
 
     try:
-        done = quotes.confirm_stored(
-            rt,
-            principal.account_id,
-            ch,
-            parsed,
-            mappers.submission_reply,
-            call_source="console",
-            trace_id=trace_id_of(request) or None,
-        )
+        done = _confirm_once(rt, principal.account_id, ch, parsed, trace_id_of(request) or None)
     except PriceChanged as changed:
         details = changed.details
         return _refused(request, 409, {"kind": "price_changed", "details": details, "review": review()})
