@@ -242,6 +242,9 @@ def test_the_task_page_shows_live_progress_then_per_person_outcomes_and_the_mone
     assert said(html, "[data-testid=held]") == str(view.credits_held) == "45"
     assert said(html, "[data-testid=charged]") == str(view.credits_charged) == "30"
     assert said(html, "[data-testid=released]") == str(view.credits_released) == "15"
+    wrap = soup(html).select_one(".table-wrap")
+    assert wrap is not None
+    assert (wrap["tabindex"], wrap["role"], wrap["aria-label"]) == ("0", "region", "Outcome per person")  # scrollable
     rows = soup(html).select("[data-testid=outcomes] tbody tr")
     assert [r["data-person"] for r in rows] == ["3", "5", "10"]  # the quote's ids, in id order
     three, _, ten = ([" ".join(c.get_text(" ").split()) for c in r.select("th, td")] for r in rows)
