@@ -69,6 +69,7 @@ def test_confirm_shows_the_precheck_breakdown_with_names_and_balances(
     expected = unlocks.precheck(directory, account.id, Channel.EMAIL, "100", ids)
     assert expected.credits == 30
     html = response.text
+    assert said(html, "[data-testid=event-name]") == "Berlin Retail Expo 2026"
     assert said(html, "[data-testid=chargeable-count]") == "2"
     assert said(html, "[data-testid=credits]") == "30"
     assert said(html, "[data-testid=count-free]") == "1"

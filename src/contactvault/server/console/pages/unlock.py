@@ -26,7 +26,7 @@ from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.precheck import ReasonCode
 from contactvault.server.domain.tasks import MAX_IDS_PER_TASK, Classification, parse_task_id
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import people, quotes, unlocks
+from contactvault.server.services import directory, people, quotes, unlocks
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 CHANNELS = {"email": Channel.EMAIL, "phone": Channel.PHONE}
@@ -121,6 +121,7 @@ def confirm(
     if result.classification is None:
         raise NotFound("Event not found.")
     quote = quotes.create(rt, principal.account_id, ch, result)
+    event = directory.get_event(rt, result.event_id).event if result.event_id is not None else None
     c = result.classification
     context: dict[str, Any] = {
         "result": result,
@@ -134,6 +135,7 @@ def confirm(
         "balance_after": result.available_balance - result.credits,
         "back_url": selection_url(event_id, chosen),
         "event_id": event_id,
+        "event_name": event.name if event else None,
     }
     return page(request, "unlock/confirm.html", context, block="confirm")
 
