@@ -243,6 +243,10 @@ def test_the_task_page_shows_live_progress_then_per_person_outcomes_and_the_mone
     assert said(html, "[data-testid=held]") == str(view.credits_held) == "45"
     assert said(html, "[data-testid=charged]") == str(view.credits_charged) == "30"
     assert said(html, "[data-testid=released]") == str(view.credits_released) == "15"
+    export = soup(html).select_one("a[data-testid=export]")
+    assert export is not None
+    assert export["href"] == f"/console/unlocks/{task_id}/export.csv"  # the export page (console history)
+    assert soup(running.text).select_one("a[data-testid=export]") is None  # offered once the task is finished
     wrap = soup(html).select_one(".table-wrap")
     assert wrap is not None
     assert (wrap["tabindex"], wrap["role"], wrap["aria-label"]) == ("0", "region", "Outcome per person")  # scrollable
