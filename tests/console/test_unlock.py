@@ -19,7 +19,7 @@ from contactvault.server.runtime import Runtime
 from contactvault.server.services import idempotency, quotes, unlocks
 from tests.console.conftest import soup, text
 from tests.engine import assert_reconciles, balance, count, drain, submit
-from tests.factories import Account, email_of, make_account
+from tests.factories import Account, email_of, make_account, phone_of
 
 NEW = "/console/unlocks/new"
 HTMX = {"HX-Request": "true"}
@@ -329,3 +329,21 @@ def test_a_second_click_while_the_first_is_still_submitting_waits_for_the_same_t
     assert task_id_of(answers[0]) == first.task_id
     assert count(directory, tables.tasks) == 1
     assert balance(directory, account) == 10_000 - 30
+
+
+def test_a_phone_unlock_is_priced_150_and_its_task_shows_phones(
+    signed_in: TestClient, directory: Runtime, account: Account
+) -> None:
+    html = confirm_page(signed_in, ["3"], channel="phone").text
+    assert said(html, "[data-testid=credits]") == "150"
+    assert said(html, "[data-testid=confirm]") == "Confirm and unlock 1 person for 150 credits"
+    field = soup(html).select_one("form input[name=channel]")
+    assert field is not None
+    assert field["value"] == "phone"
+    response = signed_in.post("/console/unlocks", data={"quote_id": quote_of(html), "channel": "phone"})
+    task_id = task_id_of(response)
+    drain(directory)
+    page = signed_in.get(f"/console/unlocks/{task_id}").text
+    assert said(page, "h1") == "Phone unlock"
+    assert said(page, "[data-testid=value]") == phone_of(3)
+    assert balance(directory, account) == 10_000 - 150
