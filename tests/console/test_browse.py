@@ -6,9 +6,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
-from contactvault.server.db.tables import events
+from contactvault.server.db.tables import events, personnel
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import unlocks
@@ -78,7 +78,7 @@ def test_an_htmx_search_answers_only_the_results_block(signed_in: TestClient) ->
 
 
 def test_the_search_form_works_with_and_without_javascript(signed_in: TestClient) -> None:
-    form = soup(signed_in.get("/console/events").text).select_one("form[role=search]")
+    form = soup(signed_in.get("/console/events").text).select_one("form#event-search")
     assert form is not None
     assert (form["method"], form["action"]) == ("get", "/console/events")  # a plain GET without htmx
     assert form["hx-get"] == "/console/events"
@@ -92,7 +92,7 @@ def test_going_back_after_an_htmx_search_gets_the_whole_page(signed_in: TestClie
     restore = {**HX, "HX-History-Restore-Request": "true"}
     response = signed_in.get("/console/events", params={"q": "berlin"}, headers=restore)
     assert "<html" in response.text
-    assert soup(response.text).select_one("form[role=search] input[name=q]")["value"] == "berlin"  # type: ignore[index]
+    assert soup(response.text).select_one("form#event-search input[name=q]")["value"] == "berlin"  # type: ignore[index]
 
 
 def test_no_matching_event_says_what_to_do_next(signed_in: TestClient) -> None:
@@ -256,7 +256,7 @@ def test_the_bar_updates_on_every_change_and_sends_the_selection_to_the_confirm_
     form = soup(signed_in.get(PEOPLE, params={"selected": "5"}).text).select_one("form#people-form")
     assert form is not None
     assert form["hx-get"] == f"/console/events/{BIG_EVENT}/estimate"
-    assert (form["hx-trigger"], form["hx-target"], form["hx-swap"]) == ("change", "#estimate", "outerHTML")
+    assert (form["hx-trigger"], form["hx-target"], form["hx-swap"]) == ("change delay:150ms", "#estimate", "outerHTML")
     review = form.select_one("#estimate button[data-testid=review]")
     assert review is not None
     assert not review.has_attr("disabled")
@@ -356,6 +356,14 @@ def test_a_person_shows_their_facts_and_a_safe_linkedin_link(signed_in: TestClie
     assert link is not None
     assert link["rel"] == ["noopener", "noreferrer"]
     assert "Locked" in said(response.text, "[data-testid=email]")
+
+
+def test_a_linkedin_address_that_is_not_a_web_address_is_not_a_link(signed_in: TestClient, directory: Runtime) -> None:
+    with directory.db.write() as conn:
+        conn.execute(update(personnel).where(personnel.c.id == 5).values(linkedin_url="javascript:alert(1)"))
+    response = signed_in.get("/console/people/5")
+    assert response.status_code == 200
+    assert "javascript:" not in response.text
 
 
 def test_a_person_shows_the_email_only_to_the_account_that_unlocked_it(
