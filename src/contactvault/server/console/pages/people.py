@@ -19,6 +19,7 @@ from contactvault.server.console.query_input import Checked, path_id, query_url
 from contactvault.server.console.render import is_htmx, page
 from contactvault.server.console.selection import MAX_SELECTION, estimate
 from contactvault.server.domain.errors import NotFound
+from contactvault.server.runtime import Runtime
 from contactvault.server.services import directory
 from contactvault.server.services.console_sessions import Principal
 from contactvault.server.services.directory import PeopleFilters
@@ -84,7 +85,7 @@ def read_people_search(request: Request, event_id: int) -> tuple[PeopleSearch, d
     return search, check.errors
 
 
-def _select_all(rt: RuntimeDep, principal: Principal, search: PeopleSearch) -> tuple[list[int] | None, str | None]:
+def _select_all(rt: Runtime, principal: Principal, search: PeopleSearch) -> tuple[list[int] | None, str | None]:
     """The selection plus every matching person, or a message saying why not (over the limit)."""
     matching = directory.matching_ids(rt, principal.account_id, search.event_id, search.filters, limit=MAX_SELECTION)
     if matching.total > MAX_SELECTION:
