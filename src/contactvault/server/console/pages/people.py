@@ -2,7 +2,7 @@
 
 The whole people page is ONE ``<form method="get">``: its filters, its row checkboxes (``selected``), hidden
 inputs for the selected people on other pages, and its pagination buttons (``page``), so the selection travels
-in the URL. "Review and unlock" submits the same form to ``/console/unlocks/new`` (``event_id`` + ``selected``).
+in the URL. "Review and unlock" submits the same form to ``/console/unlocks/new`` (its own ``event_id`` + ``selected``).
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ def selection_estimate(request: Request, rt: RuntimeDep, principal: SignedIn, ev
         return RedirectResponse(f"/console/events/{event.event_id}/people" + (f"?{query}" if query else ""), 303)
     search, errors = read_people_search(request, event.event_id)
     context = {
+        "event": event,
         "estimate": estimate(rt, principal.account_id, event.event_id, search.selected),
         "max_selection": MAX_SELECTION,
     }
