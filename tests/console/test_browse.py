@@ -299,6 +299,9 @@ def test_a_malformed_selection_or_filter_is_named_and_changes_nothing(signed_in:
     assert "Selected people: every value must be a person's id" in alert
     assert "Title or name: use at most 200 characters." in alert
     assert "drop table" not in response.text
+    bar = signed_in.get(f"/console/events/{BIG_EVENT}/estimate", params={"selected": ["1", "x"]}, headers=HX)
+    assert bar.status_code == 422
+    assert "Selected people: every value must be a person's id" in said(bar.text, "#estimate")
 
 
 def test_hide_already_unlocked_removes_them_and_the_pages_still_add_up(

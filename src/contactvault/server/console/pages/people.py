@@ -113,7 +113,7 @@ def event_people(request: Request, rt: RuntimeDep, principal: SignedIn, event_id
         if chosen is not None:  # a clean URL holding the new selection: reload and Back show the same
             return RedirectResponse(search.url(selected=chosen), status_code=303)
     context: dict[str, object] = {"event": event, "search": search, "errors": errors, "notice": notice}
-    context["max_selection"] = MAX_SELECTION
+    context.update(max_selection=MAX_SELECTION, selection_error=errors.get("selected"))
     if errors:
         context.update(found=None, hidden=[], estimate=estimate(rt, principal.account_id, event.event_id, []))
         return page(request, "people/list.html", context, status_code=422)
@@ -150,6 +150,7 @@ def selection_estimate(request: Request, rt: RuntimeDep, principal: SignedIn, ev
         "event": event,
         "estimate": estimate(rt, principal.account_id, event.event_id, search.selected),
         "max_selection": MAX_SELECTION,
+        "selection_error": errors.get("selected"),
     }
     return page(request, "people/list.html", context, block="estimate", status_code=422 if errors else 200)
 
