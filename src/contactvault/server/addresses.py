@@ -76,6 +76,11 @@ def canonical_phone(raw: str, default_region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_international(raw: str) -> bool:
+    """Whether a phone number is written with its country code (``+`` or the ``00`` call prefix)."""
+    return raw.strip().startswith(("+", "00"))
+
+
 def canonical(kind: str, raw: str, default_region: str | None = None) -> str:
     """``canonical_email`` or ``canonical_phone`` by kind ("email" or "phone")."""
     if kind == "email":

@@ -188,13 +188,33 @@ def import_(
         emit(import_files(rt, files))
 
 
+@app.command("backfill-hashes")
+def backfill_hashes(db: DbOption = None) -> None:
+    """Compute the canonical hash of vault values stored before canonical forms (run after migrate; idempotent)."""
+    from contactvault.server.services.canonical_hashes import backfill_canonical_hashes
+
+    rt = runtime(db)
+    with domain_errors():
+        report = backfill_canonical_hashes(rt)
+    emit(
+        {
+            "scanned": report.scanned,
+            "hashed": report.hashed,
+            "unreadable": report.unreadable,
+            "optOutsCarried": report.opt_outs_carried,
+        }
+    )
+
+
 def _suppression_target(email: str | None, person: str | None) -> tuple[str, str]:
     if (email is None) == (person is None):
         fail("give exactly one of --email or --person", EXIT_USAGE)
     if person is not None and not person.isdigit():
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
     if email is not None:
-        return "email", security.checked_address("email", email)
+        security.checked_address("email", email)  # a usage error that never quotes it
+        # As typed: the service lists its canonical form and also matches the legacy form of what was typed.
+        return "email", email.strip()
     return "person", person  # type: ignore[return-value]
 
 
