@@ -4,6 +4,7 @@ suppression gate, after an import and after the backfill; and a new opt-out bloc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from contactvault.server.db import suppressions as listed
 from contactvault.server.db.tables import contact_points, suppressions
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
+from contactvault.server.services import erasure
 from contactvault.server.services import suppressions as opt_outs
 from contactvault.server.services.canonical_hashes import backfill_canonical_hashes
 from contactvault.server.services.importer import import_files
@@ -180,3 +182,33 @@ def test_the_backfill_hashes_old_values_once_and_carries_old_opt_outs_over(
     item = unlock(directory, account, NO_PHONE, Channel.PHONE, [VaultResolver(directory.db), finder])
     assert finder.found == [NO_PHONE]
     assert (item["status"], item["errorCode"]) == ("failed", "INELIGIBLE")
+
+
+def test_a_value_revealed_in_the_old_form_is_hidden_by_a_new_opt_out(directory: Runtime, account: Account) -> None:
+    store_old_vault_value(directory, PERSON, "phone", WRITTEN_PHONE)
+    body = submit(directory, account, [PERSON], channel=Channel.PHONE)
+    drain(directory, [VaultResolver(directory.db)])
+    before = task(directory, account, str(body["task_id"]), Channel.PHONE)["items"][0]
+    assert before["phone"] == "+4402079460958"
+
+    opt_outs.suppress(directory, "phone", "+44 20 7946 0958")
+
+    after = task(directory, account, str(body["task_id"]), Channel.PHONE)["items"][0]
+    assert after["status"] == "unlocked"  # delivered and paid for; the value is no longer shown
+    assert after.get("phone") is None
+
+
+def test_erasure_by_address_finds_the_vault_value_in_either_form(directory: Runtime, tmp_path: Path) -> None:
+    lines = [
+        {"type": "contact_point", "personnel_id": str(PERSON), "channel": "email", "value": "Ann@Bücher.example"},
+        {
+            "type": "contact_point",
+            "personnel_id": str(NO_PHONE),
+            "channel": "email",
+            "value": "bo@xn--bcher-kva.example",
+        },
+    ]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    import_files(directory, [tmp_path / "e.jsonl"])
+    assert erasure.erase_address(directory, "email", "ann@xn--bcher-kva.example").person_ids == [str(PERSON)]
+    assert erasure.erase_address(directory, "email", "Bo@bücher.example").person_ids == [str(NO_PHONE)]
