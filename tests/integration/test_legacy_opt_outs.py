@@ -18,7 +18,9 @@ from contactvault.server.runtime import Runtime
 from contactvault.server.services import erasure
 from contactvault.server.services import suppressions as opt_outs
 from contactvault.server.services.canonical_hashes import backfill_canonical_hashes
+from contactvault.server.services.directory import PageRequest
 from contactvault.server.services.importer import import_files
+from contactvault.server.services.unlocked_contacts import list_erased, list_unlocked
 from contactvault.server.worker.resolvers.base import NOT_FOUND, Lookup, Outcome, Resolution, Resolver
 from contactvault.server.worker.resolvers.vault import VaultResolver
 from tests.engine import balance, drain, submit, task
@@ -196,6 +198,12 @@ def test_a_value_revealed_in_the_old_form_is_hidden_by_a_new_opt_out(directory: 
     after = task(directory, account, str(body["task_id"]), Channel.PHONE)["items"][0]
     assert after["status"] == "unlocked"  # delivered and paid for; the value is no longer shown
     assert after.get("phone") is None
+    # The account's list of unlocked contacts hides it too, and its list of removals says why.
+    page = PageRequest(1, 50)
+    listed = {(v.personnel_id, v.channel): v.value for v in list_unlocked(directory, account.id, page, None).items}
+    assert listed == {(PERSON, "phone"): None}
+    removed = [(v.personnel_id, v.reason.name, v.channel) for v in list_erased(directory, account.id, page, None).items]
+    assert removed == [(PERSON, "OPTED_OUT", "phone")]
 
 
 def test_erasure_by_address_finds_the_vault_value_in_either_form(directory: Runtime, tmp_path: Path) -> None:
