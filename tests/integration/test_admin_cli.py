@@ -86,6 +86,9 @@ def test_the_secret_is_stored_only_as_a_hash(db: str, tmp_path: Path) -> None:
         (("admin", "suppress", "--email", "bogus"), "--email is not a valid email address"),
         (("admin", "unsuppress", "--email", "a b@example.com"), "--email is not a valid email address"),
         (("admin", "suppress", "--email", "ann..smith@example.com"), "--email is not a valid email address"),
+        (("admin", "suppress", "--phone", "01 23 45 67 89"), "--phone is not a valid phone number"),
+        (("admin", "suppress", "--phone", "+1 555 0100"), "--phone is not a valid phone number"),
+        (("admin", "suppress", "--phone", "+1 555 0100", "--person", "1"), "exactly one of"),
         (("admin", "erase", "--email", "bogus"), "--email is not a valid email address"),
         (("admin", "erase", "--phone", "12ab"), "--phone is not a valid phone number"),
     ],
@@ -110,6 +113,13 @@ def test_suppress_and_unsuppress(db: str) -> None:
     assert run("admin", "suppress", "--email", "JANE@example.com", "--db", db)[1]["added"] is False
     assert run("admin", "unsuppress", "--email", "jane@example.com", "--db", db)[1]["removed"] is True
     assert run("admin", "unsuppress", "--email", "jane@example.com", "--db", db)[1]["removed"] is False
+
+
+def test_suppress_and_unsuppress_a_phone_in_any_writing(db: str) -> None:
+    code, out, _ = run("admin", "suppress", "--phone", "+44 (0)20 7946 0958", "--db", db)
+    assert (code, out) == (0, {"kind": "phone", "suppressed": True, "added": True})
+    assert run("admin", "suppress", "--phone", "0044 20 7946 0958", "--db", db)[1]["added"] is False
+    assert run("admin", "unsuppress", "--phone", "+442079460958", "--db", db)[1]["removed"] is True
 
 
 def test_a_bad_address_is_never_put_on_the_list(db: str, tmp_path: Path) -> None:

@@ -206,28 +206,31 @@ def backfill_hashes(db: DbOption = None) -> None:
     )
 
 
-def _suppression_target(email: str | None, person: str | None) -> tuple[str, str]:
-    if (email is None) == (person is None):
-        fail("give exactly one of --email or --person", EXIT_USAGE)
-    if person is not None and not person.isdigit():
-        fail("--person must be a personnel id (digits)", EXIT_USAGE)
-    if email is not None:
-        security.checked_address("email", email)  # a usage error that never quotes it
-        # As typed: the service lists its canonical form and also matches the legacy form of what was typed.
-        return "email", email.strip()
-    return "person", person  # type: ignore[return-value]
+def _suppression_target(email: str | None, phone: str | None, person: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("email", email), ("phone", phone), ("person", person)) if v is not None]
+    if len(given) != 1:
+        fail("give exactly one of --email, --phone or --person", EXIT_USAGE)
+    kind, value = given[0]
+    if kind == "person":
+        if not value.isdigit():
+            fail("--person must be a personnel id (digits)", EXIT_USAGE)
+        return kind, value
+    security.checked_address(kind, value)  # a usage error that never quotes it
+    # As typed: the service lists its canonical form and also matches the legacy form of what was typed.
+    return kind, value.strip()
 
 
 EmailOpt = Annotated[str | None, typer.Option(help="An email address.")]
+PhoneOpt = Annotated[str | None, typer.Option(help="A phone number with its country code (+33 1 23 45 67 89).")]
 PersonOpt = Annotated[str | None, typer.Option(help="A personnel id.")]
 
 
 @app.command()
-def suppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
+def suppress(email: EmailOpt = None, phone: PhoneOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
     """Put an address or a person on the opt-out list: never revealed, never charged."""
     from contactvault.server.services import suppressions
 
-    kind, value = _suppression_target(email, person)
+    kind, value = _suppression_target(email, phone, person)
     rt = runtime(db)
     with domain_errors():
         added = suppressions.suppress(rt, kind, value)
@@ -235,11 +238,11 @@ def suppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = No
 
 
 @app.command()
-def unsuppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
+def unsuppress(email: EmailOpt = None, phone: PhoneOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
     """Take an address or a person off the opt-out list."""
     from contactvault.server.services import suppressions
 
-    kind, value = _suppression_target(email, person)
+    kind, value = _suppression_target(email, phone, person)
     rt = runtime(db)
     with domain_errors():
         removed = suppressions.unsuppress(rt, kind, value)
