@@ -175,3 +175,22 @@ def test_a_value_that_cannot_be_read_names_line_and_field_never_the_value(
     with runtime.db.read() as conn:  # nothing was written
         for table in (companies, personnel, contact_points):
             assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
+
+
+def test_one_address_written_two_ways_in_two_files_is_one_record(runtime: Runtime, tmp_path: Path) -> None:
+    first = write_jsonl(tmp_path / "a.jsonl", [person(1), point(1, "email", "Ann.Smith@Example.com")])
+    second = write_jsonl(
+        tmp_path / "b.jsonl", [point(1, "email", " ann.smith@EXAMPLE.COM"), point(1, "phone", "+33 1 23 45 67 89")]
+    )
+    third = write_jsonl(tmp_path / "c.jsonl", [point(1, "phone", "+33123456789")])
+    summary = import_files(runtime, [first, second, third])
+    assert (summary.contact_point.inserted, summary.records) == (2, 5)
+    assert stored_values(runtime)[(1, "email")][0] == "ann.smith@example.com"
+
+
+def test_two_different_addresses_for_one_person_still_contradict(runtime: Runtime, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "d.jsonl", [person(1), point(1, "email", "ann@example.com"), point(1, "email", "ann2@example.com")]
+    )
+    with pytest.raises(ImportValidationError, match=r"line 3, field 'channel': contradicts the contact_point"):
+        import_files(runtime, [path])

@@ -194,10 +194,22 @@ def _read_line(batch: _Batch, problems: _Problems, origin: _Origin, raw: bytes) 
     if key in slot:
         earlier, first = slot[key]
         # The same record twice (overlapping files) is harmless; two versions of one record are ambiguous.
-        if earlier != record:
+        if _comparable(earlier) != _comparable(record):
             problems.add(origin, name, f"contradicts the {record.type} at {first.file} line {first.line}")
         return
     slot[key] = (record, origin)
+
+
+def _comparable(record: Any) -> Any:
+    """A record as it is compared with another version of itself: a contact value in its canonical form (a national
+    phone number, whose country is not known yet, in its legacy form)."""
+    if not isinstance(record, ContactPointRecord):
+        return record
+    try:
+        value = canonical(record.channel, record.value)
+    except AddressError:
+        value = legacy_form(record.channel, record.value)
+    return record.model_copy(update={"value": value})
 
 
 def _field_of(error: Any) -> str | None:
