@@ -147,9 +147,16 @@ def test_a_new_opt_out_blocks_a_value_stored_the_old_way(directory: Runtime, acc
     assert balance(directory, account) == 10_000
 
 
-def test_suppressing_again_sees_the_old_entry_and_unsuppressing_removes_it(directory: Runtime) -> None:
+def test_suppressing_again_sees_the_old_entry_and_unsuppressing_removes_it(
+    directory: Runtime, account: Account
+) -> None:
     record_old_opt_out(directory, "phone", WRITTEN_PHONE)
     assert opt_outs.suppress(directory, "phone", "+44 (0) 20 7946 0958") is False  # already listed, the old way
+    with directory.db.read() as conn:  # ... and now in E.164 too, so a resolver's find in that form is blocked
+        assert len(conn.execute(select(suppressions.c.id)).all()) == 2
+    finder = FindsThese(directory, {NO_PHONE: CANONICAL_PHONE})
+    item = unlock(directory, account, NO_PHONE, Channel.PHONE, [VaultResolver(directory.db), finder])
+    assert (item["status"], item["errorCode"]) == ("failed", "INELIGIBLE")
     assert opt_outs.unsuppress(directory, "phone", WRITTEN_PHONE) is True
     with directory.db.read() as conn:
         assert conn.execute(select(suppressions.c.id)).all() == []

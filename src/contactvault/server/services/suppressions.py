@@ -110,14 +110,17 @@ def suppress(rt: Runtime, kind: str, value: str) -> bool:
     try:
         with rt.db.write() as conn:
             locks.suppression_gate(conn, exclusive=True)  # ordered against every worker's record step
-            if any(k == kind for k, _ in stored.present(conn, listed)):
-                return False  # listed already, maybe under its legacy hash (recorded before canonical forms)
+            before = {d for k, d in stored.present(conn, listed) if k == kind}
+            if digest in before:
+                return False
+            # Listed only under its legacy hash (recorded before canonical forms): the canonical entry is added, so
+            # the value blocks in the form a resolver finds it, and the answer is still "already there".
             stored.add(conn, kind, digest, now)
             bump_tasks_showing(conn, people + _revealed_since(conn, rt, kind, digest, scanned_to))
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=kind)], now)
     except AlreadyExists:
         return False
-    return True
+    return not before
 
 
 def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
@@ -203,21 +206,25 @@ def suppressed_hashes(conn: Transaction, hashes: Sequence[bytes]) -> set[bytes]:
 def carry_over_opt_outs(rt: Runtime, hashes: Sequence[tuple[str, bytes, bytes]]) -> int:
     """For each (kind, legacy hash, canonical hash) of a value the vault holds: when the legacy hash is listed (an
     opt-out recorded before canonical forms), list the canonical hash too, so that the value blocks in the form any
-    resolver finds it. Returns how many entries were added (none when run again)."""
-    pairs = [(kind, bytes(legacy), bytes(canon)) for kind, legacy, canon in hashes if legacy != canon]
-    if not pairs:
-        return 0
-    with rt.db.read() as conn:
-        if not stored.any_listed(conn):
-            return 0
+    resolver finds it. Returns how many entries were added (none when run again). Only a batch with something to
+    add takes a write (and the suppression gate, first)."""
+    pairs = sorted({(kind, bytes(legacy), bytes(canon)) for kind, legacy, canon in hashes if legacy != canon})
     added = 0
-    now = rt.clock.now()
     for start in range(0, len(pairs), SCAN_BATCH):
         chunk = pairs[start : start + SCAN_BATCH]
+        wanted = [h for _, legacy, canon in chunk for h in (legacy, canon)]
+        with rt.db.read() as conn:
+            if not stored.any_listed(conn):
+                return added
+            if not _to_carry(stored.present(conn, wanted), chunk):
+                continue
         with rt.db.write() as conn:
             locks.suppression_gate(conn, exclusive=True)
-            listed = stored.present(conn, [h for _, legacy, canon in chunk for h in (legacy, canon)])
-            new = sorted({(k, c) for k, legacy, c in chunk if (k, legacy) in listed and (k, c) not in listed})
-            stored.add_many(conn, new, now)
+            new = _to_carry(stored.present(conn, wanted), chunk)
+            stored.add_many(conn, new, rt.clock.now())
         added += len(new)
     return added
+
+
+def _to_carry(listed: set[tuple[str, bytes]], pairs: Sequence[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes]]:
+    return sorted({(k, canon) for k, legacy, canon in pairs if (k, legacy) in listed and (k, canon) not in listed})
