@@ -40,15 +40,20 @@ def test_harmless_text_is_left_alone(text: str) -> None:
 @pytest.mark.parametrize("phone", ["+4930123456", "+1 (555) 010-0199", "+44 20 7946 0958"])
 def test_a_phone_number_keeps_its_plus_and_is_quoted(phone: str) -> None:
     assert is_phone_number(phone)
-    assert safe_text(phone) == phone
-    line = csv_export.encode([[7, phone]])
+    assert safe_text(phone, phone_column=True) == phone
+    line = csv_export.encode([[7, csv_export.PhoneNumber(phone)]])
     assert line == f'7,"{phone}"\r\n'
     assert _rows(line) == [["7", phone]]
 
 
 @pytest.mark.parametrize("text", ["+", "+1+1", "+1;cmd", "+SUM(1)", "+1\n=2", "+٣٣"])
 def test_a_plus_that_is_not_a_phone_number_is_guarded(text: str) -> None:
-    assert safe_text(text) == "'" + text
+    assert safe_text(text, phone_column=True) == "'" + text
+    assert csv_export.encode([[csv_export.PhoneNumber(text)]]) == f'"\'{text}"\r\n'
+
+
+def test_a_phone_number_outside_a_phone_column_is_guarded() -> None:
+    assert csv_export.encode([["+49 30 1234"]]) == '"\'+49 30 1234"\r\n'
 
 
 def test_names_with_commas_quotes_and_newlines_round_trip() -> None:

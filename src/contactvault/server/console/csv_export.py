@@ -21,6 +21,14 @@ from contactvault.server.services.unlocked_contacts import UnlockedView
 from contactvault.server.services.unlocks import ItemView, TaskView
 
 BOM = "\ufeff"
+
+
+class PhoneNumber(str):
+    """A phone column's value: a real phone number there keeps its leading ``+`` (quoted, not prefixed)."""
+
+    __slots__ = ()
+
+
 Cell = str | int | None
 
 # Why an item failed, in words a spreadsheet reader understands (an unknown code is written as it is).
@@ -66,7 +74,7 @@ def cell(value: Cell) -> Cell:
     if value is None:
         return ""
     if isinstance(value, str):
-        return safe_text(value)
+        return safe_text(value, phone_column=isinstance(value, PhoneNumber))
     return value
 
 
@@ -89,6 +97,13 @@ def outcome(item: ItemView) -> str:
     return "in_progress"
 
 
+def _contact(channel: str, value: str | None) -> str | None:
+    """A revealed value as its cell (a phone number marked as one)."""
+    if value is None or channel != Channel.PHONE:
+        return value
+    return PhoneNumber(value)
+
+
 def _card_cells(card: PersonCard | None) -> list[Cell]:
     if card is None:
         return [None, None, None]
@@ -105,7 +120,7 @@ def task_rows(view: TaskView, cards: Mapping[int, PersonCard]) -> list[list[Cell
                 item.personnel_id,
                 *_card_cells(cards.get(item.personnel_id)),
                 outcome(item),
-                item.value,
+                _contact(view.channel, item.value),
                 check.status if check else None,
                 check.score if check else None,
                 item.credits_charged,
@@ -128,7 +143,7 @@ def unlocked_rows(items: Iterable[UnlockedView], cards: Mapping[int, PersonCard]
                 item.personnel_id,
                 *_card_cells(cards.get(item.personnel_id)),
                 item.channel,
-                item.value,
+                _contact(item.channel, item.value),
                 check.status if check else None,
                 check.score if check else None,
                 _utc(item.unlocked_at),
