@@ -92,7 +92,7 @@ def test_htmx_gets_only_the_results_with_focus_and_announcement(
     assert page.select_one("h1") is None
     assert page.select_one("section#history-results") is not None
     assert page.select_one("h2[data-focus-after-swap][tabindex='-1']") is not None
-    assert page.select_one("[data-announce='1 unlocks shown']") is not None
+    assert page.select_one("[data-announce='1 unlock shown']") is not None
     assert _listed(response.text) == [task]
 
 
