@@ -191,3 +191,4 @@ def test_everything_unlocked_is_exported_through_several_service_pages(
         (pid, "email", email_of(pid)) for pid in (4, 5)
     ]
     assert all(r[1].startswith("Person ") for r in rows)
+    assert f'"phone","{phone_of(3)}"' in response.text  # the phone column keeps its +, quoted
