@@ -44,6 +44,17 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The console's browser tests with a screenshot of every step, at desktop (1280x800) and phone (390x844) width, for a
+# person to review: PNGs under artifacts/screenshots/<flow>/ (not committed, not compared), listed at the end.
+SCREENSHOT_SIZES := 1280x800 390x844
+screenshots: $(STAMP)
+	rm -rf artifacts/screenshots
+	for size in $(SCREENSHOT_SIZES); do \
+		CONTACTVAULT_SCREENSHOTS=1 CONTACTVAULT_VIEWPORT=$$size $(BIN)/python -m pytest tests/browser -q -p no:cacheprovider \
+			|| exit 1; \
+	done
+	@find artifacts/screenshots -name '*.png' | sort
+
 # Re-fetch the console's pinned browser files from npm (console/assets/package.json) into static/vendor/ and
 # rewrite SHA256SUMS. Only for upgrading them: the copies are committed, so run and test never need Node.
 CONSOLE := src/contactvault/server/console
@@ -59,4 +70,4 @@ vendor:
 	rm -rf .vendor-tmp
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov artifacts test-results

@@ -63,3 +63,25 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Revealed values older than this many days are purged by `admin purge-retention`; 0 keeps them forever.
     unlock_retention_days: int = Field(default=0, ge=0)
+
+    # Mail verification (docs/verification.md). DNS goes only to these nameservers ("host[:port]", comma
+    # separated), never to the system resolver; empty = no DNS verification.
+    mail_dns_servers: str = ""
+    mail_dns_timeout_seconds: float = Field(default=5.0, gt=0)
+    # MX targets must be global addresses; loopback (127.0.0.0/8) is allowed only for tests and the demo's world.
+    mail_allow_loopback: bool = False
+    # SMTP RCPT probing is off until the operator names the HELO host and a real MAIL FROM and confirms port 25.
+    smtp_probe: bool = False
+    smtp_helo: str = ""
+    smtp_mail_from: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    # A whole probe session (connect to QUIT, every MX tried) ends by this deadline: a tarpit cannot hold a worker.
+    smtp_session_seconds: float = Field(default=20.0, gt=0)
+    smtp_max_candidates: int = Field(default=3, ge=1, le=10)
+    smtp_catch_all_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # Per mail provider (the MX's registrable domain): sessions at once, seconds between session starts, and a
+    # budget of sessions per window.
+    smtp_provider_concurrency: int = Field(default=1, ge=1, le=100)
+    smtp_provider_gap_seconds: float = Field(default=2.0, ge=0)
+    smtp_provider_budget: int = Field(default=100, ge=1)
+    smtp_provider_window_seconds: float = Field(default=3600.0, gt=0)

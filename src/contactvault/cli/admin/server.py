@@ -159,7 +159,8 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
         print("Empty database: seeding a demo directory (about 5,000 people)...", flush=True)
         account_id, key = seed_demo(rt)
         print(f"\nDemo account {account_id} with 10,000 credits.\nAPI key (shown once): {key}\n")
-        print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance\n')
+        print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance')
+        print(f"Or open the console in a browser: {base}/console (sign in with the key above)\n")
     else:
         hint = f"--account {found.first_account_id}" if found.first_account_id is not None else "--account <id>"
         print(
@@ -167,6 +168,6 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
             f"  .venv/bin/contactvault admin key create {hint} --db {settings.database_url}\n"
         )
     rt.db.dispose()
-    print(f"Serving on {base} (API docs at {base}/docs). Ctrl-C to stop.", flush=True)
+    print(f"Serving on {base} (console at {base}/console, API docs at {base}/docs). Ctrl-C to stop.", flush=True)
     sys.stdout.flush()
     _serve(settings, sock, run_worker=True)
