@@ -45,6 +45,9 @@ def test_history_lists_the_accounts_tasks_only_newest_first(
     assert "Berlin Retail Expo 2026" in row
     cells = [td.get_text(" ", strip=True) for td in soup(response.text).select(f"tr[data-task-id='{first}'] td")]
     assert cells[3:8] == ["3", "2", "1", "30", "Finished, 1 failed"]
+    region = soup(response.text).select_one("div.table-wrap[role=region][tabindex='0']")  # scrolls by keyboard too
+    assert region is not None
+    assert region["aria-label"] == "Unlocks, newest first (page 1 of 1)"
     links = [a["href"] for a in soup(response.text).select(f"tr[data-task-id='{first}'] a")]
     assert links == [f"/console/unlocks/{first}", f"/console/unlocks/{first}/export.csv"]
 
