@@ -108,6 +108,20 @@ def test_an_account_without_unlocks_is_told_what_to_do_next(signed_in: TestClien
     assert "No unlocks yet" in text(signed_in.get("/console").text, "[data-testid=recent-unlocks]")
 
 
+def test_a_page_past_the_end_links_back_instead_of_saying_there_is_nothing(
+    signed_in: TestClient, directory: Runtime, clock: FakeClock, account: Account
+) -> None:
+    _task(directory, clock, account, [1])
+
+    response = signed_in.get("/console/unlocks?status=all&page=3")
+
+    assert response.status_code == 200
+    empty = text(response.text, "[data-testid=history-empty]")
+    assert "not unlocked anyone" not in empty
+    assert "past the last page" in empty
+    assert soup(response.text).select_one("[data-testid=history-empty] a[href='/console/unlocks']") is not None
+
+
 def test_an_unknown_status_filter_is_refused_naming_the_field(signed_in: TestClient) -> None:
     response = signed_in.get("/console/unlocks?status=everything")
 
