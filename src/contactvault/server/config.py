@@ -63,3 +63,6 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Revealed values older than this many days are purged by `admin purge-retention`; 0 keeps them forever.
     unlock_retention_days: int = Field(default=0, ge=0)
+    # External providers asked after the vault (docs/resolution.md, "Providers"): a JSON or TOML file. Unset (the
+    # default), the worker asks none and nothing leaves the process.
+    providers_file: Path | None = None

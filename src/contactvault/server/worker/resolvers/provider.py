@@ -35,6 +35,7 @@ from contactvault.server.domain.providers import (
     retry_after_seconds,
 )
 from contactvault.server.domain.scoring import delivery
+from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import normal_value
 from contactvault.server.worker.resolvers.base import (
     INELIGIBLE,
@@ -45,7 +46,7 @@ from contactvault.server.worker.resolvers.base import (
     Resolution,
     Resolver,
 )
-from contactvault.server.worker.resolvers.provider_config import Provider
+from contactvault.server.worker.resolvers.provider_config import Provider, load_providers
 
 log = logging.getLogger("contactvault.worker.provider")
 
@@ -266,3 +267,17 @@ class ProviderResolver(Resolver):
             verdict.score,
             self.clock.now(),
         )
+
+
+def configured_providers(rt: Runtime) -> list[ProviderResolver]:
+    """The resolvers of ``CONTACTVAULT_PROVIDERS_FILE``, in its order (none when unset). Each lookup must end
+    within half the worker's lease, so that the batch is recorded while the lease is still ours."""
+    path = rt.settings.providers_file
+    if path is None:
+        return []
+    deadline = rt.settings.worker_lease_seconds / 2
+    people = StoredPeople(rt.db)
+    return [
+        ProviderResolver(provider, people, rt.cipher, rt.clock, deadline_seconds=deadline)
+        for provider in load_providers(path)
+    ]
