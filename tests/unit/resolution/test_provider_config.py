@@ -129,3 +129,14 @@ def test_an_unreadable_or_malformed_file_is_one_clear_error(tmp_path: Path) -> N
     assert "sk_live" not in str(raised.value)
     with pytest.raises(ProviderConfigError, match="cannot be read"):
         load_providers(tmp_path / "absent.toml", ENV)
+
+
+def test_the_documented_example_is_a_valid_file(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "resolution.md").read_text()
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "providers.toml"
+    path.write_text(example)
+    (provider,) = load_providers(path, {"ACME_FINDER_KEY": "k"})
+    assert provider.config.name == "acme-finder"
+    assert provider.config.budget is not None
+    assert provider.config.mapping().status_map["webmail"] is VerificationStatus.INVALID
