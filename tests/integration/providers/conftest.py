@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -48,6 +49,28 @@ def provider_document(base_url: str, **overrides: Any) -> dict[str, Any]:
     }
     provider.update(copy.deepcopy(overrides))
     return {"providers": [provider]}
+
+
+# A hung socket fails its test instead of the run (pytest-timeout is not a dependency).
+TEST_DEADLINE_SECONDS = 60
+
+
+class DeadlineExceeded(BaseException):
+    """Raised in the test's thread when it outlives its deadline (a BaseException: no resolver may swallow it)."""
+
+
+@pytest.fixture(autouse=True)
+def _deadline() -> Iterator[None]:
+    def expire(signum: int, frame: object) -> None:
+        raise DeadlineExceeded(f"the test ran longer than {TEST_DEADLINE_SECONDS} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, TEST_DEADLINE_SECONDS)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)
