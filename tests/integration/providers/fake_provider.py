@@ -48,6 +48,8 @@ class FakeProvider:
         self.replies: deque[Reply] = deque()
         self.default = Reply(404, {"data": None})
         self.seen: list[Seen] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests it held at once (from arrival to its answer)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -84,7 +86,13 @@ class FakeProvider:
     def _next(self, seen: Seen) -> Reply:
         with self._lock:
             self.seen.append(seen)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
             return self.replies.popleft() if self.replies else self.default
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -100,7 +108,10 @@ class FakeProvider:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 reply = fake._next(Seen(self.command, parts.path, parse_qs(parts.query), dict(self.headers), body))
-                if reply.delay and fake._stopping.wait(reply.delay):
+                stopping = bool(reply.delay) and fake._stopping.wait(reply.delay)
+                # Done before the answer leaves: the client cannot send its next request before this point.
+                fake._done()
+                if stopping:
                     return
                 payload = b"" if reply.body is None else json.dumps(reply.body).encode()
                 try:

@@ -211,3 +211,12 @@ def test_the_key_and_the_person_never_reach_a_log_or_an_error(
     everything = "\n".join(f"{r.getMessage()} {r.__dict__!r}" for r in caplog.records)
     for secret in (KEY, "Person 10 Example", "first=Person", "p10@northwind.test"):
         assert secret not in everything
+
+
+def test_a_batch_keeps_to_the_providers_concurrency(fake_provider: FakeProvider, make_resolver) -> None:
+    fake_provider.default = Reply(200, found("someone@northwind.test").body, delay=0.1)
+    resolver = make_resolver(concurrency=2)
+    lookups = [Lookup(pid, pid, "email") for pid in range(10, 70, 10)]
+    answers = asyncio.run(resolver.resolve_many(lookups, 64))
+    assert [a.outcome for a in answers.values()] == [Outcome.FOUND] * 6
+    assert (fake_provider.calls, fake_provider.most_in_flight) == (6, 2)

@@ -131,13 +131,14 @@ class ProviderResolver(Resolver):
         return (await self.resolve_many([lookup], 1))[lookup.item_id]
 
     async def resolve_many(self, lookups: Sequence[Lookup], concurrency: int) -> dict[int, Resolution]:
-        """Resolve a batch: one read for the people's details, one HTTP client, ``concurrency`` calls at a time."""
+        """Resolve a batch: one read for the people's details, one HTTP client, at most ``concurrency`` (and the
+        provider's own ``concurrency``) calls at a time."""
         results = {lk.item_id: NOT_FOUND for lk in lookups if lk.channel != "email"}
         todo = [lk for lk in lookups if lk.channel == "email"]
         if not todo:
             return results
         people = self.people.details([lk.personnel_id for lk in todo])
-        gate = asyncio.Semaphore(concurrency)
+        gate = asyncio.Semaphore(min(concurrency, self.provider.config.concurrency))
         cfg = self.provider.config.timeouts
         timeout = httpx.Timeout(connect=cfg.connect, read=cfg.read, write=cfg.read, pool=cfg.connect)
         async with httpx.AsyncClient(timeout=timeout, transport=self.transport, follow_redirects=False) as client:

@@ -95,6 +95,8 @@ class ProviderConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: dict[str, str] | None = None
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Calls in flight at once from one worker (the worker's own concurrency caps it too).
+    concurrency: int = Field(default=8, ge=1, le=256)
     response: Response
     retries: Retries = Field(default_factory=Retries)
     timeouts: Timeouts = Field(default_factory=Timeouts)
