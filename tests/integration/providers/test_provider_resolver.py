@@ -220,3 +220,12 @@ def test_a_batch_keeps_to_the_providers_concurrency(fake_provider: FakeProvider,
     answers = asyncio.run(resolver.resolve_many(lookups, 64))
     assert [a.outcome for a in answers.values()] == [Outcome.FOUND] * 6
     assert (fake_provider.calls, fake_provider.most_in_flight) == (6, 2)
+
+
+def test_one_deadline_bounds_the_whole_batch(fake_provider: FakeProvider, make_resolver) -> None:
+    fake_provider.default = Reply(delay=5)
+    resolver = make_resolver(concurrency=1, timeouts={"connect": 1, "read": 3, "total": 0.3})
+    lookups = [Lookup(pid, pid, "email") for pid in (10, 20, 30, 40)]
+    answers = asyncio.run(resolver.resolve_many(lookups, 64))
+    assert [a.outcome for a in answers.values()] == [Outcome.TRANSIENT] * 4
+    assert fake_provider.calls == 1  # the others, queued behind it, were past the batch's deadline: no call

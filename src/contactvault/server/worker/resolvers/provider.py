@@ -2,7 +2,7 @@
 
 Per lookup: the person's details (one read per batch), the request rendered from the provider's templates, calls
 retried with ``stamina`` on transport errors, 5xx and 429 (a ``Retry-After`` is the wait; never another 4xx), all
-within the item's deadline; a circuit breaker and a call budget in front of every call. Answers: 200 with a
+within the batch's deadline; a circuit breaker and a call budget in front of every call. Answers: 200 with a
 deliverable address → found (sealed, with the provider's verdict and ``source`` = the provider's name); 404 or no
 address → not found; 451 → ineligible; 429 after retries, 5xx, a timeout, an open circuit or a spent budget →
 transient. The key, the URL and the person's data are never logged and never put in an error.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -118,7 +117,7 @@ class ProviderResolver(Resolver):
         self.clock = clock
         self.mapping = cfg.mapping()
         self.needs = cfg.uses() - {API_KEY}
-        # The item's deadline bounds every attempt and wait; the provider's own total may be shorter.
+        # A batch's deadline at this provider (every call and wait): the worker's, or the provider's own if shorter.
         self.deadline = min(cfg.timeouts.total, deadline_seconds) if deadline_seconds else cfg.timeouts.total
         self.breaker = CircuitBreaker(cfg.breaker.failures, cfg.breaker.open_seconds)
         self.budget = CallBudget(cfg.budget.calls, cfg.budget.window_seconds) if cfg.budget else None
@@ -138,6 +137,10 @@ class ProviderResolver(Resolver):
         if not todo:
             return results
         people = self.people.details([lk.personnel_id for lk in todo])
+        loop = asyncio.get_running_loop()
+        # One deadline for the whole batch: the lease covers the batch, and lookups queued behind the gate must not
+        # each get a full deadline of their own.
+        deadline_at = loop.time() + self.deadline
         gate = asyncio.Semaphore(min(concurrency, self.provider.config.concurrency))
         cfg = self.provider.config.timeouts
         timeout = httpx.Timeout(connect=cfg.connect, read=cfg.read, write=cfg.read, pool=cfg.connect)
@@ -145,8 +148,11 @@ class ProviderResolver(Resolver):
 
             async def one(lookup: Lookup) -> tuple[int, Resolution]:
                 async with gate:
+                    if loop.time() >= deadline_at:
+                        return lookup.item_id, TRANSIENT  # the batch's time is up: retried later, with no call
                     try:
-                        return lookup.item_id, await self._resolve_one(client, people.get(lookup.personnel_id))
+                        person = people.get(lookup.personnel_id)
+                        return lookup.item_id, await self._resolve_one(client, person, deadline_at)
                     except Exception as exc:  # a bug or an outage: retried later, never charged
                         log.warning("provider %s: item %d failed (%s)", self.name, lookup.item_id, type(exc).__name__)
                         return lookup.item_id, TRANSIENT
@@ -169,26 +175,30 @@ class ProviderResolver(Resolver):
         body = {k: render(v, values, in_url=False) for k, v in cfg.json_body.items()} if cfg.json_body else None
         return client.build_request(cfg.method, render(cfg.url, values, in_url=True), headers=headers, json=body)
 
-    async def _resolve_one(self, client: httpx.AsyncClient, person: PersonDetails | None) -> Resolution:
+    async def _resolve_one(
+        self, client: httpx.AsyncClient, person: PersonDetails | None, deadline_at: float
+    ) -> Resolution:
         values = self._values(person) if person is not None else None
         if values is None:
             return NOT_FOUND
         try:
-            async with asyncio.timeout(self.deadline):
-                response = await self._call_with_retries(client, values)
+            async with asyncio.timeout_at(deadline_at):
+                response = await self._call_with_retries(client, values, deadline_at)
         except (_Retryable, _Refused, httpx.TransportError, TimeoutError) as exc:
             log.info("provider %s: transient (%s)", self.name, type(exc).__name__)
             return TRANSIENT
         return self._read(response)
 
-    async def _call_with_retries(self, client: httpx.AsyncClient, values: dict[str, str]) -> httpx.Response:
-        start = time.monotonic()
+    async def _call_with_retries(
+        self, client: httpx.AsyncClient, values: dict[str, str], deadline_at: float
+    ) -> httpx.Response:
+        loop = asyncio.get_running_loop()
         retries = self.provider.config.retries
 
         def backoff(exc: Exception) -> bool | float:
             if isinstance(exc, _Retryable) and exc.retry_after is not None:
-                if exc.retry_after > self.deadline - (time.monotonic() - start):
-                    log.info("provider %s: Retry-After %.3g s is past the item's deadline", self.name, exc.retry_after)
+                if exc.retry_after > deadline_at - loop.time():
+                    log.info("provider %s: Retry-After %.3g s is past the deadline", self.name, exc.retry_after)
                     return False
                 log.info(
                     "provider %s answered %d; retrying in %.3g s (Retry-After)",
@@ -202,7 +212,7 @@ class ProviderResolver(Resolver):
         async for attempt in stamina.retry_context(
             on=backoff,
             attempts=retries.attempts,
-            timeout=self.deadline,
+            timeout=max(deadline_at - loop.time(), 0.0),
             wait_initial=retries.wait_initial,
             wait_max=retries.wait_max,
             wait_jitter=retries.wait_jitter,
@@ -226,7 +236,7 @@ class ProviderResolver(Resolver):
             response = await client.send(self._request(client, values))
             status = response.status_code
         finally:
-            # A transport error, a timeout or a cancellation (the item's deadline) counts like a 5xx.
+            # A transport error, a timeout or a cancellation (the batch's deadline) counts like a 5xx.
             if is_breaker_failure(status):
                 self.breaker.record_failure(self.clock.now())
             else:
@@ -271,8 +281,8 @@ class ProviderResolver(Resolver):
 
 
 def configured_providers(rt: Runtime) -> list[ProviderResolver]:
-    """The resolvers of ``CONTACTVAULT_PROVIDERS_FILE``, in its order (none when unset). Each lookup must end
-    within half the worker's lease, so that the batch is recorded while the lease is still ours."""
+    """The resolvers of ``CONTACTVAULT_PROVIDERS_FILE``, in its order (none when unset). A batch's calls to each
+    must end within half the worker's lease, so that the batch is recorded while the lease is still ours."""
     path = rt.settings.providers_file
     if path is None:
         return []

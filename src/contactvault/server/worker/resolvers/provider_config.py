@@ -65,7 +65,7 @@ class Retries(_Strict):
 
 
 class Timeouts(_Strict):
-    """Seconds: to connect, to read an answer, and for the whole item (every attempt and wait)."""
+    """Seconds: to connect, to read an answer, and for a whole batch of items (every call and wait)."""
 
     connect: float = Field(default=3.0, gt=0, le=60)
     read: float = Field(default=10.0, gt=0, le=120)
