@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from contactvault.server.runtime import Runtime
+from contactvault.server.worker.resolvers.provider import configured_providers
 from tests.engine import assert_reconciles, balance, drain, submit, task
 from tests.factories import Account, email_of
 from tests.integration.providers.conftest import KEY, KEY_ENV, NAME, provider_document
@@ -75,3 +76,11 @@ def test_without_the_setting_no_provider_is_asked(
     (item,) = task(directory, account, str(submitted["task_id"]))["items"]
     assert (item["status"], item["errorCode"]) == ("failed", "UNRESOLVED")
     assert fake_provider.calls == 0
+
+
+def test_a_batch_at_a_provider_ends_within_half_the_lease(with_provider: Runtime) -> None:
+    (resolver,) = configured_providers(with_provider)
+    assert resolver.deadline == 10  # the provider's own total (10 s) is under half the 30 s lease
+    with_provider.settings = with_provider.settings.model_copy(update={"worker_lease_seconds": 8})
+    (resolver,) = configured_providers(with_provider)
+    assert (resolver.name, resolver.deadline) == (NAME, 4)
