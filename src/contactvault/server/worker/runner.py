@@ -27,6 +27,7 @@ from contactvault.server.runtime import Runtime
 from contactvault.server.services import console_sessions, idempotency, outcomes, quotes
 from contactvault.server.worker.pipeline import ResolverChain
 from contactvault.server.worker.resolvers.base import Lookup, Resolver
+from contactvault.server.worker.resolvers.provider import configured_providers
 from contactvault.server.worker.resolvers.vault import VaultResolver
 
 log = logging.getLogger("contactvault.worker")
@@ -66,7 +67,9 @@ class Worker:
         s = rt.settings
         self.rt = rt
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{rt.ids.new_id() % 100000}"
-        self.chain = ResolverChain(rt.db, rt.cipher, resolvers or [VaultResolver(rt.db)], s.worker_concurrency)
+        # The vault first, then the operator's providers (none unless CONTACTVAULT_PROVIDERS_FILE is set).
+        chain = resolvers or [VaultResolver(rt.db), *configured_providers(rt)]
+        self.chain = ResolverChain(rt.db, rt.cipher, chain, s.worker_concurrency)
         self.policy = RetryPolicy(max_attempts=s.worker_max_attempts)
         self.lease = timedelta(seconds=s.worker_lease_seconds)
         self.batch_size = s.worker_batch_size
