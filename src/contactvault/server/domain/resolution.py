@@ -23,6 +23,8 @@ class Lookup:
     item_id: int
     personnel_id: int
     channel: str
+    # The task's floor for values the engine found (``scoring.VerificationMin`` value); None = operator default.
+    verification_min: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
