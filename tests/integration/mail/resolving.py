@@ -7,6 +7,7 @@ from typing import Any
 
 from contactvault.server.clock import FakeClock
 from contactvault.server.demo.mailworld import MailWorld
+from contactvault.server.domain.scoring import VerificationMin
 from contactvault.server.runtime import Runtime
 from contactvault.server.worker.mail.dns import MailDns
 from contactvault.server.worker.mail.smtp import ProbeConfig, SmtpProber
@@ -29,4 +30,5 @@ def pattern_resolver(rt: Runtime, world: MailWorld, clock: FakeClock, **override
         prober,
         inference=settings.inference,
         greylist_retry_after=float(settings.greylist_retry_after),
+        verification_min=VerificationMin(settings.verification_min),
     )

@@ -94,6 +94,11 @@ def test_a_task_asking_for_valid_gets_no_accept_all(run_world, rt: Runtime, cloc
     assert recorder.connections_to("127.0.0.3") == 1  # asked, and refused by the task's floor only
 
 
+def test_an_operator_floor_of_valid_gets_no_accept_all_and_a_task_cannot_loosen_it(run_world, rt, clock) -> None:
+    answer, _ = run(run_world, rt, clock, 13, "accept_all", verification_min="valid")
+    assert answer.outcome is Outcome.NOT_FOUND
+
+
 def test_greylisting_is_transient(run_world, rt: Runtime, clock: FakeClock) -> None:
     answer, recorder = run(run_world, rt, clock, 20)
     assert answer.outcome is Outcome.TRANSIENT

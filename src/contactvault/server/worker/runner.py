@@ -119,7 +119,11 @@ class Worker:
 
     def _resolve_and_record(self, items: list[ClaimedItem]) -> None:
         faults.hit("after_claim", [i.personnel_id for i in items])
-        lookups = [Lookup(i.id, i.personnel_id, i.channel) for i in items if i.attempts <= self.policy.max_attempts]
+        lookups = [
+            Lookup(i.id, i.personnel_id, i.channel, i.verification_min)
+            for i in items
+            if i.attempts <= self.policy.max_attempts
+        ]
         answers = self._loop.run_until_complete(self.chain.resolve(lookups)) if lookups else {}
         faults.hit("after_resolve")
         for attempt in range(3):

@@ -79,6 +79,7 @@ class PatternResolver(Resolver):
         *,
         inference: bool = True,
         greylist_retry_after: float = 300.0,
+        verification_min: VerificationMin = VerificationMin.ACCEPT_ALL,
     ) -> None:
         self.db = db
         self.cipher = cipher
@@ -88,6 +89,7 @@ class PatternResolver(Resolver):
         self.prober = prober
         self.inference = inference
         self.greylist_retry_after = greylist_retry_after
+        self.verification_min = verification_min
 
     @classmethod
     def from_runtime(cls, rt: Runtime, rng: random.Random | None = None) -> PatternResolver | None:
@@ -110,6 +112,7 @@ class PatternResolver(Resolver):
             prober,
             inference=s.inference,
             greylist_retry_after=float(s.greylist_retry_after),
+            verification_min=VerificationMin(s.verification_min),
         )
 
     async def resolve(self, lookup: Lookup) -> Resolution:
@@ -193,12 +196,17 @@ class PatternResolver(Resolver):
         # A block, a deadline, a full mailbox, no answer: nothing says the mailbox exists.
         return Verdict(batch[0], VerificationStatus.UNKNOWN)
 
+    def _floor(self, lookup: Lookup) -> VerificationMin:
+        """The stricter of the operator's floor and the task's: a task may tighten the policy, never loosen it."""
+        if VerificationMin.VALID in (self.verification_min, lookup.verification_min):
+            return VerificationMin.VALID
+        return VerificationMin.ACCEPT_ALL
+
     def _delivered(self, lookup: Lookup, verdict: Verdict | None) -> Resolution:
         if verdict is None:
             return NOT_FOUND
         score = score_candidate(verdict.candidate, verdict.status)
-        floor = VerificationMin(lookup.verification_min) if lookup.verification_min else None
-        if not delivery(verdict.status, score, inferred=True, verification_min=floor).deliver:
+        if not delivery(verdict.status, score, inferred=True, verification_min=self._floor(lookup)).deliver:
             return NOT_FOUND
         address = verdict.candidate.address
         return Resolution(
