@@ -8,6 +8,7 @@ from contactvault.server.clock import FakeClock
 from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.domain.resolution import Lookup, Outcome, Resolution
 from contactvault.server.runtime import Runtime
+from contactvault.server.worker.mail.politeness import InProcessLimiter, ProviderLimits
 from contactvault.server.worker.runner import default_resolvers
 from tests.integration.mail.people import Person, seed
 from tests.integration.mail.resolving import pattern_resolver
@@ -99,10 +100,26 @@ def test_an_operator_floor_of_valid_gets_no_accept_all_and_a_task_cannot_loosen_
     assert answer.outcome is Outcome.NOT_FOUND
 
 
-def test_greylisting_is_transient(run_world, rt: Runtime, clock: FakeClock) -> None:
-    answer, recorder = run(run_world, rt, clock, 20)
-    assert answer.outcome is Outcome.TRANSIENT
+def test_greylisting_is_a_deferral_for_the_greylist_retry(run_world, rt: Runtime, clock: FakeClock) -> None:
+    answer, recorder = run(run_world, rt, clock, 20, greylist_retry_after=120)
+    assert (answer.outcome, answer.retry_after) == (Outcome.DEFERRED, 120.0)
     assert recorder.connections_to("127.0.0.4") == 1
+
+
+def test_a_politeness_limit_is_a_deferral_for_as_long_as_it_asks(run_world, rt: Runtime, clock: FakeClock) -> None:
+    seed(rt, DOMAINS, PEOPLE)
+    limiter = InProcessLimiter(ProviderLimits(gap_seconds=100.0, max_wait_seconds=1.0), now=lambda: 5000.0)
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Resolution, Any]:
+        resolver = pattern_resolver(rt, world, clock, limiter)
+        first = await resolver.resolve(Lookup(3, 3, "email"))
+        second = await resolver.resolve(Lookup(4, 4, "email"))  # same provider, 100 s gap not over
+        return first, second, world.recorder
+
+    first, second, recorder = run_world(scenario)
+    assert first.outcome is Outcome.FOUND
+    assert (second.outcome, second.retry_after) == (Outcome.DEFERRED, 100.0)
+    assert recorder.connections_to("127.0.0.2") == 1  # the deferred person caused no session
 
 
 def test_no_mail_domain_is_not_found_and_dns_down_is_transient(run_world, rt: Runtime, clock: FakeClock) -> None:

@@ -7,7 +7,9 @@ disposable domain, or inference off -> INELIGIBLE; candidates from the vault's e
 (NXDOMAIN, null MX, no mail, dead or guarded MX -> NOT_FOUND; SERVFAIL/timeout -> TRANSIENT); then either the best
 candidate as ``unknown`` (probing off: never delivered by the default rule) or one probe session: accepted on a
 domain that refused a random address -> ``valid``; a catch-all domain -> the best candidate as ``accept_all``;
-mailbox unknown -> the next candidates; greylisting or a politeness limit -> TRANSIENT.
+mailbox unknown -> the next candidates; greylisting (4xx, 421) -> DEFERRED for CONTACTVAULT_GREYLIST_RETRY_AFTER, a
+politeness limit -> DEFERRED for as long as the limiter asks (at most that): the item goes back to the queue with
+its lease released and without using up an attempt.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
 from contactvault.server.db.evidence import PersonRef, person_refs
 from contactvault.server.domain.candidates import Candidate, IneligibleDomain, domain_refusal, rank_candidates
+from contactvault.server.domain.resolution import deferred
 from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery, score_candidate
 from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
@@ -159,8 +162,8 @@ class PatternResolver(Resolver):
             return NOT_FOUND
         try:
             verdict = await self._verdict(routing, candidates)
-        except _Deferred:
-            return TRANSIENT
+        except _Deferred as later:
+            return deferred(later.retry_after)
         return self._delivered(lookup, verdict)
 
     async def _verdict(self, routing: MailDomain, candidates: Sequence[Candidate]) -> Verdict | None:
@@ -174,8 +177,8 @@ class PatternResolver(Resolver):
                 return None
             try:
                 report = await self.prober.probe(routing, [c.address for c in batch])
-            except PolitenessDeferred as deferred:
-                raise _Deferred(max(1.0, deferred.retry_after)) from None
+            except PolitenessDeferred as wait:
+                raise _Deferred(min(self.greylist_retry_after, wait.retry_after)) from None
             verdict = self._read(report, candidates, batch)
             if verdict is not None or not _all_unknown(report, batch):
                 return verdict
