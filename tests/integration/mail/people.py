@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import insert
@@ -23,7 +23,7 @@ class Person(NamedTuple):
     source: str = "import"
 
 
-def seed(rt: Runtime, company_domains: dict[int, str | None], people: Sequence[Person]) -> None:
+def seed(rt: Runtime, company_domains: Mapping[int, str | None], people: Sequence[Person]) -> None:
     """One event with everyone, the companies (id -> domain) and the people with their imported emails."""
     with rt.db.write() as conn:
         conn.execute(insert(events).values({"id": EVENT, "name": "Mail World Summit"}))
