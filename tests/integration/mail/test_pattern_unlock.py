@@ -167,7 +167,12 @@ def test_dns_only_finds_an_unknown_guess_and_fails_the_item_uncharged(mailrt: Ru
 def test_inference_off_makes_no_dns_question_at_all(mailrt: Runtime, world: MailWorld) -> None:
     account = make_account(mailrt)
     task_id = unlock(mailrt, account, [1, 3])
-    drained(mailrt, inference=False)
+    w = run(mailrt, inference=False)
+    try:
+        assert [r.name for r in w.chain.resolvers] == ["vault", "pattern"]  # in the chain, and silent
+        assert w.drain() == 2
+    finally:
+        w.close()
     got = items(mailrt, account, task_id)
     assert got["1"]["status"] == "unlocked"  # the vault still answers
     assert (got["3"]["status"], got["3"]["creditsCharged"]) == ("failed", 0)
