@@ -8,6 +8,7 @@ from contactvault.server.clock import FakeClock
 from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.domain.resolution import Lookup, Outcome, Resolution
 from contactvault.server.runtime import Runtime
+from contactvault.server.services import suppressions
 from contactvault.server.worker.mail.politeness import InProcessLimiter, ProviderLimits
 from contactvault.server.worker.runner import default_resolvers
 from tests.integration.mail.people import Person, seed
@@ -65,6 +66,15 @@ def test_a_person_nobody_imported_is_found_valid_on_a_normal_domain(run_world, r
     rcpts = [e.argument for e in recorder.commands("127.0.0.2", "RCPT")]
     assert len(rcpts) == 2
     assert rcpts[1] == "grace.hopper@normal.test"
+
+
+def test_an_opted_out_address_is_never_probed(run_world, rt: Runtime, clock: FakeClock) -> None:
+    suppressions.suppress(rt, "email", "grace.hopper@normal.test")
+    answer, recorder = run(run_world, rt, clock, 3)
+    assert answer.outcome is Outcome.NOT_FOUND  # her other spellings have no mailbox
+    rcpts = [e.argument for e in recorder.commands("127.0.0.2", "RCPT")]
+    assert len(rcpts) == 1 + 4  # the catch-all probe, then the four other candidates in two sessions
+    assert "grace.hopper@normal.test" not in rcpts
 
 
 def test_probing_off_gives_an_unknown_guess_that_is_not_delivered(run_world, rt: Runtime, clock: FakeClock) -> None:

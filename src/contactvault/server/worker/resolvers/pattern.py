@@ -29,6 +29,7 @@ from contactvault.server.domain.resolution import deferred
 from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery, score_candidate
 from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
+from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
 from contactvault.server.worker.mail.dns import MailDns, MailDomain, MailStatus
 from contactvault.server.worker.mail.politeness import InProcessLimiter, PolitenessDeferred, ProviderLimits
 from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, ProbeReport, SessionEnd, SmtpProber
@@ -152,7 +153,8 @@ class PatternResolver(Resolver):
         if not forms:
             return NOT_FOUND
         try:
-            candidates = rank_candidates(forms, domain, self.evidence.patterns(domain), owner=ref.personnel_id)
+            ranked = rank_candidates(forms, domain, self.evidence.patterns(domain), owner=ref.personnel_id)
+            candidates = self._not_opted_out(ranked)
             routing = await self.dns.mail_domain(domain)
         except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
             return INELIGIBLE
@@ -165,6 +167,14 @@ class PatternResolver(Resolver):
         except _Deferred as later:
             return deferred(later.retry_after)
         return self._delivered(lookup, verdict)
+
+    def _not_opted_out(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The candidates whose address is not on the opt-out list: an opted-out address is never probed (and could
+        never be delivered: the recording write checks the value's hash again)."""
+        hashes = {c.address: self.cipher.lookup_hash("email", c.address) for c in candidates}
+        with self.db.read() as conn:
+            blocked = suppressed_hashes(conn, list(hashes.values())) if has_suppressions(conn) else set()
+        return [c for c in candidates if hashes[c.address] not in blocked]
 
     async def _verdict(self, routing: MailDomain, candidates: Sequence[Candidate]) -> Verdict | None:
         """What DNS (and SMTP, when probing is on) says about the candidates; None when every one was refused."""
