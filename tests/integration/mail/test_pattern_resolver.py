@@ -150,16 +150,18 @@ def test_no_mail_domain_is_not_found_and_dns_down_is_transient(run_world, rt: Ru
 def test_no_domain_free_mail_and_inference_off_are_ineligible_without_traffic(run_world, rt, clock) -> None:
     seed(rt, DOMAINS, PEOPLE)
 
-    async def scenario(world: MailWorld) -> tuple[dict[int, Resolution], Resolution, Any]:
+    async def scenario(world: MailWorld) -> tuple[dict[int, Resolution], dict[int, Resolution], Any]:
         on = await pattern_resolver(rt, world, clock).resolve_many(
             [Lookup(50, 50, "email"), Lookup(60, 60, "email")], 2
         )
-        off = await pattern_resolver(rt, world, clock, inference=False).resolve(Lookup(3, 3, "email"))
+        off = await pattern_resolver(rt, world, clock, inference=False).resolve_many(
+            [Lookup(3, 3, "email"), Lookup(4, 3, "phone")], 2
+        )
         return on, off, world.recorder
 
     on, off, recorder = run_world(scenario)
     assert [a.outcome for a in on.values()] == [Outcome.INELIGIBLE, Outcome.INELIGIBLE]
-    assert off.outcome is Outcome.INELIGIBLE
+    assert (off[3].outcome, off[4].outcome) == (Outcome.INELIGIBLE, Outcome.NOT_FOUND)
     assert recorder.dns_queries == []
     assert recorder.connections == []
 

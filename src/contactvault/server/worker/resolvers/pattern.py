@@ -125,9 +125,10 @@ class PatternResolver(Resolver):
 
     async def resolve_many(self, lookups: Sequence[Lookup], concurrency: int) -> dict[int, Resolution]:
         """One read for the batch's people, then each person on their own (at most ``concurrency`` at once)."""
-        if not self.inference:
-            return dict.fromkeys((lk.item_id for lk in lookups), INELIGIBLE)
         emails = [lk for lk in lookups if lk.channel == "email"]
+        if not self.inference:
+            # The operator forbids guessing: an email the vault lacks may not be inferred (phones are never guessed).
+            return {lk.item_id: INELIGIBLE if lk.channel == "email" else NOT_FOUND for lk in lookups}
         refs: dict[int, PersonRef] = {}
         if emails:
             with self.db.read() as conn:
