@@ -202,6 +202,7 @@ tasks = Table(
     Column("updated_at", UTC, nullable=False),
     Column("completed_at", UTC),
     Column("trace_id", String(64)),
+    Column("verification_min", String(16)),  # the task's floor for found values; null = the operator's default
     Index("ix_tasks_account", "account_id", "created_at"),
 )
 

@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contactvault.server import faults
 from contactvault.server.db import audit, ledger, locks, settlement, task_reads
@@ -21,6 +21,9 @@ from contactvault.server.domain.settlement import ItemSettlement, settle_item
 from contactvault.server.domain.tasks import ItemStatus, RetryPolicy
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import found_value_hashes, has_suppressions, suppressed_hashes
+
+# A deferral that did not say for how long (a resolver's bug) waits the greylisting default.
+DEFAULT_DEFERRAL_SECONDS = 300.0
 
 
 @dataclass(slots=True)
@@ -149,6 +152,11 @@ def _settle(
     now: datetime,
 ) -> None:
     outcome = answer.outcome if answer is not None else Outcome.TRANSIENT
+    if outcome is Outcome.DEFERRED and answer is not None:
+        # The lease is released and the claim's attempt given back: a deferral is not a failure.
+        retry_at = now + timedelta(seconds=answer.retry_after or DEFAULT_DEFERRAL_SECONDS)
+        writes.retries.append(settlement.RetryItem(item.id, retry_at, gives_back_attempt=True))
+        return
     if outcome is Outcome.TRANSIENT:
         decision = policy.decide(item.attempts, rng)
         if decision.should_retry:

@@ -24,6 +24,7 @@ from contactvault.server.domain.errors import InsufficientCredits, NotFound, Pri
 from contactvault.server.domain.ledger import Channel, PostingKind
 from contactvault.server.domain.precheck import ReasonCode, unlock_reason
 from contactvault.server.domain.quotes import Priced, is_live, price_changes
+from contactvault.server.domain.scoring import VerificationMin
 from contactvault.server.domain.tasks import (
     Classification,
     ItemStatus,
@@ -52,6 +53,8 @@ class UnlockRequest:
     call_source: str = "api"
     trace_id: str | None = None
     quote_id: int | None = None  # confirm this quote: refused unless its ids and credits still hold
+    # The task's floor for values the engine finds (pattern, provider); None = the operator's default policy.
+    verification_min: VerificationMin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,15 @@ def _insert_task(
     queue.create_task(
         conn,
         queue.NewTask(
-            task_id, req.account_id, event_id, req.channel.value, req.call_source, req.max_credits, hold, req.trace_id
+            task_id,
+            req.account_id,
+            event_id,
+            req.channel.value,
+            req.call_source,
+            req.max_credits,
+            hold,
+            req.trace_id,
+            req.verification_min.value if req.verification_min else None,
         ),
         chargeable,
         [(s.bucket_id, s.amount) for s in slices],

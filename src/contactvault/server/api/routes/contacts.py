@@ -21,6 +21,7 @@ from contactvault.server.api.schemas import (
 )
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import Channel
+from contactvault.server.domain.scoring import parse_verification_min
 from contactvault.server.domain.tasks import TaskStatus, parse_task_id
 from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
@@ -88,9 +89,11 @@ def _submit(
         call_source="agent" if (call_source or "").lower() == "agent" else "api",
         trace_id=trace_id_of(request),
         quote_id=_quote_id(body.quote_id),
+        verification_min=parse_verification_min(body.verification_min),
     )
     idem_key = _idempotency_key(key)
-    sent = body.model_dump(exclude={"quote_id"} if body.quote_id is None else set())
+    # Extensions left out are left out of the fingerprint too: a key stored before they existed still matches.
+    sent = body.model_dump(exclude={f for f in ("quote_id", "verification_min") if getattr(body, f) is None})
     outcome: unlocks.SubmitResult | idempotency.Replay
     if req.quote_id is not None:
         # The quote id is the idempotency key (a caller's own Idempotency-Key, when sent, is the key instead).
