@@ -1,0 +1,505 @@
+"""Resolution benchmark (issue 13): find and verify the addresses of a generated, labelled mail world, in one run.
+
+The world (bench/_world.py) is served on loopback by ``demo.mailworld`` (dnslib DNS, aiosmtpd MXs on 127.0.0.x).
+Every person the vault lacks goes through ``resolve_person``: names -> the domain's patterns learnt from the vault
+-> ranked candidates -> DNS -> one polite SMTP session (catch-all probe, up to 3 RCPTs) -> verdict, score and the
+delivery rule. Greylisted items are re-queued after the (short) greylist delay without holding a slot.
+
+Reports precision of delivered ``valid`` and ``accept_all``, recall on derivable addresses, the score's calibration
+(ECE over deciles), RCPTs per resolved person, throughput as a ratio to the raw aiosmtplib <-> aiosmtpd ceiling
+measured in the same run, the politeness limits as the servers observed them, and DATA commands (always 0).
+
+Run: ``python -m bench resolution`` (``--quick`` for a small world). Writes bench/results/resolution.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+
+from bench._world import World, generate, layout
+from contactvault.server.clock import SystemClock
+from contactvault.server.demo.mailworld import MailWorld, Recorder, running_mail_world
+from contactvault.server.domain.candidates import Candidate, IneligibleDomain, rank_candidates
+from contactvault.server.domain.names import UnusableName, name_forms, parse_name
+from contactvault.server.domain.patterns import DomainPatterns, Evidence, learn, pooled_prior
+from contactvault.server.domain.scoring import VerificationStatus, delivery, score_candidate
+from contactvault.server.domain.smtp_replies import ReplyClass
+from contactvault.server.worker.mail.dns import MailDns, MailStatus, Nameserver
+from contactvault.server.worker.mail.guard import AddressGuard
+from contactvault.server.worker.mail.politeness import (
+    InProcessLimiter,
+    PolitenessDeferred,
+    ProviderLimits,
+    provider_key,
+)
+from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, SessionEnd, SmtpProber
+
+ORDER = 60
+RESULTS = Path(__file__).parent / "results"
+HELO, MAIL_FROM = "probe.contactvault.test", "verify@contactvault.test"
+MAX_ATTEMPTS = 5
+GOALS = {"valid_precision": 0.995, "recall": 0.95, "ece": 0.08, "throughput_ratio": 0.5}
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The world's size and the engine's settings for one run."""
+
+    companies: int = 300
+    people: int = 4000
+    seed: int = 13
+    greylist_wait: float = 0.5
+    session_seconds: float = 3.0
+    gap_seconds: float = 0.05
+    concurrency: int = 50
+    candidates: int = 6  # ranked per person; asked in sessions of ProbeConfig.max_candidates
+    max_candidates: int = 3
+    throughput_people: int = 1000
+
+
+QUICK = Knobs(companies=12, people=80, greylist_wait=0.3, session_seconds=0.3, throughput_people=40)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the engine concluded for one person: the address it would deliver (or None), its status and score,
+    whether the delivery rule delivers it, why; ``retry_after`` when the item must be re-queued."""
+
+    address: str | None
+    status: VerificationStatus | None
+    score: int
+    delivered: bool
+    reason: str
+    retry_after: float | None = None
+
+
+def _none(reason: str) -> Verdict:
+    return Verdict(None, None, 0, False, reason)
+
+
+@dataclass
+class Engine:
+    """The building blocks one run shares (the pattern resolver's parts, driven directly)."""
+
+    dns: MailDns
+    prober: SmtpProber
+    patterns: dict[str, DomainPatterns]
+    candidates: int
+    retry_after: float
+    empty: DomainPatterns = field(default_factory=lambda: learn(()))
+
+
+async def resolve_person(engine: Engine, full_name: str, owner: int, domain: str) -> Verdict:
+    """One person through names -> candidates -> DNS -> SMTP -> verdict (thin: the pattern resolver can replace it)."""
+    try:
+        forms = name_forms(parse_name(full_name))
+        patterns = engine.patterns.get(domain, engine.empty)
+        ranked = rank_candidates(forms, domain, patterns, owner=owner, k=engine.candidates)
+    except (UnusableName, IneligibleDomain) as exc:
+        return _none(type(exc).__name__)
+    if not ranked:
+        return _none("no_candidate")
+    routing = await engine.dns.mail_domain(domain)
+    if routing.status is MailStatus.TRANSIENT:
+        return Verdict(None, None, 0, False, "dns_transient", engine.retry_after)
+    if not routing.status.accepts_mail:
+        return _none(routing.status.value)
+    size = engine.prober.config.max_candidates
+    for start in range(0, len(ranked), size):
+        try:
+            report = await engine.prober.probe(routing, [c.address for c in ranked[start : start + size]])
+        except PolitenessDeferred as deferred:
+            return Verdict(None, None, 0, False, "politeness", deferred.retry_after)
+        if report.catch_all is CatchAll.YES:
+            return _judged(ranked[0], VerificationStatus.ACCEPT_ALL, "catch_all")
+        accepted = [r.address for r in report.results if r.reply_class is ReplyClass.ACCEPTED]
+        if accepted and report.catch_all is CatchAll.NO:
+            return _judged(next(c for c in ranked if c.address == accepted[0]), VerificationStatus.VALID, "accepted")
+        if report.end in (SessionEnd.TEMPORARY, SessionEnd.BUSY):
+            return Verdict(None, None, 0, False, report.end.value, engine.retry_after)
+        if not (report.end is SessionEnd.COMPLETED and all(r.reply_class.proves_absence for r in report.results)):
+            return _judged(ranked[0], VerificationStatus.UNKNOWN, report.end.value)
+    return _none("not_found")
+
+
+def _judged(candidate: Candidate, status: VerificationStatus, reason: str) -> Verdict:
+    points = score_candidate(candidate, status)
+    rule = delivery(status, points, inferred=True)
+    return Verdict(candidate.address, status, points, rule.deliver, f"{reason}:{rule.reason}")
+
+
+def learn_patterns(world: World) -> dict[str, DomainPatterns]:
+    """Each domain's patterns from the vault's addresses only (a pooled prior across domains, then per domain)."""
+    domains = {c.index: c.domain for c in world.companies}
+    evidence: dict[str, list[Evidence]] = defaultdict(list)
+    for person in world.people:
+        if person.in_vault:
+            forms = name_forms(parse_name(person.full_name))
+            local = person.address.partition("@")[0]
+            evidence[domains[person.company]].append(Evidence(person.id, forms, local, corroborated=True))
+    prior = pooled_prior(learn(e) for e in evidence.values())
+    return {domain: learn(e, prior=prior) for domain, e in evidence.items()}
+
+
+async def _resolve_all(engine: Engine, targets: Sequence[tuple[int, str, str]], concurrency: int) -> dict[int, Any]:
+    """Resolve every (id, name, domain) with ``concurrency`` slots; a re-queued item gives its slot back while it
+    waits. Returns id -> (verdict, attempts)."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(owner: int, name: str, domain: str) -> tuple[Verdict, int]:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            async with slots:
+                verdict = await resolve_person(engine, name, owner, domain)
+            if verdict.retry_after is None:
+                return verdict, attempt
+            await asyncio.sleep(verdict.retry_after)
+        return verdict, MAX_ATTEMPTS
+
+    done = await asyncio.gather(*(one(*t) for t in targets))
+    return {t[0]: d for t, d in zip(targets, done, strict=True)}
+
+
+def _interleaved(world: World, people: Iterable[Any]) -> list[tuple[int, str, str]]:
+    """Round-robin over companies, so concurrent sessions spread over provider keys like a real queue's mix."""
+    domains = {c.index: c.domain for c in world.companies}
+    by_company: dict[int, list[Any]] = defaultdict(list)
+    for person in people:
+        by_company[person.company].append(person)
+    queues = list(by_company.values())
+    order = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        order += [(q[depth].id, q[depth].full_name, domains[q[depth].company]) for q in queues if depth < len(q)]
+    return order
+
+
+class RecordingLimiter:
+    """The in-process limiter, noting when each session of each key really began and ended (the prober's side of
+    the politeness figures; the servers' recorders give the other side)."""
+
+    def __init__(self, inner: InProcessLimiter) -> None:
+        self.inner = inner
+        self.spans: dict[str, list[list[float]]] = defaultdict(list)
+
+    @contextlib.asynccontextmanager
+    async def session(self, key: str) -> AsyncIterator[None]:
+        """The inner limiter's session, timed."""
+        async with self.inner.session(key):
+            span = [time.monotonic(), float("inf")]
+            self.spans[key].append(span)
+            try:
+                yield
+            finally:
+                span[1] = time.monotonic()
+
+    async def block(self, key: str, seconds: float) -> None:
+        """The inner limiter's block."""
+        await self.inner.block(key, seconds)
+
+
+def worst_spacing(spans_by_key: Iterable[list[list[float]]]) -> tuple[int, float]:
+    """The most sessions of one key at once, and the smallest gap between two of its sessions' starts."""
+    max_concurrent, min_gap = 0, float("inf")
+    for spans in spans_by_key:
+        ordered = sorted(spans)
+        for i, (start, _end) in enumerate(ordered):
+            max_concurrent = max(max_concurrent, 1 + sum(1 for _s, e in ordered[:i] if e > start))
+            if i:
+                min_gap = min(min_gap, start - ordered[i - 1][0])
+    return max_concurrent, min_gap
+
+
+def _engine(mail: MailWorld, world: World, knobs: Knobs, limiter: RecordingLimiter) -> Engine:
+    clock = SystemClock()
+    config = ProbeConfig(
+        HELO,
+        MAIL_FROM,
+        port=mail.smtp_port,
+        session_seconds=knobs.session_seconds,
+        max_candidates=knobs.max_candidates,
+        allow_loopback=True,
+    )
+    dns = MailDns((Nameserver("127.0.0.1", mail.dns_port),), AddressGuard(allow_loopback=True), clock, 2.0)
+    prober = SmtpProber(config, clock, random.Random(world.seed), limiter)
+    return Engine(dns, prober, learn_patterns(world), knobs.candidates, knobs.greylist_wait + 0.1)
+
+
+async def raw_ceiling(port: int, addresses: Sequence[str], sessions: int, concurrency: int) -> float:
+    """Sessions/s of bare aiosmtplib sessions (EHLO, MAIL, 2 RCPT, QUIT) against the normal MX, nothing else."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(index: int) -> None:
+        async with slots:
+            client = aiosmtplib.SMTP(hostname="127.0.0.2", port=port, local_hostname=HELO, start_tls=False, timeout=5)
+            await client.connect()
+            await client.ehlo()
+            await client.mail(MAIL_FROM)
+            for offset in (0, 1):
+                await client.rcpt(addresses[(2 * index + offset) % len(addresses)])
+            await client.quit()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(sessions)))
+    return sessions / (time.perf_counter() - began)
+
+
+def observed_politeness(recorder: Recorder, events_until: int) -> dict[str, Any]:
+    """Per provider key, from what the servers saw: the most sessions at once and the smallest gap between two
+    sessions' starts (sessions that reached RCPT, so the key is known from the recipient's domain)."""
+    spans: dict[int, list[float]] = {}
+    keys: dict[int, str] = {}
+    for event in recorder.events[:events_until]:
+        span = spans.setdefault(event.session, [recorder.opened.get(event.session, event.at), event.at])
+        span[1] = max(span[1], event.at)
+        if event.command == "RCPT":
+            keys[event.session] = provider_key("mx." + event.argument.strip("<>").partition("@")[2])
+    by_key: dict[str, list[list[float]]] = defaultdict(list)
+    for session, key in keys.items():
+        by_key[key].append(spans[session])
+    max_concurrent, min_gap = worst_spacing(by_key.values())
+    return {"keys": len(by_key), "max_concurrency": max_concurrent, "min_gap_seconds": min_gap}
+
+
+def _share(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def calibration(pairs: Iterable[tuple[int, bool]]) -> dict[str, Any]:
+    """Expected calibration error over score deciles: sum over deciles of (share of items) x |accuracy - mean
+    score/100|; with the deciles themselves."""
+    bins: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    for points, right in pairs:
+        bins[min(points // 10, 9)].append((points, right))
+    total = sum(len(b) for b in bins.values())
+    deciles = []
+    ece = 0.0
+    for decile in sorted(bins):
+        items = bins[decile]
+        accuracy = sum(r for _, r in items) / len(items)
+        confidence = sum(p for p, _ in items) / len(items) / 100
+        ece += len(items) / total * abs(accuracy - confidence)
+        deciles.append({"decile": decile, "n": len(items), "accuracy": accuracy, "mean_score": confidence * 100})
+    return {"ece": ece if total else None, "n": total, "deciles": deciles}
+
+
+def accuracy_metrics(world: World, verdicts: dict[int, Any]) -> dict[str, Any]:
+    """Precision, recall and calibration against the world's labels."""
+    people = {p.id: p for p in world.people}
+    behaviour = {c.index: c.behaviour for c in world.companies}
+    judged = [(people[i], v) for i, (v, _) in verdicts.items()]
+    valid = [(p, v) for p, v in judged if v.delivered and v.status is VerificationStatus.VALID]
+    accept_all = [(p, v) for p, v in judged if v.delivered and v.status is VerificationStatus.ACCEPT_ALL]
+    derivable = [(p, v) for p, v in judged if p.derivable and behaviour[p.company] in ("normal", "greylist")]
+    found = [(p, v) for p, v in derivable if v.delivered and v.status is VerificationStatus.VALID]
+    scored = [(v.score, v.address == p.address) for p, v in judged if v.status is not None]
+    delivered = [(v.score, v.address == p.address) for p, v in judged if v.delivered]
+    return {
+        "targets": len(judged),
+        "delivered_valid": len(valid),
+        "valid_precision": _share(sum(v.address == p.address for p, v in valid), len(valid)),
+        "delivered_accept_all": len(accept_all),
+        "accept_all_precision": _share(sum(v.address == p.address for p, v in accept_all), len(accept_all)),
+        "accept_all_mean_score": _share(sum(v.score for _, v in accept_all), len(accept_all)),
+        "derivable_normal_greylist": len(derivable),
+        "recall": _share(sum(v.address == p.address for p, v in found), len(derivable)),
+        "calibration_all_scored": calibration(scored),
+        "calibration_delivered": calibration(delivered),
+        "greylisted_retried": sum(1 for v, attempts in verdicts.values() if attempts > 1),
+        "unresolved_after_attempts": sum(1 for v, _ in verdicts.values() if v.retry_after is not None),
+        "reasons": dict(sorted(_count(v.reason for v, _ in verdicts.values()).items())),
+    }
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for value in values:
+        counts[value] += 1
+    return dict(counts)
+
+
+def rcpt_metrics(world: World, verdicts: dict[int, Any], recorder: Recorder, events_until: int) -> dict[str, Any]:
+    """RCPTs (catch-all probes included) per resolved (delivered) person, domains with >= 3 known addresses vs
+    fewer; and connections to no-mail domains (none: DNS stops them)."""
+    known: dict[int, int] = defaultdict(int)
+    for person in world.people:
+        known[person.company] += person.in_vault
+    rich = {c.domain for c in world.companies if known[c.index] >= 3}
+    rcpts = {"rich": 0, "poor": 0}
+    for event in recorder.events[:events_until]:
+        if event.command == "RCPT":
+            rcpts["rich" if event.argument.strip("<>").partition("@")[2] in rich else "poor"] += 1
+    domain_of = {p.id: next(c.domain for c in world.companies if c.index == p.company) for p in world.people}
+    resolved = {"rich": 0, "poor": 0}
+    for owner, (verdict, _) in verdicts.items():
+        if verdict.delivered:
+            resolved["rich" if domain_of[owner] in rich else "poor"] += 1
+    return {
+        "rcpt_per_resolved_rich": _share(rcpts["rich"], resolved["rich"]),
+        "rcpt_per_resolved_poor": _share(rcpts["poor"], resolved["poor"]),
+        "rcpts": rcpts,
+        "resolved": resolved,
+    }
+
+
+async def measure(knobs: Knobs) -> dict[str, Any]:
+    """Generate the world, serve it, resolve everyone the vault lacks, then measure throughput against the raw
+    ceiling on the same servers."""
+    world = generate(knobs.seed, knobs.companies, knobs.people)
+    limits = ProviderLimits(concurrency=1, gap_seconds=knobs.gap_seconds, budget=100_000, max_wait_seconds=1.0)
+    limiter = RecordingLimiter(InProcessLimiter(limits))
+    async with running_mail_world(layout=layout(world, knobs.greylist_wait)) as mail:
+        engine = _engine(mail, world, knobs, limiter)
+        targets = _interleaved(world, (p for p in world.people if not p.in_vault))
+        began = time.perf_counter()
+        verdicts = await _resolve_all(engine, targets, knobs.concurrency)
+        main_seconds = time.perf_counter() - began
+        main_events = len(mail.recorder.events)
+        results = {
+            "world": _world_summary(world, knobs),
+            "main_run_seconds": main_seconds,
+            **accuracy_metrics(world, verdicts),
+            **rcpt_metrics(world, verdicts, mail.recorder, main_events),
+            "politeness_limits": {"concurrency": limits.concurrency, "gap_seconds": limits.gap_seconds},
+            "politeness_observed": observed_politeness(mail.recorder, main_events),
+            "politeness_prober_side": dict(
+                zip(("max_concurrency", "min_gap_seconds"), worst_spacing(limiter.spans.values()), strict=True)
+            ),
+            "no_mail_connections": _no_mail_connections(world, mail.recorder),
+        }
+        results["throughput"] = await _throughput(world, knobs, mail, engine, limiter, verdicts)
+        results["data_commands"] = mail.data_commands
+    return results
+
+
+def _world_summary(world: World, knobs: Knobs) -> dict[str, Any]:
+    return {
+        "seed": world.seed,
+        "companies": len(world.companies),
+        "people": len(world.people),
+        "in_vault": sum(p.in_vault for p in world.people),
+        "behaviours": _count(c.behaviour for c in world.companies),
+        "address_kinds": _count(p.kind for p in world.people),
+        "greylist_wait_seconds": knobs.greylist_wait,
+        "session_deadline_seconds": knobs.session_seconds,
+    }
+
+
+def _no_mail_connections(world: World, recorder: Recorder) -> int:
+    """RCPTs for no-mail domains (their MX does not exist, so any would show as an RCPT somewhere)."""
+    dead = {c.domain for c in world.companies if c.behaviour == "no_mail"}
+    return sum(1 for e in recorder.events if e.command == "RCPT" and e.argument.strip("<>").partition("@")[2] in dead)
+
+
+async def _throughput(
+    world: World, knobs: Knobs, mail: MailWorld, engine: Engine, limiter: RecordingLimiter, verdicts: dict[int, Any]
+) -> dict[str, Any]:
+    """Raw ceiling, then the engine re-resolving people it verified at normal domains (warm DNS and catch-all
+    caches, politeness not binding: one session per key at a time, no gap, many keys), both at the same
+    concurrency on the same servers."""
+    normal = {c.index for c in world.companies if c.behaviour == "normal"}
+    verified = [p for p in world.people if p.company in normal and p.id in verdicts and verdicts[p.id][0].delivered]
+    chosen = verified[: knobs.throughput_people]
+    addresses = [p.address for p in world.people if p.company in normal]
+    sessions = max(len(chosen), 1)
+    raw = await raw_ceiling(mail.smtp_port, addresses, sessions, knobs.concurrency)
+    limiter.inner.limits = ProviderLimits(concurrency=1, gap_seconds=0.0, budget=100_000, max_wait_seconds=1.0)
+    before_connections, before_events = len(mail.recorder.connections), len(mail.recorder.events)
+    began = time.perf_counter()
+    await _resolve_all(engine, _interleaved(world, chosen), knobs.concurrency)
+    seconds = time.perf_counter() - began
+    engine_sessions = len(mail.recorder.connections) - before_connections
+    rcpts = sum(1 for e in mail.recorder.events[before_events:] if e.command == "RCPT")
+    engine_rate = engine_sessions / seconds
+    return {
+        "people": len(chosen),
+        "raw_sessions_per_second": raw,
+        "engine_sessions_per_second": engine_rate,
+        "engine_people_per_second": len(chosen) / seconds,
+        "engine_rcpt_per_session": _share(rcpts, engine_sessions),
+        "ratio": engine_rate / raw if raw else None,
+    }
+
+
+def _row(name: str, value: Any, goal: str = "", met: bool | None = None) -> str:
+    shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+    verdict = "" if met is None else ("met" if met else "MISSED")
+    return f"{name:<44} {shown:>14}  {goal:<12} {verdict}"
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The printed summary: every figure with its goal and whether it was met."""
+    r, t, seen, prober = (
+        results,
+        results["throughput"],
+        results["politeness_observed"],
+        results["politeness_prober_side"],
+    )
+    limits = r["politeness_limits"]
+    rich, poor = r["rcpt_per_resolved_rich"], r["rcpt_per_resolved_poor"]
+
+    def at_least(value: float | None, goal: float) -> bool | None:
+        return None if value is None else value >= goal
+
+    return [
+        _row("people to resolve (not in the vault)", r["targets"]),
+        _row("delivered valid", r["delivered_valid"]),
+        _row("precision of delivered valid", r["valid_precision"], ">= 0.995", at_least(r["valid_precision"], 0.995)),
+        _row("recall, derivable (normal + greylisting)", r["recall"], ">= 0.95", at_least(r["recall"], 0.95)),
+        _row("calibration ECE (all scored verdicts)", r["calibration_all_scored"]["ece"], "<= 0.08",
+             None if r["calibration_all_scored"]["ece"] is None else r["calibration_all_scored"]["ece"] <= 0.08),
+        _row("calibration ECE (delivered only)", r["calibration_delivered"]["ece"]),
+        _row("delivered accept_all", r["delivered_accept_all"]),
+        _row("precision of delivered accept_all", r["accept_all_precision"], ">= 0.65",
+             at_least(r["accept_all_precision"], 0.65)),
+        _row("mean score of delivered accept_all", r["accept_all_mean_score"]),
+        _row("RCPT per resolved person (>= 3 known)", rich, "<= 1.5", None if rich is None else rich <= 1.5),
+        _row("RCPT per resolved person (< 3 known)", poor, "<= 4", None if poor is None else poor <= 4),
+        _row("greylisted items retried", r["greylisted_retried"]),
+        _row("raw loopback ceiling, sessions/s", t["raw_sessions_per_second"]),
+        _row("engine, sessions/s (warm, not binding)", t["engine_sessions_per_second"]),
+        _row("throughput ratio engine / raw", t["ratio"], ">= 0.5", at_least(t["ratio"], 0.5)),
+        _row("max sessions at once per provider key", seen["max_concurrency"], f"<= {limits['concurrency']}",
+             seen["max_concurrency"] <= limits["concurrency"]),
+        _row("min gap between sessions per key, s", seen["min_gap_seconds"], f">= {limits['gap_seconds'] - 0.005:.3f}",
+             seen["min_gap_seconds"] >= limits["gap_seconds"] - 0.005),
+        _row("  the same, as the prober started them, s", prober["min_gap_seconds"],
+             f">= {limits['gap_seconds'] - 0.005:.3f}", prober["min_gap_seconds"] >= limits["gap_seconds"] - 0.005),
+        _row("RCPTs to no-mail domains", r["no_mail_connections"], "0", r["no_mail_connections"] == 0),
+        _row("DATA commands", r["data_commands"], "0", r["data_commands"] == 0),
+    ]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run at the full size (or ``--quick``; ``BENCH_QUICK=1`` from ``python -m bench``), print the table, write
+    the JSON (``--out`` elsewhere than bench/results/resolution.json)."""
+    args = list(argv if argv is not None else ([] if os.environ.get("BENCH_QUICK") != "1" else ["--quick"]))
+    knobs = QUICK if "--quick" in args else Knobs()
+    out = Path(args[args.index("--out") + 1]) if "--out" in args else RESULTS / "resolution.json"
+    results = asyncio.run(measure(knobs))
+    report(results, out)
+    return results
+
+
+def report(results: dict[str, Any], out: Path) -> None:
+    """Print the table and write the JSON."""
+    print(f"world: {results['world']}")
+    for line in table(results):
+        print(line)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
