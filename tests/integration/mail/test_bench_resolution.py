@@ -12,7 +12,8 @@ from typing import Any
 from bench import resolution
 from bench._world import generate
 
-TINY = replace(resolution.QUICK, companies=8, people=48, throughput_people=12, seed=5)
+# A generous session deadline: a loaded machine must not turn normal sessions into deadline verdicts.
+TINY = replace(resolution.QUICK, companies=8, people=48, throughput_people=12, seed=5, session_seconds=2.0)
 DEADLINE_SECONDS = 30.0
 
 
