@@ -248,5 +248,7 @@ def snap(page: Page, flow: str, name: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # What changes from run to run (the key id, times marked data-volatile) is masked, so runs compare by eye.
     volatile = page.locator("[data-testid=principal], [data-volatile]")
-    page.screenshot(path=path, full_page=True, animations="disabled", caret="hide", mask=[volatile])
+    page.screenshot(
+        path=path, full_page=True, animations="disabled", caret="hide", mask=[volatile], mask_color="#d0d7de"
+    )
     return path

@@ -45,6 +45,7 @@ START_BALANCE = START_CREDITS - EMAIL_PRICE * len(ALREADY_UNLOCKED)
 # Small batches, so that one worker step moves a task part of the way (a "running" state a test can see).
 WORKER_BATCH = 10
 DEADLINE_SECONDS = 20.0
+GRACE_SECONDS = 1
 
 
 def person_name(pid: int) -> str:
@@ -184,7 +185,11 @@ def live_server(tmp: Path) -> Iterator[LiveServer]:
     rt = build_runtime(settings)
     account = seed_catalogue(rt)
     app = create_app(runtime=rt, run_worker=False)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none"))
+    # A page still long-polling a task's progress when the module ends is cut off after a second, not waited for.
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", ws="none", timeout_graceful_shutdown=GRACE_SECONDS
+    )
+    server = uvicorn.Server(config)
     sock = _free_socket()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="browser-live-server", daemon=True)
     thread.start()
