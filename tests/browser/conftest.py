@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, Route, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Response, Route, expect
 
 from tests.browser.live import LiveServer, live_server
 from tests.factories import Account
@@ -224,6 +224,15 @@ def sign_in(page: Page, api_key: str) -> None:
     page.goto("/console/sign-in")
     page.get_by_label("API key").fill(api_key)
     page.get_by_role("button", name="Sign in").click()
+
+
+def tab_to(page: Page, target: Locator, max_presses: int = 60) -> None:
+    """Press Tab until ``target`` has the focus, as a keyboard user would; fails if it never does."""
+    for _ in range(max_presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"{target} never got the focus in {max_presses} presses of Tab")
 
 
 def axe_clean(page: Page) -> None:
