@@ -26,7 +26,17 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Response, Route, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Response,
+    Route,
+    ViewportSize,
+    expect,
+)
 
 from tests.browser.live import LiveServer, live_server
 from tests.factories import Account
@@ -47,8 +57,8 @@ CHROMIUM_ARGS = [
 ]
 # Chromium logs every 4xx/5xx answer as a console error; the guard judges answers by their status instead.
 ANSWERED_WITH_STATUS = "Failed to load resource: the server responded with a status of"
-DESKTOP = {"width": 1280, "height": 800}
-NARROW = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+NARROW: ViewportSize = {"width": 390, "height": 844}
 # Generous for 2 shared cores; expect() polls, so a passing check returns as soon as it holds.
 expect.set_options(timeout=10_000)
 
@@ -75,7 +85,7 @@ def _chromium_required() -> None:
     require_chromium()
 
 
-def viewport() -> dict[str, int]:
+def viewport() -> ViewportSize:
     """The viewport: desktop, or another one named by ``CONTACTVAULT_VIEWPORT=390x844`` (``make screenshots``)."""
     named = os.environ.get("CONTACTVAULT_VIEWPORT", "")
     found = re.fullmatch(r"(\d+)x(\d+)", named)
