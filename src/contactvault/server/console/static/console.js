@@ -14,9 +14,30 @@
     form.dispatchEvent(new Event("change", { bubbles: true }));
   });
 
+  // An htmx form post answered with a redirect (HX-Redirect: e.g. "Confirm and unlock" leading to the task page)
+  // loads a whole new page, where the focus would start at the top of the document. Remember that the post was
+  // made, and on the page it leads to, move the focus to the main heading, as after a swap; a post answered with
+  // a swap forgets it (the swap places the focus itself).
+  var FOCUS_HEADING = "contactvault.focus-heading";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.hasAttribute("hx-post")) {
+      sessionStorage.setItem(FOCUS_HEADING, "1");
+    }
+  });
+  if (sessionStorage.getItem(FOCUS_HEADING)) {
+    sessionStorage.removeItem(FOCUS_HEADING);
+    var heading = document.querySelector("main h1");
+    if (heading instanceof HTMLElement) {
+      if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+      heading.focus();
+    }
+  }
+
   // After htmx swaps new content in, move focus to a heading marked for it and announce its message, so that
   // keyboard and screen-reader users learn what changed.
   document.addEventListener("htmx:after:swap", function () {
+    sessionStorage.removeItem(FOCUS_HEADING);
     var target = document.querySelector("[data-focus-after-swap]");
     if (target instanceof HTMLElement) {
       target.removeAttribute("data-focus-after-swap");
