@@ -49,5 +49,26 @@
       status.textContent = announce.getAttribute("data-announce") || "";
       announce.removeAttribute("data-announce");
     }
+    markScrollingTables();
   });
+
+  // A table wider than the screen (at phone width) scrolls sideways inside its .table-wrap. Keyboard users can
+  // scroll such a box only if it takes the focus, so a box that overflows becomes a tab stop, named by its table's
+  // caption; one that fits stays out of the tab order.
+  function markScrollingTables() {
+    document.querySelectorAll(".table-wrap").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth) {
+        var caption = box.querySelector("caption");
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table");
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrollingTables(); // deferred: the page is parsed and styled by now
+  window.addEventListener("resize", markScrollingTables);
 })();
