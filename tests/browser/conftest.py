@@ -22,7 +22,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -42,6 +42,9 @@ from playwright.sync_api import (
 from tests.browser.live import LiveServer, live_server
 from tests.factories import Account
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, ViewportSize
+
 CHROMIUM = shutil.which("chromium")
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -58,8 +61,8 @@ CHROMIUM_ARGS = [
 ]
 # Chromium logs every 4xx/5xx answer as a console error; the guard judges answers by their status instead.
 ANSWERED_WITH_STATUS = "Failed to load resource: the server responded with a status of"
-DESKTOP = {"width": 1280, "height": 800}
-NARROW = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+NARROW: ViewportSize = {"width": 390, "height": 844}
 # Generous for 2 shared cores; expect() polls, so a passing check returns as soon as it holds.
 expect.set_options(timeout=10_000)
 
@@ -86,7 +89,7 @@ def _chromium_required() -> None:
     require_chromium()
 
 
-def viewport() -> dict[str, int]:
+def viewport() -> ViewportSize:
     """The viewport: desktop, or another one named by ``CONTACTVAULT_VIEWPORT=390x844`` (``make screenshots``)."""
     named = os.environ.get("CONTACTVAULT_VIEWPORT", "")
     found = re.fullmatch(r"(\d+)x(\d+)", named)
@@ -274,6 +277,15 @@ def sign_in(page: Page, api_key: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def tab_to(page: Page, target: Locator, max_presses: int = 60) -> None:
+    """Press Tab until ``target`` has the focus, as a keyboard user would; fails if it never does."""
+    for _ in range(max_presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"{target} never got the focus in {max_presses} presses of Tab")
+
+
 def axe_clean(page: Page) -> None:
     """Assert that axe finds no accessibility violation on the page as it is now (its report when it does)."""
     results = Axe().run(page)
@@ -296,5 +308,7 @@ def snap(page: Page, flow: str, name: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # What changes from run to run (the key id, times marked data-volatile) is masked, so runs compare by eye.
     volatile = page.locator("[data-testid=principal], [data-volatile]")
-    page.screenshot(path=path, full_page=True, animations="disabled", caret="hide", mask=[volatile])
+    page.screenshot(
+        path=path, full_page=True, animations="disabled", caret="hide", mask=[volatile], mask_color="#d0d7de"
+    )
     return path

@@ -45,6 +45,7 @@ START_BALANCE = START_CREDITS - EMAIL_PRICE * len(ALREADY_UNLOCKED)
 # Small batches, so that one worker step moves a task part of the way (a "running" state a test can see).
 WORKER_BATCH = 10
 DEADLINE_SECONDS = 20.0
+GRACE_SECONDS = 3
 
 
 def person_name(pid: int) -> str:
@@ -184,7 +185,11 @@ def live_server(tmp: Path) -> Iterator[LiveServer]:
     rt = build_runtime(settings)
     account = seed_catalogue(rt)
     app = create_app(runtime=rt, run_worker=False)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none"))
+    # A request still open when the module ends is cut off after a few seconds, not waited for.
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", ws="none", timeout_graceful_shutdown=GRACE_SECONDS
+    )
+    server = uvicorn.Server(config)
     sock = _free_socket()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="browser-live-server", daemon=True)
     thread.start()
@@ -204,8 +209,11 @@ def live_server(tmp: Path) -> Iterator[LiveServer]:
             new_account=lambda credit: make_account(rt, credit=credit, name=f"Account {credit}"),
         )
     finally:
-        server.should_exit = True
-        thread.join(timeout=DEADLINE_SECONDS)
-        sock.close()
-        work.close()
-        rt.db.dispose()
+        try:
+            work.finish()  # what tests left running ends, and so do the pages' progress long-polls
+        finally:
+            server.should_exit = True
+            thread.join(timeout=DEADLINE_SECONDS)
+            sock.close()
+            work.close()
+            rt.db.dispose()

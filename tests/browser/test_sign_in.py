@@ -64,6 +64,16 @@ def test_the_right_key_lands_on_home_and_signing_out_leaves_nothing_behind(page:
     expect(page).to_have_url(SIGN_IN)
 
 
+def test_after_signing_in_the_focus_is_on_the_heading_of_the_page_it_leads_to(page: Page, live: LiveServer) -> None:
+    # The form is an htmx post answered with a redirect: a whole new page, whose heading takes the focus (as after a
+    # swap), so that keyboard and screen-reader users start at what is new.
+    sign_in(page, live.account.api_key)
+    expect(page.get_by_role("heading", level=1, name="Home")).to_be_focused()
+
+    page.reload()  # an ordinary page load leaves the focus where the browser puts it
+    expect(page.get_by_role("heading", level=1, name="Home")).not_to_be_focused()
+
+
 def test_signing_in_works_without_javascript(new_context: Any, live: LiveServer) -> None:
     page: Page = new_context(java_script_enabled=False).new_page()
     page.goto("/console/sign-in")
