@@ -25,7 +25,7 @@ from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import TaskStatus, parse_task_id
 from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import directory, idempotency, unlocks
+from contactvault.server.services import directory, idempotency, quote_confirmation, unlocks
 
 router = APIRouter(prefix="/external/contacts", tags=["contacts"])
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -62,9 +62,7 @@ def _idempotency_key(raw: str | None) -> str | None:
     return raw
 
 
-# A quote id is its confirmation's idempotency key; the tab keeps it apart from every Idempotency-Key header
-# (printable ASCII only).
-QUOTE_KEY = "quote\t{}"
+QUOTE_KEY = quote_confirmation.QUOTE_KEY  # a quote id is its confirmation's idempotency key
 
 
 def _quote_id(raw: str | None) -> int | None:
