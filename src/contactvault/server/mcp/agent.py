@@ -16,6 +16,7 @@ from anyio import to_thread
 
 from contactvault.server.api import mappers
 from contactvault.server.domain.errors import NotFound, PriceChanged
+from contactvault.server.domain.guardrails import OPEN, Guardrails
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import parse_task_id
 from contactvault.server.mcp.errors import ToolRefusal
@@ -32,10 +33,11 @@ FALLBACK_CHECK_SECONDS = 1.0
 class LocalAgent:
     """The tools' operations for one authenticated caller, run in this process over the services."""
 
-    def __init__(self, rt: Runtime, account_id: int, key_id: str) -> None:
+    def __init__(self, rt: Runtime, account_id: int, key_id: str, guardrails: Guardrails = OPEN) -> None:
         self.rt = rt
         self.account_id = account_id
         self.key_id = key_id
+        self.guardrails = guardrails  # as read when the call began; a submission checks them again, locked
 
     def search_events(
         self, page: PageRequest, keyword: str | None, country: str | None, date_from: date | None, date_to: date | None
@@ -93,7 +95,7 @@ class LocalAgent:
         quoted = quote_confirmation.quoted(self.rt, self.account_id, quote_id)
         try:
             outcome = quote_confirmation.confirm(
-                self.rt, self.account_id, quoted, CALL_SOURCE, mappers.submission_reply
+                self.rt, self.account_id, self.key_id, quoted, CALL_SOURCE, mappers.submission_reply
             )
         except (PriceChanged, NotFound) as refused:
             fresh = self.quote_unlock(quoted.channel, quoted.event_id, quoted.personnel_ids)

@@ -27,7 +27,7 @@ from contactvault.server.domain.errors import InvalidApiKey
 from contactvault.server.mcp import tools
 from contactvault.server.mcp.agent import LocalAgent
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import accounts
+from contactvault.server.services import accounts, guardrails
 from contactvault.server.services.accounts import Caller
 
 PATH = "/mcp"
@@ -67,7 +67,8 @@ class AuthenticatedMcp:
         except InvalidApiKey as refused:
             await _unauthorized(send, refused.message)
             return
-        scope[tools.AGENT_SCOPE_KEY] = LocalAgent(self.rt, caller.account_id, caller.key_id)
+        rails = await to_thread.run_sync(guardrails.of_key, self.rt, caller.key_id)
+        scope[tools.AGENT_SCOPE_KEY] = LocalAgent(self.rt, caller.account_id, caller.key_id, rails)
         await self.inner(scope, receive, send)
 
 

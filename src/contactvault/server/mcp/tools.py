@@ -18,6 +18,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from contactvault.server.domain.errors import DomainError, NotFound
+from contactvault.server.domain.guardrails import require_agent_allowed
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.mcp.agent import LocalAgent
 from contactvault.server.mcp.errors import ToolRefusal, refusal_result
@@ -53,8 +54,9 @@ def _ok(body: dict[str, Any]) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], structuredContent=body)
 
 
-async def _answer(work: Callable[[], Awaitable[dict[str, Any]]]) -> CallToolResult:
+async def _answer(agent: LocalAgent, work: Callable[[], Awaitable[dict[str, Any]]]) -> CallToolResult:
     try:
+        require_agent_allowed(agent.guardrails)  # every tool, not only spending: the key is closed to agents
         return _ok(await work())
     except (DomainError, ToolRefusal) as refused:
         return refusal_result(refused)
@@ -62,7 +64,7 @@ async def _answer(work: Callable[[], Awaitable[dict[str, Any]]]) -> CallToolResu
 
 async def _sync(ctx: Ctx, call: Callable[[LocalAgent], dict[str, Any]]) -> CallToolResult:
     agent = agent_of(ctx)
-    return await _answer(lambda: to_thread.run_sync(call, agent))
+    return await _answer(agent, lambda: to_thread.run_sync(call, agent))
 
 
 def register(server: FastMCP) -> None:
@@ -161,7 +163,7 @@ def _register_spending(server: FastMCP) -> None:
         """An unlock task's status and per-person results (email or phone once unlocked). With wait_seconds it
         answers as soon as the task completes, or after that many seconds with its current state."""
         agent = agent_of(ctx)
-        return await _answer(lambda: agent.get_task(task_id, wait_seconds))
+        return await _answer(agent, lambda: agent.get_task(task_id, wait_seconds))
 
     @server.resource(
         "contactvault://tasks/{task_id}",

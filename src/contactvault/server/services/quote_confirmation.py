@@ -49,7 +49,7 @@ def wire_fingerprint(channel: Channel, event_id: str, personnel_ids: Sequence[st
 
 
 def confirm(
-    rt: Runtime, account_id: int, quote: QuotedUnlock, call_source: str, render: unlocks.Render
+    rt: Runtime, account_id: int, key_id: str, quote: QuotedUnlock, call_source: str, render: unlocks.Render
 ) -> unlocks.SubmitResult | Replay:
     """Submit the quote's ids under the quote (PriceChanged or NotFound when it no longer holds)."""
     req = unlocks.UnlockRequest(
@@ -59,6 +59,7 @@ def confirm(
         personnel_ids=quote.personnel_ids,
         call_source=call_source,
         quote_id=quote.quote_id,
+        key_id=key_id,
     )
     digest = wire_fingerprint(quote.channel, quote.event_id, quote.personnel_ids, quote.quote_id)
     return unlocks.submit_idempotent(rt, req, QUOTE_KEY.format(quote.quote_id), digest, render)

@@ -92,6 +92,7 @@ def _submit(
         call_source="agent" if (call_source or "").lower() == "agent" else "api",
         trace_id=trace_id_of(request),
         quote_id=_quote_id(body.quote_id),
+        key_id=getattr(request.state, "key_id", None),
     )
     idem_key = _idempotency_key(key)
     if idem_key is None and body.quote_id is not None:
