@@ -169,3 +169,17 @@ def test_bad_arguments_are_refused_naming_the_field(
             assert ("event_id" in text) if arguments["event_id"] == "abc" else ("personnel_ids" in text)
 
     anyio.run(scenario)
+
+
+def test_a_quote_confirmed_over_the_api_and_over_mcp_is_one_task(served: Served, account: Account) -> None:
+    async def scenario() -> None:
+        async with http_agent(served, account) as agent:
+            quote = await agent.call("quote_unlock", event_id=str(BIG_EVENT), personnel_ids=PEOPLE)
+            body = {"event_id": str(BIG_EVENT), "personnel_ids": PEOPLE, "quote_id": quote["quote_id"]}
+            async with httpx.AsyncClient(headers=account.headers) as http:
+                over_api = await http.post(served.url + "/external/contacts/unlock", json=body)
+            assert over_api.status_code == 201
+            over_mcp = await agent.call("confirm_unlock", quote_id=quote["quote_id"])
+            assert over_mcp["task_id"] == over_api.json()["task_id"]
+
+    anyio.run(scenario)
