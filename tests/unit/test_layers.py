@@ -90,3 +90,15 @@ def test_every_root_module_of_the_server_says_why_it_stays_at_the_root() -> None
         p.name for p in sorted(SERVER.glob("*.py")) if p.stem != "__init__" and f"``{p.stem}``" not in docstring
     ]
     assert unexplained == []
+
+
+def test_the_shared_agent_tools_import_no_server_code() -> None:
+    """``contactvault.agents`` (the MCP tools, shared with the stdio server the CLI runs) stands on the SDK only."""
+    agents = SERVER.parent / "agents"
+    offences = [
+        f"{path.name} imports {name}"
+        for path in sorted(agents.rglob("*.py"))
+        for name in _imports(path)
+        if name.split(".")[:2] in (["contactvault", "server"], ["contactvault", "cli"])
+    ]
+    assert offences == []

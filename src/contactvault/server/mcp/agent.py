@@ -1,25 +1,26 @@
 """The agent surface over the services, for one caller (key and account): what the MCP tools do on this server.
 
-Every method returns the same JSON shapes as the HTTP API (built by ``api/mappers.py``), so the stdio server,
-which reads them from a remote server through the SDK, answers exactly like the HTTP transport.
+Every method answers the same JSON shapes as the HTTP API (built by ``api/mappers.py``), so the stdio server,
+which reads them from a remote server through the SDK, answers like the HTTP transport; domain errors become
+``Refusal``s (their messages are written for callers and carry no personal data).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import to_thread
 
+from contactvault.agents.tools import Json, NotFoundRefusal, Refusal
 from contactvault.server.api import mappers
-from contactvault.server.domain.errors import NotFound, PriceChanged
-from contactvault.server.domain.guardrails import OPEN, Guardrails
+from contactvault.server.domain.errors import DomainError, NotFound, PriceChanged
+from contactvault.server.domain.guardrails import OPEN, Guardrails, require_agent_allowed
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import parse_task_id
-from contactvault.server.mcp.errors import ToolRefusal
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import credits, directory, quote_confirmation, quotes, unlocked_contacts, unlocks
 from contactvault.server.services.directory import PageRequest
@@ -28,6 +29,27 @@ from contactvault.server.services.idempotency import Replay
 CALL_SOURCE = "agent"
 # Re-read a task at least this often while the notifier may miss a writer in another process.
 FALLBACK_CHECK_SECONDS = 1.0
+T = TypeVar("T")
+
+
+def refusal(error: DomainError) -> Refusal:
+    """A domain error as a tool refusal."""
+    kind = NotFoundRefusal if isinstance(error, NotFound) else Refusal
+    return kind(error.message, {"error_key": error.error_key, "details": error.details or {}})
+
+
+async def _run(call: Callable[[], T]) -> T:
+    try:
+        return await to_thread.run_sync(call)
+    except DomainError as error:
+        raise refusal(error) from None
+
+
+def _id(raw: str, what: str) -> int:
+    value = parse_task_id(raw)  # the digit-string rule of every id
+    if value is None:
+        raise NotFoundRefusal(f"{what} not found.", {"error_key": "NOT_FOUND", "details": {}})
+    return value
 
 
 class LocalAgent:
@@ -39,81 +61,104 @@ class LocalAgent:
         self.key_id = key_id
         self.guardrails = guardrails  # as read when the call began; a submission checks them again, locked
 
-    def search_events(
-        self, page: PageRequest, keyword: str | None, country: str | None, date_from: date | None, date_to: date | None
-    ) -> dict[str, Any]:
+    async def check(self) -> None:
+        """Refuse every tool when agent calls are off for the key."""
+        try:
+            require_agent_allowed(self.guardrails)
+        except DomainError as error:
+            raise refusal(error) from None
+
+    async def search_events(
+        self, page: int, size: int, keyword: str | None, country: str | None, start: date | None, end: date | None
+    ) -> Json:
         """A page of events."""
-        found = directory.list_events(
-            self.rt, page, keyword=keyword, country=country, date_from=date_from, date_to=date_to
+        pages = PageRequest(page, size)
+        found = await _run(
+            lambda: directory.list_events(
+                self.rt, pages, keyword=keyword, country=country, date_from=start, date_to=end
+            )
         )
         return mappers.event_page(found)
 
-    def list_event_people(
-        self, event_id: int, page: PageRequest, department: str | None, level: str | None, search: str | None
-    ) -> dict[str, Any]:
-        """A page of the people at one event."""
-        directory.get_event(self.rt, event_id)  # NotFound names the event
-        found = directory.list_personnel(
-            self.rt, self.account_id, event_id, page, department=department, level=level, search_query=search
-        )
-        return mappers.personnel_page(found)
+    async def list_event_people(
+        self, event_id: str, page: int, size: int, department: str | None, level: str | None, search: str | None
+    ) -> Json:
+        """A page of the people at one event (NotFound names the event)."""
+        event, pages = _id(event_id, "Event"), PageRequest(page, size)
 
-    def find_contacts(
-        self, page: PageRequest, company_name: str, role: str | None, person_name: str | None
-    ) -> dict[str, Any]:
+        def people() -> Json:
+            directory.get_event(self.rt, event)
+            found = directory.list_personnel(
+                self.rt, self.account_id, event, pages, department=department, level=level, search_query=search
+            )
+            return mappers.personnel_page(found)
+
+        return await _run(people)
+
+    async def find_contacts(
+        self, page: int, size: int, company_name: str, role: str | None, person_name: str | None
+    ) -> Json:
         """A page of people at matching companies across all events."""
-        found = directory.search_contacts(
-            self.rt, self.account_id, page, company_name=company_name, role=role, person_name=person_name
+        pages = PageRequest(page, size)
+        found = await _run(
+            lambda: directory.search_contacts(
+                self.rt, self.account_id, pages, company_name=company_name, role=role, person_name=person_name
+            )
         )
         return mappers.contact_page(found)
 
-    def get_person(self, person_id: int) -> dict[str, Any]:
+    async def get_person(self, person_id: str) -> Json:
         """One person as this account sees them."""
-        return mappers.contact_item(directory.profile(self.rt, self.account_id, person_id))
+        pid = _id(person_id, "Personnel")
+        return mappers.contact_item(await _run(lambda: directory.profile(self.rt, self.account_id, pid)))
 
-    def get_balance(self) -> dict[str, Any]:
+    async def get_balance(self) -> Json:
         """The account's credits."""
-        return mappers.credit_balance(credits.balance(self.rt, self.account_id))
+        return mappers.credit_balance(await _run(lambda: credits.balance(self.rt, self.account_id)))
 
-    def list_unlocked(self, page: PageRequest) -> dict[str, Any]:
+    async def list_unlocked(self, page: int, size: int) -> Json:
         """A page of what this account has unlocked."""
-        return mappers.unlocked_page(unlocked_contacts.list_unlocked(self.rt, self.account_id, page, None))
+        pages = PageRequest(page, size)
+        found = await _run(lambda: unlocked_contacts.list_unlocked(self.rt, self.account_id, pages, None))
+        return mappers.unlocked_page(found)
 
-    def quote_unlock(self, channel: Channel, event_id: str, personnel_ids: Sequence[str]) -> dict[str, Any]:
+    async def quote_unlock(self, channel: str, event_id: str, personnel_ids: list[str]) -> Json:
         """Price an unlock and store the quote (nothing is held); a refusal says why."""
+        return await _run(lambda: self._quote(Channel(channel), event_id, personnel_ids))
+
+    def _quote(self, channel: Channel, event_id: str, personnel_ids: Sequence[str]) -> Json:
         result = unlocks.precheck(self.rt, self.account_id, channel, event_id, personnel_ids)
         quote = quotes.create(self.rt, self.account_id, channel, result)
         detail = mappers.precheck_detail(result)
-        return quote_body(channel, result.reason_code.value, result.credits, detail, mappers.quote(quote))
+        return quote_body(channel.value, result.reason_code.value, result.credits, detail, mappers.quote(quote))
 
-    def confirm_unlock(self, raw_quote_id: str) -> dict[str, Any]:
+    async def confirm_unlock(self, quote_id: str) -> Json:
         """Start the quoted task (the same task again for the same quote); refused with a fresh quote when the
         quote expired or its price changed."""
-        quote_id = parse_task_id(raw_quote_id)
-        if quote_id is None:
-            raise NotFound("Quote not found.")
+        qid = _id(quote_id, "Quote")
+        return await _run(lambda: self._confirm(qid))
+
+    def _confirm(self, quote_id: int) -> Json:
         quoted = quote_confirmation.quoted(self.rt, self.account_id, quote_id)
         try:
             outcome = quote_confirmation.confirm(
                 self.rt, self.account_id, self.key_id, quoted, CALL_SOURCE, mappers.submission_reply
             )
         except (PriceChanged, NotFound) as refused:
-            fresh = self.quote_unlock(quoted.channel, quoted.event_id, quoted.personnel_ids)
+            fresh = self._quote(quoted.channel, quoted.event_id, quoted.personnel_ids)
             details = {"refused": refusal_details(refused), "fresh_quote": fresh}
-            raise ToolRefusal(refusal_message(refused), details) from None
+            raise Refusal(refusal_message(refused), details) from None
         body = json.loads(outcome.body) if isinstance(outcome, Replay) else mappers.submission(outcome)
         return {"channel": quoted.channel.value, "quote_id": str(quote_id), **body}
 
-    async def get_task(self, raw_task_id: str, wait_seconds: int) -> dict[str, Any]:
+    async def get_task(self, task_id: str, wait_seconds: int) -> Json:
         """A task and its results; waits up to ``wait_seconds`` for it to finish (answers at once when it does)."""
-        task_id = parse_task_id(raw_task_id)
-        if task_id is None:
-            raise NotFound("Task not found.")
+        tid = _id(task_id, "Task")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
-        with self.rt.notifier.listen(task_id) as listener:
+        with self.rt.notifier.listen(tid) as listener:
             while True:
-                view = await to_thread.run_sync(self._task_view, task_id)
+                view = await _run(lambda: self._task_view(tid))
                 left = deadline - loop.time()
                 if view.terminal or left <= 0:
                     return {"channel": view.channel.value, **mappers.task(view)}
@@ -127,9 +172,7 @@ class LocalAgent:
             return unlocks.get_task(self.rt, self.account_id, task_id, Channel.PHONE)
 
 
-def quote_body(
-    channel: Channel, reason_code: str, credits_: int, detail: dict[str, Any], quote: dict[str, Any]
-) -> dict[str, Any]:
+def quote_body(channel: str, reason_code: str, credits_: int, detail: dict[str, Any], quote: dict[str, Any]) -> Json:
     """A quote as the tool shows it: allowed or not, the price, the balance after, and each person's line."""
     available = int(detail.get("available_balance", 0))
     unit = detail.get("unit_cost", 0)
@@ -139,11 +182,11 @@ def quote_body(
     return {
         "allowed": reason_code == "ok",
         "reason_code": reason_code,
-        "channel": channel.value,
+        "channel": channel,
         "quote_id": quote.get("quote_id"),
         "expires_at": quote.get("expires_at"),
         "credits": credits_,
-        "unit_cost": detail.get("unit_cost"),
+        "unit_cost": unit,
         "balance_before": available,
         "balance_after": available - credits_,
         "people": people,

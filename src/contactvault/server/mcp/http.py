@@ -23,14 +23,16 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from contactvault.agents import tools
+from contactvault.agents.tools import Agent, Ctx
 from contactvault.server.domain.errors import InvalidApiKey
-from contactvault.server.mcp import tools
 from contactvault.server.mcp.agent import LocalAgent
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import accounts, guardrails
 from contactvault.server.services.accounts import Caller
 
 PATH = "/mcp"
+AGENT_SCOPE_KEY = "contactvault.agent"
 
 
 class Authenticator(Protocol):
@@ -68,7 +70,7 @@ class AuthenticatedMcp:
             await _unauthorized(send, refused.message)
             return
         rails = await to_thread.run_sync(guardrails.of_key, self.rt, caller.key_id)
-        scope[tools.AGENT_SCOPE_KEY] = LocalAgent(self.rt, caller.account_id, caller.key_id, rails)
+        scope[AGENT_SCOPE_KEY] = LocalAgent(self.rt, caller.account_id, caller.key_id, rails)
         await self.inner(scope, receive, send)
 
 
@@ -83,19 +85,19 @@ async def _unauthorized(send: Send, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def agent_of(ctx: Ctx) -> Agent:
+    """The caller's agent, set on the HTTP request by ``AuthenticatedMcp``."""
+    agent = getattr(ctx.request_context.request, "scope", {}).get(AGENT_SCOPE_KEY)
+    if not isinstance(agent, LocalAgent):
+        raise RuntimeError("no authenticated caller on this request")
+    return agent
+
+
 def build_server() -> FastMCP:
     """The MCP server with every tool and resource, in stateless JSON mode."""
     # The bearer key, not the Host header, is what keeps a rebinding page out: it has no key to send.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    server = FastMCP(
-        "contactvault",
-        instructions=tools.INSTRUCTIONS,
-        stateless_http=True,
-        json_response=True,
-        transport_security=security,
-    )
-    tools.register(server)
-    return server
+    return tools.build_server(agent_of, stateless_http=True, json_response=True, transport_security=security)
 
 
 def install(app: FastAPI, rt: Runtime) -> StreamableHTTPSessionManager:

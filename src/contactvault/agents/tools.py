@@ -1,7 +1,8 @@
-"""The MCP tools and resources: names, JSON schemas and descriptions written for a model.
+"""The MCP tools and resources: names, JSON schemas and descriptions written for a model, over an ``Agent``.
 
-Each tool reads its caller's ``LocalAgent`` from the request (``http.py`` put it there after checking the key)
-and answers a ``CallToolResult``: the body as JSON text and as structured content, or a refusal (``isError``).
+Each tool finds its caller's ``Agent`` (``agent_of``: per request on HTTP, one per process on stdio) and answers a
+``CallToolResult``: the body as JSON text and as structured content, or a refusal (``isError``) whose text is one
+readable sentence followed by the details as JSON.
 """
 
 from __future__ import annotations
@@ -9,23 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from anyio import to_thread
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ResourceError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from contactvault.server.domain.errors import DomainError, NotFound
-from contactvault.server.domain.guardrails import require_agent_allowed
-from contactvault.server.domain.ledger import Channel
-from contactvault.server.mcp.agent import LocalAgent
-from contactvault.server.mcp.errors import ToolRefusal, refusal_result
-from contactvault.server.services.directory import PageRequest
-
-AGENT_SCOPE_KEY = "contactvault.agent"
 Ctx = Context[Any, Any, Any]
+Json = dict[str, Any]
 INSTRUCTIONS = (
     "contactvault finds people at events and unlocks their work email (15 credits) or phone (150 credits). "
     "Spending is two steps: quote_unlock prices an unlock and holds nothing; confirm_unlock(quote_id) spends "
@@ -41,33 +34,67 @@ READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotent
 SPENDS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 
-def agent_of(ctx: Ctx) -> LocalAgent:
-    """The caller's agent, set on the HTTP request by the authentication layer."""
-    request = ctx.request_context.request
-    agent = getattr(request, "scope", {}).get(AGENT_SCOPE_KEY)
-    if not isinstance(agent, LocalAgent):
-        raise RuntimeError("no authenticated caller on this request")
-    return agent
+class Refusal(Exception):
+    """A refusal the model can act on: one sentence, and structured details (error key, limits, a fresh quote)."""
+
+    def __init__(self, message: str, details: Json) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
 
 
-def _ok(body: dict[str, Any]) -> CallToolResult:
+class NotFoundRefusal(Refusal):
+    """The object does not exist for this caller."""
+
+
+class Agent(Protocol):
+    """What the tools do for one caller; every method answers the API's JSON shapes or raises ``Refusal``."""
+
+    async def check(self) -> None: ...
+    async def search_events(
+        self, page: int, size: int, keyword: str | None, country: str | None, start: date | None, end: date | None
+    ) -> Json: ...
+    async def list_event_people(
+        self, event_id: str, page: int, size: int, department: str | None, level: str | None, search: str | None
+    ) -> Json: ...
+    async def find_contacts(
+        self, page: int, size: int, company_name: str, role: str | None, person_name: str | None
+    ) -> Json: ...
+    async def get_person(self, person_id: str) -> Json: ...
+    async def get_balance(self) -> Json: ...
+    async def list_unlocked(self, page: int, size: int) -> Json: ...
+    async def quote_unlock(self, channel: str, event_id: str, personnel_ids: list[str]) -> Json: ...
+    async def confirm_unlock(self, quote_id: str) -> Json: ...
+    async def get_task(self, task_id: str, wait_seconds: int) -> Json: ...
+
+
+AgentOf = Callable[[Ctx], Agent]
+
+
+def refusal_result(refused: Refusal) -> CallToolResult:
+    """The tool result of a refusal."""
+    structured = {"error": refused.message, **refused.details}
+    text = f"{refused.message}\n{json.dumps(structured, sort_keys=True)}"
+    return CallToolResult(content=[TextContent(type="text", text=text)], structuredContent=structured, isError=True)
+
+
+async def _answer(agent: Agent, work: Callable[[Agent], Awaitable[Json]]) -> CallToolResult:
+    try:
+        await agent.check()  # every tool, not only spending: a key closed to agents is closed
+        body = await work(agent)
+    except Refusal as refused:
+        return refusal_result(refused)
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], structuredContent=body)
 
 
-async def _answer(agent: LocalAgent, work: Callable[[], Awaitable[dict[str, Any]]]) -> CallToolResult:
-    try:
-        require_agent_allowed(agent.guardrails)  # every tool, not only spending: the key is closed to agents
-        return _ok(await work())
-    except (DomainError, ToolRefusal) as refused:
-        return refusal_result(refused)
+def build_server(agent_of: AgentOf, **transport: Any) -> FastMCP:
+    """A FastMCP server with every tool and the task resource; ``transport``: FastMCP's transport settings."""
+    server = FastMCP("contactvault", instructions=INSTRUCTIONS, **transport)
+    register(server, agent_of)
+    return server
 
 
-async def _sync(ctx: Ctx, call: Callable[[LocalAgent], dict[str, Any]]) -> CallToolResult:
-    agent = agent_of(ctx)
-    return await _answer(agent, lambda: to_thread.run_sync(call, agent))
-
-
-def register(server: FastMCP) -> None:
+def register(server: FastMCP, agent_of: AgentOf) -> None:
     """Add every tool and the task resource to ``server``."""
 
     @server.tool(annotations=READ_ONLY)
@@ -82,8 +109,9 @@ def register(server: FastMCP) -> None:
     ) -> CallToolResult:
         """Find events (trade shows, conferences) by keyword, country and dates. Free. Use an event's id with
         list_event_people."""
-        pages = PageRequest(page, page_size)
-        return await _sync(ctx, lambda a: a.search_events(pages, keyword, country, date_from, date_to))
+        return await _answer(
+            agent_of(ctx), lambda a: a.search_events(page, page_size, keyword, country, date_from, date_to)
+        )
 
     @server.tool(annotations=READ_ONLY)
     async def list_event_people(
@@ -97,9 +125,9 @@ def register(server: FastMCP) -> None:
     ) -> CallToolResult:
         """List the people at one event, with filters. Free. Each person shows whether their email and phone are
         locked, unlocking or unlocked for you; pass their ids to quote_unlock with this event_id."""
-        pages = PageRequest(page, page_size)
-        return await _sync(
-            ctx, lambda a: a.list_event_people(int(event_id), pages, department, seniority_level, search)
+        return await _answer(
+            agent_of(ctx),
+            lambda a: a.list_event_people(event_id, page, page_size, department, seniority_level, search),
         )
 
     @server.tool(annotations=READ_ONLY)
@@ -112,29 +140,27 @@ def register(server: FastMCP) -> None:
         page_size: PageSize = 20,
     ) -> CallToolResult:
         """Find people at a company across all events, optionally by role keyword or name. Free."""
-        pages = PageRequest(page, page_size)
-        return await _sync(ctx, lambda a: a.find_contacts(pages, company_name, role, person_name))
+        return await _answer(agent_of(ctx), lambda a: a.find_contacts(page, page_size, company_name, role, person_name))
 
     @server.tool(annotations=READ_ONLY)
     async def get_person(ctx: Ctx, person_id: Id) -> CallToolResult:
         """One person's profile, and their email/phone if you have unlocked them. Free."""
-        return await _sync(ctx, lambda a: a.get_person(int(person_id)))
+        return await _answer(agent_of(ctx), lambda a: a.get_person(person_id))
 
     @server.tool(annotations=READ_ONLY)
     async def get_balance(ctx: Ctx) -> CallToolResult:
         """Your credit balance (totalBalance is what you can spend now). Free."""
-        return await _sync(ctx, lambda a: a.get_balance())
+        return await _answer(agent_of(ctx), lambda a: a.get_balance())
 
     @server.tool(annotations=READ_ONLY)
     async def list_unlocked_contacts(ctx: Ctx, page: Page = 1, page_size: PageSize = 20) -> CallToolResult:
         """Everything you have already unlocked (person, channel, value, when). Free; never charged again."""
-        pages = PageRequest(page, page_size)
-        return await _sync(ctx, lambda a: a.list_unlocked(pages))
+        return await _answer(agent_of(ctx), lambda a: a.list_unlocked(page, page_size))
 
-    _register_spending(server)
+    _register_spending(server, agent_of)
 
 
-def _register_spending(server: FastMCP) -> None:
+def _register_spending(server: FastMCP, agent_of: AgentOf) -> None:
     @server.tool(annotations=READ_ONLY)
     async def quote_unlock(
         ctx: Ctx,
@@ -145,14 +171,14 @@ def _register_spending(server: FastMCP) -> None:
         """Price unlocking these people's work email or phone at this event. Holds and spends nothing. Returns a
         quote_id (when allowed), each person's line (chargeable or why not), the credits, your balance after,
         and when the quote expires. Show it to the user, then call confirm_unlock(quote_id)."""
-        return await _sync(ctx, lambda a: a.quote_unlock(Channel(channel), event_id, personnel_ids))
+        return await _answer(agent_of(ctx), lambda a: a.quote_unlock(channel, event_id, personnel_ids))
 
     @server.tool(annotations=SPENDS)
     async def confirm_unlock(ctx: Ctx, quote_id: Id) -> CallToolResult:
         """Spend the credits of a quote and start the unlock task. Confirming the same quote again returns the
         same task and never charges twice. If the quote expired or the price changed, nothing is charged and the
         error carries a fresh quote to show the user. Then call get_unlock_task with the task id."""
-        return await _sync(ctx, lambda a: a.confirm_unlock(quote_id))
+        return await _answer(agent_of(ctx), lambda a: a.confirm_unlock(quote_id))
 
     @server.tool(annotations=READ_ONLY)
     async def get_unlock_task(
@@ -162,8 +188,7 @@ def _register_spending(server: FastMCP) -> None:
     ) -> CallToolResult:
         """An unlock task's status and per-person results (email or phone once unlocked). With wait_seconds it
         answers as soon as the task completes, or after that many seconds with its current state."""
-        agent = agent_of(ctx)
-        return await _answer(agent, lambda: agent.get_task(task_id, wait_seconds))
+        return await _answer(agent_of(ctx), lambda a: a.get_task(task_id, wait_seconds))
 
     @server.resource(
         "contactvault://tasks/{task_id}",
@@ -172,7 +197,9 @@ def _register_spending(server: FastMCP) -> None:
         mime_type="application/json",
     )
     async def task_resource(task_id: str) -> str:
+        agent = agent_of(server.get_context())
         try:
-            return json.dumps(await agent_of(server.get_context()).get_task(task_id, 0))
-        except NotFound as missing:
-            raise ResourceError(missing.message) from None
+            await agent.check()
+            return json.dumps(await agent.get_task(task_id, 0))
+        except Refusal as refused:
+            raise ResourceError(refused.message) from None
