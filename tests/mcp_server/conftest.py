@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
@@ -32,6 +33,7 @@ class Served:
 
     url: str
     rt: Runtime
+    app: FastAPI
 
     @property
     def mcp_url(self) -> str:
@@ -57,7 +59,7 @@ def served(directory: Runtime) -> Iterator[Served]:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)  # uvicorn's start flag has no event to wait on: polled, with a deadline
         host, port = sock.getsockname()
-        yield Served(f"http://{host}:{port}", directory)
+        yield Served(f"http://{host}:{port}", directory, app)
     finally:
         server.should_exit = True
         thread.join(timeout=DEADLINE_SECONDS)

@@ -6,7 +6,9 @@ import anyio
 import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from sqlalchemy import select
 
+from contactvault.server.db.tables import tasks
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.services import unlocks
 from tests.engine import assert_reconciles, balance
@@ -80,6 +82,9 @@ def test_quote_confirm_wait_results_moves_the_balance_by_the_charge(served: Serv
             assert sorted(u["personnelId"] for u in unlocked["items"]) == PEOPLE
             resource = await agent.session.read_resource(f"contactvault://tasks/{task['task_id']}")  # type: ignore[arg-type]
             assert '"taskStatus": "completed"' in resource.contents[0].text  # type: ignore[union-attr]
+            with rt.db.read() as conn:
+                source = conn.execute(select(tasks.c.call_source).where(tasks.c.id == int(task["task_id"])))
+                assert source.scalar_one() == "agent"  # every spend through MCP is the agent's
 
     anyio.run(scenario)
     assert_reconciles(rt)
@@ -183,3 +188,29 @@ def test_a_quote_confirmed_over_the_api_and_over_mcp_is_one_task(served: Served,
             assert over_mcp["task_id"] == over_api.json()["task_id"]
 
     anyio.run(scenario)
+
+
+def test_a_wait_over_the_keys_long_poll_cap_is_answered_at_once(served: Served, account: Account) -> None:
+    app, rt = served.app, served.rt
+    app.state.worker.stop()  # nothing settles: the task stays pending
+    app.state.worker_thread.join(timeout=20)
+    req = unlocks.UnlockRequest(account.id, Channel.EMAIL, str(BIG_EVENT), ["31"])
+    task_id = str(unlocks.submit(rt, req).task_id)
+    slots = app.state.long_polls
+    assert rt.settings.long_poll_max_per_key > 0
+    held = 0
+    while slots.take(account.key_id) is None:  # every slot of the key is taken by other waits
+        held += 1
+
+    async def scenario() -> None:
+        async with http_agent(served, account) as agent:
+            task = await agent.call("get_unlock_task", task_id=task_id, wait_seconds=60)
+            assert task["taskStatus"] == "pending"
+            assert task["long_poll"] == "refused-key-cap"
+
+    try:
+        anyio.run(scenario)
+    finally:
+        for _ in range(held):
+            slots.give_back(account.key_id)
+    assert held == rt.settings.long_poll_max_per_key

@@ -21,6 +21,7 @@ from contactvault.server.domain.errors import DomainError, NotFound, PriceChange
 from contactvault.server.domain.guardrails import OPEN, Guardrails, require_agent_allowed
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import parse_task_id
+from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import credits, directory, quote_confirmation, quotes, unlocked_contacts, unlocks
 from contactvault.server.services.directory import PageRequest
@@ -55,11 +56,14 @@ def _id(raw: str, what: str) -> int:
 class LocalAgent:
     """The tools' operations for one authenticated caller, run in this process over the services."""
 
-    def __init__(self, rt: Runtime, account_id: int, key_id: str, guardrails: Guardrails = OPEN) -> None:
+    def __init__(
+        self, rt: Runtime, account_id: int, key_id: str, guardrails: Guardrails = OPEN, slots: WaitSlots | None = None
+    ) -> None:
         self.rt = rt
         self.account_id = account_id
         self.key_id = key_id
         self.guardrails = guardrails  # as read when the call began; a submission checks them again, locked
+        self.slots = slots  # the API's long-poll caps (per key, per node), shared with ?wait=
 
     async def check(self) -> None:
         """Refuse every tool when agent calls are off for the key."""
@@ -156,20 +160,32 @@ class LocalAgent:
         tid = _id(task_id, "Task")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
-        with self.rt.notifier.listen(tid) as listener:
-            while True:
-                view = await _run(lambda: self._task_view(tid))
-                left = deadline - loop.time()
-                if view.terminal or left <= 0:
-                    return {"channel": view.channel.value, **mappers.task(view)}
-                recheck = None if self.rt.notifier.hears_every_writer() else FALLBACK_CHECK_SECONDS
-                await listener.wait(left if recheck is None else min(left, recheck))
+        with self.rt.notifier.listen(tid) as listener:  # registered before the first read: no publish is missed
+            view = await _run(lambda: self._task_view(tid))
+            if view.terminal or not wait_seconds:
+                return _task_body(view)
+            refused = self.slots.take(self.key_id) if self.slots is not None else None
+            if refused:
+                return {**_task_body(view), "long_poll": f"refused-{refused}"}  # over a cap: answered at once
+            try:
+                while not view.terminal and (left := deadline - loop.time()) > 0:
+                    recheck = None if self.rt.notifier.hears_every_writer() else FALLBACK_CHECK_SECONDS
+                    await listener.wait(left if recheck is None else min(left, recheck))
+                    view = await _run(lambda: self._task_view(tid))
+            finally:
+                if self.slots is not None:
+                    self.slots.give_back(self.key_id)
+        return _task_body(view)
 
     def _task_view(self, task_id: int) -> unlocks.TaskView:
         try:
             return unlocks.get_task(self.rt, self.account_id, task_id, Channel.EMAIL)
         except NotFound:
             return unlocks.get_task(self.rt, self.account_id, task_id, Channel.PHONE)
+
+
+def _task_body(view: unlocks.TaskView) -> Json:
+    return {"channel": view.channel.value, **mappers.task(view)}
 
 
 def quote_body(channel: str, reason_code: str, credits_: int, detail: dict[str, Any], quote: dict[str, Any]) -> Json:

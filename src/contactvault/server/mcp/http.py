@@ -70,7 +70,8 @@ class AuthenticatedMcp:
             await _unauthorized(send, refused.message)
             return
         rails = await to_thread.run_sync(guardrails.of_key, self.rt, caller.key_id)
-        scope[AGENT_SCOPE_KEY] = LocalAgent(self.rt, caller.account_id, caller.key_id, rails)
+        slots = getattr(scope["app"].state, "long_polls", None) if "app" in scope else None
+        scope[AGENT_SCOPE_KEY] = LocalAgent(self.rt, caller.account_id, caller.key_id, rails, slots)
         await self.inner(scope, receive, send)
 
 
