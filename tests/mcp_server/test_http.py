@@ -6,10 +6,13 @@ import anyio
 import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from contactvault.server.api.app import create_app
 from contactvault.server.db.tables import tasks
 from contactvault.server.domain.ledger import Channel
+from contactvault.server.runtime import Runtime
 from contactvault.server.services import unlocks
 from tests.engine import assert_reconciles, balance
 from tests.factories import BIG_EVENT, Account
@@ -214,3 +217,16 @@ def test_a_wait_over_the_keys_long_poll_cap_is_answered_at_once(served: Served, 
         for _ in range(held):
             slots.give_back(account.key_id)
     assert held == rt.settings.long_poll_max_per_key
+
+
+def test_mcp_calls_count_against_the_keys_rate_limit(directory: Runtime, account: Account) -> None:
+    directory.settings.rate_limit_per_key = 2
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    headers = {**account.headers, "Accept": "application/json, text/event-stream"}
+    with TestClient(create_app(runtime=directory)) as client:
+        assert client.get("/external/credits/balance", headers=account.headers).status_code == 200
+        assert client.post("/mcp", json=body, headers=headers).status_code != 429
+        limited = client.post("/mcp", json=body, headers=headers)  # the third request of the key in the window
+    assert limited.status_code == 429
+    assert limited.json()["errorKey"] == "RATE_LIMIT_EXCEEDED"
+    assert int(limited.headers["retry-after"]) >= 1

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from contactvault.agents import tools
 from contactvault.agents.tools import Agent, Ctx
+from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.domain.errors import InvalidApiKey
 from contactvault.server.mcp.agent import LocalAgent
 from contactvault.server.runtime import Runtime
@@ -33,6 +34,7 @@ from contactvault.server.services.accounts import Caller
 
 PATH = "/mcp"
 AGENT_SCOPE_KEY = "contactvault.agent"
+WWW_AUTHENTICATE = b'Bearer realm="contactvault"'
 
 
 class Authenticator(Protocol):
@@ -67,22 +69,29 @@ class AuthenticatedMcp:
         try:
             caller = await to_thread.run_sync(self.auth.authenticate, authorization)
         except InvalidApiKey as refused:
-            await _unauthorized(send, refused.message)
+            await _refuse(send, 401, "INVALID_API_KEY", refused.message, [(b"www-authenticate", WWW_AUTHENTICATE)])
+            return
+        state = scope["app"].state if "app" in scope else None
+        limiter: RateLimiter | None = getattr(state, "rate_limiter", None)
+        quota = await to_thread.run_sync(limiter.hit_key, caller.key_id) if limiter is not None else None
+        if quota is not None and not quota.allowed:  # the API's per-key limit: one budget for both surfaces
+            message = (
+                f"Rate limit of {quota.limit} requests per {quota.window} s exceeded; retry in {quota.retry_after} s."
+            )
+            await _refuse(
+                send, 429, "RATE_LIMIT_EXCEEDED", message, [(b"retry-after", str(quota.retry_after).encode())]
+            )
             return
         rails = await to_thread.run_sync(guardrails.of_key, self.rt, caller.key_id)
-        slots = getattr(scope["app"].state, "long_polls", None) if "app" in scope else None
+        slots = getattr(state, "long_polls", None)
         scope[AGENT_SCOPE_KEY] = LocalAgent(self.rt, caller.account_id, caller.key_id, rails, slots)
         await self.inner(scope, receive, send)
 
 
-async def _unauthorized(send: Send, message: str) -> None:
-    body = json.dumps({"code": 401, "message": message, "errorKey": "INVALID_API_KEY"}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", b'Bearer realm="contactvault"'),
-    ]
-    await send({"type": "http.response.start", "status": 401, "headers": headers})
+async def _refuse(send: Send, status: int, error_key: str, message: str, extra: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"code": status, "message": message, "errorKey": error_key}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
