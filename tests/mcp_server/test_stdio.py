@@ -58,6 +58,13 @@ def test_the_stdio_server_quotes_confirms_and_waits_through_the_remote_server(
             assert done["taskStatus"] == "completed"
             assert done["creditsCharged"] == EMAIL * 3
             assert balance(rt, account) == before - EMAIL * 3
+            # An expired quote is refused through the SDK too, with a fresh quote and nothing spent.
+            late = await agent.call("quote_unlock", event_id=str(BIG_EVENT), personnel_ids=["33"])
+            rt.clock.advance(rt.settings.quote_ttl_seconds + 1)  # type: ignore[attr-defined]
+            expired = await agent.refused("confirm_unlock", quote_id=late["quote_id"])
+            assert "expired" in expired["error"]
+            assert expired["fresh_quote"]["credits"] == EMAIL
+            assert balance(rt, account) == before - EMAIL * 3
             # The key's daily ceiling (60) binds the stdio server too: its submissions are the agent's.
             more = await agent.call("quote_unlock", event_id=str(BIG_EVENT), personnel_ids=["27", "29"])
             refused = await agent.refused("confirm_unlock", quote_id=more["quote_id"])
