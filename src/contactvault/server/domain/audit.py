@@ -22,3 +22,5 @@ class AuditAction(StrEnum):
     PERSON_ERASE = "person.erase"
     UNLOCK_PURGE = "unlock.purge"
     ENCRYPTION_ROTATE = "encryption.rotate"
+    USER_CREATE = "user.create"
+    USER_DISABLE = "user.disable"

@@ -23,7 +23,7 @@ from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import parse_task_id
 from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import credits, directory, quote_confirmation, quotes, unlocked_contacts, unlocks
+from contactvault.server.services import credits, directory, quotes, unlocked_contacts, unlocks
 from contactvault.server.services.directory import PageRequest
 from contactvault.server.services.idempotency import Replay
 
@@ -143,17 +143,21 @@ class LocalAgent:
         return await _run(lambda: self._confirm(qid))
 
     def _confirm(self, quote_id: int) -> Json:
-        quoted = quote_confirmation.quoted(self.rt, self.account_id, quote_id)
+        quote = quotes.find_any(self.rt, self.account_id, quote_id)
+        if quote is None:
+            raise NotFound("Quote not found.")
         try:
-            outcome = quote_confirmation.confirm(
-                self.rt, self.account_id, self.key_id, quoted, CALL_SOURCE, mappers.submission_reply
+            done = quotes.confirm_quote(
+                self.rt, self.account_id, quote, mappers.submission_reply, call_source=CALL_SOURCE, key_id=self.key_id
             )
         except (PriceChanged, NotFound) as refused:
-            fresh = self._quote(quoted.channel, quoted.event_id, quoted.personnel_ids)
+            ids = [str(pk) for pk in quote.personnel_ids]
+            fresh = self._quote(quote.channel, str(quote.event_id), ids)
             details = {"refused": refusal_details(refused), "fresh_quote": fresh}
             raise Refusal(refusal_message(refused), details) from None
+        outcome = done.outcome
         body = json.loads(outcome.body) if isinstance(outcome, Replay) else mappers.submission(outcome)
-        return {"channel": quoted.channel.value, "quote_id": str(quote_id), **body}
+        return {"channel": quote.channel.value, "quote_id": str(quote_id), **body}
 
     async def get_task(self, task_id: str, wait_seconds: int) -> Json:
         """A task and its results; waits up to ``wait_seconds`` for it to finish (answers at once when it does)."""

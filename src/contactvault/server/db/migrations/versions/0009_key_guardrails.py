@@ -1,7 +1,7 @@
 """key guardrails: agent calls allowed or not, per-call and per-day credit ceilings per API key
 
 Revision ID: 0009
-Revises: 0006 (renumbered at merge: 0008)
+Revises: 0008
 Create Date: 2026-11-30 07:10:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from contactvault.server.db.types import UTCDateTime
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
