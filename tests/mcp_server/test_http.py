@@ -107,6 +107,31 @@ def test_the_same_quote_confirmed_twice_charges_once(served: Served, account: Ac
     anyio.run(scenario)
 
 
+def test_a_phone_quote_is_confirmed_by_its_id_alone_on_its_own_channel(served: Served, account: Account) -> None:
+    rt = served.rt
+
+    async def scenario() -> None:
+        async with http_agent(served, account) as agent:
+            before = (await agent.call("get_balance"))["totalBalance"]
+            quote = await agent.call("quote_unlock", channel="phone", event_id=str(BIG_EVENT), personnel_ids=PEOPLE)
+            assert quote["allowed"]
+            task = await agent.call("confirm_unlock", quote_id=quote["quote_id"])
+            assert task["channel"] == "phone"
+            with rt.db.read() as conn:
+                row = conn.execute(
+                    select(tasks.c.channel, tasks.c.credits_held).where(tasks.c.id == int(task["task_id"]))
+                )
+                assert tuple(row.one()) == ("phone", quote["credits"])
+            again = await agent.call("confirm_unlock", quote_id=quote["quote_id"])
+            assert again["task_id"] == task["task_id"]
+            done = await agent.call("get_unlock_task", task_id=task["task_id"], wait_seconds=15)
+            assert done["taskStatus"] == "completed"
+            assert (await agent.call("get_balance"))["totalBalance"] == before - done["creditsCharged"]
+
+    anyio.run(scenario)
+    assert_reconciles(rt)
+
+
 def test_an_expired_quote_is_refused_with_a_fresh_quote_and_spends_nothing(served: Served, account: Account) -> None:
     rt = served.rt
 
