@@ -14,10 +14,12 @@ PREFIX = "contactvault.server."
 # Which server packages each layer must not import from.
 FORBIDDEN = {
     "domain": ("db", "services", "api", "worker", "demo", "runtime", "bootstrap", "notifier"),
-    "db": ("services", "api", "console", "worker", "demo"),
-    "services": ("api", "console", "worker", "demo"),
+    "db": ("services", "api", "console", "mcp", "worker", "demo"),
+    "services": ("api", "console", "mcp", "worker", "demo"),
     # The web console: another entrypoint over the services (it shares the api's HTTP plumbing, never db/).
     "console": ("db", "worker", "demo"),
+    # The MCP server for AI agents: the same rules as the console (services, domain, kernel, the api's plumbing).
+    "mcp": ("db", "worker", "demo", "console"),
     # Synthetic data and provisioning: built on services, db and domain; only entrypoints and bench import it.
     "demo": ("api", "worker"),
 }
@@ -62,7 +64,7 @@ def test_the_domain_imports_only_the_standard_library() -> None:
 # db/ is the only place that builds SQL: the layers above it name no sqlalchemy module (they get a transaction
 # handle, ``db.engine.Transaction``, and the db-level errors from db/). ``api/`` itself may map driver errors to HTTP
 # (api/errors.py). The demo generates its synthetic directory and bulk-loads it through db/seeding.py.
-NO_SQLALCHEMY = ("services", "api/routes", "console", "worker", "demo", "../cli")
+NO_SQLALCHEMY = ("services", "api/routes", "console", "mcp", "worker", "demo", "../cli")
 
 
 @pytest.mark.parametrize("place", NO_SQLALCHEMY)
@@ -88,3 +90,15 @@ def test_every_root_module_of_the_server_says_why_it_stays_at_the_root() -> None
         p.name for p in sorted(SERVER.glob("*.py")) if p.stem != "__init__" and f"``{p.stem}``" not in docstring
     ]
     assert unexplained == []
+
+
+def test_the_shared_agent_tools_import_no_server_code() -> None:
+    """``contactvault.agents`` (the MCP tools, shared with the stdio server the CLI runs) stands on the SDK only."""
+    agents = SERVER.parent / "agents"
+    offences = [
+        f"{path.name} imports {name}"
+        for path in sorted(agents.rglob("*.py"))
+        for name in _imports(path)
+        if name.split(".")[:2] in (["contactvault", "server"], ["contactvault", "cli"])
+    ]
+    assert offences == []

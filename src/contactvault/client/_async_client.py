@@ -381,9 +381,12 @@ class AsyncContacts(_AsyncResource):
 class AsyncActions(_AsyncResource):
     """``client.actions``: ask what an action would cost before doing it."""
 
-    async def precheck(self, action_type: str, params: Mapping[str, Any]) -> PrecheckResult:
-        """Estimate an action (e.g. ``unlock_contact_emails``); reserves nothing."""
-        return await self._client._request(_routes.precheck(action_type, params))
+    async def precheck(
+        self, action_type: str, params: Mapping[str, Any], *, create_quote: bool = False
+    ) -> PrecheckResult:
+        """Estimate an action (e.g. ``unlock_contact_emails``); reserves nothing. With ``create_quote`` an allowed
+        unlock is priced server-side: ``model_extra`` carries ``quote_id`` and ``expires_at``."""
+        return await self._client._request(_routes.precheck(action_type, params, create_quote=create_quote))
 
 
 class AsyncUnlocks(_AsyncResource):
@@ -397,8 +400,10 @@ class AsyncUnlocks(_AsyncResource):
         channel: Channel = "email",
         max_credits: int | None = None,
         idempotency_key: str | None = None,
+        quote_id: str | None = None,
     ) -> UnlockSubmission:
-        """Submit up to 100 people; an Idempotency-Key is generated unless one is given."""
+        """Submit up to 100 people; an Idempotency-Key is generated unless one is given or ``quote_id`` confirms a
+        quote (then the quote is the key: confirming it again returns the same task)."""
         return await self._client._request(
             _routes.unlock_create(
                 event_id,
@@ -407,6 +412,7 @@ class AsyncUnlocks(_AsyncResource):
                 max_credits=max_credits,
                 idempotency_key=idempotency_key,
                 call_source=self._client.call_source,
+                quote_id=quote_id,
             )
         )
 

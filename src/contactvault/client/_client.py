@@ -380,9 +380,10 @@ class Contacts(_Resource):
 class Actions(_Resource):
     """``client.actions``: ask what an action would cost before doing it."""
 
-    def precheck(self, action_type: str, params: Mapping[str, Any]) -> PrecheckResult:
-        """Estimate an action (e.g. ``unlock_contact_emails``); reserves nothing."""
-        return self._client._request(_routes.precheck(action_type, params))
+    def precheck(self, action_type: str, params: Mapping[str, Any], *, create_quote: bool = False) -> PrecheckResult:
+        """Estimate an action (e.g. ``unlock_contact_emails``); reserves nothing. With ``create_quote`` an allowed
+        unlock is priced server-side: ``model_extra`` carries ``quote_id`` and ``expires_at``."""
+        return self._client._request(_routes.precheck(action_type, params, create_quote=create_quote))
 
 
 class Unlocks(_Resource):
@@ -396,8 +397,10 @@ class Unlocks(_Resource):
         channel: Channel = "email",
         max_credits: int | None = None,
         idempotency_key: str | None = None,
+        quote_id: str | None = None,
     ) -> UnlockSubmission:
-        """Submit up to 100 people; an Idempotency-Key is generated unless one is given."""
+        """Submit up to 100 people; an Idempotency-Key is generated unless one is given or ``quote_id`` confirms a
+        quote (then the quote is the key: confirming it again returns the same task)."""
         return self._client._request(
             _routes.unlock_create(
                 event_id,
@@ -406,6 +409,7 @@ class Unlocks(_Resource):
                 max_credits=max_credits,
                 idempotency_key=idempotency_key,
                 call_source=self._client.call_source,
+                quote_id=quote_id,
             )
         )
 

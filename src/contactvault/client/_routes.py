@@ -238,9 +238,12 @@ def contacts_erased(
     return Call("GET", "/external/contacts/erased", parse_model(Page[ErasedContact]), params=params)
 
 
-def precheck(action_type: str, params: Mapping[str, Any]) -> Call[PrecheckResult]:
-    """POST /external/actions/precheck (reserves nothing; keyed so that retries are allowed)."""
-    body = {"action_type": action_type, "params": dict(params)}
+def precheck(action_type: str, params: Mapping[str, Any], *, create_quote: bool = False) -> Call[PrecheckResult]:
+    """POST /external/actions/precheck (reserves nothing; keyed so that retries are allowed); with
+    ``create_quote`` an allowed unlock answer carries a ``quote_id`` and ``expires_at`` (extension: quotes)."""
+    body: dict[str, Any] = {"action_type": action_type, "params": dict(params)}
+    if create_quote:
+        body["create_quote"] = True
     headers = {"Idempotency-Key": str(uuid.uuid4())}
     return Call("POST", "/external/actions/precheck", parse_model(PrecheckResult), json=body, headers=headers)
 
@@ -253,14 +256,20 @@ def unlock_create(
     max_credits: int | None = None,
     idempotency_key: str | None = None,
     call_source: str | None = None,
+    quote_id: str | None = None,
 ) -> Call[UnlockSubmission]:
-    """POST an unlock submission; always carries an Idempotency-Key so that retries replay, not repeat."""
+    """POST an unlock submission; retries replay, not repeat: under an Idempotency-Key, or under the quote (the
+    server keys a confirmation by its quote id when no Idempotency-Key is sent, so confirming again is one task)."""
     spec = channel_spec(channel)
     # Field order is fixed so a resumed run sends byte-identical JSON under the same key.
     body: dict[str, Any] = {"event_id": str(event_id), "personnel_ids": [str(p) for p in personnel_ids]}
     if max_credits is not None:
         body["max_credits"] = max_credits
-    headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+    if quote_id is not None:
+        body["quote_id"] = quote_id
+    headers = {}
+    if idempotency_key is not None or quote_id is None:
+        headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
     if call_source:
         headers["x-call-source"] = call_source
     return Call("POST", spec.submit_path, parse_model(UnlockSubmission), json=body, headers=headers)

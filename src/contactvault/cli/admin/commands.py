@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.admin import security, users
+from contactvault.cli.admin import guardrails, security, users
 from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
@@ -262,4 +262,5 @@ def reconcile(db: DbOption = None) -> None:
 
 # Key rotation, encryption key rotation, erasure, retention and audit live in their own module.
 security.register(app, key_app)
+guardrails.register(key_app)
 users.register(app)

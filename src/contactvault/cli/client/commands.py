@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import RenderableType
 
-from contactvault.cli.client import demo, tasks, unlock
+from contactvault.cli.client import demo, mcp, tasks, unlock
 from contactvault.cli.client.common import (
     ApiKeyOpt,
     BaseUrlOpt,
@@ -62,6 +62,7 @@ def register(app: typer.Typer) -> None:
     unlock.register(app)
     tasks.register(app)
     app.command(rich_help_panel="Client")(demo.demo)
+    app.command(rich_help_panel="Client")(mcp.mcp)
 
 
 def login(

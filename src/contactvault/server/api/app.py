@@ -19,6 +19,7 @@ from contactvault.server.api.routes import actions, contacts, credits, events, p
 from contactvault.server.bootstrap import build_runtime, load_keys
 from contactvault.server.config import Settings
 from contactvault.server.crypto import ReloadingCipher
+from contactvault.server.mcp import http as mcp_http
 from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.worker.runner import Worker
@@ -66,7 +67,8 @@ def create_app(
             rt.notifier.worker_in_process = True  # its records wake this process's long-polls
             thread.start()
         try:
-            yield
+            async with mcp_http.running(mcp_manager):
+                yield
         finally:
             if worker and thread:
                 worker.stop()
@@ -92,6 +94,7 @@ def create_app(
     openapi.install(app)
     docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN
     console.install(app)  # /console: the web console over the same services
+    mcp_manager = mcp_http.install(app, rt)  # /mcp: the MCP server for AI agents, over the same services
 
     origins = [o.strip() for o in rt.settings.cors_origins.split(",") if o.strip()]
     if origins:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -203,7 +204,10 @@ tasks = Table(
     Column("completed_at", UTC),
     Column("trace_id", String(64)),
     Column("verification_min", String(16)),  # the task's floor for found values; null = the operator's default
+    # The key an agent-sourced task was submitted with: its day's agent spending is summed per key.
+    Column("key_id", String(8)),
     Index("ix_tasks_account", "account_id", "created_at"),
+    Index("ix_tasks_key_created", "key_id", "created_at"),
 )
 
 task_holds = Table(
@@ -329,6 +333,17 @@ console_users = Table(
     Column("password_hash", Text, nullable=False),  # argon2id, never the password
     Column("created_at", UTC, nullable=False),
     Column("disabled_at", UTC),
+)
+
+# Per-key guardrails for agent-sourced spending (x-call-source: agent, and every MCP call), set by an operator.
+key_guardrails = Table(
+    "key_guardrails",
+    metadata,
+    Column("key_id", String(8), ForeignKey("api_keys.id"), primary_key=True),
+    Column("agent_allowed", Boolean, nullable=False),
+    Column("agent_max_per_call", BigInteger),  # credits; None: no ceiling
+    Column("agent_max_per_day", BigInteger),  # credits per UTC day; None: no ceiling
+    Column("updated_at", UTC, nullable=False),
 )
 
 console_sessions = Table(

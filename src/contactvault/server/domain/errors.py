@@ -6,6 +6,8 @@ DomainError
  ├── InsufficientCredits     INSUFFICIENT_CREDITS   (details: required, available)
  ├── NotFound                NOT_FOUND
  ├── StateConflict           STATE_CONFLICT
+ ├── AgentNotAllowed         AGENT_NOT_ALLOWED      (details: limit)
+ ├── AgentLimitExceeded      AGENT_LIMIT_EXCEEDED   (details: limit, ceiling, requested, spent_today)
  ├── PriceChanged            PRICE_CHANGED          (details: quoted, now, ...)
  ├── IdempotencyKeyReused    IDEMPOTENCY_KEY_REUSED
  ├── IdempotencyKeyInUse     IDEMPOTENCY_KEY_IN_USE
@@ -67,6 +69,38 @@ class StateConflict(DomainError):
     """The object is in a state that forbids the operation."""
 
     error_key = "STATE_CONFLICT"
+
+
+class AgentNotAllowed(DomainError):
+    """Agent calls are turned off for this API key."""
+
+    error_key = "AGENT_NOT_ALLOWED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Agent calls are turned off for this API key (guardrail agent=off); an operator can turn them on.",
+            {"limit": "agent"},
+        )
+
+
+class AgentLimitExceeded(DomainError):
+    """An agent-sourced submission would pass a credit ceiling of its key."""
+
+    error_key = "AGENT_LIMIT_EXCEEDED"
+
+    def __init__(self, limit: str, ceiling: int, requested: int, spent_today: int | None) -> None:
+        if spent_today is None:
+            message = f"Refused by the {limit} guardrail: this call needs {requested} credits, the limit is {ceiling}."
+        else:
+            message = (
+                f"Refused by the {limit} guardrail: {spent_today} credits spent by agents today plus {requested} "
+                f"would pass the daily limit of {ceiling}."
+            )
+        details: dict[str, Any] = {"limit": limit, "ceiling": ceiling, "requested": requested}
+        if spent_today is not None:
+            details["spent_today"] = spent_today
+        super().__init__(message + " Nothing was charged.", details)
+        self.limit = limit
 
 
 class PriceChanged(DomainError):

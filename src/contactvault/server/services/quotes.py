@@ -90,6 +90,16 @@ def find(rt: Runtime, account_id: int, channel: Channel, quote_id: int) -> Quote
     return QuoteView(row.quote_id, channel, row.event_id, row.personnel_ids, row.credits, row.expires_at)
 
 
+def find_any(rt: Runtime, account_id: int, quote_id: int) -> QuoteView | None:
+    """The account's quote on whichever channel it priced (a quote id alone, as an agent holds it); None as
+    ``find``."""
+    for channel in Channel:
+        quote = find(rt, account_id, channel, quote_id)
+        if quote is not None:
+            return quote
+    return None
+
+
 def confirm(
     rt: Runtime, req: UnlockRequest, render: Render, sent: Mapping[str, Any], key: str | None = None
 ) -> Confirmation:
@@ -116,23 +126,41 @@ def confirm_stored(
     *,
     call_source: str,
     trace_id: str | None = None,
+    key_id: str | None = None,
 ) -> Confirmation:
-    """Confirm a quote knowing only its id (the console's form): the submission is the quote's own event and
-    chargeable ids, sent as an API client confirming exactly those ids would send them (so the two replay each
-    other). ``NotFound`` when the quote is unknown, another account's, or purged."""
+    """Confirm a quote knowing only its id (the console's form). ``NotFound`` when the quote is unknown, another
+    account's, or purged."""
     quote = find(rt, account_id, channel, quote_id)
     if quote is None:
         raise NotFound("Quote not found.")
+    return confirm_quote(rt, account_id, quote, render, call_source=call_source, trace_id=trace_id, key_id=key_id)
+
+
+def confirm_quote(
+    rt: Runtime,
+    account_id: int,
+    quote: QuoteView,
+    render: Render,
+    *,
+    call_source: str,
+    trace_id: str | None = None,
+    key_id: str | None = None,
+) -> Confirmation:
+    """Confirm a quote already found: the submission is the quote's own event and chargeable ids, sent as an API
+    client confirming exactly those ids would send them (so the two replay each other), with the API key it came
+    with (``key_id``: an agent's confirmation is held to that key's guardrails)."""
     ids = [str(i) for i in quote.personnel_ids]
-    sent = {"event_id": str(quote.event_id), "personnel_ids": ids, "max_credits": None, "quote_id": str(quote_id)}
+    qid = str(quote.quote_id)
+    sent = {"event_id": str(quote.event_id), "personnel_ids": ids, "max_credits": None, "quote_id": qid}
     req = UnlockRequest(
         account_id=account_id,
-        channel=channel,
+        channel=quote.channel,
         event_id=str(quote.event_id),
         personnel_ids=ids,
         call_source=call_source,
         trace_id=trace_id,
-        quote_id=quote_id,
+        quote_id=quote.quote_id,
+        key_id=key_id,
     )
     return confirm(rt, req, render, sent)
 

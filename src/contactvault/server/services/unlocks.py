@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from contactvault.server import faults
-from contactvault.server.db import audit, ledger, queue, task_reads
+from contactvault.server.db import audit, guardrails, ledger, queue, task_reads
 from contactvault.server.db import quotes as stored_quotes
 from contactvault.server.db.engine import Conflict, StorageError, Transaction
 from contactvault.server.db.unlocks import standing
+from contactvault.server.domain import guardrails as rails
 from contactvault.server.domain import ledger as rules
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InsufficientCredits, NotFound, PriceChanged
@@ -53,6 +54,7 @@ class UnlockRequest:
     call_source: str = "api"
     trace_id: str | None = None
     quote_id: int | None = None  # confirm this quote: refused unless its ids and credits still hold
+    key_id: str | None = None  # the API key it came with: an agent-sourced submission is held to its guardrails
     # The task's floor for values the engine finds (pattern, provider); None = the operator's default policy.
     verification_min: VerificationMin | None = None
 
@@ -147,14 +149,17 @@ def _submit_once(
             now_priced = Priced(event_id, tuple(sorted(sorted_ids.chargeable_pks)), price * len(sorted_ids.chargeable))
             _hold_to_quote(conn, req, req.quote_id, now_priced, now)
         task_id = None
+        hold = rules.hold_for(price, len(sorted_ids.chargeable), req.max_credits) if sorted_ids.chargeable else 0
+        _hold_to_guardrails(conn, req, hold, now)
         if sorted_ids.chargeable:
-            hold = rules.hold_for(price, len(sorted_ids.chargeable), req.max_credits)
             slices = rules.allocate(buckets, hold, now)
             if slices is None:
                 available = sum(b.balance for b in rules.spendable(buckets, now))
                 raise InsufficientCredits(required=hold, available=available)
             task_id = rt.ids.new_id()
             _insert_task(conn, req, task_id, event_id, sorted_ids.chargeable_pks, hold, slices, now)
+            if req.call_source == rails.AGENT and req.key_id is not None:
+                guardrails.tag_task(conn, task_id, req.key_id)
         result = SubmitResult(task_id, sorted_ids.skipped(list(ids.order)), sorted_ids)
         if idem:
             claim, render = idem
@@ -175,6 +180,16 @@ def _hold_to_quote(conn: Transaction, req: UnlockRequest, quote_id: int, now_pri
     changes = price_changes(Priced(quote.event_id, quote.personnel_ids, quote.credits), now_priced)
     if changes is not None:
         raise PriceChanged(changes)
+
+
+def _hold_to_guardrails(conn: Transaction, req: UnlockRequest, hold: int, now: datetime) -> None:
+    """Raise unless the key's guardrails let an agent hold ``hold`` more credits now. Called after the account's
+    buckets are locked: the day's spending it sums cannot change under it (two confirms cannot both pass)."""
+    if req.call_source != rails.AGENT or req.key_id is None:
+        return
+    limits = guardrails.of_key(conn, req.key_id)
+    spent = guardrails.agent_spent_since(conn, req.key_id, rails.day_start(now)) if limits.limits_spending else 0
+    rails.check_agent_spend(limits, hold, spent)
 
 
 def _insert_task(

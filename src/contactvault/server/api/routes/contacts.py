@@ -89,6 +89,7 @@ def _submit(
         call_source="agent" if (call_source or "").lower() == "agent" else "api",
         trace_id=trace_id_of(request),
         quote_id=_quote_id(body.quote_id),
+        key_id=getattr(request.state, "key_id", None),
         verification_min=parse_verification_min(body.verification_min),
     )
     idem_key = _idempotency_key(key)
