@@ -55,8 +55,10 @@ from contactvault.client import (
     UnlockTask,
     UnlockTaskItem,
     Verification,
+    WebhookVerificationError,
     load_config,
     save_config,
+    verify_webhook,
 )
 
 __all__ = [
@@ -107,6 +109,8 @@ __all__ = [
     "UnlockTaskItem",
     "UnlockedContact",
     "Verification",
+    "WebhookVerificationError",
     "load_config",
     "save_config",
+    "verify_webhook",
 ]
