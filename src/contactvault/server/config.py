@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # A whole probe session (connect to QUIT, every MX tried) ends by this deadline: a tarpit cannot hold a worker.
     smtp_session_seconds: float = Field(default=20.0, gt=0)
     smtp_max_candidates: int = Field(default=3, ge=1, le=10)
+
+    # Webhooks (docs/webhooks.md): endpoint URLs must be https and every address they resolve to public, unless
+    # this is set (self-hosting on a private network, and the tests' loopback receivers).
+    webhooks_allow_private: bool = False
     smtp_catch_all_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     # Per mail provider (the MX's registrable domain): sessions at once, seconds between session starts, and a
     # budget of sessions per window.
