@@ -236,3 +236,29 @@ def recover(rt: Runtime, account_id: int, endpoint_id: int, since: datetime) -> 
     with rt.db.write() as conn:
         _found(conn, account_id, endpoint_id)
         return stored.requeue(conn, endpoint_id, rt.clock.now(), message_id=None, since=since)
+
+
+def announce_completed(rt: Runtime, conn: Transaction, task_ids: Sequence[int], at: datetime) -> None:
+    """Queue ``unlock_task.completed`` for tasks that just finished (in the transaction that finished them).
+
+    The thin payload: ids, status, counts and credits, never a contact value. ``sequence`` is the task's version,
+    which grows with every change, so a consumer can drop anything older than what it has seen.
+    """
+    for task in stored.task_summaries(conn, task_ids):
+        data = {
+            "taskId": str(task.id),
+            "status": task.status,
+            "sequence": task.version,
+            "itemCount": task.item_count,
+            "counts": dict(sorted(task.counts.items())),
+            "credits": {"charged": task.credits_charged, "released": task.credits_released},
+            "completedAt": (task.completed_at or at).isoformat().replace("+00:00", "Z"),
+        }
+        enqueue(rt, conn, task.account_id, EventType.UNLOCK_TASK_COMPLETED, data, at)
+
+
+def announce_erased(rt: Runtime, conn: Transaction, account_ids: Sequence[int], person_id: int, at: datetime) -> None:
+    """Queue ``contact.erased`` for each account whose copy of a person's data was just erased."""
+    for account_id in account_ids:
+        data = {"personnelId": str(person_id), "reason": "erased", "channel": None}
+        enqueue(rt, conn, account_id, EventType.CONTACT_ERASED, data, at)
