@@ -22,6 +22,7 @@ from contactvault.server.crypto import ReloadingCipher
 from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.worker.runner import Worker
+from contactvault.server.worker.webhook_sender import WebhookSender
 
 # Browsers may only send and read what a client of this API needs (CORS is off unless origins are configured).
 CORS_REQUEST_HEADERS = [
@@ -61,13 +62,23 @@ def create_app(
         worker = Worker(rt) if run_worker else None
         thread = threading.Thread(target=worker.run, name="contactvault-worker", daemon=True) if worker else None
         app.state.worker, app.state.worker_thread = worker, thread  # for /readyz
+        # Webhook deliveries run wherever the worker runs (docs/webhooks.md).
+        sender = WebhookSender(rt) if run_worker else None
+        sender_thread = (
+            threading.Thread(target=sender.run, name="contactvault-webhooks", daemon=True) if sender else None
+        )
         rt.notifier.start()  # hear other nodes' task changes (PostgreSQL)
         if thread:
             rt.notifier.worker_in_process = True  # its records wake this process's long-polls
             thread.start()
+        if sender_thread:
+            sender_thread.start()
         try:
             yield
         finally:
+            if sender and sender_thread:
+                sender.stop()
+                sender_thread.join(timeout=30)
             if worker and thread:
                 worker.stop()
                 thread.join(timeout=30)

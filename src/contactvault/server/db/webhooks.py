@@ -218,7 +218,8 @@ def claim_messages(
             or_(
                 (M.status == MessageStatus.PENDING.value) & (M.next_attempt_at <= now),
                 (M.status == MessageStatus.SENDING.value) & (M.lease_expires_at < now),
-            )
+            ),
+            M.endpoint_id.in_(select(E.id).where(E.disabled_at.is_(None))),  # a disabled endpoint's messages wait
         )
         .order_by(M.next_attempt_at, M.id)
         .limit(limit)
@@ -236,7 +237,9 @@ def claim_messages(
         )
         .returning(M.id, M.endpoint_id, M.account_id, M.event_type, M.body, M.attempts)
     ).all()
-    urls = dict(conn.execute(select(E.id, E.url).where(E.id.in_([r.endpoint_id for r in claimed]))).tuples().all())
+    urls = {
+        int(r.id): r.url for r in conn.execute(select(E.id, E.url).where(E.id.in_([r.endpoint_id for r in claimed])))
+    }
     return sorted(
         (
             ClaimedMessage(
@@ -246,7 +249,7 @@ def claim_messages(
                 r.event_type,
                 bytes(r.body),
                 r.attempts,
-                urls[r.endpoint_id],
+                urls[int(r.endpoint_id)],
                 lease_owner,
             )
             for r in claimed
@@ -315,7 +318,8 @@ def requeue(
         query = query.where(M.id == message_id)
     else:
         query = query.where(M.status == MessageStatus.FAILED.value, M.created_at >= since)
-    result = conn.execute(query.values(status=MessageStatus.PENDING.value, next_attempt_at=now))
+    # A fresh retry schedule: the same webhook-id, attempts counted from one again.
+    result = conn.execute(query.values(status=MessageStatus.PENDING.value, next_attempt_at=now, attempts=0))
     return int(result.rowcount)
 
 

@@ -200,7 +200,7 @@ def enqueue(
 
 
 def send_test(rt: Runtime, account_id: int, endpoint_id: int) -> str:
-    """Queue a ``webhook.test`` message to one endpoint (even when disabled or filtering); its id."""
+    """Queue a ``webhook.test`` message to one endpoint whatever its filter (a disabled one gets it when enabled)."""
     now = rt.clock.now()
     with rt.db.write() as conn:
         row = _found(conn, account_id, endpoint_id)
