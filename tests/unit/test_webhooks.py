@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
+import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import standardwebhooks
@@ -175,3 +179,12 @@ def test_no_secrets_is_an_error() -> None:
 def test_the_sdk_exports_the_verifier() -> None:
     assert contactvault.verify_webhook is verify_webhook
     assert contactvault.WebhookVerificationError is WebhookVerificationError
+
+
+def test_the_verification_example_in_the_docs_runs() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(example, "docs/webhooks.md", "exec"), {"__name__": "docs_example"})  # noqa: S102
+    assert output.getvalue() == "webhook.test\n"

@@ -15,7 +15,7 @@ from contactvault.server.api import docs_pages, errors, health, openapi
 from contactvault.server.api.access_log import AccessLogMiddleware
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
-from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked
+from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked, webhooks
 from contactvault.server.bootstrap import build_runtime, load_keys
 from contactvault.server.config import Settings
 from contactvault.server.crypto import ReloadingCipher
@@ -98,7 +98,7 @@ def create_app(
     app.state.long_polls = WaitSlots(rt.settings.long_poll_max_per_key, rt.settings.long_poll_max_per_node)
     errors.install(app)
     errors.install_body_limit(app)
-    for module in (credits, events, personnel, contacts, unlocked, actions, health):
+    for module in (credits, events, personnel, contacts, unlocked, actions, webhooks, health):
         app.include_router(module.router)
     openapi.install(app)
     docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN

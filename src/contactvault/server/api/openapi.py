@@ -70,6 +70,17 @@ OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("post", "/external/actions/precheck"): ("413",),
     ("get", "/external/contacts/unlocked"): (),
     ("get", "/external/contacts/erased"): (),
+    # Extension: webhooks (docs/webhooks.md).
+    ("post", "/external/webhooks"): (),
+    ("get", "/external/webhooks"): (),
+    ("get", "/external/webhooks/{endpoint_id}"): ("404",),
+    ("patch", "/external/webhooks/{endpoint_id}"): ("404",),
+    ("delete", "/external/webhooks/{endpoint_id}"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/rotate-secret"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/test"): ("404",),
+    ("get", "/external/webhooks/{endpoint_id}/attempts"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/messages/{message_id}/resend"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/recover"): ("404",),
 }
 INTEGER = {"type": "integer", "minimum": 0}
 TEXT = {"type": "string"}

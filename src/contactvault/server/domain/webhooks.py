@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +49,10 @@ MAX_DESCRIPTION_LENGTH = 500
 RESPONSE_HEAD_BYTES = 256
 SECRET_OVERLAP = timedelta(hours=24)
 URL_FIELD = {"field": "url"}
+# What an endpoint URL must look like by default (published as the OpenAPI pattern too): https, a DNS name whose
+# last label starts with a letter (so no IP literal), an optional port, then printable ASCII.
+URL_PATTERN = r"^https://[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z][A-Za-z0-9-]{0,62}(:[0-9]{1,5})?(/[!-~]*)?$"
+_URL = re.compile(URL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,22 +94,25 @@ def should_auto_disable(failing_since: datetime | None, now: datetime) -> bool:
 
 
 def check_url(url: str, *, allow_private: bool) -> str:
-    """The endpoint URL, if acceptable: https (http only with private targets allowed), a host, no credentials."""
+    """The endpoint URL, if acceptable: ``URL_PATTERN``; with private targets allowed, any http(s) URL with a host
+    and no credentials (the address check at connect time is then off too)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise InvalidRequest(f"url must be 1-{MAX_URL_LENGTH} characters.", URL_FIELD)
-    parts = urlsplit(url)
-    schemes = ("https", "http") if allow_private else ("https",)
-    if parts.scheme not in schemes:
-        raise InvalidRequest("url must use https" + (" or http." if allow_private else "."), URL_FIELD)
-    if not parts.hostname or parts.username is not None or parts.password is not None:
-        raise InvalidRequest("url must name a host and carry no user name or password.", URL_FIELD)
     if not allow_private:
-        try:
-            literal = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            literal = None
-        if literal is not None and not is_public_address(literal):
-            raise InvalidRequest("url must not point at a private, loopback or link-local address.", URL_FIELD)
+        if not _URL.match(url):
+            raise InvalidRequest(
+                "url must be https:// and a host name (not an IP address), optionally a port and a path.", URL_FIELD
+            )
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http"):
+        raise InvalidRequest("url must use https or http.", URL_FIELD)
+    try:
+        valid = bool(parts.hostname) and parts.username is None and parts.password is None and parts.port != 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid:
+        raise InvalidRequest("url must name a host and carry no user name or password.", URL_FIELD)
     return url
 
 
