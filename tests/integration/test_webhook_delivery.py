@@ -193,7 +193,7 @@ def test_an_endpoint_failing_for_days_is_disabled(
     wrt: Runtime, receiver: Receiver, sender: WebhookSender, clock: FakeClock
 ) -> None:
     account_id, endpoint_id, _ = _endpoint(wrt, receiver.url)
-    receiver.script = [Reply(500), Reply(500)]
+    receiver.script = [Reply(500), Reply(500), Reply(500)]  # the first attempt, then both messages fail
     webhooks.send_test(wrt, account_id, endpoint_id)
     sender.run_once()
     assert webhooks.get_endpoint(wrt, account_id, endpoint_id).enabled
@@ -264,3 +264,5 @@ def test_exhausted_messages_fail_and_recover_sends_them_again(
     assert sender.run_once() == 1
     assert _status(wrt, message_id) == ("delivered", 1)
     assert {r.headers["webhook-id"] for r in receiver.received} == {message_id}
+    triggers = [a.trigger for a in _attempts(wrt, account_id, endpoint_id)]
+    assert triggers == ["manual"] + ["scheduled"] * 8

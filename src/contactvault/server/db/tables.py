@@ -400,6 +400,7 @@ webhook_messages = Table(
     Column("body", LargeBinary, nullable=False),  # exactly the bytes signed and sent
     Column("status", String(16), nullable=False),  # pending, sending, delivered, failed
     Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("trigger", String(16), nullable=False, server_default="scheduled"),  # "manual" after a resend/recover
     Column("next_attempt_at", UTC, nullable=False),
     Column("lease_owner", String(64)),
     Column("lease_expires_at", UTC),

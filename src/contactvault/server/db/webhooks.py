@@ -65,6 +65,7 @@ class ClaimedMessage:
     attempts: int
     url: str
     lease_owner: str
+    trigger: str = "scheduled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ def claim_messages(
             lease_expires_at=now + lease,
             attempts=M.attempts + 1,
         )
-        .returning(M.id, M.endpoint_id, M.account_id, M.event_type, M.body, M.attempts)
+        .returning(M.id, M.endpoint_id, M.account_id, M.event_type, M.body, M.attempts, M.trigger)
     ).all()
     urls = {
         int(r.id): r.url for r in conn.execute(select(E.id, E.url).where(E.id.in_([r.endpoint_id for r in claimed])))
@@ -251,6 +252,7 @@ def claim_messages(
                 r.attempts,
                 urls[int(r.endpoint_id)],
                 lease_owner,
+                r.trigger,
             )
             for r in claimed
         ),
@@ -319,7 +321,9 @@ def requeue(
     else:
         query = query.where(M.status == MessageStatus.FAILED.value, M.created_at >= since)
     # A fresh retry schedule: the same webhook-id, attempts counted from one again.
-    result = conn.execute(query.values(status=MessageStatus.PENDING.value, next_attempt_at=now, attempts=0))
+    result = conn.execute(
+        query.values(status=MessageStatus.PENDING.value, next_attempt_at=now, attempts=0, trigger="manual")
+    )
     return int(result.rowcount)
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from contactvault.server.db import audit
 from contactvault.server.db import webhooks as stored
+from contactvault.server.db.engine import Transaction
 from contactvault.server.db.webhooks import ClaimedMessage
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.webhooks import (
     RESPONSE_HEAD_BYTES,
+    AttemptVerdict,
     MessageStatus,
     judge_attempt,
     should_auto_disable,
@@ -74,7 +76,7 @@ def record_attempt(rt: Runtime, message: ClaimedMessage, result: AttemptResult, 
             stored.AttemptRow(
                 message.id,
                 message.endpoint_id,
-                "scheduled",
+                message.trigger,
                 result.status_code,
                 "success" if verdict.delivered else "failed",
                 (result.error or "")[:200] or None,
@@ -83,27 +85,32 @@ def record_attempt(rt: Runtime, message: ClaimedMessage, result: AttemptResult, 
                 now,
             ),
         )
-        endpoint = stored.endpoint(conn, message.account_id, message.endpoint_id)
-        if endpoint is None:
-            return True
-        if verdict.delivered:
-            if endpoint.failing_since is not None:
-                stored.update_endpoint(conn, endpoint.id, {"failing_since": None})
-            return True
-        failing_since = endpoint.failing_since or now
-        if endpoint.failing_since is None:
-            stored.update_endpoint(conn, endpoint.id, {"failing_since": now})
-        reason = "gone" if verdict.disable_endpoint else "failing" if should_auto_disable(failing_since, now) else None
-        if reason is not None and endpoint.disabled_at is None:
-            changes = {"disabled_at": now, "disabled_reason": reason, "updated_at": now}
-            stored.update_endpoint(conn, endpoint.id, changes)
-            entry = audit.AuditEntry(
-                AuditAction.WEBHOOK_DISABLE,
-                endpoint.account_id,
-                "webhook",
-                str(endpoint.id),
-                None,
-                {"reason": reason, "statusCode": result.status_code, "failingSince": failing_since.isoformat()},
-            )
-            audit.record(conn, [entry], now)
+        _track_endpoint_health(conn, message, verdict, result.status_code, now)
     return True
+
+
+def _track_endpoint_health(
+    conn: Transaction, message: ClaimedMessage, verdict: AttemptVerdict, status_code: int | None, now: datetime
+) -> None:
+    """Clear or start the endpoint's run of failures; disable it on a 410 or after days of failures."""
+    endpoint = stored.endpoint(conn, message.account_id, message.endpoint_id)
+    if endpoint is None:
+        return
+    if verdict.delivered:
+        if endpoint.failing_since is not None:
+            stored.update_endpoint(conn, endpoint.id, {"failing_since": None})
+        return
+    failing_since = endpoint.failing_since or now
+    if endpoint.failing_since is None:
+        stored.update_endpoint(conn, endpoint.id, {"failing_since": now})
+    reason = "gone" if verdict.disable_endpoint else "failing" if should_auto_disable(failing_since, now) else None
+    if reason is None or endpoint.disabled_at is not None:
+        return
+    stored.update_endpoint(conn, endpoint.id, {"disabled_at": now, "disabled_reason": reason, "updated_at": now})
+    detail = {"reason": reason, "statusCode": status_code, "failingSince": failing_since.isoformat()}
+    subject = str(endpoint.id)
+    audit.record(
+        conn,
+        [audit.AuditEntry(AuditAction.WEBHOOK_DISABLE, endpoint.account_id, "webhook", subject, None, detail)],
+        now,
+    )

@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("trigger", sa.String(16), server_default="scheduled", nullable=False),
         sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
         sa.Column("lease_owner", sa.String(64), nullable=True),
         sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
