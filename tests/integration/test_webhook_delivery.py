@@ -266,3 +266,22 @@ def test_exhausted_messages_fail_and_recover_sends_them_again(
     assert {r.headers["webhook-id"] for r in receiver.received} == {message_id}
     triggers = [a.trigger for a in _attempts(wrt, account_id, endpoint_id)]
     assert triggers == ["manual"] + ["scheduled"] * 8
+
+
+def test_an_idle_sender_takes_no_write_lock(
+    wrt: Runtime, receiver: Receiver, sender: WebhookSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id, endpoint_id, _ = _endpoint(wrt, receiver.url)
+    writes: list[int] = []
+    original = wrt.db.write
+
+    def counted():
+        writes.append(1)
+        return original()
+
+    monkeypatch.setattr(wrt.db, "write", counted)
+    assert sender.run_once() == 0
+    assert writes == []  # SQLite has one writer: polling every second must not queue behind the worker
+    webhooks.send_test(wrt, account_id, endpoint_id)
+    assert sender.run_once() == 1
+    assert writes

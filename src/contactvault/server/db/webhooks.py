@@ -209,6 +209,18 @@ def insert_messages(conn: Transaction, rows: Sequence[MessageRow], now: datetime
     )
 
 
+def _due(now: datetime) -> Any:
+    return or_(
+        (M.status == MessageStatus.PENDING.value) & (M.next_attempt_at <= now),
+        (M.status == MessageStatus.SENDING.value) & (M.lease_expires_at < now),
+    )
+
+
+def any_due(conn: Transaction, now: datetime) -> bool:
+    """Whether some message is due (a read: an idle sender does not take the write lock to find nothing)."""
+    return conn.execute(select(M.id).where(_due(now)).limit(1)).first() is not None
+
+
 def claim_messages(
     conn: Transaction, lease_owner: str, now: datetime, lease: timedelta, limit: int
 ) -> list[ClaimedMessage]:
@@ -216,10 +228,7 @@ def claim_messages(
     due = (
         select(M.id)
         .where(
-            or_(
-                (M.status == MessageStatus.PENDING.value) & (M.next_attempt_at <= now),
-                (M.status == MessageStatus.SENDING.value) & (M.lease_expires_at < now),
-            ),
+            _due(now),
             M.endpoint_id.in_(select(E.id).where(E.disabled_at.is_(None))),  # a disabled endpoint's messages wait
         )
         .order_by(M.next_attempt_at, M.id)

@@ -51,6 +51,9 @@ class AttemptResult:
 def claim_due(rt: Runtime, owner: str, limit: int, lease: timedelta = DEFAULT_LEASE) -> list[Outgoing]:
     """Lease up to ``limit`` due messages, each with its signing secrets."""
     now = rt.clock.now()
+    with rt.db.read() as conn:
+        if not stored.any_due(conn, now):
+            return []
     with rt.db.write() as conn:
         claimed = stored.claim_messages(conn, owner, now, lease, limit)
         secrets = signing_secrets(rt, conn, sorted({m.endpoint_id for m in claimed}))
