@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from contactvault.server.db import tables
+from contactvault.server.db.queue import claim
 from contactvault.server.runtime import Runtime
 from tests.engine import count, drain
 from tests.factories import BIG_EVENT, Account, email_of, make_account
@@ -130,6 +134,9 @@ def test_unknown_event_is_404(client: TestClient, account: Account) -> None:
         ({"event_id": "x" * 101, "personnel_ids": ["1"]}, "event_id"),
         ({"event_id": "100", "personnel_ids": ["1"], "max_credits": -1}, "max_credits"),
         ({"event_id": "100", "personnel_ids": "1,2"}, "personnel_ids"),
+        ({"event_id": "100", "personnel_ids": ["1"], "verification_min": "unknown"}, "verification_min"),
+        ({"event_id": "100", "personnel_ids": ["1"], "verification_min": "VALID"}, "verification_min"),
+        ({"event_id": "100", "personnel_ids": ["1"], "verification_min": 1}, "verification_min"),
     ],
 )
 def test_bad_bodies_are_400_naming_the_field_and_create_nothing(
@@ -209,3 +216,29 @@ def test_wait_outside_0_to_60_is_400(client: TestClient, account: Account, wait:
     response = client.get("/external/contacts/unlock-tasks/1", params={"wait": wait}, headers=account.headers)
     assert response.status_code == 400
     assert response.json()["details"]["field"] == "wait"
+
+
+@pytest.mark.parametrize("floor", ["valid", "accept_all", None])
+def test_verification_min_is_stored_with_the_task_and_reaches_the_worker(
+    client: TestClient, directory: Runtime, account: Account, floor: str | None
+) -> None:
+    extra = {} if floor is None else {"verification_min": floor}
+    body = unlock(client, account, ["1", "2"], **extra)
+    with directory.db.read() as conn:
+        stored = conn.execute(select(tables.tasks.c.verification_min)).scalar_one()
+    assert stored == floor
+    with directory.db.write() as conn:
+        claimed = claim(conn, "w#1", directory.clock.now(), timedelta(seconds=30), 10)
+    assert [(i.task_id, i.verification_min) for i in claimed] == [(int(str(body["task_id"])), floor)] * 2
+
+
+def test_verification_min_is_accepted_on_a_phone_unlock(
+    client: TestClient, directory: Runtime, account: Account
+) -> None:
+    body = {"event_id": str(BIG_EVENT), "personnel_ids": ["3"], "verification_min": "valid"}
+    response = client.post("/external/contacts/unlock-phone", json=body, headers=account.headers)
+    assert response.status_code == 201, response.text
+    drain(directory)
+    with directory.db.read() as conn:
+        assert conn.execute(select(tables.tasks.c.verification_min)).scalar_one() == "valid"
+        assert conn.execute(select(tables.unlocks.c.channel)).scalar_one() == "phone"  # vault values: as before

@@ -107,6 +107,8 @@ def _submissions(
     post(SUBMIT["email"], {"event_id": "100", "personnel_ids": ["1"]})  # 201 success: already unlocking
     post(SUBMIT["email"], {"event_id": "999999", "personnel_ids": ["1"]})  # 404
     post(SUBMIT["email"], {"event_id": "100", "personnel_ids": []})  # 400
+    post(SUBMIT["email"], {"event_id": "100", "personnel_ids": ["4"], "verification_min": "valid"})  # 201, a floor
+    post(SUBMIT["email"], {"event_id": "100", "personnel_ids": ["5"], "verification_min": "unknown"})  # 400
     phone = post(SUBMIT["phone"], {"event_id": "100", "personnel_ids": ["3"]})
     post(SUBMIT["phone"], {"event_id": "100", "personnel_ids": [str(i) for i in range(10, 110)]})  # 402
     seen.append(

@@ -26,7 +26,18 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, Route, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    BrowserType,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from tests.browser.live import LiveServer, live_server
 from tests.factories import Account
@@ -97,16 +108,53 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    """The same screen, language, time zone and look on every machine (for stable screenshots)."""
+def browser_context_args() -> dict[str, Any]:
+    """The same screen, language, time zone and look on every machine (for stable screenshots). Built here rather
+    than on pytest-playwright's (device emulation, video), which would need its session-wide Playwright."""
     return {
-        **browser_context_args,
         "viewport": viewport(),
         "locale": "en-US",
         "timezone_id": "UTC",
         "reduced_motion": "reduce",
         "color_scheme": "light",
     }
+
+
+# Playwright's sync API keeps its event loop marked as running in the thread that started it, for as long as it
+# runs: every later `asyncio.run()` in that thread (the worker's resolver chain, the SDK's async client) would fail
+# with "cannot be called from a running event loop". So Playwright lives only while this package's tests run: an
+# xdist worker that goes on to other tests stops it first (pytest tears a package fixture down when the next test
+# is outside the package), instead of keeping the session-wide instance pytest-playwright would.
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    """Playwright for the browser tests only (see above)."""
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    """The browser type, from this package's Playwright."""
+    chosen: BrowserType = getattr(playwright, browser_name)
+    return chosen
+
+
+@pytest.fixture(scope="package")
+def launch_browser(browser_type_launch_args: dict[str, Any], browser_type: BrowserType) -> Callable[..., Browser]:
+    """Launches Debian's chromium with this package's options."""
+
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    """One browser for this package's tests."""
+    launched = launch_browser()
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -117,6 +117,13 @@ def test_csv_neutralises_formulas_in_free_text_but_not_in_addresses() -> None:
     assert parsed["email"] == "-odd@example.test"
 
 
+def test_csv_guards_a_formula_hidden_behind_a_line_feed_with_the_consoles_rule() -> None:
+    row = dict.fromkeys(COLUMNS, "") | {"personnel_id": "1", "full_name": "\n=1+1", "title": "+49 30 1234"}
+    (parsed,) = csv.DictReader(io.StringIO(render([row], "email", ExportFormat.CSV)))
+    assert parsed["full_name"] == "'\n=1+1"
+    assert parsed["title"] == "'+49 30 1234"  # only an address may be a phone number
+
+
 def test_an_unknown_run_is_an_error_not_an_empty_export(unlocked: CLI, tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     result = unlocked("export", "--run", "nope", "-o", str(target))

@@ -19,6 +19,7 @@ from contactvault import (
     InsufficientCreditsError,
     InvalidRequestError,
     NotFoundError,
+    PriceChangedError,
     RateLimitError,
     ServerError,
     ServiceUnavailableError,
@@ -46,6 +47,7 @@ def error_handler(status: int, key: str | None, **extra: object) -> Callable[[ht
         (404, "NOT_FOUND", NotFoundError),
         (409, "STATE_CONFLICT", ConflictError),
         (409, "IDEMPOTENCY_KEY_IN_USE", IdempotencyKeyInUseError),
+        (409, "PRICE_CHANGED", PriceChangedError),
         (422, "IDEMPOTENCY_KEY_REUSED", IdempotencyKeyReusedError),
         (429, "RATE_LIMIT_EXCEEDED", RateLimitError),
         (503, "SERVICE_UNAVAILABLE", ServiceUnavailableError),
@@ -72,6 +74,24 @@ def test_idempotency_key_reused_is_an_invalid_request(make_client: Callable[...,
     client = make_client(error_handler(422, "IDEMPOTENCY_KEY_REUSED"))
     with pytest.raises(InvalidRequestError):
         client.unlocks.create("1", ["2"], idempotency_key="k")
+
+
+def test_price_changed_is_a_conflict_exposing_the_quoted_and_current_price(make_client: Callable[..., Client]) -> None:
+    details = {"quoted": 45, "now": 30, "no_longer_chargeable": ["2"], "newly_chargeable": []}
+    calls: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return error_handler(409, "PRICE_CHANGED", details=details)(request)
+
+    client = make_client(handle, max_attempts=3)
+    with pytest.raises(ConflictError) as caught:
+        client.unlocks.create("1", ["1", "2", "3"])
+    assert len(calls) == 1  # never retried: the caller must precheck again
+    error = caught.value
+    assert isinstance(error, PriceChangedError)
+    assert (error.quoted, error.now) == (45, 30)
+    assert error.details["no_longer_chargeable"] == ["2"]
 
 
 def test_insufficient_credits_exposes_required_and_available(make_client: Callable[..., Client]) -> None:

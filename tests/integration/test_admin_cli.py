@@ -85,6 +85,10 @@ def test_the_secret_is_stored_only_as_a_hash(db: str, tmp_path: Path) -> None:
         (("admin", "suppress", "--person", "x1"), "personnel id"),
         (("admin", "suppress", "--email", "bogus"), "--email is not a valid email address"),
         (("admin", "unsuppress", "--email", "a b@example.com"), "--email is not a valid email address"),
+        (("admin", "suppress", "--email", "ann..smith@example.com"), "--email is not a valid email address"),
+        (("admin", "suppress", "--phone", "01 23 45 67 89"), "--phone is not a valid phone number"),
+        (("admin", "suppress", "--phone", "+1 555 0100"), "--phone is not a valid phone number"),
+        (("admin", "suppress", "--phone", "+1 555 0100", "--person", "1"), "exactly one of"),
         (("admin", "erase", "--email", "bogus"), "--email is not a valid email address"),
         (("admin", "erase", "--phone", "12ab"), "--phone is not a valid phone number"),
     ],
@@ -111,11 +115,43 @@ def test_suppress_and_unsuppress(db: str) -> None:
     assert run("admin", "unsuppress", "--email", "jane@example.com", "--db", db)[1]["removed"] is False
 
 
+def test_suppress_and_unsuppress_a_phone_in_any_writing(db: str) -> None:
+    code, out, _ = run("admin", "suppress", "--phone", "+44 (0)20 7946 0958", "--db", db)
+    assert (code, out) == (0, {"kind": "phone", "suppressed": True, "added": True})
+    assert run("admin", "suppress", "--phone", "0044 20 7946 0958", "--db", db)[1]["added"] is False
+    assert run("admin", "unsuppress", "--phone", "+442079460958", "--db", db)[1]["removed"] is True
+
+
 def test_a_bad_address_is_never_put_on_the_list(db: str, tmp_path: Path) -> None:
     assert run("admin", "migrate", "--db", db)[0] == 0
     assert run("admin", "suppress", "--email", "bogus", "--db", db)[0] == 2
     with closing(sqlite3.connect(tmp_path / "admin.db")) as conn:
         assert conn.execute("SELECT count(*) FROM suppressions").fetchone() == (0,)
+
+
+def test_backfill_hashes_computes_missing_canonical_hashes_once(db: str, tmp_path: Path) -> None:
+    records = tmp_path / "d.jsonl"
+    records.write_text(
+        '{"type": "person", "id": "1", "full_name": "Ann Smith"}\n'
+        '{"type": "contact_point", "personnel_id": "1", "channel": "email", "value": "Ann@Example.com"}\n'
+    )
+    assert run("admin", "migrate", "--db", db)[0] == 0
+    assert run("admin", "import", str(records), "--db", db)[0] == 0
+    with closing(sqlite3.connect(tmp_path / "admin.db")) as conn, conn:
+        canonical = conn.execute("SELECT canonical_hash FROM contact_points").fetchone()[0]
+        conn.execute("UPDATE contact_points SET canonical_hash = NULL")  # as stored before canonical forms
+
+    code, out, _ = run("admin", "backfill-hashes", "--db", db)
+
+    assert (code, out) == (0, {"scanned": 1, "hashed": 1, "unreadable": 0, "optOutsCarried": 0})
+    with closing(sqlite3.connect(tmp_path / "admin.db")) as conn:
+        assert conn.execute("SELECT canonical_hash FROM contact_points").fetchone()[0] == canonical
+    assert run("admin", "backfill-hashes", "--db", db)[1] == {
+        "scanned": 0,
+        "hashed": 0,
+        "unreadable": 0,
+        "optOutsCarried": 0,
+    }
 
 
 def test_every_admin_command_has_help() -> None:
@@ -131,6 +167,7 @@ def test_every_admin_command_has_help() -> None:
         ("admin", "import"),
         ("admin", "suppress"),
         ("admin", "unsuppress"),
+        ("admin", "backfill-hashes"),
         ("admin", "reconcile"),
         ("admin", "migrate"),
         ("serve",),

@@ -17,7 +17,8 @@ The tree (``except`` a node to catch everything below it)::
             ├── InsufficientCreditsError     402 INSUFFICIENT_CREDITS (.required, .available)
             ├── NotFoundError                404 NOT_FOUND
             ├── ConflictError                409 STATE_CONFLICT
-            │   └── IdempotencyKeyInUseError     409 IDEMPOTENCY_KEY_IN_USE
+            │   ├── IdempotencyKeyInUseError     409 IDEMPOTENCY_KEY_IN_USE
+            │   └── PriceChangedError            409 PRICE_CHANGED (.quoted, .now)
             ├── RateLimitError               429 RATE_LIMIT_EXCEEDED (.retry_after)
             └── ServerError                  5xx
                 └── ServiceUnavailableError      503 SERVICE_UNAVAILABLE
@@ -52,6 +53,7 @@ __all__ = [
     "InsufficientCreditsError",
     "InvalidRequestError",
     "NotFoundError",
+    "PriceChangedError",
     "RateLimitError",
     "ServerError",
     "ServiceUnavailableError",
@@ -187,6 +189,20 @@ class IdempotencyKeyInUseError(ConflictError):
     """409: a request with this Idempotency-Key is still executing; retry shortly."""
 
 
+class PriceChangedError(ConflictError):
+    """409: a quote no longer holds (other ids or credits than quoted); nothing was held. Precheck again."""
+
+    @property
+    def quoted(self) -> int | None:
+        """Credits the quote promised, from ``details.quoted``."""
+        return _int_or_none(self.details.get("quoted"))
+
+    @property
+    def now(self) -> int | None:
+        """Credits the same ids cost now, from ``details.now``."""
+        return _int_or_none(self.details.get("now"))
+
+
 class RateLimitError(APIStatusError):
     """429: too many requests; ``retry_after`` says how many seconds to wait."""
 
@@ -227,6 +243,7 @@ def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -
 _BY_KEY: dict[str, type[APIStatusError]] = {
     "IDEMPOTENCY_KEY_REUSED": IdempotencyKeyReusedError,
     "IDEMPOTENCY_KEY_IN_USE": IdempotencyKeyInUseError,
+    "PRICE_CHANGED": PriceChangedError,
 }
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -6,7 +6,8 @@
 - ``demo/``: synthetic directories and provisioning, for the CLI's demo commands and the benchmarks.
 
 The modules at this root are the shared kernel every layer above ``domain`` may use, and stay here for that:
-``config`` (settings), ``clock`` (clock and id source), ``crypto`` (ciphers, key files), ``notifier`` (the
+``config`` (settings), ``clock`` (clock and id source), ``crypto`` (ciphers, key files), ``addresses`` (canonical
+emails and phones: the field's libraries, so not ``domain``; used by services and resolvers), ``notifier`` (the
 in-process task-change signal; its PostgreSQL twin is ``db/pg_notify``), ``faults`` (named fault points for
 crash tests), ``logs`` (logging setup and formatters), and the composition root: ``runtime`` (what a service needs)
 and ``bootstrap`` (which builds it).

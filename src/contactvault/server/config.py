@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,10 +79,6 @@ class Settings(BaseSettings):
     # A whole probe session (connect to QUIT, every MX tried) ends by this deadline: a tarpit cannot hold a worker.
     smtp_session_seconds: float = Field(default=20.0, gt=0)
     smtp_max_candidates: int = Field(default=3, ge=1, le=10)
-
-    # Webhooks (docs/webhooks.md): endpoint URLs must be https and every address they resolve to public, unless
-    # this is set (self-hosting on a private network, and the tests' loopback receivers).
-    webhooks_allow_private: bool = False
     smtp_catch_all_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     # Per mail provider (the MX's registrable domain): sessions at once, seconds between session starts, and a
     # budget of sessions per window.
@@ -89,3 +86,18 @@ class Settings(BaseSettings):
     smtp_provider_gap_seconds: float = Field(default=2.0, ge=0)
     smtp_provider_budget: int = Field(default=100, ge=1)
     smtp_provider_window_seconds: float = Field(default=3600.0, gt=0)
+    # Webhooks (docs/webhooks.md): endpoint URLs must be https and every address they resolve to public, unless
+    # this is set (self-hosting on a private network, and the tests' loopback receivers).
+    webhooks_allow_private: bool = False
+    # External providers asked after the vault (docs/resolution.md, "Providers"): a JSON or TOML file. Unset (the
+    # default), the worker asks none and nothing leaves the process.
+    providers_file: Path | None = None
+    # The pattern resolver (docs/resolution.md): on by default, but it runs only where mail_dns_servers is set;
+    # "off" keeps it out of every item (no DNS, no SMTP). Learnt patterns are kept per domain for this long.
+    inference: bool = True
+    pattern_evidence_ttl_seconds: int = Field(default=3600, ge=0)
+    # A greylisted or politeness-deferred item goes back to the queue for this long, without using up an attempt.
+    greylist_retry_after: int = Field(default=300, ge=1, le=86_400)
+    # The operator's floor for values the engine found: "accept_all" (delivered at a score of 60 or more) or
+    # "valid"; a task's ``verification_min`` can only tighten it.
+    verification_min: Literal["valid", "accept_all"] = "accept_all"

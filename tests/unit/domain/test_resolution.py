@@ -7,11 +7,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contactvault.server.domain.resolution import INELIGIBLE, NOT_FOUND, TRANSIENT, Lookup, Outcome, Resolution
+from contactvault.server.domain.resolution import (
+    INELIGIBLE,
+    NOT_FOUND,
+    TRANSIENT,
+    Lookup,
+    Outcome,
+    Resolution,
+    deferred,
+)
 
 
-def test_the_outcomes_are_the_four_answers_a_resolver_can_give() -> None:
-    assert [o.value for o in Outcome] == ["found", "not_found", "ineligible", "transient"]
+def test_the_outcomes_are_the_five_answers_a_resolver_can_give() -> None:
+    assert [o.value for o in Outcome] == ["found", "not_found", "ineligible", "transient", "deferred"]
     assert Outcome("not_found") is Outcome.NOT_FOUND
 
 
@@ -21,7 +29,7 @@ def test_the_outcomes_are_the_four_answers_a_resolver_can_give() -> None:
 )
 def test_the_ready_made_answers_carry_their_outcome_and_no_value(answer: Resolution, outcome: Outcome) -> None:
     assert answer.outcome is outcome
-    assert dataclasses.astuple(answer)[1:] == (None,) * 6
+    assert dataclasses.astuple(answer)[1:] == (None,) * 7
     assert answer == Resolution(outcome)
 
 
@@ -42,3 +50,9 @@ def test_answers_and_lookups_are_immutable(value: object) -> None:
 def test_a_lookup_is_a_value_usable_as_a_key() -> None:
     assert Lookup(1, 2, "email") == Lookup(1, 2, "email")
     assert len({Lookup(1, 2, "email"), Lookup(1, 2, "email"), Lookup(1, 2, "phone")}) == 2
+
+
+@pytest.mark.parametrize(("asked", "kept"), [(300.0, 300.0), (2.5, 2.5), (0.0, 1.0), (-5.0, 1.0)])
+def test_a_deferral_carries_when_to_come_back_at_least_a_second(asked: float, kept: float) -> None:
+    answer = deferred(asked)
+    assert (answer.outcome, answer.retry_after, answer.value_encrypted) == (Outcome.DEFERRED, kept, None)

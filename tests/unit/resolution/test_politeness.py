@@ -172,3 +172,33 @@ def test_a_blocked_provider_gets_no_session_until_the_block_ends() -> None:
             pass
 
     asyncio.run(run())
+
+
+class LateOnce(FakeTime):
+    """The first sleep overshoots by ``lateness`` (a busy loop wakes the sleeper late)."""
+
+    def __init__(self, lateness: float) -> None:
+        super().__init__()
+        self.lateness = lateness
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        self.now += self.lateness
+        self.lateness = 0.0
+
+
+def test_the_gap_counts_from_when_a_session_really_started_after_a_late_wake_up() -> None:
+    # A busy event loop wakes a sleeping session late: the provider sees that session start late, so the next one
+    # must keep the gap from the real start, not from the scheduled one (the resolution bench saw 2 ms gaps).
+    time = LateOnce(0.3)
+    lim = limiter(time, gap_seconds=0.4)
+    starts: list[float] = []
+
+    async def run() -> None:
+        for _ in range(3):
+            async with lim.session("google.com"):
+                starts.append(time.now)
+
+    asyncio.run(run())
+    assert starts[1] == pytest.approx(100.7)  # scheduled at 100.4, woke at 100.7
+    assert starts[2] - starts[1] >= 0.4 - 1e-9

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.admin import security
+from contactvault.cli.admin import security, users
 from contactvault.cli.admin import webhooks as webhooks_commands
 from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
 from contactvault.cli.common import EXIT_USAGE, emit, fail
@@ -190,26 +190,49 @@ def import_(
         emit(import_files(rt, files))
 
 
-def _suppression_target(email: str | None, person: str | None) -> tuple[str, str]:
-    if (email is None) == (person is None):
-        fail("give exactly one of --email or --person", EXIT_USAGE)
-    if person is not None and not person.isdigit():
-        fail("--person must be a personnel id (digits)", EXIT_USAGE)
-    if email is not None:
-        return "email", security.checked_address("email", email)
-    return "person", person  # type: ignore[return-value]
+@app.command("backfill-hashes")
+def backfill_hashes(db: DbOption = None) -> None:
+    """Compute the canonical hash of vault values stored before canonical forms (run after migrate; idempotent)."""
+    from contactvault.server.services.canonical_hashes import backfill_canonical_hashes
+
+    rt = runtime(db)
+    with domain_errors():
+        report = backfill_canonical_hashes(rt)
+    emit(
+        {
+            "scanned": report.scanned,
+            "hashed": report.hashed,
+            "unreadable": report.unreadable,
+            "optOutsCarried": report.opt_outs_carried,
+        }
+    )
+
+
+def _suppression_target(email: str | None, phone: str | None, person: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("email", email), ("phone", phone), ("person", person)) if v is not None]
+    if len(given) != 1:
+        fail("give exactly one of --email, --phone or --person", EXIT_USAGE)
+    kind, value = given[0]
+    if kind == "person":
+        if not value.isdigit():
+            fail("--person must be a personnel id (digits)", EXIT_USAGE)
+        return kind, value
+    security.checked_address(kind, value)  # a usage error that never quotes it
+    # As typed: the service lists its canonical form and also matches the legacy form of what was typed.
+    return kind, value.strip()
 
 
 EmailOpt = Annotated[str | None, typer.Option(help="An email address.")]
+PhoneOpt = Annotated[str | None, typer.Option(help="A phone number with its country code (+33 1 23 45 67 89).")]
 PersonOpt = Annotated[str | None, typer.Option(help="A personnel id.")]
 
 
 @app.command()
-def suppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
+def suppress(email: EmailOpt = None, phone: PhoneOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
     """Put an address or a person on the opt-out list: never revealed, never charged."""
     from contactvault.server.services import suppressions
 
-    kind, value = _suppression_target(email, person)
+    kind, value = _suppression_target(email, phone, person)
     rt = runtime(db)
     with domain_errors():
         added = suppressions.suppress(rt, kind, value)
@@ -217,11 +240,11 @@ def suppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = No
 
 
 @app.command()
-def unsuppress(email: EmailOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
+def unsuppress(email: EmailOpt = None, phone: PhoneOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
     """Take an address or a person off the opt-out list."""
     from contactvault.server.services import suppressions
 
-    kind, value = _suppression_target(email, person)
+    kind, value = _suppression_target(email, phone, person)
     rt = runtime(db)
     with domain_errors():
         removed = suppressions.unsuppress(rt, kind, value)
@@ -241,3 +264,4 @@ def reconcile(db: DbOption = None) -> None:
 
 # Key rotation, encryption key rotation, erasure, retention and audit live in their own module.
 security.register(app, key_app)
+users.register(app)

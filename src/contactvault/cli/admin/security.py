@@ -179,7 +179,8 @@ def erase(
     if kind == "person" and not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
         fail("--person must be a personnel id (digits)", EXIT_USAGE)
     if kind != "person":
-        value = checked_address(kind, value)
+        checked_address(kind, value)
+        value = value.strip()  # as typed: erasure matches its canonical and its legacy form
     trace_id = _trace_id()
     with _runtime(_settings(db)) as rt, domain_errors():
         if kind == "person":

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from contactvault.cli.admin.common import DbOption, database_url, open_runtime
-from contactvault.cli.common import fail
+from contactvault.cli.common import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
@@ -25,7 +25,21 @@ PortOpt = Annotated[int, typer.Option(min=1, max=65535, envvar="CONTACTVAULT_POR
 def _settings(db: str | None) -> Settings:
     from contactvault.server.config import Settings
 
-    return Settings(database_url=database_url(db))
+    settings = Settings(database_url=database_url(db))
+    _check_providers(settings)
+    return settings
+
+
+def _check_providers(settings: Settings) -> None:
+    """A broken providers file is one line and exit 2 at start, not a traceback when the worker is built."""
+    if settings.providers_file is None:
+        return
+    from contactvault.server.worker.resolvers.provider_config import ProviderConfigError, load_providers
+
+    try:
+        load_providers(settings.providers_file)
+    except ProviderConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -2,7 +2,8 @@
 
 Each contact appears exactly once per channel (the state file keys contacts by person and channel). The output
 holds addresses, so a file is created with mode 600. Free-text cells that a spreadsheet would run as a formula
-(starting with ``=``, ``+``, ``-``, ``@``) get a leading apostrophe in CSV; addresses and ids are never altered.
+(starting with ``=``, ``+``, ``-``, ``@``, TAB, CR or LF: ``contactvault.csv_cells``, the rule the console's exports
+use too) get a leading apostrophe in CSV; addresses and ids are never altered.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from contactvault.cli.client.render import by_id, plural
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Channel, DeliveredContact, StateStore
 from contactvault.client.config import default_state_path, write_private_file
+from contactvault.csv_cells import safe_text
 
 __all__ = ["ExportFormat", "export", "export_rows", "fields_for", "render", "write_private"]
 
 TEXT_FIELDS = ("full_name", "title", "company_name")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportFormat(enum.StrEnum):
@@ -77,8 +78,8 @@ def export_rows(contacts: Sequence[DeliveredContact], channel: str) -> list[dict
 def _cell(name: str, value: Any) -> Any:
     if value is None:
         return ""
-    if name in TEXT_FIELDS and isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    if name in TEXT_FIELDS and isinstance(value, str):
+        return safe_text(value)
     return value
 
 

@@ -29,6 +29,7 @@ DOCS_PATHS = ("/docs", "/redoc")
 # Load balancers probe this; it must not eat the prober's per-IP budget.
 UNLIMITED_PATHS = ("/healthz", "/readyz")
 BODY_METHODS = (b"POST", b"PUT", b"PATCH")
+CONSOLE_PATH = "/console"
 # Where the auth dependency leaves the key limit's verdict for the headers added here.
 KEY_QUOTA = "rate_limit_key"
 IP_QUOTA = "rate_limit_ip"
@@ -41,9 +42,10 @@ def _error(status: int, key: str, message: str, trace_id: str, field: str | None
     return orjson.dumps(body)
 
 
-def _query_problem(query_string: bytes) -> tuple[str, str] | None:
+def _query_problem(query_string: bytes, *, repeats_allowed: bool = False) -> tuple[str, str] | None:
     """(field, message) when a query parameter is not UTF-8, holds NUL (which PostgreSQL text cannot store) or is
-    given twice (every parameter is single-valued: which copy counts would be up to each parser)."""
+    given twice (every API parameter is single-valued: which copy counts would be up to each parser). The console
+    allows repeats: an HTML form sends one ``selected=`` per ticked checkbox, and its routes read those as lists."""
     seen: set[str] = set()
     for pair in query_string.split(b"&"):
         raw_name, _, raw_value = pair.partition(b"=")
@@ -55,7 +57,7 @@ def _query_problem(query_string: bytes) -> tuple[str, str] | None:
         field = name if _PARAMETER_NAME.fullmatch(name) else "query"
         if "\x00" in name:
             return field, "The query string must not contain NUL characters."
-        if name in seen and pair:
+        if name in seen and pair and not repeats_allowed:
             return field, f"Invalid {field}: the parameter is given more than once."
         seen.add(name)
         try:
@@ -139,7 +141,9 @@ class RequestContextMiddleware:
             raise
 
     def _reject(self, scope: Scope) -> tuple[int, str, str | None] | None:
-        problem = _query_problem(scope.get("query_string", b""))
+        path = scope["path"]
+        console = path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
+        problem = _query_problem(scope.get("query_string", b""), repeats_allowed=console)
         if problem is not None:
             field, message = problem
             return 400, message, field

@@ -92,6 +92,14 @@ class UnlockCreate(BaseModel):
         pattern=r"^[0-9]{1,19}$",
         description="Extension: confirm a precheck quote; 409 `PRICE_CHANGED` unless its ids and credits still hold.",
     )
+    verification_min: Literal["valid", "accept_all"] | None = Field(
+        default=None,
+        description=(
+            "Extension: the weakest verification a value the engine found (not an imported one) may have to be"
+            " delivered and charged: `valid`, or `accept_all` (the default policy: `accept_all` at a score of 60"
+            " or more). Stored with the task; no effect on phone unlocks today (phones come from the vault only)."
+        ),
+    )
 
 
 class ErrorFields(BaseModel):

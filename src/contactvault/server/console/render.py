@@ -66,8 +66,12 @@ ENV = _environment()
 
 
 def is_htmx(request: Request) -> bool:
-    """Whether htmx sent this request (it then swaps a fragment, not a whole page)."""
-    return request.headers.get("hx-request") == "true"
+    """Whether htmx sent this request (it then swaps a fragment, not a whole page).
+
+    Not when htmx restores history (Back after ``hx-push-url``): it then re-fetches the URL with both headers and
+    swaps the answer in place of the whole ``<body>``, so it needs the whole page.
+    """
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
 
 
 def page(

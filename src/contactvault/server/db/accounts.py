@@ -62,6 +62,12 @@ def account_exists(conn: Transaction, account_id: int) -> bool:
     return conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is not None
 
 
+def account_name(conn: Transaction, account_id: int) -> str | None:
+    """The account's name, or None when it is not stored."""
+    name = conn.execute(select(accounts.c.name).where(accounts.c.id == account_id)).scalar_one_or_none()
+    return None if name is None else str(name)
+
+
 def key_id_taken(conn: Transaction, key_id: str) -> bool:
     """Whether a key with this id exists (revoked or not)."""
     return conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first() is not None

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from contactvault.server.db.engine import Transaction
+from contactvault.server.db.errors import AlreadyExists
 from contactvault.server.db.tables import api_keys, console_sessions, console_users
 
 
@@ -119,17 +121,20 @@ def purge_sessions(conn: Transaction, absolute_before: datetime, idle_before: da
 
 
 def insert_user(conn: Transaction, row: UserRow) -> None:
-    """Store a new user (the email must be free: a duplicate raises the driver's integrity error)."""
-    conn.execute(
-        insert(console_users).values(
-            id=row.user_id,
-            account_id=row.account_id,
-            email=row.email,
-            password_hash=row.password_hash,
-            created_at=row.created_at,
-            disabled_at=row.disabled_at,
+    """Store a new user; ``AlreadyExists`` when the email is taken (the transaction is then unusable)."""
+    try:
+        conn.execute(
+            insert(console_users).values(
+                id=row.user_id,
+                account_id=row.account_id,
+                email=row.email,
+                password_hash=row.password_hash,
+                created_at=row.created_at,
+                disabled_at=row.disabled_at,
+            )
         )
-    )
+    except IntegrityError as exc:
+        raise AlreadyExists("console user") from exc
 
 
 def find_user(conn: Transaction, email: str) -> UserRow | None:
@@ -144,3 +149,15 @@ def find_user(conn: Transaction, email: str) -> UserRow | None:
 def set_password_hash(conn: Transaction, user_id: int, password_hash: str) -> None:
     """Replace a user's hash (a rehash with newer parameters, or a new password)."""
     conn.execute(update(console_users).where(console_users.c.id == user_id).values(password_hash=password_hash))
+
+
+def users_of(conn: Transaction, account_id: int) -> list[UserRow]:
+    """Every user of an account, oldest first."""
+    u = console_users
+    rows = conn.execute(select(u).where(u.c.account_id == account_id).order_by(u.c.created_at, u.c.id))
+    return [UserRow(int(r.id), int(r.account_id), r.email, r.password_hash, r.created_at, r.disabled_at) for r in rows]
+
+
+def set_disabled(conn: Transaction, user_id: int, now: datetime) -> None:
+    """Mark a user disabled from ``now`` (their sessions are ended by the caller)."""
+    conn.execute(update(console_users).where(console_users.c.id == user_id).values(disabled_at=now))

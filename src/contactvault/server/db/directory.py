@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    exists,
     false,
     func,
     literal_column,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     true,
 )
 
-from contactvault.server.db.tables import companies, event_personnel, events, personnel
+from contactvault.server.db.tables import companies, event_personnel, events, personnel, unlocks
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Ids are signed 64-bit in every backend; a larger number can match nothing (and would overflow the driver).
@@ -171,8 +172,15 @@ def event_people_query(
     department: str | None,
     level: str | None,
     search: str | None,
+    *,
+    company: str | None = None,
+    hide_unlocked: tuple[int, str] | None = None,
 ) -> tuple[Select[Any], Select[Any]] | None:
-    """People attending an event (with the event's source types), and the count; None if nothing can match."""
+    """People attending an event (with the event's source types), and the count; None if nothing can match.
+
+    ``company`` matches company names holding every word; ``hide_unlocked`` (account id, channel) leaves out the
+    people that account has already unlocked on that channel, in the query itself so that pages and totals agree.
+    """
     if exhibitor_id is not None and not 0 < exhibitor_id <= _MAX_ID:
         return None
     conds: list[ColumnElement[bool]] = [event_personnel.c.event_id == event_id]
@@ -182,11 +190,23 @@ def event_people_query(
         conds.append(func.lower(personnel.c.department) == department.lower())
     if level:
         conds.append(func.lower(personnel.c.seniority_level) == level.lower())
-    if search:
-        cond = person_text_filter(conn, search)
+    for cond in (
+        person_text_filter(conn, search) if search else true(),
+        company_filter(conn, company) if company else true(),
+    ):
         if cond is None:
             return None
         conds.append(cond)
+    if hide_unlocked is not None:
+        account_id, channel = hide_unlocked
+        # One probe of the unique (account_id, personnel_id, channel) index per row.
+        conds.append(
+            ~exists().where(
+                unlocks.c.account_id == account_id,
+                unlocks.c.personnel_id == event_personnel.c.personnel_id,
+                unlocks.c.channel == channel,
+            )
+        )
     joined = event_personnel.join(personnel, personnel.c.id == event_personnel.c.personnel_id)
     where = and_(*conds)
     rows = (
@@ -195,7 +215,7 @@ def event_people_query(
         .where(where)
         .order_by(event_personnel.c.personnel_id)
     )
-    if exhibitor_id is None and not (department or level or search):
+    if exhibitor_id is None and not (department or level or search or company or hide_unlocked):
         # Unfiltered: the event's maintained count (seeding, import and erasure keep it exact) instead of counting
         # a large event's index entries on every page (23 ms at 277k attendees).
         return rows, select(events.c.personnel_count).where(events.c.id == event_id)

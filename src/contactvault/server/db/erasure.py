@@ -4,11 +4,11 @@ file tidying that makes a removal stick (secure delete, index merge, WAL checkpo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from contactvault.server.db.engine import Database, Transaction
 from contactvault.server.db.tables import contact_points, event_personnel, events, personnel, task_items, unlocks
@@ -17,20 +17,28 @@ from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES
 log = logging.getLogger("contactvault.erasure")
 
 
-def vault_holders(conn: Transaction, kind: str, digest: bytes) -> set[int]:
-    """The people whose vault address of ``kind`` has this keyed hash."""
+def vault_holders(conn: Transaction, kind: str, digests: Sequence[bytes]) -> set[int]:
+    """The people whose vault address of ``kind`` has one of these keyed hashes (legacy or canonical)."""
+    wanted = list(digests)
     query = select(contact_points.c.personnel_id).where(
-        contact_points.c.channel == kind, contact_points.c.value_hash == digest
+        contact_points.c.channel == kind,
+        or_(contact_points.c.value_hash.in_(wanted), contact_points.c.canonical_hash.in_(wanted)),
     )
     return {int(pid) for (pid,) in conn.execute(query)}
 
 
 def vault_hashes(conn: Transaction, person_id: int) -> list[tuple[str, bytes]]:
-    """The (channel, keyed hash) of each of a person's vault addresses."""
-    query = select(contact_points.c.channel, contact_points.c.value_hash).where(
+    """The (channel, keyed hash) of each of a person's vault addresses: the legacy hash and, when it differs, the
+    canonical one."""
+    query = select(contact_points.c.channel, contact_points.c.value_hash, contact_points.c.canonical_hash).where(
         contact_points.c.personnel_id == person_id
     )
-    return [(str(channel), bytes(digest)) for channel, digest in conn.execute(query)]
+    found: list[tuple[str, bytes]] = []
+    for channel, legacy, canonical in conn.execute(query):
+        found.append((str(channel), bytes(legacy)))
+        if canonical is not None and bytes(canonical) != bytes(legacy):
+            found.append((str(channel), bytes(canonical)))
+    return found
 
 
 def delete_vault_addresses(conn: Transaction, person_id: int) -> int:

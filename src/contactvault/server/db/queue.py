@@ -28,6 +28,7 @@ class ClaimedItem:
     channel: str
     attempts: int
     lease_owner: str
+    verification_min: str | None = None  # the task's floor for values the engine finds
 
 
 def claim(conn: Connection, lease_owner: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedItem]:
@@ -63,11 +64,25 @@ def claim(conn: Connection, lease_owner: str, now: datetime, lease: timedelta, l
             task_items.c.attempts,
         )
     ).all()
+    floors = _verification_mins(conn, {r.task_id for r in claimed})
     items = [
-        ClaimedItem(r.id, r.task_id, r.account_id, r.personnel_id, r.channel, r.attempts, lease_owner) for r in claimed
+        ClaimedItem(
+            r.id, r.task_id, r.account_id, r.personnel_id, r.channel, r.attempts, lease_owner, floors.get(r.task_id)
+        )
+        for r in claimed
     ]
     touch_tasks(conn, {i.task_id for i in items}, now, started=True)
     return sorted(items, key=lambda i: i.id)
+
+
+def _verification_mins(conn: Connection, task_ids: set[int]) -> dict[int, str | None]:
+    """The ``verification_min`` of the tasks that have one set."""
+    if not task_ids:
+        return {}
+    query = select(tasks.c.id, tasks.c.verification_min).where(
+        tasks.c.id.in_(sorted(task_ids)), tasks.c.verification_min.is_not(None)
+    )
+    return {int(r[0]): r[1] for r in conn.execute(query)}
 
 
 def touch_tasks(conn: Connection, task_ids: Sequence[int] | set[int], now: datetime, *, started: bool = False) -> None:
@@ -133,6 +148,7 @@ class NewTask(NamedTuple):
     max_credits: int | None
     credits_held: int
     trace_id: str | None
+    verification_min: str | None = None
 
 
 def create_task(
@@ -143,8 +159,8 @@ def create_task(
     executemany(
         conn,
         "INSERT INTO tasks (id, account_id, event_id, channel, status, call_source, max_credits, item_count,"
-        " credits_held, credits_charged, credits_released, unfinished, version, created_at, updated_at, trace_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, 0, ?, ?, ?)",
+        " credits_held, credits_charged, credits_released, unfinished, version, created_at, updated_at, trace_id,"
+        " verification_min) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, 0, ?, ?, ?, ?)",
         [
             (
                 task.id,
@@ -160,6 +176,7 @@ def create_task(
                 ts,
                 ts,
                 task.trace_id,
+                task.verification_min,
             )
         ],
     )

@@ -23,10 +23,12 @@ class FinalItem(NamedTuple):
 
 
 class RetryItem(NamedTuple):
-    """An item going back to the queue after a transient failure."""
+    """An item going back to the queue after a transient failure, or a deferral (``gives_back_attempt``: the
+    claim's attempt is returned, so greylisting or a politeness wait never brings the item closer to its limit)."""
 
     item_id: int
     next_attempt_at: datetime
+    gives_back_attempt: bool = False
 
 
 class UnlockRow(NamedTuple):
@@ -80,9 +82,12 @@ def apply(
     )
     executemany(
         conn,
-        "UPDATE task_items SET status = ?, next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL"
-        " WHERE id = ?",
-        [(ItemStatus.PENDING.value, driver_time(conn, r.next_attempt_at), r.item_id) for r in retries],
+        "UPDATE task_items SET status = ?, next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,"
+        " attempts = attempts - ? WHERE id = ?",
+        [
+            (ItemStatus.PENDING.value, driver_time(conn, r.next_attempt_at), int(r.gives_back_attempt), r.item_id)
+            for r in retries
+        ],
     )
     # No ON CONFLICT: a second unlock of the same (account, person, channel) must fail the whole batch.
     executemany(

@@ -158,13 +158,18 @@ contact_points = Table(
     Column("personnel_id", BigInteger, ForeignKey("personnel.id"), nullable=False),
     Column("channel", String(8), nullable=False),
     Column("value_encrypted", LargeBinary, nullable=False),
+    # The keyed hash of the value as received, trimmed (emails lower-cased, phones without punctuation): the form
+    # hashed before canonical forms, kept so that opt-outs recorded then still match (docs/security.md).
     Column("value_hash", LargeBinary(32), nullable=False),
     Column("source", String(50), nullable=False),
     Column("verification_status", String(16)),
     Column("verification_score", Integer),
     Column("checked_at", UTC),
+    # The keyed hash of the canonical form (server/addresses.py); NULL until `admin backfill-hashes` computes it.
+    Column("canonical_hash", LargeBinary(32)),
     UniqueConstraint("personnel_id", "channel", name="uq_contact_points_person_channel"),
     Index("ix_contact_points_hash", "value_hash"),
+    Index("ix_contact_points_canonical_hash", "canonical_hash"),
 )
 
 suppressions = Table(
@@ -197,6 +202,7 @@ tasks = Table(
     Column("updated_at", UTC, nullable=False),
     Column("completed_at", UTC),
     Column("trace_id", String(64)),
+    Column("verification_min", String(16)),  # the task's floor for found values; null = the operator's default
     Index("ix_tasks_account", "account_id", "created_at"),
 )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, Session
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
@@ -43,6 +44,7 @@ class SmtpEvent:
     helo: str | None
     mail_from: str | None
     at: float
+    session: int = 0  # which connection to this MX it came on (numbered from 1 across the world)
 
 
 @dataclass
@@ -53,7 +55,15 @@ class Recorder:
     connections: list[tuple[str, str]] = field(default_factory=list)
     tarpit_hangups: int = 0  # connections the client closed on the tarpit (it never closes one itself)
     events: list[SmtpEvent] = field(default_factory=list)
+    opened: dict[int, float] = field(default_factory=dict)  # connection number -> when the MX accepted it
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sessions: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def next_session(self) -> int:
+        """A fresh connection number, and when that connection was accepted (in ``opened``)."""
+        number = next(self._sessions)
+        self.opened[number] = time.monotonic()
+        return number
 
     def note_query(self, name: str, qtype: str) -> None:
         """A DNS question arrived."""
@@ -109,10 +119,16 @@ class CatchAll:
 class Greylist:
     """``451 4.7.1`` until the (peer, sender, recipient) triplet was first seen ``min_wait`` seconds ago."""
 
-    def __init__(self, min_wait: float, now: Callable[[], float] = time.monotonic, users: frozenset[str] = USERS):
+    def __init__(
+        self,
+        min_wait: float,
+        now: Callable[[], float] = time.monotonic,
+        users: frozenset[str] = USERS,
+        inner: Mailbox | None = None,
+    ):
         self.min_wait = min_wait
         self.now = now
-        self.inner = Directory(users)
+        self.inner: Mailbox = inner if inner is not None else Directory(users)
         self.first_seen: dict[tuple[str, str, str], float] = {}
 
     def rcpt(self, peer: str, mail_from: str, rcpt: str, index_in_transaction: int) -> str:
@@ -178,6 +194,12 @@ class FullMailboxes:
         return Directory(frozenset()).rcpt(peer, mail_from, rcpt, index_in_transaction)
 
 
+class _NumberedSession(Session):
+    """aiosmtpd's session, with the world's number for its connection."""
+
+    world_session: int = 0
+
+
 class _RecordingSMTP(SMTP):
     """aiosmtpd's server, noting each connection and refusing (and noting) DATA."""
 
@@ -189,6 +211,11 @@ class _RecordingSMTP(SMTP):
         peer = transport.get_extra_info("peername")
         self._recording.recorder.connections.append((self._recording.server, peer[0] if peer else "?"))
         super().connection_made(transport)
+        if isinstance(self.session, _NumberedSession):
+            self.session.world_session = self._recording.recorder.next_session()
+
+    def _create_session(self) -> Session:
+        return _NumberedSession(self.loop)
 
     async def smtp_DATA(self, arg: str) -> None:
         """Refuse DATA (aiosmtpd dispatches on the verb's name); the recorder lets tests prove it never came."""
@@ -208,8 +235,9 @@ class _Handler:
         peer = session.peer[0] if session and session.peer else "?"
         mail_from = envelope.mail_from if envelope is not None else None
         helo = session.host_name if session else None
+        number = getattr(session, "world_session", 0)
         self.recorder.events.append(
-            SmtpEvent(self.server, peer, command, argument, reply, helo, mail_from, time.monotonic())
+            SmtpEvent(self.server, peer, command, argument, reply, helo, mail_from, time.monotonic(), number)
         )
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> Any:
@@ -366,6 +394,25 @@ def mailboxes(greylist_wait: float, now: Callable[[], float]) -> dict[str, Mailb
     }
 
 
+@dataclass(frozen=True)
+class WorldLayout:
+    """What a world serves: the DNS zone (and names that SERVFAIL), the mailbox behind each listening MX address,
+    each address's host name (its banner), and the addresses of silent tarpits. ``research_layout`` is the research
+    test plan's world; generated worlds (bench/resolution.py) build their own."""
+
+    zone: Zone
+    servfail: frozenset[str]
+    boxes: dict[str, Mailbox]
+    host_names: dict[str, str]
+    tarpits: tuple[str, ...] = ()
+
+
+def research_layout(greylist_wait: float, now: Callable[[], float]) -> WorldLayout:
+    """Every simulated domain of the research test plan (b)."""
+    names = {address: host for host, address in MX_ADDRESSES.items()}
+    return WorldLayout(build_zone(), SERVFAIL_NAMES, mailboxes(greylist_wait, now), names, (TARPIT_ADDRESS,))
+
+
 @dataclass
 class MailWorld:
     """A running world: where its DNS answers, the shared SMTP port, and what it recorded."""
@@ -388,12 +435,14 @@ class MailWorld:
 
 @contextlib.asynccontextmanager
 async def running_mail_world(
-    greylist_wait: float = 300.0, now: Callable[[], float] = time.monotonic
+    greylist_wait: float = 300.0, now: Callable[[], float] = time.monotonic, *, layout: WorldLayout | None = None
 ) -> AsyncIterator[MailWorld]:
-    """Start the DNS server (a thread) and the SMTP servers (in the running loop); stop them all on exit."""
+    """Start the DNS server (a thread) and the SMTP servers (in the running loop); stop them all on exit. Without
+    ``layout`` the world is the research test plan's."""
+    layout = layout if layout is not None else research_layout(greylist_wait, now)
     recorder = Recorder()
     dns_server = DNSServer(
-        ZoneResolver(build_zone(), SERVFAIL_NAMES, recorder),
+        ZoneResolver(layout.zone, layout.servfail, recorder),
         address="127.0.0.1",
         port=0,
         logger=DNSLogger(logf=lambda _message: None),
@@ -406,7 +455,7 @@ async def running_mail_world(
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
     try:
-        servers, port = await _start_smtp(mailboxes(greylist_wait, now), recorder)
+        servers, port = await _start_smtp(layout, recorder)
         try:
             yield MailWorld(recorder, dns_server.server.server_address[1], port, silent.getsockname()[1])
         finally:
@@ -421,15 +470,15 @@ async def running_mail_world(
         dns_thread.join()
 
 
-async def _start_smtp(boxes: dict[str, Mailbox], recorder: Recorder) -> tuple[list[asyncio.Server], int]:
+async def _start_smtp(layout: WorldLayout, recorder: Recorder) -> tuple[list[asyncio.Server], int]:
     """Every MX on one shared port (chosen by the first bind; tried again if another address has it taken)."""
     loop = asyncio.get_running_loop()
-    names = {address: host for host, address in MX_ADDRESSES.items()}
+    names = layout.host_names
     for _ in range(10):
         servers: list[asyncio.Server] = []
         port = 0
         try:
-            for address, box in boxes.items():
+            for address, box in layout.boxes.items():
                 handler = _Handler(address, box, recorder)
                 server = await loop.create_server(
                     lambda h=handler, n=names[address]: _RecordingSMTP(h, hostname=n, timeout=30),  # type: ignore[misc]
@@ -438,9 +487,10 @@ async def _start_smtp(boxes: dict[str, Mailbox], recorder: Recorder) -> tuple[li
                 )
                 port = port or server.sockets[0].getsockname()[1]
                 servers.append(server)
-            servers.append(
-                await loop.create_server(lambda: _Tarpit(TARPIT_ADDRESS, recorder), host=TARPIT_ADDRESS, port=port)
-            )
+            for tarpit in layout.tarpits:
+                servers.append(
+                    await loop.create_server(lambda t=tarpit: _Tarpit(t, recorder), host=tarpit, port=port)  # type: ignore[misc]
+                )
             return servers, port
         except OSError as exc:
             for server in servers:

@@ -28,3 +28,5 @@ class AuditAction(StrEnum):
     WEBHOOK_ROTATE = "webhook.rotate"
     # An endpoint switched off by the sender: 410 Gone, or failing for AUTO_DISABLE_AFTER (the operator's event).
     WEBHOOK_DISABLE = "webhook.disable"
+    USER_CREATE = "user.create"
+    USER_DISABLE = "user.disable"

@@ -14,6 +14,9 @@ class Outcome(StrEnum):
     NOT_FOUND = "not_found"
     INELIGIBLE = "ineligible"
     TRANSIENT = "transient"
+    # Not now, and not a failure: the domain greylisted us or a politeness limit said wait. The item goes back
+    # to the queue after ``Resolution.retry_after`` seconds without using up an attempt.
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,8 @@ class Lookup:
     item_id: int
     personnel_id: int
     channel: str
+    # The task's floor for values the engine found (``scoring.VerificationMin`` value); None = operator default.
+    verification_min: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,12 @@ class Resolution:
     verification_status: str | None = None
     verification_score: int | None = None
     checked_at: datetime | None = None
+    retry_after: float | None = None  # seconds, for DEFERRED
+
+
+def deferred(retry_after: float) -> Resolution:
+    """Come back in ``retry_after`` seconds (at least one)."""
+    return Resolution(Outcome.DEFERRED, retry_after=max(1.0, retry_after))
 
 
 NOT_FOUND = Resolution(Outcome.NOT_FOUND)

@@ -19,6 +19,8 @@ from contactvault.server.domain.keys import KeyState, key_state, rotation_refusa
 from contactvault.server.runtime import Runtime
 
 _KEY = re.compile(r"(?:sk|uak)_([0-9a-f]{8})_([A-Za-z0-9_-]{16,128})")
+_KEY_ID = re.compile(r"[0-9a-f]{8}")
+MAX_LABEL_LENGTH = 200  # the column's width
 # ``last_used_at`` is a hint for operators, not a log: one write a minute per key at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -56,12 +58,25 @@ def create_account(rt: Runtime, name: str) -> int:
 
 
 def create_key(rt: Runtime, account_id: int, label: str | None = None) -> IssuedKey:
-    """Issue a key for an account."""
+    """Issue a key for an account (``InvalidRequest`` naming ``label`` for one too long or with control characters)."""
+    label = checked_label(label)
     now = rt.clock.now()
     with rt.db.write() as conn:
         if not stored.account_exists(conn, account_id):
             raise NotFound(f"Account {account_id} not found.")
         return _issue(conn, account_id, label, now)
+
+
+def checked_label(label: str | None) -> str | None:
+    """A key's label trimmed (None when blank), or ``InvalidRequest`` naming the field ``label``."""
+    if label is None or not label.strip():
+        return None
+    label = label.strip()
+    if len(label) > MAX_LABEL_LENGTH:
+        raise InvalidRequest(f"label must be at most {MAX_LABEL_LENGTH} characters.", {"field": "label"})
+    if any(not ch.isprintable() for ch in label):
+        raise InvalidRequest("label must not contain control characters.", {"field": "label"})
+    return label
 
 
 def _issue(conn: Transaction, account_id: int, label: str | None, now: datetime) -> IssuedKey:
@@ -75,13 +90,29 @@ def _issue(conn: Transaction, account_id: int, label: str | None, now: datetime)
     return IssuedKey(key_id=key_id, account_id=account_id, api_key=f"sk_{key_id}_{secret}")
 
 
+def _owned_key(conn: Transaction, key_id: str, owner: int | None) -> stored.StoredKey:
+    """The key, or NotFound when it does not exist or (with ``owner``) belongs to another account: both answer
+    alike, so an account cannot learn another's key ids."""
+    row = stored.key(conn, key_id) if _KEY_ID.fullmatch(key_id) else None
+    if row is None or (owner is not None and row.account_id != owner):
+        raise NotFound(f"Key {key_id} not found." if _KEY_ID.fullmatch(key_id) else "Key not found.")
+    return row
+
+
 def revoke_key(rt: Runtime, key_id: str) -> None:
     """Revoke a key at once (idempotent)."""
+    _revoke(rt, key_id, None)
+
+
+def revoke_account_key(rt: Runtime, account_id: int, key_id: str) -> None:
+    """Revoke one of this account's keys (NotFound for another account's); its console sessions end with it."""
+    _revoke(rt, key_id, account_id)
+
+
+def _revoke(rt: Runtime, key_id: str, owner: int | None) -> None:
     now = rt.clock.now()
     with rt.db.write() as conn:
-        row = stored.key(conn, key_id)
-        if row is None:
-            raise NotFound(f"Key {key_id} not found.")
+        row = _owned_key(conn, key_id, owner)
         if row.revoked_at is None:
             stored.set_revoked(conn, key_id, now)
             console.delete_sessions_of_key(conn, key_id)  # signed out everywhere at once
@@ -94,13 +125,20 @@ def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey,
     Returns the new key and the old key's expiry. A key already being rotated (it has an expiry) is refused with
     StateConflict naming its successor: a second successor, and a second overlap, would be silently confusing.
     """
+    return _rotate(rt, key_id, overlap, None)
+
+
+def rotate_account_key(rt: Runtime, account_id: int, key_id: str, overlap: timedelta) -> tuple[IssuedKey, datetime]:
+    """``rotate_key`` for one of this account's keys (NotFound for another account's)."""
+    return _rotate(rt, key_id, overlap, account_id)
+
+
+def _rotate(rt: Runtime, key_id: str, overlap: timedelta, owner: int | None) -> tuple[IssuedKey, datetime]:
     if overlap < timedelta(0):
         raise InvalidRequest("overlap must not be negative.", {"field": "overlap"})
     now = rt.clock.now()
     with rt.db.write() as conn:
-        row = stored.key(conn, key_id)
-        if row is None:
-            raise NotFound(f"Key {key_id} not found.")
+        row = _owned_key(conn, key_id, owner)
         refusal = rotation_refusal(row.revoked_at, row.expires_at, now)
         if refusal in (KeyState.REVOKED, KeyState.EXPIRED):
             raise StateConflict(f"Key {key_id} is revoked or expired; create a new key instead.")
@@ -175,19 +213,36 @@ def list_keys(rt: Runtime, account_id: int | None = None) -> list[KeyInfo]:
         if account_id is not None and not stored.account_exists(conn, account_id):
             raise NotFound(f"Account {account_id} not found.")
         rows = stored.keys(conn, account_id)
-    return [
-        KeyInfo(
-            r.key_id,
-            r.account_id,
-            r.label,
-            r.created_at,
-            r.last_used_at,
-            r.revoked_at,
-            r.expires_at,
-            key_state(r.revoked_at, r.expires_at, now).value,
-        )
-        for r in rows
-    ]
+    return [_info(r, now) for r in rows]
+
+
+def _info(r: stored.StoredKey, now: datetime) -> KeyInfo:
+    return KeyInfo(
+        r.key_id,
+        r.account_id,
+        r.label,
+        r.created_at,
+        r.last_used_at,
+        r.revoked_at,
+        r.expires_at,
+        key_state(r.revoked_at, r.expires_at, now).value,
+    )
+
+
+def account_key(rt: Runtime, account_id: int, key_id: str) -> KeyInfo:
+    """One of this account's keys (NotFound for an unknown key or another account's)."""
+    with rt.db.read() as conn:
+        row = _owned_key(conn, key_id, account_id)
+    return _info(row, rt.clock.now())
+
+
+def account_name(rt: Runtime, account_id: int) -> str:
+    """The account's name (NotFound for an unknown account)."""
+    with rt.db.read() as conn:
+        name = stored.account_name(conn, account_id)
+    if name is None:
+        raise NotFound(f"Account {account_id} not found.")
+    return name
 
 
 def authenticate(rt: Runtime, authorization: str | None) -> int:

@@ -13,6 +13,7 @@ from contactvault.server.db import directory as q
 from contactvault.server.db.engine import Transaction
 from contactvault.server.db.unlocks import ChannelState, contact_states
 from contactvault.server.domain.errors import NotFound
+from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES, ItemStatus
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import sealed
@@ -226,6 +227,35 @@ def _shown(shown: dict[int, sealed.Shown], state: ChannelState | None) -> sealed
     return shown.get(state.unlock_id, sealed.Shown(None))
 
 
+@dataclass(frozen=True, slots=True)
+class PeopleFilters:
+    """What narrows the people of an event; ``hide_unlocked`` leaves out those the account unlocked (email)."""
+
+    exhibitor_id: int | None = None
+    department: str | None = None
+    level: str | None = None
+    search_query: str | None = None
+    company: str | None = None
+    hide_unlocked: bool = False
+
+
+def _people_queries(
+    conn: Transaction, account_id: int, event_id: int, filters: PeopleFilters
+) -> tuple[Any, Any] | None:
+    if q.event_by_id(conn, event_id) is None:
+        raise NotFound(f"Event {event_id} not found.")
+    return q.event_people_query(
+        conn,
+        event_id,
+        filters.exhibitor_id,
+        filters.department,
+        filters.level,
+        filters.search_query,
+        company=filters.company,
+        hide_unlocked=(account_id, Channel.EMAIL.value) if filters.hide_unlocked else None,
+    )
+
+
 def list_personnel(
     rt: Runtime,
     account_id: int,
@@ -236,16 +266,35 @@ def list_personnel(
     department: str | None = None,
     level: str | None = None,
     search_query: str | None = None,
+    company: str | None = None,
+    hide_unlocked: bool = False,
 ) -> Page[PersonView]:
     """A page of the people at an event (every one visible: the wire's ``semantics`` block is api's)."""
+    filters = PeopleFilters(exhibitor_id, department, level, search_query, company, hide_unlocked)
     with rt.db.read() as conn:
-        if q.event_by_id(conn, event_id) is None:
-            raise NotFound(f"Event {event_id} not found.")
-        queries = q.event_people_query(conn, event_id, exhibitor_id, department, level, search_query)
+        queries = _people_queries(conn, account_id, event_id, filters)
         rows, total = q.paged(conn, *queries, page) if queries else ([], 0)
         sources = {int(r.id): set(r.source_types.split(",")) for r in rows}
         items = contact_items(rt, conn, account_id, rows, sources)
     return page_of(items, total, page)
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """How many people match, and their ids in list order (at most the ``limit`` asked for)."""
+
+    total: int
+    ids: list[int]
+
+
+def matching_ids(rt: Runtime, account_id: int, event_id: int, filters: PeopleFilters, *, limit: int) -> Matching:
+    """The ids of the people matching ``filters`` (the first ``limit``) and how many match in all."""
+    with rt.db.read() as conn:
+        queries = _people_queries(conn, account_id, event_id, filters)
+        if queries is None:
+            return Matching(0, [])
+        rows, total = q.paged(conn, *queries, PageRequest(1, limit))
+    return Matching(total, [int(r.id) for r in rows])
 
 
 def profile(rt: Runtime, account_id: int, person_id: int) -> PersonView:

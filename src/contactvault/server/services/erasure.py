@@ -20,7 +20,7 @@ with ``INELIGIBLE`` and no charge, exactly as for anyone else on the opt-out lis
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,7 +34,7 @@ from contactvault.server.db.unlocks import bump_tasks_showing
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.suppressions import add_hashes
+from contactvault.server.services.suppressions import add_hashes, value_hashes
 from contactvault.server.services.webhooks import announce_erased
 
 log = logging.getLogger("contactvault.erasure")
@@ -71,32 +71,29 @@ def erase_address(
         raise InvalidRequest(f"Unknown address kind {kind!r}.", {"field": "kind"})
     if not value.strip():
         raise InvalidRequest(f"The {kind} must not be empty.", {"field": kind})
-    digest = rt.cipher.lookup_hash(kind, value)
-    people, scanned_to = _holders(rt, kind, value, digest)
+    # The canonical form's hash (listed) and the legacy form's: a value stored before canonical forms has only that.
+    digests = value_hashes(rt.cipher, kind, value)
+    people, scanned_to = _holders(rt, kind, digests)
 
     def late_holders(conn: Transaction) -> set[int]:
         # Inside the erasure's transaction, behind the suppression gate: whoever received the address after the
         # scan above (a worker's record step that committed meanwhile) is erased too.
-        return stored.vault_holders(conn, kind, digest) | _unlock_holders(conn, rt, kind, value, scanned_to, None)[0]
+        return stored.vault_holders(conn, kind, digests) | _unlock_holders(conn, rt, kind, digests, scanned_to, None)[0]
 
     return _erase(
-        rt, sorted(people), [(kind, digest)], delete_profile=delete_profile, trace_id=trace_id, more=late_holders
+        rt, sorted(people), [(kind, digests[0])], delete_profile=delete_profile, trace_id=trace_id, more=late_holders
     )
 
 
-def _normal(kind: str, value: str) -> str:
-    return value.strip().lower() if kind == "email" else value.strip()
-
-
-def _holders(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[set[int], int]:
+def _holders(rt: Runtime, kind: str, digests: Sequence[bytes]) -> tuple[set[int], int]:
     """People whose vault address is this one, or to whom some account's unlock revealed it; and the last unlock
     id scanned."""
     with rt.db.read() as conn:
-        people = stored.vault_holders(conn, kind, digest)
+        people = stored.vault_holders(conn, kind, digests)
     last_id = 0
     while True:
         with rt.db.read() as conn:
-            found, scanned_to = _unlock_holders(conn, rt, kind, value, last_id, SCAN_BATCH)
+            found, scanned_to = _unlock_holders(conn, rt, kind, digests, last_id, SCAN_BATCH)
         people |= found
         if scanned_to == last_id:
             return people, last_id
@@ -104,17 +101,17 @@ def _holders(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[set[int
 
 
 def _unlock_holders(
-    conn: Transaction, rt: Runtime, kind: str, value: str, after: int, limit: int | None
+    conn: Transaction, rt: Runtime, kind: str, digests: Sequence[bytes], after: int, limit: int | None
 ) -> tuple[set[int], int]:
     """Who was revealed this address in unlocks with ids after ``after``; and the last id scanned."""
     # Unlocks carry no lookup hash (a resolver may have found an address the vault never had): open them all.
-    wanted = _normal(kind, value)
+    wanted = set(digests)
     people: set[int] = set()
     last_id = after
     for row in unlock_tokens_after(conn, after, limit, channel=kind):
         last_id = row.row_id
         try:
-            if _normal(kind, rt.cipher.open(row.token)) == wanted:
+            if not wanted.isdisjoint(value_hashes(rt.cipher, kind, rt.cipher.open(row.token))):
                 people.add(row.personnel_id)
         except InvalidToken:
             log.warning("unlock %s opens with no configured key; skipped", row.row_id)

@@ -5,7 +5,6 @@ The format is documented in ``docs/import-format.md``; ``importer.py`` reads fil
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -22,14 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from contactvault.server.addresses import canonical_email, canonical_phone, is_international
+
 MAX_ID = 2**63 - 1
 SOURCE_ORDER = ("exhibitor", "social", "visitors")
-
-_EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def _record_id(value: object) -> int:
@@ -147,7 +142,12 @@ class AttendanceRecord(_Record):
 
 
 class ContactPointRecord(_Record):
-    """A known email or phone of a person, in plaintext (sealed on import)."""
+    """A known email or phone of a person, in plaintext (sealed on import).
+
+    ``value`` stays as written (trimmed): the importer stores its canonical form (``server/addresses.py``) and keys
+    the legacy hash on what was written. A national phone number is checked by the importer, with the country of the
+    person's company or event as its region.
+    """
 
     type: Literal["contact_point"]
     personnel_id: RecordId
@@ -161,17 +161,12 @@ class ContactPointRecord(_Record):
     @field_validator("value")
     @classmethod
     def _well_formed(cls, value: str, info: ValidationInfo) -> str:
-        # The messages below never include the value: it is personal data and errors end up in logs.
+        # AddressError is a ValueError whose message never includes the value (personal data; errors reach logs).
         channel = info.data.get("channel")
         if channel == "email":
-            if not _EMAIL.fullmatch(value):
-                raise ValueError("is not a valid email address")
-            return value
-        if channel == "phone":
-            phone = _PHONE_PUNCTUATION.sub("", value)
-            if not _E164.fullmatch(phone):
-                raise ValueError("is not an E.164 phone number (+ country code and 7-15 digits)")
-            return phone
+            canonical_email(value)
+        elif channel == "phone" and is_international(value):
+            canonical_phone(value)
         return value
 
 

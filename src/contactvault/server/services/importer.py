@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
 )
 
+from contactvault.server.addresses import AddressError, canonical, is_international, legacy_form, region_of_country
 from contactvault.server.db import imports as stored
 from contactvault.server.db.engine import Transaction
 from contactvault.server.domain.errors import InvalidRequest
@@ -33,6 +34,7 @@ from contactvault.server.services.import_records import (
     EventRecord,
     PersonRecord,
 )
+from contactvault.server.services.suppressions import carry_over_opt_outs
 
 # How many problems an error reports in ``details`` (the message names the first).
 MAX_REPORTED = 20
@@ -132,13 +134,17 @@ def import_files(rt: Runtime, paths: Sequence[Path]) -> ImportSummary:
     with rt.db.write() as conn:
         # References are checked inside the write transaction, so nothing can vanish between check and write.
         _check_references(conn, batch)
+        values = _canonical_values(conn, batch)
         _write_events(conn, batch, summary.event)
         _write_companies(conn, batch, summary.company)
         _write_people(conn, batch, summary.person)
         _write_attendance(conn, batch, summary.attendance)
-        _write_contacts(rt, conn, batch, summary.contact_point)
+        hashes = _write_contacts(rt, conn, batch, values, summary.contact_point)
         touched = set(batch.events) | {event_id for event_id, _ in batch.attendance}
         stored.recount_events(conn, sorted(touched))
+    # After the commit, in its own short transaction behind the suppression gate (the gate comes first in every
+    # transaction that takes it): an opt-out recorded under a value's legacy hash now lists its canonical hash too.
+    carry_over_opt_outs(rt, hashes)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -188,10 +194,22 @@ def _read_line(batch: _Batch, problems: _Problems, origin: _Origin, raw: bytes) 
     if key in slot:
         earlier, first = slot[key]
         # The same record twice (overlapping files) is harmless; two versions of one record are ambiguous.
-        if earlier != record:
+        if _comparable(earlier) != _comparable(record):
             problems.add(origin, name, f"contradicts the {record.type} at {first.file} line {first.line}")
         return
     slot[key] = (record, origin)
+
+
+def _comparable(record: Any) -> Any:
+    """A record as it is compared with another version of itself: a contact value in its canonical form (a national
+    phone number, whose country is not known yet, in its legacy form)."""
+    if not isinstance(record, ContactPointRecord):
+        return record
+    try:
+        value = canonical(record.channel, record.value)
+    except AddressError:
+        value = legacy_form(record.channel, record.value)
+    return record.model_copy(update={"value": value})
 
 
 def _field_of(error: Any) -> str | None:
@@ -251,6 +269,62 @@ def _check_references(conn: Transaction, batch: _Batch) -> None:
     for origin, name, kind, ident in sorted(dangling, key=lambda d: (d[0].file, d[0].line, d[1])):
         problems.add(origin, name, f"{kind} {ident} is neither in the import files nor in the database")
     problems.raise_if_any()
+
+
+# ---------------------------------------------------------------------------------------------- canonical values
+
+
+def _canonical_values(conn: Transaction, batch: _Batch) -> dict[tuple[int, str], str]:
+    """Each contact point's canonical form; a national phone number is read with its person's country."""
+    problems = _Problems()
+    national = sorted(
+        {
+            pid
+            for (pid, channel), (r, _) in batch.contacts.items()
+            if channel == "phone" and not is_international(r.value)
+        }
+    )
+    regions = _regions(conn, batch, national) if national else {}
+    values: dict[tuple[int, str], str] = {}
+    for key, (record, origin) in batch.contacts.items():
+        try:
+            values[key] = canonical(record.channel, record.value, regions.get(record.personnel_id))
+        except AddressError as exc:
+            message = exc.message
+            if record.channel == "phone" and record.personnel_id in national and record.personnel_id not in regions:
+                message = "is a national number, and neither the person's company nor their event has a known "
+                message += "country: write it as + country code and number"
+            problems.add(origin, "value", message)
+    problems.raise_if_any()
+    return values
+
+
+def _regions(conn: Transaction, batch: _Batch, person_ids: Sequence[int]) -> dict[int, str]:
+    """The region to read national numbers by: the company's country, else the one country of the person's events
+    in these files (people with neither are left out)."""
+    company_of = _column(conn, "person", "company_id", batch.people, person_ids)
+    countries = _column(conn, "company", "country", batch.companies, {c for c in company_of.values() if c})
+    events_of: dict[int, set[int]] = {}
+    for event_id, pid in batch.attendance:
+        events_of.setdefault(pid, set()).add(event_id)
+    event_ids = {e for pid in person_ids for e in events_of.get(pid, ())}
+    event_countries = _column(conn, "event", "country", batch.events, event_ids)
+    regions: dict[int, str] = {}
+    for pid in person_ids:
+        region = region_of_country(countries.get(company_of.get(pid)))
+        if region is None:
+            found = {region_of_country(event_countries.get(e)) for e in events_of.get(pid, ())} - {None}
+            region = found.pop() if len(found) == 1 else None
+        if region is not None:
+            regions[pid] = region
+    return regions
+
+
+def _column(conn: Transaction, kind: str, name: str, here: _Slot, ids: Collection[int]) -> dict[Any, Any]:
+    """One field of these records, from the import files or else from the database."""
+    found = {i: getattr(here[i][0], name) for i in ids if i in here}
+    stored_rows = stored.stored_rows(conn, kind, sorted(set(ids) - set(found)))
+    return found | {i: row[name] for i, row in stored_rows.items()}
 
 
 # ---------------------------------------------------------------------------------------------- pass 2: writes
@@ -326,26 +400,36 @@ def _write_attendance(conn: Transaction, batch: _Batch, counts: TypeCounts) -> N
     _classify_and_upsert(conn, "attendance", rows, existing, counts)
 
 
-def _write_contacts(rt: Runtime, conn: Transaction, batch: _Batch, counts: TypeCounts) -> None:
+def _write_contacts(
+    rt: Runtime, conn: Transaction, batch: _Batch, values: dict[tuple[int, str], str], counts: TypeCounts
+) -> list[tuple[str, bytes, bytes]]:
+    """Store each contact point's canonical form, sealed, with its legacy and canonical keyed hashes; returns
+    (channel, legacy hash, canonical hash) of every one."""
     existing = stored.stored_rows(conn, "contact_point", list(batch.contacts))
     rows: dict[tuple[int, str], dict[str, Any]] = {}
+    hashes: list[tuple[str, bytes, bytes]] = []
     for key, (record, _) in batch.contacts.items():
-        value_hash = rt.cipher.lookup_hash(record.channel, record.value)
+        value = values[key]
+        legacy_hash = rt.cipher.lookup_hash(record.channel, legacy_form(record.channel, record.value))
+        canonical_hash = rt.cipher.lookup_hash(record.channel, value)
+        hashes.append((record.channel, legacy_hash, canonical_hash))
         row: dict[str, Any] = {
             "personnel_id": record.personnel_id,
             "channel": record.channel,
-            "value_hash": value_hash,
+            "value_hash": legacy_hash,
+            "canonical_hash": canonical_hash,
             "source": record.source,
             "verification_status": record.verification_status,
             "verification_score": record.verification_score,
             "checked_at": record.checked_at,
         }
         old = existing.get(key)
-        # A fresh seal never equals the stored one (new IV): compare the keyed hash, and seal only what changed.
+        # A fresh seal never equals the stored one (new IV): compare the keyed hashes, and seal only what changed.
         if old is None or not _same(old, row):
-            row["value_encrypted"] = rt.cipher.seal(record.value)
+            row["value_encrypted"] = rt.cipher.seal(value)
         rows[key] = row
     _classify_and_upsert(conn, "contact_point", rows, existing, counts)
+    return hashes
 
 
 def _classify_and_upsert(

@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contactvault.server import faults
 from contactvault.server.db import audit, ledger, locks, settlement, task_reads
@@ -20,8 +20,11 @@ from contactvault.server.domain.resolution import INELIGIBLE, Outcome, Resolutio
 from contactvault.server.domain.settlement import ItemSettlement, settle_item
 from contactvault.server.domain.tasks import ItemStatus, RetryPolicy
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
+from contactvault.server.services.suppressions import found_value_hashes, has_suppressions, suppressed_hashes
 from contactvault.server.services.webhooks import announce_completed
+
+# A deferral that did not say for how long (a resolver's bug) waits the greylisting default.
+DEFAULT_DEFERRAL_SECONDS = 300.0
 
 
 @dataclass(slots=True)
@@ -111,13 +114,17 @@ def _recheck_suppressions(
     if not found or not has_suppressions(conn):
         return answers
     person = {i.id: rt.cipher.lookup_hash("person", str(i.personnel_id)) for i in found}
-    value = {i.id: answers[i.id].value_hash for i in found}
-    blocked = suppressed_hashes(conn, [*person.values(), *(h for h in value.values() if h)])
+    # Both forms of the value: an opt-out recorded before canonical forms is listed under the legacy hash only.
+    value = {
+        i.id: found_value_hashes(rt.cipher, i.channel, answers[i.id].value_hash, answers[i.id].value_encrypted)
+        for i in found
+    }
+    blocked = suppressed_hashes(conn, [*person.values(), *(h for hs in value.values() for h in sorted(hs))])
     if not blocked:
         return answers
     fresh = dict(answers)
     for i in found:
-        if person[i.id] in blocked or value[i.id] in blocked:
+        if person[i.id] in blocked or not blocked.isdisjoint(value[i.id]):
             fresh[i.id] = INELIGIBLE
     return fresh
 
@@ -148,6 +155,11 @@ def _settle(
     now: datetime,
 ) -> None:
     outcome = answer.outcome if answer is not None else Outcome.TRANSIENT
+    if outcome is Outcome.DEFERRED and answer is not None:
+        # The lease is released and the claim's attempt given back: a deferral is not a failure.
+        retry_at = now + timedelta(seconds=answer.retry_after or DEFAULT_DEFERRAL_SECONDS)
+        writes.retries.append(settlement.RetryItem(item.id, retry_at, gives_back_attempt=True))
+        return
     if outcome is Outcome.TRANSIENT:
         decision = policy.decide(item.attempts, rng)
         if decision.should_retry:

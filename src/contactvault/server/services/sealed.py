@@ -21,7 +21,7 @@ from cryptography.fernet import InvalidToken
 from contactvault.server.db.engine import Transaction
 from contactvault.server.db.sealed import SealedRow, contact_point_tokens_after, unlock_tokens_after
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
+from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes, value_hashes
 
 log = logging.getLogger("contactvault.sealed")
 
@@ -72,7 +72,7 @@ def _suppressed(rt: Runtime, conn: Transaction, opened: Sequence[tuple[Sealed, s
     if not opened or not has_suppressions(conn):
         return set()
     keys = {
-        s.row_id: (rt.cipher.lookup_hash("person", str(s.personnel_id)), rt.cipher.lookup_hash(s.channel, value))
+        s.row_id: (rt.cipher.lookup_hash("person", str(s.personnel_id)), *value_hashes(rt.cipher, s.channel, value))
         for s, value in opened
     }
     listed = suppressed_hashes(conn, sorted({h for pair in keys.values() for h in pair}))

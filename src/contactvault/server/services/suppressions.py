@@ -10,6 +10,7 @@ from datetime import datetime
 
 from cryptography.fernet import InvalidToken
 
+from contactvault.server.addresses import AddressError, canonical, legacy_form
 from contactvault.server.crypto import Cipher
 from contactvault.server.db import audit, locks
 from contactvault.server.db import suppressions as stored
@@ -25,32 +26,53 @@ from contactvault.server.runtime import Runtime
 KINDS = ("email", "phone", "person")
 SCAN_BATCH = 1000
 
-# The importer's rules (services/import_records.py): an entry that could never match a stored value is refused
-# instead of being listed (and reported as "added") for nothing.
-_EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _PERSON = re.compile(r"[0-9]{1,19}")
 PROBLEMS = {
     "email": "is not a valid email address",
-    "phone": "is not a valid phone number (E.164: + country code and 7-15 digits)",
+    "phone": "is not a valid phone number (+ country code and number)",
     "person": "is not a personnel id (digits)",
 }
 
 
 def normal_value(kind: str, value: str) -> str | None:
-    """The value as it is stored and hashed (a phone without punctuation), or None when it is malformed."""
-    text = value.strip()
-    if kind == "phone":
-        text = _PHONE_PUNCTUATION.sub("", text)
-    pattern = {"email": _EMAIL, "phone": _E164, "person": _PERSON}.get(kind)
-    return text if pattern is not None and pattern.fullmatch(text) else None
+    """The value's canonical form (``server/addresses.py``; a person id as written), or None when it is malformed.
+
+    An entry that could never match a stored value is refused instead of being listed (and reported as "added")
+    for nothing; a phone number needs its country code here (an opt-out has no company to read it by).
+    """
+    if kind == "person":
+        text = value.strip()
+        return text if _PERSON.fullmatch(text) else None
+    try:
+        return canonical(kind, value)
+    except AddressError:
+        return None
+
+
+def value_hashes(cipher: Cipher, kind: str, value: str) -> tuple[bytes, ...]:
+    """Every keyed hash an email or phone is listed under: its canonical form's and, for opt-outs recorded before
+    canonical forms, its legacy form's (one hash when both forms agree, the legacy one alone when it has no
+    canonical form)."""
+    legacy = cipher.lookup_hash(kind, legacy_form(kind, value))
+    try:
+        canonical_hash = cipher.lookup_hash(kind, canonical(kind, value))
+    except AddressError:
+        return (legacy,)
+    return (canonical_hash,) if canonical_hash == legacy else (canonical_hash, legacy)
+
+
+def found_value_hashes(cipher: Cipher, kind: str, value_hash: bytes | None, sealed: bytes | None) -> set[bytes]:
+    """The hashes a resolver's found value is checked under: the hash it came with (the vault's legacy hash of the
+    value as imported) and ``value_hashes`` of the sealed value itself (whichever resolver found it)."""
+    hashes = {bytes(value_hash)} if value_hash else set()
+    if sealed is not None:
+        with contextlib.suppress(InvalidToken):  # unreadable: the hash it came with is all there is
+            hashes.update(value_hashes(cipher, kind, cipher.open(bytes(sealed))))
+    return hashes
 
 
 def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
-    """The keyed hash a suppression is stored and looked up under (InvalidRequest for a malformed value)."""
+    """The keyed hash a suppression is stored under (InvalidRequest for a malformed value): the canonical form's."""
     if kind not in KINDS:
         raise InvalidRequest(f"Unknown suppression kind {kind!r}.", {"field": "kind"})
     if kind == "person":
@@ -67,34 +89,51 @@ def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
     return cipher.lookup_hash(kind, normal)
 
 
+def _listed_hashes(cipher: Cipher, kind: str, value: str) -> list[bytes]:
+    """The entries that stand for this subject: its canonical hash first, then its legacy one (addresses)."""
+    digest = subject_hash(cipher, kind, value)
+    if kind == "person":
+        return [digest]
+    return [digest, *(h for h in value_hashes(cipher, kind, value) if h != digest)]
+
+
 def suppress(rt: Runtime, kind: str, value: str) -> bool:
     """Add to the list; False when it was already there.
 
     Values already revealed are hidden from every account's later views (``services/sealed.show`` checks the
     list); the tasks showing them get a new version, so no cached view or ETag keeps showing them.
     """
-    digest = subject_hash(rt.cipher, kind, value)
+    listed = _listed_hashes(rt.cipher, kind, value)
+    digest = listed[0]
     people, scanned_to = _people_showing(rt, kind, value, digest)
     now = rt.clock.now()
     try:
         with rt.db.write() as conn:
             locks.suppression_gate(conn, exclusive=True)  # ordered against every worker's record step
+            before = {d for k, d in stored.present(conn, listed) if k == kind}
+            if digest in before:
+                return False
+            # Listed only under its legacy hash (recorded before canonical forms): the canonical entry is added, so
+            # the value blocks in the form a resolver finds it, and the answer is still "already there".
             stored.add(conn, kind, digest, now)
             bump_tasks_showing(conn, people + _revealed_since(conn, rt, kind, digest, scanned_to))
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_ADD, subject_type=kind)], now)
     except AlreadyExists:
         return False
-    return True
+    return not before
 
 
 def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
-    """Remove from the list (values revealed before show again); False when it was not there."""
-    digest = subject_hash(rt.cipher, kind, value)
+    """Remove from the list (values revealed before show again); False when it was not there.
+
+    Both the canonical and the legacy entry go: either alone would keep the address hidden."""
+    listed = _listed_hashes(rt.cipher, kind, value)
+    digest = listed[0]
     people, scanned_to = _people_showing(rt, kind, value, digest)
     now = rt.clock.now()
     with rt.db.write() as conn:
         locks.suppression_gate(conn, exclusive=True)
-        removed = stored.remove(conn, kind, digest)
+        removed = any([stored.remove(conn, kind, d) for d in listed])  # noqa: C419 (remove every entry: no short cut)
         if removed:
             bump_tasks_showing(conn, people + _revealed_since(conn, rt, kind, digest, scanned_to))
             audit.record(conn, [audit.AuditEntry(AuditAction.SUPPRESSION_REMOVE, subject_type=kind)], now)
@@ -133,7 +172,7 @@ def _revealed_to(rt: Runtime, kind: str, digest: bytes, rows: Sequence[SealedRow
     people: set[int] = set()
     for row in rows:
         with contextlib.suppress(InvalidToken):  # unreadable: never shown, nothing to hide
-            if rt.cipher.lookup_hash(kind, rt.cipher.open(row.token)) == digest:
+            if digest in value_hashes(rt.cipher, kind, rt.cipher.open(row.token)):
                 people.add(row.personnel_id)
     return people
 
@@ -162,3 +201,30 @@ def add_hashes(
 def suppressed_hashes(conn: Transaction, hashes: Sequence[bytes]) -> set[bytes]:
     """Which of these hashes (of any kind) are on the list."""
     return {digest for _, digest in stored.present(conn, hashes)}
+
+
+def carry_over_opt_outs(rt: Runtime, hashes: Sequence[tuple[str, bytes, bytes]]) -> int:
+    """For each (kind, legacy hash, canonical hash) of a value the vault holds: when the legacy hash is listed (an
+    opt-out recorded before canonical forms), list the canonical hash too, so that the value blocks in the form any
+    resolver finds it. Returns how many entries were added (none when run again). Only a batch with something to
+    add takes a write (and the suppression gate, first)."""
+    pairs = sorted({(kind, bytes(legacy), bytes(canon)) for kind, legacy, canon in hashes if legacy != canon})
+    added = 0
+    for start in range(0, len(pairs), SCAN_BATCH):
+        chunk = pairs[start : start + SCAN_BATCH]
+        wanted = [h for _, legacy, canon in chunk for h in (legacy, canon)]
+        with rt.db.read() as conn:
+            if not stored.any_listed(conn):
+                return added
+            if not _to_carry(stored.present(conn, wanted), chunk):
+                continue
+        with rt.db.write() as conn:
+            locks.suppression_gate(conn, exclusive=True)
+            new = _to_carry(stored.present(conn, wanted), chunk)
+            stored.add_many(conn, new, rt.clock.now())
+        added += len(new)
+    return added
+
+
+def _to_carry(listed: set[tuple[str, bytes]], pairs: Sequence[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes]]:
+    return sorted({(k, canon) for k, legacy, canon in pairs if (k, legacy) in listed and (k, canon) not in listed})

@@ -30,6 +30,7 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.directory import Page, PageRequest, page_of
+from contactvault.server.services.suppressions import value_hashes
 from contactvault.server.services.unlocks import VerificationView
 
 log = logging.getLogger("contactvault.unlocked")
@@ -100,24 +101,26 @@ def _listed(
     return {(kind, digest): at for kind, digest, at in q.listed(conn, digests, since) if (kind, digest) in pairs}
 
 
-def _candidates(cipher: Cipher, rows: Sequence[UnlockRecord]) -> dict[tuple[int, str | None], tuple[str, bytes]]:
-    """(person, None) -> the person's hash, (person, channel) -> the stored value's hash, for these unlock rows."""
-    found: dict[tuple[int, str | None], tuple[str, bytes]] = {}
+def _candidates(cipher: Cipher, rows: Sequence[UnlockRecord]) -> dict[tuple[int, str | None], list[tuple[str, bytes]]]:
+    """(person, None) -> the person's hash, (person, channel) -> the stored value's hashes (canonical and legacy
+    forms, ``suppressions.value_hashes``), for these unlock rows."""
+    found: dict[tuple[int, str | None], list[tuple[str, bytes]]] = {}
     for row in rows:
         pid, channel = int(row.personnel_id), str(row.channel)
-        found[(pid, None)] = ("person", cipher.lookup_hash("person", str(pid)))
+        found[(pid, None)] = [("person", cipher.lookup_hash("person", str(pid)))]
         value = _open(cipher, row)
         if value is not None:
-            found[(pid, channel)] = (channel, cipher.lookup_hash(channel, value))
+            found[(pid, channel)] = [(channel, digest) for digest in value_hashes(cipher, channel, value)]
     return found
 
 
 def _opted_out(conn: Transaction, cipher: Cipher, rows: Sequence[UnlockRecord], since: datetime | None) -> _Hidden:
     """Which of these unlock rows the opt-out list covers (entries added since ``since``, when given)."""
     candidates = _candidates(cipher, rows)
-    listed = _listed(conn, candidates.values(), since)
-    people = {pid for (pid, channel), pair in candidates.items() if channel is None and pair in listed}
-    addresses = {(pid, channel) for (pid, channel), pair in candidates.items() if channel and pair in listed}
+    listed = _listed(conn, [pair for pairs in candidates.values() for pair in pairs], since)
+    hit = {key for key, pairs in candidates.items() if any(pair in listed for pair in pairs)}
+    people = {pid for pid, channel in hit if channel is None}
+    addresses = {(pid, channel) for pid, channel in hit if channel}
     return _Hidden(people, addresses)
 
 
@@ -177,9 +180,14 @@ def _opt_out_times(
 ) -> dict[tuple[int, str | None], datetime]:
     """(person, None) for a person on the list, else (person, channel) for an address on it -> when it was added."""
     candidates = _candidates(cipher, rows)
-    listed = _listed(conn, candidates.values(), since)
-    found = {key: listed[pair] for key, pair in candidates.items() if key[1] is None and pair in listed}
-    for (pid, channel), pair in candidates.items():
-        if channel is not None and (pid, None) not in found and pair in listed:
-            found[(pid, channel)] = listed[pair]
+    listed = _listed(conn, [pair for pairs in candidates.values() for pair in pairs], since)
+    when = {
+        key: min(listed[p] for p in pairs if p in listed)
+        for key, pairs in candidates.items()
+        if any(p in listed for p in pairs)
+    }
+    found = {key: at for key, at in when.items() if key[1] is None}
+    for (pid, channel), at in when.items():
+        if channel is not None and (pid, None) not in found:
+            found[(pid, channel)] = at
     return found

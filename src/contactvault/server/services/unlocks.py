@@ -7,7 +7,8 @@ into wire bodies.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from contactvault.server.domain.errors import InsufficientCredits, NotFound, Pri
 from contactvault.server.domain.ledger import Channel, PostingKind
 from contactvault.server.domain.precheck import ReasonCode, unlock_reason
 from contactvault.server.domain.quotes import Priced, is_live, price_changes
+from contactvault.server.domain.scoring import VerificationMin
 from contactvault.server.domain.tasks import (
     Classification,
     ItemStatus,
@@ -51,6 +53,8 @@ class UnlockRequest:
     call_source: str = "api"
     trace_id: str | None = None
     quote_id: int | None = None  # confirm this quote: refused unless its ids and credits still hold
+    # The task's floor for values the engine finds (pattern, provider); None = the operator's default policy.
+    verification_min: VerificationMin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,12 @@ def _require_event(conn: Transaction, event_id: int | None) -> int:
 def submit(rt: Runtime, req: UnlockRequest) -> SubmitResult:
     """Create a task and hold its credits in one transaction."""
     return _submit(rt, req, None)
+
+
+def submission_fingerprint(channel: Channel, sent: Mapping[str, Any]) -> bytes:
+    """What makes two submissions under one idempotency key "the same": the channel and the body as sent (keys
+    sorted)."""
+    return idempotency.fingerprint(channel.value, json.dumps(dict(sent), sort_keys=True))
 
 
 def submit_idempotent(
@@ -180,7 +190,15 @@ def _insert_task(
     queue.create_task(
         conn,
         queue.NewTask(
-            task_id, req.account_id, event_id, req.channel.value, req.call_source, req.max_credits, hold, req.trace_id
+            task_id,
+            req.account_id,
+            event_id,
+            req.channel.value,
+            req.call_source,
+            req.max_credits,
+            hold,
+            req.trace_id,
+            req.verification_min.value if req.verification_min else None,
         ),
         chargeable,
         [(s.bucket_id, s.amount) for s in slices],
@@ -300,12 +318,14 @@ class TaskView:
         return self.terminal and not any(i.unreadable for i in self.items)
 
 
-def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel) -> TaskView:
-    """A task as its owner sees it; another account's task (or the other channel's) is not found."""
+def get_task(rt: Runtime, account_id: int, task_id: int, channel: Channel | None = None) -> TaskView:
+    """A task as its owner sees it; another account's task (or, when ``channel`` is given, the other channel's)
+    is not found."""
     with rt.db.read() as conn:
         task = task_reads.task(conn, task_id)
-        if task is None or task.account_id != account_id or task.channel != channel.value:
+        if task is None or task.account_id != account_id or channel not in (None, Channel(task.channel)):
             raise NotFound("Task not found.")
+        channel = Channel(task.channel)
         rows = task_reads.items(conn, task_id)
         shown = sealed.show(
             rt,

@@ -27,6 +27,8 @@ from contactvault.server.runtime import Runtime
 from contactvault.server.services import console_sessions, idempotency, outcomes, quotes
 from contactvault.server.worker.pipeline import ResolverChain
 from contactvault.server.worker.resolvers.base import Lookup, Resolver
+from contactvault.server.worker.resolvers.pattern import PatternResolver
+from contactvault.server.worker.resolvers.provider import configured_providers
 from contactvault.server.worker.resolvers.vault import VaultResolver
 
 log = logging.getLogger("contactvault.worker")
@@ -52,6 +54,16 @@ def task_ids(items: Sequence[ClaimedItem]) -> str:
     return f"[{shown}{f',... ({len(ids)} in all)' if len(ids) > 20 else ''}]"
 
 
+def default_resolvers(rt: Runtime, rng: random.Random | None = None) -> list[Resolver]:
+    """The chain the settings describe: the vault, then the pattern resolver where DNS verification is configured,
+    then the operator's providers (none unless CONTACTVAULT_PROVIDERS_FILE is set)."""
+    resolvers: list[Resolver] = [VaultResolver(rt.db)]
+    if (pattern := PatternResolver.from_runtime(rt, rng)) is not None:
+        resolvers.append(pattern)
+    resolvers.extend(configured_providers(rt))
+    return resolvers
+
+
 class Worker:
     """One worker; ``run`` loops until ``stop`` is called (from a signal handler or another thread)."""
 
@@ -66,7 +78,7 @@ class Worker:
         s = rt.settings
         self.rt = rt
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{rt.ids.new_id() % 100000}"
-        self.chain = ResolverChain(rt.db, rt.cipher, resolvers or [VaultResolver(rt.db)], s.worker_concurrency)
+        self.chain = ResolverChain(rt.db, rt.cipher, resolvers or default_resolvers(rt), s.worker_concurrency)
         self.policy = RetryPolicy(max_attempts=s.worker_max_attempts)
         self.lease = timedelta(seconds=s.worker_lease_seconds)
         self.batch_size = s.worker_batch_size
@@ -110,7 +122,11 @@ class Worker:
 
     def _resolve_and_record(self, items: list[ClaimedItem]) -> None:
         faults.hit("after_claim", [i.personnel_id for i in items])
-        lookups = [Lookup(i.id, i.personnel_id, i.channel) for i in items if i.attempts <= self.policy.max_attempts]
+        lookups = [
+            Lookup(i.id, i.personnel_id, i.channel, i.verification_min)
+            for i in items
+            if i.attempts <= self.policy.max_attempts
+        ]
         answers = self._loop.run_until_complete(self.chain.resolve(lookups)) if lookups else {}
         faults.hit("after_resolve")
         for attempt in range(3):

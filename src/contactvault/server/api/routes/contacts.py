@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json as stdjson
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -22,10 +21,11 @@ from contactvault.server.api.schemas import (
 )
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import Channel
+from contactvault.server.domain.scoring import parse_verification_min
 from contactvault.server.domain.tasks import TaskStatus, parse_task_id
 from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import directory, idempotency, unlocks
+from contactvault.server.services import directory, idempotency, quotes, unlocks
 
 router = APIRouter(prefix="/external/contacts", tags=["contacts"])
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -62,11 +62,6 @@ def _idempotency_key(raw: str | None) -> str | None:
     return raw
 
 
-# A quote id is its confirmation's idempotency key; the tab keeps it apart from every Idempotency-Key header
-# (printable ASCII only).
-QUOTE_KEY = "quote\t{}"
-
-
 def _quote_id(raw: str | None) -> int | None:
     if raw is None:
         return None
@@ -94,20 +89,24 @@ def _submit(
         call_source="agent" if (call_source or "").lower() == "agent" else "api",
         trace_id=trace_id_of(request),
         quote_id=_quote_id(body.quote_id),
+        verification_min=parse_verification_min(body.verification_min),
     )
     idem_key = _idempotency_key(key)
-    if idem_key is None and body.quote_id is not None:
-        idem_key = QUOTE_KEY.format(body.quote_id)  # a caller's own Idempotency-Key, when sent, is the key instead
-    if idem_key is None:
-        result = unlocks.submit(rt, req)
-    else:
-        sent = body.model_dump(exclude={"quote_id"} if body.quote_id is None else set())
-        digest = idempotency.fingerprint(channel.value, stdjson.dumps(sent, sort_keys=True))
+    # Extensions left out are left out of the fingerprint too: a key stored before they existed still matches.
+    sent = body.model_dump(exclude={f for f in ("quote_id", "verification_min") if getattr(body, f) is None})
+    outcome: unlocks.SubmitResult | idempotency.Replay
+    if req.quote_id is not None:
+        # The quote id is the idempotency key (a caller's own Idempotency-Key, when sent, is the key instead).
+        outcome = quotes.confirm(rt, req, mappers.submission_reply, sent, idem_key).outcome
+    elif idem_key is not None:
+        digest = unlocks.submission_fingerprint(channel, sent)
         outcome = unlocks.submit_idempotent(rt, req, idem_key, digest, mappers.submission_reply)
-        if isinstance(outcome, idempotency.Replay):
-            headers = {"Idempotent-Replayed": "true"}
-            return Response(outcome.body, outcome.status_code, media_type="application/json", headers=headers)
-        result = outcome
+    else:
+        outcome = unlocks.submit(rt, req)
+    if isinstance(outcome, idempotency.Replay):
+        headers = {"Idempotent-Replayed": "true"}
+        return Response(outcome.body, outcome.status_code, media_type="application/json", headers=headers)
+    result = outcome
     status, reply = mappers.submission_reply(result)
     return Response(idempotency.encode(reply), status, media_type="application/json")
 

@@ -109,6 +109,8 @@ class InProcessLimiter:
         try:
             if wait > 0:
                 await self._sleep(wait)
+                # A busy loop wakes the sleeper late: the provider sees the real start, so the gap counts from it.
+                state.last_start = max(state.last_start, self._now())
             yield
         finally:
             async with state.changed:

@@ -1,0 +1,103 @@
+"""Reading an account's ledger postings, itemised and paged (the writes and reconciliation sums are in ``ledger``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, func, select
+
+from contactvault.server.db.directory import PageRequest, paged
+from contactvault.server.db.tables import credit_buckets, ledger_entries, tasks
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRow:
+    """One posting with its bucket's kind and, for a task's postings, the task's call source."""
+
+    entry_id: int
+    kind: str
+    available_delta: int
+    reserved_delta: int
+    bucket_id: int
+    bucket_kind: str
+    cause_type: str
+    cause_id: int
+    task_id: int | None
+    call_source: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostingFilter:
+    """Which postings of one account: all, or those of one task, and/or of some kinds."""
+
+    account_id: int
+    task_id: int | None = None
+    kinds: Sequence[str] = ()
+
+
+def _conditions(which: PostingFilter) -> list[ColumnElement[bool]]:
+    le = ledger_entries
+    conds: list[ColumnElement[bool]] = [le.c.account_id == which.account_id]
+    if which.task_id is not None:
+        conds.append(le.c.task_id == which.task_id)
+    if which.kinds:
+        conds.append(le.c.kind.in_(sorted(set(which.kinds))))
+    return conds
+
+
+def postings(conn: Connection, which: PostingFilter, page: PageRequest) -> tuple[list[PostingRow], int]:
+    """One page of an account's postings, newest first (by id: postings of one transaction share a time), and the
+    number of matches. Another account's postings never match: the account is always part of the filter."""
+    le, b, t = ledger_entries, credit_buckets, tasks
+    conds = _conditions(which)
+    query: Select[Any] = (
+        select(
+            le.c.id,
+            le.c.kind,
+            le.c.available_delta,
+            le.c.reserved_delta,
+            le.c.bucket_id,
+            b.c.kind.label("bucket_kind"),
+            le.c.cause_type,
+            le.c.cause_id,
+            le.c.task_id,
+            t.c.call_source,
+            le.c.created_at,
+        )
+        .select_from(le.join(b, b.c.id == le.c.bucket_id).outerjoin(t, t.c.id == le.c.task_id))
+        .where(*conds)
+        .order_by(le.c.id.desc())
+    )
+    count = select(func.count()).select_from(le).where(*conds)
+    rows, total = paged(conn, query, count, page)
+    return [
+        PostingRow(
+            int(r.id),
+            str(r.kind),
+            int(r.available_delta),
+            int(r.reserved_delta),
+            int(r.bucket_id),
+            str(r.bucket_kind),
+            str(r.cause_type),
+            int(r.cause_id),
+            int(r.task_id) if r.task_id is not None else None,
+            r.call_source,
+            r.created_at,
+        )
+        for r in rows
+    ], total
+
+
+def posting_totals(conn: Connection, which: PostingFilter) -> tuple[int, int]:
+    """The sums of the available and reserved deltas of the matching postings."""
+    le = ledger_entries
+    row = conn.execute(
+        select(func.coalesce(func.sum(le.c.available_delta), 0), func.coalesce(func.sum(le.c.reserved_delta), 0)).where(
+            *_conditions(which)
+        )
+    ).one()
+    return int(row[0]), int(row[1])

@@ -1,0 +1,240 @@
+"""The pattern resolver: guess a person's work address from their company domain's learnt patterns, check the
+domain's mail routing in DNS, probe the best candidates over SMTP when probing is on, and deliver only what the
+delivery rule allows (``scoring.delivery``). See docs/resolution.md.
+
+Order, per person (suppression was checked by the chain before any of this): no company domain, a free-mail or
+disposable domain, or inference off -> INELIGIBLE; candidates from the vault's evidence (no DNS yet); the MX lookup
+(NXDOMAIN, null MX, no mail, dead or guarded MX -> NOT_FOUND; SERVFAIL/timeout -> TRANSIENT); then either the best
+candidate as ``unknown`` (probing off: never delivered by the default rule) or one probe session: accepted on a
+domain that refused a random address -> ``valid``; a catch-all domain -> the best candidate as ``accept_all``;
+mailbox unknown -> the next candidates; greylisting (4xx, 421) -> DEFERRED for CONTACTVAULT_GREYLIST_RETRY_AFTER, a
+politeness limit -> DEFERRED for as long as the limiter asks (at most that): the item goes back to the queue with
+its lease released and without using up an attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from contactvault.server.clock import Clock
+from contactvault.server.crypto import Cipher
+from contactvault.server.db.engine import Database
+from contactvault.server.db.evidence import PersonRef, person_refs
+from contactvault.server.domain.candidates import Candidate, IneligibleDomain, domain_refusal, rank_candidates
+from contactvault.server.domain.resolution import deferred
+from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery, score_candidate
+from contactvault.server.domain.smtp_replies import ReplyClass
+from contactvault.server.runtime import Runtime
+from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
+from contactvault.server.worker.mail.dns import MailDns, MailDomain, MailStatus
+from contactvault.server.worker.mail.politeness import InProcessLimiter, PolitenessDeferred, ProviderLimits
+from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, ProbeReport, SessionEnd, SmtpProber
+from contactvault.server.worker.resolvers.base import (
+    INELIGIBLE,
+    NOT_FOUND,
+    TRANSIENT,
+    Lookup,
+    Outcome,
+    Resolution,
+    Resolver,
+)
+from contactvault.server.worker.resolvers.evidence import VaultEvidence, forms_of
+
+log = logging.getLogger("contactvault.worker")
+
+SOURCE = "pattern"
+# Probe sessions per person: the first asks the best ``max_candidates``; a second the rest, only if every one of
+# those was refused as unknown.
+MAX_SESSIONS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The resolver's conclusion about one candidate, before the delivery rule."""
+
+    candidate: Candidate
+    status: VerificationStatus
+
+
+class _Deferred(Exception):
+    """The domain asked us to come back later (greylisting) or a politeness limit said wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+
+
+class PatternResolver(Resolver):
+    """Finds emails nobody imported; never delivers a guess the delivery rule refuses."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        db: Database,
+        cipher: Cipher,
+        clock: Clock,
+        dns: MailDns,
+        evidence: VaultEvidence,
+        prober: SmtpProber | None = None,
+        *,
+        inference: bool = True,
+        greylist_retry_after: float = 300.0,
+        verification_min: VerificationMin = VerificationMin.ACCEPT_ALL,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.clock = clock
+        self.dns = dns
+        self.evidence = evidence
+        self.prober = prober
+        self.inference = inference
+        self.greylist_retry_after = greylist_retry_after
+        self.verification_min = verification_min
+
+    @classmethod
+    def from_runtime(cls, rt: Runtime, rng: random.Random | None = None) -> PatternResolver | None:
+        """The resolver the settings describe; None when no nameserver is configured (no DNS verification, so no
+        inference either: the system resolver is never used)."""
+        s = rt.settings
+        if not s.mail_dns_servers.strip():
+            return None
+        config = ProbeConfig.from_settings(s)
+        prober = None
+        if config is not None:
+            limiter = InProcessLimiter(ProviderLimits.from_settings(s))
+            prober = SmtpProber(config, rt.clock, rng or random.Random(), limiter)
+        return cls(
+            rt.db,
+            rt.cipher,
+            rt.clock,
+            MailDns.from_settings(s, rt.clock),
+            VaultEvidence(rt.db, rt.cipher, rt.clock, s.pattern_evidence_ttl_seconds),
+            prober,
+            inference=s.inference,
+            greylist_retry_after=float(s.greylist_retry_after),
+            verification_min=VerificationMin(s.verification_min),
+        )
+
+    async def resolve(self, lookup: Lookup) -> Resolution:
+        """Resolve one person."""
+        return (await self.resolve_many([lookup], 1))[lookup.item_id]
+
+    async def resolve_many(self, lookups: Sequence[Lookup], concurrency: int) -> dict[int, Resolution]:
+        """One read for the batch's people, then each person on their own (at most ``concurrency`` at once)."""
+        emails = [lk for lk in lookups if lk.channel == "email"]
+        if not self.inference:
+            # The operator forbids guessing: an email the vault lacks may not be inferred (phones are never guessed).
+            return {lk.item_id: INELIGIBLE if lk.channel == "email" else NOT_FOUND for lk in lookups}
+        refs: dict[int, PersonRef] = {}
+        if emails:
+            with self.db.read() as conn:
+                refs = person_refs(conn, [lk.personnel_id for lk in emails])
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(lookup: Lookup) -> tuple[int, Resolution]:
+            async with gate:
+                try:
+                    return lookup.item_id, await self._resolve_one(lookup, refs.get(lookup.personnel_id))
+                except Exception:  # a bug or an outage: retried later, never charged
+                    log.warning("pattern resolver failed for item %d", lookup.item_id, exc_info=False)
+                    return lookup.item_id, TRANSIENT
+
+        answers = dict(await asyncio.gather(*(one(lk) for lk in emails)))
+        return {lk.item_id: answers.get(lk.item_id, NOT_FOUND) for lk in lookups}
+
+    async def _resolve_one(self, lookup: Lookup, ref: PersonRef | None) -> Resolution:
+        domain = (ref.company_domain or "").strip().rstrip(".").lower() if ref else ""
+        if ref is None or not domain or domain_refusal(domain):
+            return INELIGIBLE
+        forms = forms_of(ref.full_name)
+        if not forms:
+            return NOT_FOUND
+        try:
+            ranked = rank_candidates(forms, domain, self.evidence.patterns(domain), owner=ref.personnel_id)
+            candidates = self._not_opted_out(ranked)
+            routing = await self.dns.mail_domain(domain)
+        except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
+            return INELIGIBLE
+        if routing.status is MailStatus.TRANSIENT:
+            return TRANSIENT
+        if not routing.status.accepts_mail or not candidates:
+            return NOT_FOUND
+        try:
+            verdict = await self._verdict(routing, candidates)
+        except _Deferred as later:
+            return deferred(later.retry_after)
+        return self._delivered(lookup, verdict)
+
+    def _not_opted_out(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The candidates whose address is not on the opt-out list: an opted-out address is never probed (and could
+        never be delivered: the recording write checks the value's hash again)."""
+        hashes = {c.address: self.cipher.lookup_hash("email", c.address) for c in candidates}
+        with self.db.read() as conn:
+            blocked = suppressed_hashes(conn, list(hashes.values())) if has_suppressions(conn) else set()
+        return [c for c in candidates if hashes[c.address] not in blocked]
+
+    async def _verdict(self, routing: MailDomain, candidates: Sequence[Candidate]) -> Verdict | None:
+        """What DNS (and SMTP, when probing is on) says about the candidates; None when every one was refused."""
+        if self.prober is None:
+            return Verdict(candidates[0], VerificationStatus.UNKNOWN)
+        step = self.prober.config.max_candidates
+        for session in range(MAX_SESSIONS):
+            batch = candidates[session * step : (session + 1) * step]
+            if not batch:
+                return None
+            try:
+                report = await self.prober.probe(routing, [c.address for c in batch])
+            except PolitenessDeferred as wait:
+                raise _Deferred(min(self.greylist_retry_after, wait.retry_after)) from None
+            verdict = self._read(report, candidates, batch)
+            if verdict is not None or not _all_unknown(report, batch):
+                return verdict
+        return None
+
+    def _read(self, report: ProbeReport, candidates: Sequence[Candidate], batch: Sequence[Candidate]) -> Verdict | None:
+        if report.catch_all is CatchAll.YES:
+            # The domain accepts anything: only the patterns speak for a candidate, so the best one it is.
+            return Verdict(candidates[0], VerificationStatus.ACCEPT_ALL)
+        by_address = {c.address: c for c in batch}
+        for result in report.results:
+            if result.reply_class is ReplyClass.ACCEPTED and report.catch_all is CatchAll.NO:
+                return Verdict(by_address[result.address], VerificationStatus.VALID)
+        if report.end in (SessionEnd.TEMPORARY, SessionEnd.BUSY):
+            raise _Deferred(self.greylist_retry_after)
+        if _all_unknown(report, batch):
+            return None
+        # A block, a deadline, a full mailbox, no answer: nothing says the mailbox exists.
+        return Verdict(batch[0], VerificationStatus.UNKNOWN)
+
+    def _floor(self, lookup: Lookup) -> VerificationMin:
+        """The stricter of the operator's floor and the task's: a task may tighten the policy, never loosen it."""
+        if VerificationMin.VALID in (self.verification_min, lookup.verification_min):
+            return VerificationMin.VALID
+        return VerificationMin.ACCEPT_ALL
+
+    def _delivered(self, lookup: Lookup, verdict: Verdict | None) -> Resolution:
+        if verdict is None:
+            return NOT_FOUND
+        score = score_candidate(verdict.candidate, verdict.status)
+        if not delivery(verdict.status, score, inferred=True, verification_min=self._floor(lookup)).deliver:
+            return NOT_FOUND
+        address = verdict.candidate.address
+        return Resolution(
+            Outcome.FOUND,
+            self.cipher.seal(address),
+            self.cipher.lookup_hash("email", address),
+            SOURCE,
+            verdict.status.value,
+            score,
+            self.clock.now(),
+        )
+
+
+def _all_unknown(report: ProbeReport, batch: Sequence[Candidate]) -> bool:
+    """Every candidate of the batch was asked and refused as a mailbox that does not exist."""
+    refused = {r.address for r in report.results if r.reply_class.proves_absence}
+    return report.end is SessionEnd.COMPLETED and all(c.address in refused for c in batch)

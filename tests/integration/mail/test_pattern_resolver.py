@@ -1,0 +1,183 @@
+"""The pattern resolver against the loopback mail world: every branch, with what DNS and SMTP traffic it caused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contactvault.server.clock import FakeClock
+from contactvault.server.demo.mailworld import MailWorld
+from contactvault.server.domain.resolution import Lookup, Outcome, Resolution
+from contactvault.server.runtime import Runtime
+from contactvault.server.services import suppressions
+from contactvault.server.worker.mail.politeness import InProcessLimiter, ProviderLimits
+from contactvault.server.worker.runner import default_resolvers
+from tests.integration.mail.people import Person, seed
+from tests.integration.mail.resolving import pattern_resolver
+
+DOMAINS = {
+    1: "normal.test",
+    2: "catchall.test",
+    3: "grey.test",
+    4: "nullmx.test",
+    5: "dnsdown.test",
+    6: "gmail.com",
+    7: None,
+    8: "nowhere.test",
+}
+PEOPLE = [
+    Person(1, "Ada Lovelace", 1, "ada.lovelace@normal.test"),
+    Person(2, "Alan Turing", 1, "alan.turing@normal.test"),
+    Person(3, "Grace Hopper", 1),  # the mailbox exists; nobody imported it
+    Person(4, "Zed Nobody", 1),  # no mailbox of any spelling
+    Person(10, "Ann Early", 2, "ann.early@catchall.test"),
+    Person(11, "Bob Middle", 2, "bob.middle@catchall.test"),
+    Person(12, "Cy Late", 2, "cy.late@catchall.test"),
+    Person(13, "Dora Newcomer", 2),
+    Person(20, "Grace Hopper", 3),
+    Person(30, "Null Person", 4),
+    Person(40, "Down Person", 5),
+    Person(50, "Free Person", 6),
+    Person(60, "Lost Person", 7),
+    Person(70, "Gone Person", 8),
+]
+
+
+def run(run_world: Any, rt: Runtime, clock: FakeClock, pid: int, /, min_: str | None = None, **settings: Any):
+    """Resolve person ``pid`` in a fresh world: (answer, the world's recorder)."""
+    seed(rt, DOMAINS, PEOPLE)
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Any]:
+        resolver = pattern_resolver(rt, world, clock, **settings)
+        answer = await resolver.resolve(Lookup(1, pid, "email", min_))
+        return answer, world.recorder
+
+    return run_world(scenario)
+
+
+def test_a_person_nobody_imported_is_found_valid_on_a_normal_domain(run_world, rt: Runtime, clock: FakeClock) -> None:
+    answer, recorder = run(run_world, rt, clock, 3)
+    assert answer.outcome is Outcome.FOUND
+    assert rt.cipher.open(answer.value_encrypted) == "grace.hopper@normal.test"
+    assert answer.value_hash == rt.cipher.lookup_hash("email", "grace.hopper@normal.test")
+    assert (answer.source, answer.verification_status, answer.checked_at) == ("pattern", "valid", clock.now())
+    assert answer.verification_score is not None
+    assert answer.verification_score >= 90
+    assert recorder.connections_to("127.0.0.2") == 1
+    rcpts = [e.argument for e in recorder.commands("127.0.0.2", "RCPT")]
+    assert len(rcpts) == 2
+    assert rcpts[1] == "grace.hopper@normal.test"
+
+
+def test_an_opted_out_address_is_never_probed(run_world, rt: Runtime, clock: FakeClock) -> None:
+    suppressions.suppress(rt, "email", "grace.hopper@normal.test")
+    answer, recorder = run(run_world, rt, clock, 3)
+    assert answer.outcome is Outcome.NOT_FOUND  # her other spellings have no mailbox
+    rcpts = [e.argument for e in recorder.commands("127.0.0.2", "RCPT")]
+    assert len(rcpts) == 1 + 4  # the catch-all probe, then the four other candidates in two sessions
+    assert "grace.hopper@normal.test" not in rcpts
+
+
+def test_probing_off_gives_an_unknown_guess_that_is_not_delivered(run_world, rt: Runtime, clock: FakeClock) -> None:
+    answer, recorder = run(run_world, rt, clock, 3, smtp_probe=False)
+    assert answer.outcome is Outcome.NOT_FOUND
+    assert ("normal.test", "MX") in recorder.dns_queries
+    assert recorder.connections == []
+
+
+def test_nobody_of_that_name_at_the_domain_is_not_found(run_world, rt: Runtime, clock: FakeClock) -> None:
+    answer, recorder = run(run_world, rt, clock, 4)
+    assert answer.outcome is Outcome.NOT_FOUND
+    # Two sessions at most: the best three candidates, then the rest once all three were refused as unknown.
+    assert recorder.connections_to("127.0.0.2") == 2
+    assert len(recorder.commands("127.0.0.2", "RCPT")) == 1 + 5
+
+
+def test_a_catch_all_domain_delivers_the_best_guess_as_accept_all_at_60(run_world, rt: Runtime, clock) -> None:
+    answer, _ = run(run_world, rt, clock, 13)
+    assert answer.outcome is Outcome.FOUND
+    assert rt.cipher.open(answer.value_encrypted) == "dora.newcomer@catchall.test"
+    assert (answer.verification_status, answer.verification_score) == ("accept_all", 60)
+
+
+def test_a_task_asking_for_valid_gets_no_accept_all(run_world, rt: Runtime, clock: FakeClock) -> None:
+    answer, recorder = run(run_world, rt, clock, 13, "valid")
+    assert answer.outcome is Outcome.NOT_FOUND
+    assert recorder.connections_to("127.0.0.3") == 1  # asked, and refused by the task's floor only
+
+
+def test_an_operator_floor_of_valid_gets_no_accept_all_and_a_task_cannot_loosen_it(run_world, rt, clock) -> None:
+    answer, _ = run(run_world, rt, clock, 13, "accept_all", verification_min="valid")
+    assert answer.outcome is Outcome.NOT_FOUND
+
+
+def test_greylisting_is_a_deferral_for_the_greylist_retry(run_world, rt: Runtime, clock: FakeClock) -> None:
+    answer, recorder = run(run_world, rt, clock, 20, greylist_retry_after=120)
+    assert (answer.outcome, answer.retry_after) == (Outcome.DEFERRED, 120.0)
+    assert recorder.connections_to("127.0.0.4") == 1
+
+
+def test_a_politeness_limit_is_a_deferral_for_as_long_as_it_asks(run_world, rt: Runtime, clock: FakeClock) -> None:
+    seed(rt, DOMAINS, PEOPLE)
+    limiter = InProcessLimiter(ProviderLimits(gap_seconds=100.0, max_wait_seconds=1.0), now=lambda: 5000.0)
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Resolution, Any]:
+        resolver = pattern_resolver(rt, world, clock, limiter)
+        first = await resolver.resolve(Lookup(3, 3, "email"))
+        second = await resolver.resolve(Lookup(4, 4, "email"))  # same provider, 100 s gap not over
+        return first, second, world.recorder
+
+    first, second, recorder = run_world(scenario)
+    assert first.outcome is Outcome.FOUND
+    assert (second.outcome, second.retry_after) == (Outcome.DEFERRED, 100.0)
+    assert recorder.connections_to("127.0.0.2") == 1  # the deferred person caused no session
+
+
+def test_no_mail_domain_is_not_found_and_dns_down_is_transient(run_world, rt: Runtime, clock: FakeClock) -> None:
+    seed(rt, DOMAINS, PEOPLE)
+
+    async def scenario(world: MailWorld) -> dict[int, Resolution]:
+        resolver = pattern_resolver(rt, world, clock)
+        return await resolver.resolve_many([Lookup(pid, pid, "email") for pid in (30, 40, 70)], 3)
+
+    answers = run_world(scenario)
+    assert {pid: a.outcome for pid, a in answers.items()} == {
+        30: Outcome.NOT_FOUND,  # null MX
+        40: Outcome.TRANSIENT,  # SERVFAIL
+        70: Outcome.NOT_FOUND,  # NXDOMAIN
+    }
+
+
+def test_no_domain_free_mail_and_inference_off_are_ineligible_without_traffic(run_world, rt, clock) -> None:
+    seed(rt, DOMAINS, PEOPLE)
+
+    async def scenario(world: MailWorld) -> tuple[dict[int, Resolution], dict[int, Resolution], Any]:
+        on = await pattern_resolver(rt, world, clock).resolve_many(
+            [Lookup(50, 50, "email"), Lookup(60, 60, "email")], 2
+        )
+        off = await pattern_resolver(rt, world, clock, inference=False).resolve_many(
+            [Lookup(3, 3, "email"), Lookup(4, 3, "phone")], 2
+        )
+        return on, off, world.recorder
+
+    on, off, recorder = run_world(scenario)
+    assert [a.outcome for a in on.values()] == [Outcome.INELIGIBLE, Outcome.INELIGIBLE]
+    assert (off[3].outcome, off[4].outcome) == (Outcome.INELIGIBLE, Outcome.NOT_FOUND)
+    assert recorder.dns_queries == []
+    assert recorder.connections == []
+
+
+def test_phones_are_not_guessed(run_world, rt: Runtime, clock: FakeClock) -> None:
+    seed(rt, DOMAINS, PEOPLE)
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Any]:
+        return await pattern_resolver(rt, world, clock).resolve(Lookup(3, 3, "phone")), world.recorder
+
+    answer, recorder = run_world(scenario)
+    assert answer.outcome is Outcome.NOT_FOUND
+    assert recorder.dns_queries == []
+
+
+def test_the_worker_chains_the_pattern_resolver_only_where_dns_is_configured(rt: Runtime) -> None:
+    assert [r.name for r in default_resolvers(rt)] == ["vault"]  # the default: no nameserver, no inference
+    rt.settings = rt.settings.model_copy(update={"mail_dns_servers": "127.0.0.1:53"})
+    assert [r.name for r in default_resolvers(rt)] == ["vault", "pattern"]
