@@ -56,8 +56,10 @@ from contactvault.client import (
     UnlockTask,
     UnlockTaskItem,
     Verification,
+    WebhookVerificationError,
     load_config,
     save_config,
+    verify_webhook,
 )
 
 __all__ = [
@@ -109,6 +111,8 @@ __all__ = [
     "UnlockTaskItem",
     "UnlockedContact",
     "Verification",
+    "WebhookVerificationError",
     "load_config",
     "save_config",
+    "verify_webhook",
 ]

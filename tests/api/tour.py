@@ -26,6 +26,7 @@ SUBMIT = {"email": "/external/contacts/unlock", "phone": "/external/contacts/unl
 UNLOCKED = "/external/contacts/unlocked"
 ERASED = "/external/contacts/erased"
 POLL = {"email": "/external/contacts/unlock-tasks/", "phone": "/external/contacts/unlock-phone-tasks/"}
+WEBHOOKS = "/external/webhooks"
 
 
 def _precheck(action: str, ids: list[str], event: str = "100") -> dict[str, object]:
@@ -58,6 +59,7 @@ def tour(rt: Runtime, client: TestClient, account: Account) -> list[httpx.Respon
     get(UNLOCKED, {"since": "yesterday"})  # 400
     get(ERASED)
     get(ERASED, {"since": "2020-01-01"})
+    _webhooks(get, post, client, auth, seen)
     seen += _rate_limited(rt)
     return seen
 
@@ -113,6 +115,37 @@ def _submissions(
         client.post(SUBMIT["phone"], content=b"{" * 2_000_000, headers={**auth, "Content-Type": "application/json"})
     )
     return {"email": str(email.json()["task_id"]), "phone": str(phone.json()["task_id"])}
+
+
+def _webhooks(
+    get: Callable[..., httpx.Response],
+    post: Callable[..., httpx.Response],
+    client: TestClient,
+    auth: dict[str, str],
+    seen: list[httpx.Response],
+) -> None:
+    created = post(WEBHOOKS, {"url": "https://hooks.example.com/a", "eventTypes": ["unlock_task.completed"]})  # 201
+    post(WEBHOOKS, {"url": "http://hooks.example.com/a"})  # 400: https only
+    post(WEBHOOKS, {"url": "https://hooks.example.com/a", "eventTypes": ["nope"]})  # 400
+    one = f"{WEBHOOKS}/{created.json()['id']}"
+    get(WEBHOOKS)
+    get(one)
+    get(f"{WEBHOOKS}/4242")  # 404
+    seen.append(client.patch(one, json={"description": "CRM", "enabled": False}, headers=auth))
+    seen.append(client.patch(one, json={"url": "ftp://x"}, headers=auth))  # 400
+    seen.append(client.patch(one, json={"enabled": True}, headers=auth))
+    post(one + "/rotate-secret", {"overlapSeconds": 60})
+    post(one + "/rotate-secret", {"overlapSeconds": -1})  # 400
+    message = post(one + "/test", None).json()["messageId"]  # 202
+    post(f"{WEBHOOKS}/4242/test", None)  # 404
+    get(one + "/attempts", {"limit": "10"})
+    get(one + "/attempts", {"limit": "0"})  # 400
+    post(f"{one}/messages/{message}/resend", None)  # 202
+    post(f"{one}/messages/msg_unknown/resend", None)  # 404
+    post(one + "/recover", {"since": "2020-01-01T00:00:00Z"})  # 202
+    post(one + "/recover", {"since": "soon"})  # 400
+    seen.append(client.delete(one, headers=auth))
+    seen.append(client.delete(one, headers=auth))  # 404
 
 
 def _rate_limited(rt: Runtime) -> list[httpx.Response]:

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from contactvault.cli.main import app as cli
 from contactvault.server.crypto import Cipher, KeyMaterial, ReloadingCipher
-from contactvault.server.db.tables import contact_points, unlocks
+from contactvault.server.db.tables import contact_points, unlocks, webhook_secrets
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import keys_rotation
+from contactvault.server.services import keys_rotation, webhooks
 from tests.engine import drain, submit
-from tests.factories import Account, email_of
+from tests.factories import Account, email_of, make_account
 
 
 def key_file(rt: Runtime) -> Path:
@@ -165,3 +165,19 @@ def test_rotation_never_writes_keys_into_a_readable_leftover_file(tmp_path: Path
     assert path.stat().st_mode & 0o777 == 0o600
     assert KeyMaterial.load(path) == fresh
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "keys.json.tmp") == ["keys.json"]
+
+
+def test_rotation_reseals_webhook_secrets(rt: Runtime) -> None:
+    account = make_account(rt, credit=0)
+    created = webhooks.create_endpoint(rt, account.id, "https://hooks.example.com/x")
+    old_key = KeyMaterial.load(key_file(rt)).fernet_keys[0]
+
+    keys = keys_rotation.add_primary_key(key_file(rt))
+    report = keys_rotation.reencrypt(rt, keys)
+    assert report.tables["webhook_secrets"].reencrypted == 1
+    assert keys_rotation.verify(rt, keys) == 0
+    with rt.db.read() as conn:
+        (token,) = conn.execute(select(webhook_secrets.c.value_encrypted)).scalars().all()
+    assert opens_with(keys.fernet_keys[0], bytes(token))
+    assert not opens_with(old_key, bytes(token))
+    assert Cipher(KeyMaterial(keys.fernet_keys[:1], keys.hash_key)).open(bytes(token)) == created.secret

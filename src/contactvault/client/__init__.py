@@ -6,6 +6,8 @@ Everything public is re-exported here (and again from ``contactvault``); the und
 
 from __future__ import annotations
 
+from contactvault.webhooks import WebhookVerificationError, verify_webhook
+
 from ._async_client import AsyncClient
 from ._client import Client
 from ._errors import (
@@ -109,8 +111,10 @@ __all__ = [
     "UnlockTaskItem",
     "UnlockedContact",
     "Verification",
+    "WebhookVerificationError",
     "load_config",
     "save_config",
+    "verify_webhook",
 ]
 
 # Public names should say they come from here, not from the private module that defines them (as httpx does).

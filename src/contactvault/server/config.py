@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     smtp_provider_gap_seconds: float = Field(default=2.0, ge=0)
     smtp_provider_budget: int = Field(default=100, ge=1)
     smtp_provider_window_seconds: float = Field(default=3600.0, gt=0)
+    # Webhooks (docs/webhooks.md): endpoint URLs must be https and every address they resolve to public, unless
+    # this is set (self-hosting on a private network, and the tests' loopback receivers).
+    webhooks_allow_private: bool = False
     # External providers asked after the vault (docs/resolution.md, "Providers"): a JSON or TOML file. Unset (the
     # default), the worker asks none and nothing leaves the process.
     providers_file: Path | None = None

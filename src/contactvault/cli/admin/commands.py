@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from contactvault.cli.admin import guardrails, security, users
+from contactvault.cli.admin import webhooks as webhooks_commands
 from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
@@ -26,6 +27,7 @@ credits_app = typer.Typer(help="Credits.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
 app.add_typer(credits_app, name="credits")
+app.add_typer(webhooks_commands.app, name="webhooks")
 
 
 def runtime(db: str | None) -> Runtime:

@@ -6,6 +6,7 @@ import errno
 import signal
 import socket
 import sys
+import threading
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -131,17 +132,28 @@ def serve(
 def worker(db: DbOption = None) -> None:
     """Run a standalone worker until SIGTERM/SIGINT (finishes the batch in hand first)."""
     from contactvault.server.worker.runner import Worker
+    from contactvault.server.worker.webhook_sender import WebhookSender
 
     settings = _settings(db)
     _configure_logging(settings)
     rt = open_runtime(settings)
     w = Worker(rt)
+    sender = WebhookSender(rt)  # webhook deliveries, in a thread beside the worker loop
+
+    def stop(*_: object) -> None:
+        w.stop()
+        sender.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: w.stop())
+        signal.signal(sig, stop)
     rt.notifier.start()  # wake on submissions made through any API node (PostgreSQL)
+    sender_thread = threading.Thread(target=sender.run, name="contactvault-webhooks", daemon=True)
+    sender_thread.start()
     try:
         w.run()
     finally:
+        sender.stop()
+        sender_thread.join(timeout=30)
         rt.notifier.close()
         rt.db.dispose()
 

@@ -15,7 +15,7 @@ from contactvault.server.api import docs_pages, errors, health, openapi
 from contactvault.server.api.access_log import AccessLogMiddleware
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
-from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked
+from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked, webhooks
 from contactvault.server.bootstrap import build_runtime, load_keys
 from contactvault.server.config import Settings
 from contactvault.server.crypto import ReloadingCipher
@@ -23,6 +23,7 @@ from contactvault.server.mcp import http as mcp_http
 from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.worker.runner import Worker
+from contactvault.server.worker.webhook_sender import WebhookSender
 
 # Browsers may only send and read what a client of this API needs (CORS is off unless origins are configured).
 CORS_REQUEST_HEADERS = [
@@ -62,14 +63,24 @@ def create_app(
         worker = Worker(rt) if run_worker else None
         thread = threading.Thread(target=worker.run, name="contactvault-worker", daemon=True) if worker else None
         app.state.worker, app.state.worker_thread = worker, thread  # for /readyz
+        # Webhook deliveries run wherever the worker runs (docs/webhooks.md).
+        sender = WebhookSender(rt) if run_worker else None
+        sender_thread = (
+            threading.Thread(target=sender.run, name="contactvault-webhooks", daemon=True) if sender else None
+        )
         rt.notifier.start()  # hear other nodes' task changes (PostgreSQL)
         if thread:
             rt.notifier.worker_in_process = True  # its records wake this process's long-polls
             thread.start()
+        if sender_thread:
+            sender_thread.start()
         try:
             async with mcp_http.running(mcp_manager):
                 yield
         finally:
+            if sender and sender_thread:
+                sender.stop()
+                sender_thread.join(timeout=30)
             if worker and thread:
                 worker.stop()
                 thread.join(timeout=30)
@@ -89,7 +100,7 @@ def create_app(
     app.state.long_polls = WaitSlots(rt.settings.long_poll_max_per_key, rt.settings.long_poll_max_per_node)
     errors.install(app)
     errors.install_body_limit(app)
-    for module in (credits, events, personnel, contacts, unlocked, actions, health):
+    for module in (credits, events, personnel, contacts, unlocked, actions, webhooks, health):
         app.include_router(module.router)
     openapi.install(app)
     docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN

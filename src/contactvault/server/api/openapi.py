@@ -70,6 +70,17 @@ OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("post", "/external/actions/precheck"): ("413",),
     ("get", "/external/contacts/unlocked"): (),
     ("get", "/external/contacts/erased"): (),
+    # Extension: webhooks (docs/webhooks.md).
+    ("post", "/external/webhooks"): (),
+    ("get", "/external/webhooks"): (),
+    ("get", "/external/webhooks/{endpoint_id}"): ("404",),
+    ("patch", "/external/webhooks/{endpoint_id}"): ("404",),
+    ("delete", "/external/webhooks/{endpoint_id}"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/rotate-secret"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/test"): ("404",),
+    ("get", "/external/webhooks/{endpoint_id}/attempts"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/messages/{message_id}/resend"): ("404",),
+    ("post", "/external/webhooks/{endpoint_id}/recover"): ("404",),
 }
 INTEGER = {"type": "integer", "minimum": 0}
 TEXT = {"type": "string"}
@@ -98,9 +109,11 @@ IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern"
 NO_NUL = "^[^\\u0000]*$"
 # ``since`` (the /contacts/unlocked and /erased routes): the ISO 8601 forms that always parse, a date with an
 # optional time and offset. The server accepts every form Python's ``datetime.fromisoformat`` reads; the document
-# promises only these, so that a value it calls valid is never refused (hence days by month, and no 29 February).
+# promises only these, so that a value it calls valid is never refused (hence days by month, no 29 February, and
+# no year 0000, which Python's calendar lacks).
 SINCE = (
-    "^[0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+    "^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-"
+    "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
     "(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
 )
 QUERY_PATTERNS = {"since": SINCE}

@@ -1,15 +1,15 @@
-"""Sealed values as stored: batched scans of the tokens in ``unlocks`` and ``contact_points``."""
+"""Sealed values as stored: batched scans of the tokens in ``unlocks``, ``contact_points`` and ``webhook_secrets``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, literal, select, update
 
 from contactvault.server.db.engine import Transaction
-from contactvault.server.db.tables import contact_points, unlocks
+from contactvault.server.db.tables import contact_points, unlocks, webhook_secrets
 
-_TABLES = {t.name: t for t in (contact_points, unlocks)}
+_TABLES = {t.name: t for t in (contact_points, unlocks, webhook_secrets)}
 # The tables that hold sealed values, by name, in the order a re-encryption pass walks them.
 SEALED_TABLES: tuple[str, ...] = tuple(_TABLES)
 
@@ -24,8 +24,10 @@ class SealedRow:
 
 
 def _after(conn: Transaction, table: Table, last_id: int, limit: int | None, channel: str | None) -> list[SealedRow]:
+    # Webhook secrets belong to no person: their rows report person 0.
+    person = table.c.personnel_id if "personnel_id" in table.c else literal(0).label("personnel_id")
     query = (
-        select(table.c.id, table.c.personnel_id, table.c.value_encrypted)
+        select(table.c.id, person, table.c.value_encrypted)
         .where(table.c.id > last_id, table.c.value_encrypted.is_not(None))
         .order_by(table.c.id)
         .limit(limit)

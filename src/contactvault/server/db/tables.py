@@ -382,3 +382,65 @@ key_checks = Table(
     Column("fingerprint", LargeBinary(32), nullable=False),
     Column("created_at", UTC, nullable=False),
 )
+
+# Webhooks (docs/webhooks.md): endpoints per account, their signing secrets (sealed with the runtime's cipher; a
+# rotated secret keeps signing until ``expires_at``), the outbox (one message per event and endpoint, written in the
+# transaction that caused the event) and the attempt log.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("event_types", Text, nullable=False),  # JSON array of event types; [] means every type
+    Column("created_at", UTC, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+    Column("disabled_at", UTC),  # NULL: enabled
+    Column("disabled_reason", String(40)),
+    Column("failing_since", UTC),  # the first failed attempt of the current run of failures
+)
+
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("endpoint_id", BigInteger, ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
+    Column("value_encrypted", LargeBinary, nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("expires_at", UTC),  # NULL: the current secret
+)
+
+webhook_messages = Table(
+    "webhook_messages",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the webhook-id header, the same on every attempt
+    Column("endpoint_id", BigInteger, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("body", LargeBinary, nullable=False),  # exactly the bytes signed and sent
+    Column("status", String(16), nullable=False),  # pending, sending, delivered, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("trigger", String(16), nullable=False, server_default="scheduled"),  # "manual" after a resend/recover
+    Column("next_attempt_at", UTC, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UTC),
+    Column("created_at", UTC, nullable=False),
+    Index("ix_webhook_messages_endpoint", "endpoint_id", "created_at"),
+    Index("ix_webhook_messages_due", "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", String(40), ForeignKey("webhook_messages.id"), nullable=False, index=True),
+    Column("endpoint_id", BigInteger, nullable=False),
+    Column("trigger", String(16), nullable=False),  # scheduled or manual
+    Column("status_code", Integer),
+    Column("outcome", String(16), nullable=False),  # success or failed
+    Column("error", String(200)),  # why it failed when there was no response (timeout, refused address, ...)
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_head", Text),  # the first bytes of the response body
+    Column("created_at", UTC, nullable=False),
+)

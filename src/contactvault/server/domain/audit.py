@@ -22,5 +22,11 @@ class AuditAction(StrEnum):
     PERSON_ERASE = "person.erase"
     UNLOCK_PURGE = "unlock.purge"
     ENCRYPTION_ROTATE = "encryption.rotate"
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_UPDATE = "webhook.update"
+    WEBHOOK_DELETE = "webhook.delete"
+    WEBHOOK_ROTATE = "webhook.rotate"
+    # An endpoint switched off by the sender: 410 Gone, or failing for AUTO_DISABLE_AFTER (the operator's event).
+    WEBHOOK_DISABLE = "webhook.disable"
     USER_CREATE = "user.create"
     USER_DISABLE = "user.disable"

@@ -35,6 +35,7 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import add_hashes, value_hashes
+from contactvault.server.services.webhooks import announce_erased
 
 log = logging.getLogger("contactvault.erasure")
 
@@ -168,6 +169,8 @@ def _erase_one(
     erased = stored.erase_revealed(conn, pid, now)
     bump_tasks_showing(conn, [pid])  # their task views change (and cached ones must not be served)
     holders = stored.unlocking_accounts(conn, pid)
+    # Only accounts whose copy this run erased: running the erasure again tells nobody twice.
+    announce_erased(rt, conn, sorted(a for a in holders if per_account.get(a, 0) > 0), pid, now)
     in_flight = stored.unfinished_items(conn, pid)
     if delete_profile:
         stored.delete_profile(conn, pid)

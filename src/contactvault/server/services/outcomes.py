@@ -21,6 +21,7 @@ from contactvault.server.domain.settlement import ItemSettlement, settle_item
 from contactvault.server.domain.tasks import ItemStatus, RetryPolicy
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import found_value_hashes, has_suppressions, suppressed_hashes
+from contactvault.server.services.webhooks import announce_completed
 
 # A deferral that did not say for how long (a resolver's bug) waits the greylisting default.
 DEFAULT_DEFERRAL_SECONDS = 300.0
@@ -98,6 +99,8 @@ def record(
         for item in items:
             _settle(loaded[item.task_id], item, answers.get(item.id), already, writes, policy, rng, now)
         _write(conn, writes, loaded, now)
+        # The outbox row commits with the settlement that finished the task, or not at all.
+        announce_completed(rt, conn, sorted(t.id for t in loaded.values() if t.hold.unfinished == 0), now)
         faults.hit("before_record_commit")
     rt.notifier.publish(task_ids)
     return RecordResult(len(writes.finals), len(writes.retries), len(claimed) - len(items), frozenset(task_ids))

@@ -48,7 +48,12 @@ def parse_since(raw: str | None) -> datetime | None:
         raise InvalidRequest(
             f"since must be an ISO 8601 date-time such as {SINCE_EXAMPLE}.", {"field": "since"}
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC or 9999-12-31 west of it: before or after every row
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
