@@ -1,7 +1,7 @@
 """webhooks: endpoints, sealed signing secrets, the outbox and the attempt log
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 07:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from contactvault.server.db.types import UTCDateTime
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
