@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     smtp_provider_gap_seconds: float = Field(default=2.0, ge=0)
     smtp_provider_budget: int = Field(default=100, ge=1)
     smtp_provider_window_seconds: float = Field(default=3600.0, gt=0)
+    # Where politeness state and the mail caches (MX, catch-all) live: "process" (this worker's memory), "database"
+    # (shared by every worker), or "auto": the database on PostgreSQL (several workers may run), the process on
+    # SQLite (embedded: one worker). docs/verification.md, "Scale-out".
+    mail_shared_state: Literal["auto", "process", "database"] = "auto"
     # External providers asked after the vault (docs/resolution.md, "Providers"): a JSON or TOML file. Unset (the
     # default), the worker asks none and nothing leaves the process.
     providers_file: Path | None = None

@@ -31,7 +31,17 @@ from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
 from contactvault.server.worker.mail.dns import MailDns, MailDomain, MailStatus
-from contactvault.server.worker.mail.politeness import InProcessLimiter, PolitenessDeferred, ProviderLimits
+from contactvault.server.worker.mail.politeness import (
+    InProcessLimiter,
+    PolitenessDeferred,
+    PolitenessLimiter,
+    ProviderLimits,
+)
+from contactvault.server.worker.mail.shared import (
+    SLOT_LEASE_MARGIN_SECONDS,
+    DatabaseLimiter,
+    uses_database,
+)
 from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, ProbeReport, SessionEnd, SmtpProber
 from contactvault.server.worker.resolvers.base import (
     INELIGIBLE,
@@ -103,9 +113,15 @@ class PatternResolver(Resolver):
         if not s.mail_dns_servers.strip():
             return None
         config = ProbeConfig.from_settings(s)
+        shared = uses_database(s, rt.db)  # several workers: politeness in the database
         prober = None
         if config is not None:
-            limiter = InProcessLimiter(ProviderLimits.from_settings(s))
+            limits = ProviderLimits.from_settings(s)
+            limiter: PolitenessLimiter = (
+                DatabaseLimiter(rt.db, limits, s.smtp_session_seconds + SLOT_LEASE_MARGIN_SECONDS)
+                if shared
+                else InProcessLimiter(limits)
+            )
             prober = SmtpProber(config, rt.clock, rng or random.Random(), limiter)
         return cls(
             rt.db,
