@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
+from contactvault.server.db.tables import mail_cache
 from contactvault.server.demo.mailworld import MailWorld, running_mail_world
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
@@ -193,3 +195,56 @@ def test_a_block_stops_every_worker(rt: Runtime) -> None:
             pass
 
     asyncio.run(scenario())
+
+
+def mx_questions(world: MailWorld) -> int:
+    return sum(1 for name, qtype in world.recorder.dns_queries if qtype == "MX" and "normal.test" in name)
+
+
+def catch_all_probes(world: MailWorld) -> int:
+    return sum(1 for e in world.recorder.commands(NORMAL_MX, "RCPT") if PROBE_LOCAL.search(e.argument))
+
+
+@pytest.mark.parametrize("shared", ["database", "process"])
+def test_a_second_worker_reuses_the_first_ones_mx_answer_and_catch_all_verdict(
+    rt: Runtime, world: MailWorld, shared: str
+) -> None:
+    seed(rt, {1: "normal.test"}, VAULT + UNKNOWN)
+    point(rt, world, mail_shared_state=shared, smtp_provider_gap_seconds=0.0)
+    unlock(rt, [3])
+    first = worker(rt, name="w1")
+    try:
+        assert first.drain() == 1
+    finally:
+        first.close()
+    assert (mx_questions(world), catch_all_probes(world)) == (1, 1)  # the first worker asked
+    rcpts_before = len(world.recorder.commands(NORMAL_MX, "RCPT"))
+
+    unlock(rt, [4])
+    second = worker(rt, name="w2")  # fresh process memory: its own resolvers, DNS adapter and prober
+    try:
+        assert second.drain() == 1
+    finally:
+        second.close()
+    assert len(world.recorder.commands(NORMAL_MX, "RCPT")) > rcpts_before  # it did probe its candidates
+    if shared == "database":
+        assert (mx_questions(world), catch_all_probes(world)) == (1, 1)
+    else:  # the control: without the shared caches the second worker asks again
+        assert (mx_questions(world), catch_all_probes(world)) == (2, 2)
+
+
+def test_housekeeping_purges_expired_mail_cache_rows(rt: Runtime, world: MailWorld) -> None:
+    seed(rt, {1: "normal.test"}, VAULT + UNKNOWN)
+    point(rt, world, mail_shared_state="database", smtp_provider_gap_seconds=0.0)
+    unlock(rt, [3])
+    w = worker(rt, name="w1")
+    try:
+        w.drain()
+        with rt.db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(mail_cache)).scalar_one() >= 2
+        rt.clock.advance(rt.settings.smtp_catch_all_ttl_seconds + 1)  # type: ignore[attr-defined]
+        w.step()
+    finally:
+        w.close()
+    with rt.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(mail_cache)).scalar_one() == 0

@@ -1,5 +1,5 @@
-"""Mail state shared by every worker: politeness per provider key (a locked row, leased session slots)
-(docs/verification.md, "Scale-out").
+"""Mail state shared by every worker: politeness per provider key (a locked row, leased session slots) and the TTL
+caches of MX answers and catch-all verdicts (docs/verification.md, "Scale-out").
 
 Atomicity: a reservation runs in one write transaction that first makes sure the provider's row exists
 (``INSERT … ON CONFLICT DO NOTHING``) and then locks it (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
@@ -15,7 +15,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contactvault.server.db.engine import Transaction
-from contactvault.server.db.tables import mail_provider_slots, mail_providers
+from contactvault.server.db.tables import mail_cache, mail_provider_slots, mail_providers
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +82,32 @@ def block_provider(conn: Transaction, key: str, until: datetime) -> None:
     row = conn.execute(select(mail_providers).where(mail_providers.c.key == key).with_for_update()).one()
     if row.blocked_until is None or row.blocked_until < until:
         conn.execute(update(mail_providers).where(mail_providers.c.key == key).values(blocked_until=until))
+
+
+def cached(conn: Transaction, kind: str, key: str, now: datetime) -> str | None:
+    """The cached value of ``kind``/``key`` unless it has expired."""
+    value = conn.execute(
+        select(mail_cache.c.value).where(
+            mail_cache.c.kind == kind, mail_cache.c.key == key, mail_cache.c.expires_at > now
+        )
+    ).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+def store(conn: Transaction, kind: str, key: str, value: str, expires_at: datetime) -> None:
+    """Store (or replace) ``kind``/``key`` until ``expires_at``."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(mail_cache).values(kind=kind, key=key, value=value, expires_at=expires_at)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[mail_cache.c.kind, mail_cache.c.key],
+            set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
+        )
+    )
+
+
+def purge_expired(conn: Transaction, now: datetime) -> int:
+    """Delete expired cache rows and expired session slots; returns how many."""
+    purged = conn.execute(delete(mail_cache).where(mail_cache.c.expires_at <= now)).rowcount
+    purged += conn.execute(delete(mail_provider_slots).where(mail_provider_slots.c.expires_at <= now)).rowcount
+    return int(purged)

@@ -388,3 +388,14 @@ mail_provider_slots = Table(
     Column("expires_at", UTC, nullable=False),
     Index("ix_mail_provider_slots_key", "key", "expires_at"),
 )
+
+# TTL caches shared by every worker: MX answers and catch-all verdicts per domain (ASCII form), probe local parts.
+mail_cache = Table(
+    "mail_cache",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("expires_at", UTC, nullable=False),
+    Index("ix_mail_cache_expires", "expires_at"),
+)

@@ -40,6 +40,8 @@ from contactvault.server.worker.mail.politeness import (
 from contactvault.server.worker.mail.shared import (
     SLOT_LEASE_MARGIN_SECONDS,
     DatabaseLimiter,
+    catch_all_caches,
+    mx_cache,
     uses_database,
 )
 from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, ProbeReport, SessionEnd, SmtpProber
@@ -113,7 +115,7 @@ class PatternResolver(Resolver):
         if not s.mail_dns_servers.strip():
             return None
         config = ProbeConfig.from_settings(s)
-        shared = uses_database(s, rt.db)  # several workers: politeness in the database
+        shared = uses_database(s, rt.db)  # several workers: politeness and caches in the database
         prober = None
         if config is not None:
             limits = ProviderLimits.from_settings(s)
@@ -122,12 +124,13 @@ class PatternResolver(Resolver):
                 if shared
                 else InProcessLimiter(limits)
             )
-            prober = SmtpProber(config, rt.clock, rng or random.Random(), limiter)
+            caches = catch_all_caches(rt.db, rt.clock) if shared else None
+            prober = SmtpProber(config, rt.clock, rng or random.Random(), limiter, caches)
         return cls(
             rt.db,
             rt.cipher,
             rt.clock,
-            MailDns.from_settings(s, rt.clock),
+            MailDns.from_settings(s, rt.clock, mx_cache(rt.db, rt.clock) if shared else None),
             VaultEvidence(rt.db, rt.cipher, rt.clock, s.pattern_evidence_ttl_seconds),
             prober,
             inference=s.inference,

@@ -1,4 +1,4 @@
-"""mail_providers, mail_provider_slots: politeness shared by every worker
+"""mail_providers, mail_provider_slots, mail_cache: politeness and mail caches shared by every worker
 
 Revision ID: 0009
 Revises: 0008
@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Apply: new tables, nothing existing changes."""
+    """Apply: three new tables, nothing existing changes."""
     op.create_table(
         "mail_providers",
         sa.Column("key", sa.String(253), nullable=False),
@@ -37,10 +37,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_mail_provider_slots"),
     )
     op.create_index("ix_mail_provider_slots_key", "mail_provider_slots", ["key", "expires_at"])
+    op.create_table(
+        "mail_cache",
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "key", name="pk_mail_cache"),
+    )
+    op.create_index("ix_mail_cache_expires", "mail_cache", ["expires_at"])
 
 
 def downgrade() -> None:
     """Revert."""
+    op.drop_index("ix_mail_cache_expires", table_name="mail_cache")
+    op.drop_table("mail_cache")
     op.drop_index("ix_mail_provider_slots_key", table_name="mail_provider_slots")
     op.drop_table("mail_provider_slots")
     op.drop_table("mail_providers")
