@@ -24,8 +24,8 @@ from contactvault.server.services import unlocks
 from contactvault.server.worker.mail.politeness import PolitenessDeferred, ProviderLimits
 from contactvault.server.worker.mail.shared import DatabaseLimiter
 from contactvault.server.worker.runner import Worker
-from tests.engine import worker
-from tests.factories import make_account
+from tests.engine import task, worker
+from tests.factories import Account, make_account
 from tests.integration.mail.conftest import FakeTime, world_settings
 from tests.integration.mail.people import EVENT, Person, seed
 
@@ -81,14 +81,16 @@ def point(rt: Runtime, world: MailWorld, **overrides: object) -> None:
     rt.settings = rt.settings.model_copy(update=pointed.model_dump(include=set(pointed.model_fields_set)))
 
 
-def unlock(rt: Runtime, pids: list[int]) -> None:
+def unlock(rt: Runtime, pids: list[int]) -> tuple[Account, str]:
     account = make_account(rt)
-    unlocks.submit(
+    result = unlocks.submit(
         rt,
         unlocks.UnlockRequest(
             account_id=account.id, channel=Channel.EMAIL, event_id=str(EVENT), personnel_ids=[str(p) for p in pids]
         ),
     )
+    assert result.task_id is not None
+    return account, str(result.task_id)
 
 
 def drain_together(workers: list[Worker]) -> list[int]:
@@ -248,3 +250,41 @@ def test_housekeeping_purges_expired_mail_cache_rows(rt: Runtime, world: MailWor
         w.close()
     with rt.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(mail_cache)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("shared", ["database", "process"])
+def test_a_second_worker_reuses_the_first_ones_verdict_on_an_address(
+    rt: Runtime, world: MailWorld, shared: str
+) -> None:
+    seed(rt, {1: "normal.test"}, VAULT + UNKNOWN)
+    point(rt, world, mail_shared_state=shared, smtp_provider_gap_seconds=0.0)
+    unlock(rt, [3])
+    first = worker(rt, name="w1")
+    try:
+        assert first.drain() == 1
+    finally:
+        first.close()
+    connections = world.recorder.connections_to(NORMAL_MX)
+    assert connections == 1  # the first worker probed grace.hopper@normal.test
+
+    account, task_id = unlock(rt, [3])  # the same person again, for another task
+    second = worker(rt, name="w2")
+    try:
+        assert second.drain() == 1
+    finally:
+        second.close()
+    (item,) = task(rt, account, task_id)["items"]
+    assert (item["status"], item["email"], item["verification"]["status"]) == (
+        "unlocked",
+        "grace.hopper@normal.test",
+        "valid",
+    )
+    if shared == "database":
+        assert world.recorder.connections_to(NORMAL_MX) == connections  # the verdict came from the cache
+        with rt.db.read() as conn:
+            keys = conn.execute(select(mail_cache.c.key).where(mail_cache.c.kind == "verdict")).scalars().all()
+        # Keyed hashes, never the address.
+        assert rt.cipher.lookup_hash("email", "grace.hopper@normal.test").hex() in keys
+        assert all(re.fullmatch("[0-9a-f]{64}", key) for key in keys)
+    else:  # the control: without the shared verdicts the second worker probes again
+        assert world.recorder.connections_to(NORMAL_MX) == connections + 1

@@ -187,3 +187,8 @@ def catch_all_caches(db: Database, clock: Clock) -> tuple[DatabaseCache[CatchAll
         DatabaseCache(db, clock, "catch_all", lambda v: v.value, CatchAll),
         DatabaseCache(db, clock, "probe_local", lambda v: v, lambda v: v),
     )
+
+
+def verdict_cache(db: Database, clock: Clock) -> DatabaseCache[str]:
+    """Per-address SMTP verdicts, keyed by the address's keyed hash (never the address)."""
+    return DatabaseCache(db, clock, "verdict", lambda v: v, lambda v: v)
