@@ -181,6 +181,33 @@ def test_a_crashed_holders_slot_is_reclaimed_after_its_lease(rt: Runtime) -> Non
     asyncio.run(scenario())
 
 
+def test_the_gap_and_the_budget_hold_across_limiters(rt: Runtime) -> None:
+    now = _Now()
+    limits = ProviderLimits(concurrency=5, gap_seconds=10.0, budget=2, window_seconds=60.0, max_wait_seconds=0.0)
+    first, second = (DatabaseLimiter(rt.db, limits, 20.0, now) for _ in range(2))
+
+    async def scenario() -> None:
+        async with first.session("example.com"):
+            pass
+        with pytest.raises(PolitenessDeferred) as deferred:
+            async with second.session("example.com"):
+                pass
+        assert deferred.value.retry_after == 10  # the gap counts from the other limiter's start
+        now.value += timedelta(seconds=10)
+        async with second.session("example.com"):
+            pass
+        now.value += timedelta(seconds=10)
+        with pytest.raises(PolitenessDeferred) as deferred:  # two starts in this 60 s window: the budget is spent
+            async with first.session("example.com"):
+                pass
+        assert deferred.value.retry_after == 40
+        now.value += timedelta(seconds=40)
+        async with first.session("example.com"):
+            pass
+
+    asyncio.run(scenario())
+
+
 def test_a_block_stops_every_worker(rt: Runtime) -> None:
     now = _Now()
     limits = ProviderLimits(concurrency=2, gap_seconds=0.0, max_wait_seconds=0.0)
