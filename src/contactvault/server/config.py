@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # Webhooks (docs/webhooks.md): endpoint URLs must be https and every address they resolve to public, unless
     # this is set (self-hosting on a private network, and the tests' loopback receivers).
     webhooks_allow_private: bool = False
+    # Where politeness state and the mail caches (MX, catch-all) live: "process" (this worker's memory), "database"
+    # (shared by every worker), or "auto": the database on PostgreSQL (several workers may run), the process on
+    # SQLite (embedded: one worker). docs/verification.md, "Scale-out".
+    mail_shared_state: Literal["auto", "process", "database"] = "auto"
     # External providers asked after the vault (docs/resolution.md, "Providers"): a JSON or TOML file. Unset (the
     # default), the worker asks none and nothing leaves the process.
     providers_file: Path | None = None

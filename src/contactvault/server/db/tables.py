@@ -444,3 +444,36 @@ webhook_attempts = Table(
     Column("response_head", Text),  # the first bytes of the response body
     Column("created_at", UTC, nullable=False),
 )
+
+
+# Politeness per mail provider shared by every worker (docs/verification.md, "Scale-out"): one row per provider key
+# (locked while a session is reserved), and one row per session in flight, leased so a dead worker's slot frees itself.
+mail_providers = Table(
+    "mail_providers",
+    metadata,
+    Column("key", String(253), primary_key=True),  # the MX's registrable domain: a provider, never a person
+    Column("last_start", UTC),
+    Column("blocked_until", UTC),
+    Column("window_start", UTC),
+    Column("window_count", Integer, nullable=False, server_default=text("0")),
+)
+
+mail_provider_slots = Table(
+    "mail_provider_slots",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", String(253), nullable=False),
+    Column("expires_at", UTC, nullable=False),
+    Index("ix_mail_provider_slots_key", "key", "expires_at"),
+)
+
+# TTL caches shared by every worker: MX answers and catch-all verdicts per domain (ASCII form), probe local parts.
+mail_cache = Table(
+    "mail_cache",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("expires_at", UTC, nullable=False),
+    Index("ix_mail_cache_expires", "expires_at"),
+)

@@ -20,6 +20,7 @@ from itertools import count
 from pathlib import Path
 
 from contactvault.server import faults
+from contactvault.server.db import mail_state
 from contactvault.server.db.engine import Conflict, ping
 from contactvault.server.db.queue import ClaimedItem, claim, release_leases
 from contactvault.server.domain.tasks import RetryPolicy
@@ -217,6 +218,7 @@ class Worker:
             ("expired idempotency keys", idempotency.purge_expired),
             ("expired quotes", quotes.purge_expired),
             ("ended console sessions", console_sessions.purge_expired),
+            ("expired mail cache entries and session slots", self._purge_mail_state),
         )
         for what, purge in purges:
             try:
@@ -226,6 +228,11 @@ class Worker:
                 return
             if purged:
                 log.info("purged %d %s", purged, what)
+
+    @staticmethod
+    def _purge_mail_state(rt: Runtime) -> int:
+        with rt.db.write() as conn:
+            return mail_state.purge_expired(conn, rt.clock.now())
 
     def step(self) -> int:
         """One iteration of the loop: housekeeping when due, then one batch; returns how many items it claimed.

@@ -1,14 +1,30 @@
-"""A small TTL cache on the injectable clock: MX answers, catch-all verdicts."""
+"""A small TTL cache on the injectable clock: MX answers, catch-all verdicts.
+
+``Cache`` is what the adapters need; ``worker/mail/shared.py`` implements it over the database for scale-out.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from contactvault.server.clock import Clock
 
 K = TypeVar("K")
 V = TypeVar("V")
+K_contra = TypeVar("K_contra", contravariant=True)
+
+
+class Cache(Protocol[K_contra, V]):
+    """Values kept for a TTL: in this process (``TtlCache``) or shared by every worker."""
+
+    def get(self, key: K_contra) -> V | None:
+        """The value stored for ``key`` if it has not expired."""
+        ...
+
+    def put(self, key: K_contra, value: V, ttl_seconds: float) -> None:
+        """Store ``value`` for ``ttl_seconds`` (a non-positive TTL stores nothing)."""
+        ...
 
 
 class TtlCache(Generic[K, V]):

@@ -20,7 +20,7 @@ import dns.resolver
 
 from contactvault.server.clock import Clock
 from contactvault.server.config import Settings
-from contactvault.server.worker.mail.cache import TtlCache
+from contactvault.server.worker.mail.cache import Cache, TtlCache
 from contactvault.server.worker.mail.guard import AddressGuard
 
 # Research §4.3: DNS TTLs clamped to [5 min, 24 h]; negative answers kept 1 h.
@@ -99,7 +99,12 @@ class MailDns:
     """MX lookups for one process: explicit nameservers, the address guard, a TTL cache of answers."""
 
     def __init__(
-        self, nameservers: tuple[Nameserver, ...], guard: AddressGuard, clock: Clock, timeout_seconds: float = 5.0
+        self,
+        nameservers: tuple[Nameserver, ...],
+        guard: AddressGuard,
+        clock: Clock,
+        timeout_seconds: float = 5.0,
+        cache: Cache[str, MailDomain] | None = None,
     ) -> None:
         if not nameservers:
             raise ValueError(
@@ -111,16 +116,17 @@ class MailDns:
         self._resolver.timeout = timeout_seconds
         self._resolver.lifetime = timeout_seconds
         self._guard = guard
-        self._cache: TtlCache[str, MailDomain] = TtlCache(clock)
+        self._cache: Cache[str, MailDomain] = cache if cache is not None else TtlCache(clock)
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock) -> MailDns:
-        """The adapter the settings describe."""
+    def from_settings(cls, settings: Settings, clock: Clock, cache: Cache[str, MailDomain] | None = None) -> MailDns:
+        """The adapter the settings describe (answers cached in ``cache``, else in this process)."""
         return cls(
             parse_nameservers(settings.mail_dns_servers),
             AddressGuard(allow_loopback=settings.mail_allow_loopback),
             clock,
             settings.mail_dns_timeout_seconds,
+            cache,
         )
 
     async def mail_domain(self, domain: str) -> MailDomain:

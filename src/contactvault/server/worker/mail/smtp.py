@@ -22,7 +22,7 @@ import aiosmtplib
 from contactvault.server.clock import Clock
 from contactvault.server.config import Settings
 from contactvault.server.domain.smtp_replies import ReplyClass, SmtpReply, classify, parse_reply
-from contactvault.server.worker.mail.cache import TtlCache
+from contactvault.server.worker.mail.cache import Cache, TtlCache
 from contactvault.server.worker.mail.dns import MailDomain, MailHost
 from contactvault.server.worker.mail.guard import AddressGuard
 from contactvault.server.worker.mail.politeness import PolitenessLimiter, provider_key
@@ -143,14 +143,21 @@ class SmtpProber:
     """Runs probe sessions; caches each domain's catch-all verdict."""
 
     def __init__(
-        self, config: ProbeConfig, clock: Clock, rng: random.Random, limiter: PolitenessLimiter | None = None
+        self,
+        config: ProbeConfig,
+        clock: Clock,
+        rng: random.Random,
+        limiter: PolitenessLimiter | None = None,
+        caches: tuple[Cache[str, CatchAll], Cache[str, str]] | None = None,
     ) -> None:
         self.config = config
         self._rng = rng
         self._limiter = limiter
         self._guard = AddressGuard(allow_loopback=config.allow_loopback)
-        self._catch_all: TtlCache[str, CatchAll] = TtlCache(clock)
-        self._probe_locals: TtlCache[str, str] = TtlCache(clock)
+        # Catch-all verdicts and probe local parts per domain: in this process unless shared ones are given.
+        self._catch_all: Cache[str, CatchAll]
+        self._probe_locals: Cache[str, str]
+        self._catch_all, self._probe_locals = caches if caches is not None else (TtlCache(clock), TtlCache(clock))
 
     async def probe(self, domain: MailDomain, candidates: Sequence[str]) -> ProbeReport:
         """Ask the domain's MX about up to ``max_candidates`` addresses (best first) in one session.

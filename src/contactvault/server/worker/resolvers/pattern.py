@@ -30,8 +30,22 @@ from contactvault.server.domain.scoring import VerificationMin, VerificationStat
 from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
+from contactvault.server.worker.mail.cache import Cache
 from contactvault.server.worker.mail.dns import MailDns, MailDomain, MailStatus
-from contactvault.server.worker.mail.politeness import InProcessLimiter, PolitenessDeferred, ProviderLimits
+from contactvault.server.worker.mail.politeness import (
+    InProcessLimiter,
+    PolitenessDeferred,
+    PolitenessLimiter,
+    ProviderLimits,
+)
+from contactvault.server.worker.mail.shared import (
+    SLOT_LEASE_MARGIN_SECONDS,
+    DatabaseLimiter,
+    catch_all_caches,
+    mx_cache,
+    uses_database,
+    verdict_cache,
+)
 from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, ProbeReport, SessionEnd, SmtpProber
 from contactvault.server.worker.resolvers.base import (
     INELIGIBLE,
@@ -50,6 +64,9 @@ SOURCE = "pattern"
 # Probe sessions per person: the first asks the best ``max_candidates``; a second the rest, only if every one of
 # those was refused as unknown.
 MAX_SESSIONS = 2
+# Per-address verdicts kept in the verdict cache.
+VALID_MAILBOX = "valid"
+ABSENT_MAILBOX = "absent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +101,8 @@ class PatternResolver(Resolver):
         inference: bool = True,
         greylist_retry_after: float = 300.0,
         verification_min: VerificationMin = VerificationMin.ACCEPT_ALL,
+        verdicts: Cache[str, str] | None = None,
+        verdict_ttl_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self.cipher = cipher
@@ -94,6 +113,9 @@ class PatternResolver(Resolver):
         self.inference = inference
         self.greylist_retry_after = greylist_retry_after
         self.verification_min = verification_min
+        # Per-address SMTP verdicts ("valid" / "absent") keyed by the address's keyed hash, shared in scale-out.
+        self.verdicts = verdicts
+        self.verdict_ttl_seconds = verdict_ttl_seconds
 
     @classmethod
     def from_runtime(cls, rt: Runtime, rng: random.Random | None = None) -> PatternResolver | None:
@@ -103,20 +125,29 @@ class PatternResolver(Resolver):
         if not s.mail_dns_servers.strip():
             return None
         config = ProbeConfig.from_settings(s)
+        shared = uses_database(s, rt.db)  # several workers: politeness and caches in the database
         prober = None
         if config is not None:
-            limiter = InProcessLimiter(ProviderLimits.from_settings(s))
-            prober = SmtpProber(config, rt.clock, rng or random.Random(), limiter)
+            limits = ProviderLimits.from_settings(s)
+            limiter: PolitenessLimiter = (
+                DatabaseLimiter(rt.db, limits, s.smtp_session_seconds + SLOT_LEASE_MARGIN_SECONDS)
+                if shared
+                else InProcessLimiter(limits)
+            )
+            caches = catch_all_caches(rt.db, rt.clock) if shared else None
+            prober = SmtpProber(config, rt.clock, rng or random.Random(), limiter, caches)
         return cls(
             rt.db,
             rt.cipher,
             rt.clock,
-            MailDns.from_settings(s, rt.clock),
+            MailDns.from_settings(s, rt.clock, mx_cache(rt.db, rt.clock) if shared else None),
             VaultEvidence(rt.db, rt.cipher, rt.clock, s.pattern_evidence_ttl_seconds),
             prober,
             inference=s.inference,
             greylist_retry_after=float(s.greylist_retry_after),
             verification_min=VerificationMin(s.verification_min),
+            verdicts=verdict_cache(rt.db, rt.clock) if shared else None,
+            verdict_ttl_seconds=float(s.smtp_catch_all_ttl_seconds),
         )
 
     async def resolve(self, lookup: Lookup) -> Resolution:
@@ -181,6 +212,14 @@ class PatternResolver(Resolver):
         """What DNS (and SMTP, when probing is on) says about the candidates; None when every one was refused."""
         if self.prober is None:
             return Verdict(candidates[0], VerificationStatus.UNKNOWN)
+        known = self._known_verdicts(candidates)
+        for candidate in candidates:
+            if known.get(candidate.address) == VALID_MAILBOX:
+                # Every better candidate is a known absent mailbox: this one it is, without a session.
+                return Verdict(candidate, VerificationStatus.VALID)
+            if known.get(candidate.address) != ABSENT_MAILBOX:
+                break
+        candidates = [c for c in candidates if known.get(c.address) != ABSENT_MAILBOX]
         step = self.prober.config.max_candidates
         for session in range(MAX_SESSIONS):
             batch = candidates[session * step : (session + 1) * step]
@@ -190,10 +229,34 @@ class PatternResolver(Resolver):
                 report = await self.prober.probe(routing, [c.address for c in batch])
             except PolitenessDeferred as wait:
                 raise _Deferred(min(self.greylist_retry_after, wait.retry_after)) from None
+            self._remember(report)
             verdict = self._read(report, candidates, batch)
             if verdict is not None or not _all_unknown(report, batch):
                 return verdict
         return None
+
+    def _verdict_key(self, address: str) -> str:
+        return self.cipher.lookup_hash("email", address).hex()
+
+    def _known_verdicts(self, candidates: Sequence[Candidate]) -> dict[str, str]:
+        """The cached verdicts of the candidates' addresses (none without a verdict cache)."""
+        if self.verdicts is None:
+            return {}
+        found = {c.address: self.verdicts.get(self._verdict_key(c.address)) for c in candidates}
+        return {address: verdict for address, verdict in found.items() if verdict is not None}
+
+    def _remember(self, report: ProbeReport) -> None:
+        """Cache what a session proved: accepted on a domain that refused a random address, or mailbox absent."""
+        if self.verdicts is None:
+            return
+        for result in report.results:
+            if result.reply_class is ReplyClass.ACCEPTED and report.catch_all is CatchAll.NO:
+                verdict = VALID_MAILBOX
+            elif result.reply_class.proves_absence:
+                verdict = ABSENT_MAILBOX
+            else:
+                continue
+            self.verdicts.put(self._verdict_key(result.address), verdict, self.verdict_ttl_seconds)
 
     def _read(self, report: ProbeReport, candidates: Sequence[Candidate], batch: Sequence[Candidate]) -> Verdict | None:
         if report.catch_all is CatchAll.YES:
