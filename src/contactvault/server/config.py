@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     smtp_helo: str = ""
     smtp_mail_from: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
+    # "mx-host=port,...": one port per MX for a loopback world where only 127.0.0.1 exists (the demo's); honoured
+    # only with mail_allow_loopback.
+    smtp_host_ports: str = ""
     # A whole probe session (connect to QUIT, every MX tried) ends by this deadline: a tarpit cannot hold a worker.
     smtp_session_seconds: float = Field(default=20.0, gt=0)
     smtp_max_candidates: int = Field(default=3, ge=1, le=10)
