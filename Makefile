@@ -11,7 +11,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[server,cli,postgres]" --group dev
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[server,cli,postgres,demo]" --group dev
 	touch $(STAMP)
 
 # make run PORT=8011 (or CONTACTVAULT_PORT=8011 make run) serves on another port; the default is 8000.

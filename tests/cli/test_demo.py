@@ -42,14 +42,17 @@ def test_demo_walks_the_workflow_on_an_embedded_server(cli: CLI) -> None:
     assert positions == sorted(positions)
     assert "? [y/N]: y (auto-confirmed: demo credits)" in result.stdout
     assert "difference 0 ok" in result.stdout
+    assert "Simulated mail world on 127.0.0.1" in result.stdout
+    assert "Found by inference (not in the vault" in result.stdout
     assert "Done." in result.stdout
 
 
 # The embedded directory is seeded with a fixed seed, so who is picked and who has an email is the same every run:
-# of the first 10 picked, 3 have no email in the vault (a partial delivery, exit 4); the first one has one (exit 0).
-@pytest.mark.parametrize(("pick", "delivered", "failed", "exit_code"), [(10, 7, 3, 4), (1, 1, 0, 0)])
+# the 6 people the demo's mail world serves (no email in the vault) come first and are found by inference; of the
+# first 10 picked, 1 is found by nobody (a partial delivery, exit 4); the first one is found (exit 0).
+@pytest.mark.parametrize(("pick", "delivered", "failed", "exit_code", "inferred"), [(10, 9, 1, 4, 6), (1, 1, 0, 0, 1)])
 def test_demo_json_summary_and_export_file(
-    cli: CLI, tmp_path: Path, pick: int, delivered: int, failed: int, exit_code: int
+    cli: CLI, tmp_path: Path, pick: int, delivered: int, failed: int, exit_code: int, inferred: int
 ) -> None:
     body = cli.json("demo", "--people", "300", "--events", "2", "--pick", str(pick))
     assert len(body["picked"]) == pick
@@ -59,6 +62,8 @@ def test_demo_json_summary_and_export_file(
     assert (len(run["delivered"]), len(run["failed"])) == (delivered, failed)
     assert {f["errorCode"] for f in run["failed"]} <= {"UNRESOLVED"}
     assert run["exitCode"] == exit_code
+    assert len(body["inferred"]) == inferred
+    assert set(body["inferred"]) <= {c["personnelId"] for c in run["delivered"]}
     export = Path(body["exportFile"])
     assert export.parent == tmp_path
     with export.open() as handle:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from contactvault.csv_cells import FORMULA_STARTS, is_phone_number, safe_text
 from contactvault.server.console import csv_export
 from contactvault.server.console.pages import exports
-from contactvault.server.db.tables import personnel
+from contactvault.server.db.tables import contact_points, personnel
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.unlocks import ItemView
@@ -85,6 +85,8 @@ def test_a_tasks_export_has_one_row_per_person_with_its_outcome(
 ) -> None:
     with directory.db.write() as conn:
         conn.execute(update(personnel).where(personnel.c.id == 1).values(full_name='=HYPERLINK("x"), Jane'))
+        # Person 2's address was found by the engine earlier: its source says so, in the export too.
+        conn.execute(update(contact_points).where(contact_points.c.personnel_id == 2).values(source="pattern"))
     task = _task(directory, account, [1, 2, 10])  # person 10 has no email
     drain(directory)
 
@@ -104,17 +106,30 @@ def test_a_tasks_export_has_one_row_per_person_with_its_outcome(
             "Acme Widgets GmbH",
             "unlocked",
             email_of(1),
+            "vault",
             "valid",
             "95",
             "15",
         ],
-        ["2", "Person 2 Example", "Sales Manager", "Northwind Logistics", "unlocked", email_of(2), "valid", "95", "15"],
+        [
+            "2",
+            "Person 2 Example",
+            "Sales Manager",
+            "Northwind Logistics",
+            "unlocked",
+            email_of(2),
+            "pattern",
+            "valid",
+            "95",
+            "15",
+        ],
         [
             "10",
             "Person 10 Example",
             "VP of Partnerships",
             "Northwind Logistics",
             "failed: no address found",
+            "",
             "",
             "",
             "",

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import update
 
 from contactvault.server.api import mappers
 from contactvault.server.clock import FakeClock
@@ -290,6 +291,26 @@ def test_another_accounts_task_is_not_found(
         response = web.get(url)
         assert response.status_code == 404
         assert email_of(3) not in response.text
+
+
+def test_a_value_the_engine_inferred_carries_an_inferred_badge_with_its_verification(
+    signed_in: TestClient, directory: Runtime
+) -> None:
+    with directory.db.write() as conn:
+        conn.execute(
+            update(tables.contact_points)
+            .where(tables.contact_points.c.personnel_id == 5, tables.contact_points.c.channel == "email")
+            .values(source="pattern", verification_status="accept_all", verification_score=61)
+        )
+    task_id = task_id_of(confirm(signed_in, quote_of(confirm_page(signed_in, ["3", "5"]).text)))
+    drain(directory)
+    html = signed_in.get(f"/console/unlocks/{task_id}").text
+    rows = {r["data-person"]: r for r in soup(html).select("[data-testid=outcomes] tbody tr")}
+    assert rows["3"].select_one("[data-testid=inferred]") is None  # imported: no badge
+    badge = rows["5"].select_one("[data-testid=inferred]")
+    assert badge is not None
+    assert " ".join(badge.get_text(" ").split()) == "Inferred accept-all, score 61"
+    assert email_of(5) in rows["5"].get_text()
 
 
 def test_an_item_delivered_without_a_charge_reads_already_unlocked_free() -> None:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     smtp_helo: str = ""
     smtp_mail_from: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
+    # "mx-host=port,...": one port per MX for a loopback world where only 127.0.0.1 exists (the demo's); honoured
+    # only with mail_allow_loopback.
+    smtp_host_ports: str = ""
     # A whole probe session (connect to QUIT, every MX tried) ends by this deadline: a tarpit cannot hold a worker.
     smtp_session_seconds: float = Field(default=20.0, gt=0)
     smtp_max_candidates: int = Field(default=3, ge=1, le=10)
@@ -102,6 +105,9 @@ class Settings(BaseSettings):
     pattern_evidence_ttl_seconds: int = Field(default=3600, ge=0)
     # A greylisted or politeness-deferred item goes back to the queue for this long, without using up an attempt.
     greylist_retry_after: int = Field(default=300, ge=1, le=86_400)
+    # With SMTP probing on, a vault email whose verification is older than this many days is probed again before
+    # delivery (worker/resolvers/reverify.py); 0 = never.
+    reverify_after_days: int = Field(default=90, ge=0)
     # The operator's floor for values the engine found: "accept_all" (delivered at a score of 60 or more) or
     # "valid"; a task's ``verification_min`` can only tighten it.
     verification_min: Literal["valid", "accept_all"] = "accept_all"

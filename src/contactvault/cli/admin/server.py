@@ -171,6 +171,15 @@ def seed_demo(rt: Runtime) -> tuple[int, str]:
     return demo.account_id, demo.api_key
 
 
+def _with_mail_world(rt: Runtime, settings: Settings, *, seeded: bool) -> Settings:
+    """Start the demo's simulated mail world and point the engine at it; say who only the engine can find."""
+    from contactvault.server.demo.inference import open_demo_world
+
+    world = open_demo_world(rt, seeded=seeded)
+    print("\n".join(world.lines), flush=True)
+    return settings.model_copy(update=world.settings())
+
+
 def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption = None) -> None:
     """Serve with demo data: on an empty database, seed a directory and a demo account, and print its key."""
     from contactvault.server.demo.provisioning import overview_of
@@ -184,10 +193,12 @@ def demo_serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOption =
     if found.people == 0:
         print("Empty database: seeding a demo directory (about 5,000 people)...", flush=True)
         account_id, key = seed_demo(rt)
+        settings = _with_mail_world(rt, settings, seeded=True)
         print(f"\nDemo account {account_id} with 10,000 credits.\nAPI key (shown once): {key}\n")
         print(f'Try:  curl -H "Authorization: Bearer {key}" {base}/external/credits/balance')
         print(f"Or open the console in a browser: {base}/console (sign in with the key above)\n")
     else:
+        settings = _with_mail_world(rt, settings, seeded=False)
         hint = f"--account {found.first_account_id}" if found.first_account_id is not None else "--account <id>"
         print(
             f"Database has {found.people} people. Get a key with:\n"

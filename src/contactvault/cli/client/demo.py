@@ -71,6 +71,9 @@ class EmbeddedServer:
     people: int
     events: int
     workdir: Path
+    # The demo's simulated mail world: what it says, and who (id -> name) only the engine can find.
+    world_lines: tuple[str, ...] = ()
+    inferred: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @contextmanager
@@ -81,16 +84,19 @@ def embedded_server(
     credits: int = DEMO_CREDITS,
     seed: int = 0,
     settings: Mapping[str, Any] | None = None,
+    mail_world: bool = False,
 ) -> Iterator[EmbeddedServer]:
     """Seed a temporary database, serve it with a worker on 127.0.0.1, and remove everything afterwards.
 
-    ``settings`` overrides server settings (e.g. ``{"rate_limit_per_key": 0}`` for benchmarks).
+    ``settings`` overrides server settings (e.g. ``{"rate_limit_per_key": 0}`` for benchmarks); ``mail_world``
+    starts the demo's simulated mail world and points the engine at it (server/demo/inference.py).
     """
     import uvicorn
 
     from contactvault.server.api.app import create_app
     from contactvault.server.bootstrap import build_runtime
     from contactvault.server.config import Settings
+    from contactvault.server.demo.inference import DemoWorld, open_demo_world
     from contactvault.server.demo.provisioning import provision_account
     from contactvault.server.demo.seeding import seed_directory
 
@@ -104,9 +110,13 @@ def embedded_server(
             }
         )
         rt = build_runtime(config)
+        world = DemoWorld(None, [], [])
         try:
             seed_directory(rt, people=people, events=events, seed=seed)
             account = provision_account(rt, "demo", credits)
+            if mail_world:
+                world = open_demo_world(rt, seeded=True)
+                rt.settings = rt.settings.model_copy(update=world.settings())
             # Our own socket: the port is ours from bind to shutdown, no race with another process.
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
@@ -128,13 +138,21 @@ def embedded_server(
                         raise RuntimeError("the embedded server did not start")
                     time.sleep(0.02)
                 yield EmbeddedServer(
-                    f"http://127.0.0.1:{port}", account.api_key, account.account_id, people, events, workdir
+                    f"http://127.0.0.1:{port}",
+                    account.api_key,
+                    account.account_id,
+                    people,
+                    events,
+                    workdir,
+                    tuple(world.lines),
+                    {str(p.person_id): p.full_name for p in world.planted},
                 )
             finally:
                 server.should_exit = True
                 thread.join(timeout=30)
                 sock.close()
         finally:
+            world.stop()
             rt.db.dispose()
 
 
@@ -165,13 +183,29 @@ class Pick:
         return f"{found} still locked{because}."
 
 
-def pick_people(client: Client, event_id: str, count: int) -> Pick:
-    """Up to ``count`` people likely to deliver, best titles first.
+def _featured(client: Client, event_id: str, featured: Mapping[str, str], count: int) -> dict[str, ContactItem]:
+    """The featured people (id -> name) at this event who are still locked, found by searching their names."""
+    found: dict[str, ContactItem] = {}
+    for person_id, name in featured.items():
+        if len(found) == count:
+            break
+        for person in client.personnel.iter(event_id, search_query=name):
+            if person.id == person_id and (person.contact_unlock_status or "locked") == "locked":
+                found[person_id] = person
+                break
+    return found
+
+
+def pick_people(client: Client, event_id: str, count: int, featured: Mapping[str, str] | None = None) -> Pick:
+    """Up to ``count`` people likely to deliver: the ``featured`` ones first (those only the engine can find), then
+    the best titles.
 
     Only people still locked for this caller: an earlier failed unlock (no deliverable address, opted out) would
     fail again, and unlocked or unlocking people would be skipped, so the walkthrough would show nothing delivered.
     """
-    chosen: dict[str, ContactItem] = {}
+    chosen = _featured(client, event_id, featured or {}, count)
+    if len(chosen) == count:
+        return Pick(list(chosen.values()), ["featured"], Counter())
     passed: dict[str, str] = {}
     used: list[str] = []
     for query in PICK_QUERIES:
@@ -201,6 +235,7 @@ class Walkthrough:
     pick: int
     refused: tuple[str, int] | None = None
     unlocking: bool = False
+    featured: Mapping[str, str] = dataclasses.field(default_factory=dict)  # id -> name, found only by inference
 
     def step(self, title: str) -> None:
         """A numbered section heading."""
@@ -258,7 +293,7 @@ class Walkthrough:
         self.show(people_table(people.items, title=f"People at {event.name}"), page_footer(people, "person"))
 
         self.step(f"4. Pick {plural(self.pick, 'person')} by title")
-        pick = pick_people(client, event.id, self.pick)
+        pick = pick_people(client, event.id, self.pick, self.featured)
         chosen, note = pick.people, pick.shortfall(event.id, self.pick)
         if not chosen:
             fail(f"{note} Nothing was spent: try another server or account.", EXIT_FAILED)
@@ -282,6 +317,10 @@ class Walkthrough:
         self.step("7. Results and reconciliation")
         # The demo's state file is temporary (embedded) or its own: `contactvault export` would not find these.
         self.show(result_summary(result, more="all are in the CSV export of step 8"))
+        inferred = [c.personnel_id for c in result.delivered if c.personnel_id in self.featured]
+        if inferred:
+            names = ", ".join(f"{self.featured[i]} ({i})" for i in inferred)
+            self.show(f"Found by inference (not in the vault; pattern + SMTP verification): {names}")
 
         self.step("8. Export")
         lines = self.export(result)
@@ -293,6 +332,7 @@ class Walkthrough:
             "eventId": event.id,
             "picked": [p.id for p in chosen],
             "result": result_json(result, classify([result])),
+            "inferred": inferred,
             "exportFile": str(self.export_file),
         }
 
@@ -354,8 +394,10 @@ def demo(
                 console.print(
                     f"Starting an embedded server with {people:,} synthetic people at {plural(events, 'event')}..."
                 )
-            with embedded_server(people=people, events=events) as server:
+            with embedded_server(people=people, events=events, mail_world=True) as server:
                 if not json_output:
+                    for line in server.world_lines:
+                        console.print(line, markup=False, soft_wrap=True)
                     console.print(
                         f"Serving on {server.base_url}; demo account {server.account_id} with "
                         f"{DEMO_CREDITS:,} credits (all thrown away at the end)."
@@ -370,6 +412,7 @@ def demo(
                         server.workdir / "state.db",
                         export_file,
                         pick,
+                        featured=server.inferred,
                     )
                     summary = walk.run()
                 summary["baseUrl"] = server.base_url

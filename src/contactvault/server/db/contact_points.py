@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from contactvault.server.db.bulk import in_ids
 from contactvault.server.db.engine import Transaction
 from contactvault.server.db.tables import contact_points
+
+INVALID = "invalid"  # the verification status of a stored value the mail server refused (never revealed again)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +39,24 @@ def stored_contacts(conn: Transaction, channel: str, personnel_ids: Sequence[int
         contact_points.c.verification_status,
         contact_points.c.verification_score,
         contact_points.c.checked_at,
-    ).where(contact_points.c.channel == channel, in_ids(conn, contact_points.c.personnel_id, personnel_ids))
+    ).where(
+        contact_points.c.channel == channel,
+        in_ids(conn, contact_points.c.personnel_id, personnel_ids),
+        # A value re-verification proved dead is never revealed again (worker/resolvers/reverify.py).
+        or_(contact_points.c.verification_status.is_(None), contact_points.c.verification_status != INVALID),
+    )
     return [StoredContact(*row) for row in conn.execute(query)]
+
+
+def set_verification(
+    conn: Transaction, personnel_id: int, channel: str, status: str, score: int | None, checked_at: datetime
+) -> None:
+    """Store a re-verification's verdict on a person's contact point (``INVALID`` hides it from the vault)."""
+    conn.execute(
+        update(contact_points)
+        .where(contact_points.c.personnel_id == personnel_id, contact_points.c.channel == channel)
+        .values(verification_status=status, verification_score=score, checked_at=checked_at)
+    )
 
 
 @dataclass(frozen=True, slots=True)

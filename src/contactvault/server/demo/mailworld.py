@@ -4,10 +4,10 @@ Every simulated domain of the research test plan lives here, so the tests (tests
 the demo probe the same world. The DNS server (dnslib, UDP on 127.0.0.1:<ephemeral>) tells NXDOMAIN from NODATA
 and can answer SERVFAIL; the SMTP servers (aiosmtpd, in the caller's event loop) share one high port, one loopback
 address per MX, and record every connection and command. DATA is refused and recorded: a prober must never send
-it. Linux routes all of 127.0.0.0/8 to ``lo``; where only 127.0.0.1 exists (macOS) this layout needs one port per
-MX instead (not built yet, docs/verification.md).
+it. Linux routes all of 127.0.0.0/8 to ``lo``; where only 127.0.0.1 exists (macOS) the demo's world
+(``inference.py``) gives each MX a port of its own instead.
 
-dnslib and aiosmtpd are development dependencies today; the demo will need them in its install when it uses this.
+dnslib and aiosmtpd are in the ``demo`` extra and the dev group.
 """
 
 from __future__ import annotations

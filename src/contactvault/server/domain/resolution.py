@@ -52,3 +52,11 @@ def deferred(retry_after: float) -> Resolution:
 NOT_FOUND = Resolution(Outcome.NOT_FOUND)
 INELIGIBLE = Resolution(Outcome.INELIGIBLE)
 TRANSIENT = Resolution(Outcome.TRANSIENT)
+
+# The source the pattern resolver gives the values it finds (docs/resolution.md); imports keep their own label.
+INFERRED_SOURCE = "pattern"
+
+
+def is_inferred(source: str | None) -> bool:
+    """Whether a delivered value was found by the engine's inference rather than imported (labelled in the console)."""
+    return source == INFERRED_SOURCE

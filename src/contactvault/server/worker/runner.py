@@ -30,6 +30,7 @@ from contactvault.server.worker.pipeline import ResolverChain
 from contactvault.server.worker.resolvers.base import Lookup, Resolver
 from contactvault.server.worker.resolvers.pattern import PatternResolver
 from contactvault.server.worker.resolvers.provider import configured_providers
+from contactvault.server.worker.resolvers.reverify import Reverifier
 from contactvault.server.worker.resolvers.vault import VaultResolver
 
 log = logging.getLogger("contactvault.worker")
@@ -58,8 +59,13 @@ def task_ids(items: Sequence[ClaimedItem]) -> str:
 def default_resolvers(rt: Runtime, rng: random.Random | None = None) -> list[Resolver]:
     """The chain the settings describe: the vault, then the pattern resolver where DNS verification is configured,
     then the operator's providers (none unless CONTACTVAULT_PROVIDERS_FILE is set)."""
-    resolvers: list[Resolver] = [VaultResolver(rt.db)]
-    if (pattern := PatternResolver.from_runtime(rt, rng)) is not None:
+    pattern = PatternResolver.from_runtime(rt, rng)
+    reverifier = None
+    if pattern is not None and pattern.prober is not None and rt.settings.reverify_after_days > 0:
+        after = rt.settings.reverify_after_days
+        reverifier = Reverifier(rt.db, rt.cipher, rt.clock, pattern.dns, pattern.prober, after)
+    resolvers: list[Resolver] = [VaultResolver(rt.db, reverifier)]
+    if pattern is not None:
         resolvers.append(pattern)
     resolvers.extend(configured_providers(rt))
     return resolvers

@@ -20,6 +20,7 @@ from contactvault.server.console.auth import SignedIn
 from contactvault.server.console.render import page
 from contactvault.server.domain.errors import NotFound
 from contactvault.server.domain.ledger import Channel
+from contactvault.server.domain.resolution import is_inferred
 from contactvault.server.domain.tasks import ItemStatus, TaskStatus, parse_task_id
 from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
@@ -60,6 +61,7 @@ class OutcomeRow:
     reason: str
     value: str | None
     credits: int
+    inferred: str = ""  # for a value the engine inferred: its verification in words ("valid, score 97")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,15 @@ def _outcome(item: unlocks.ItemView) -> tuple[str, str, str]:
     return "muted", "Waiting", ""
 
 
+def _inferred(item: unlocks.ItemView) -> str:
+    """The verification of a value the engine inferred, in words; "" for an imported value."""
+    if not is_inferred(item.source):
+        return ""
+    check = item.verification
+    status = (check.status if check else None) or "unknown"
+    return f"{status.replace('_', '-')}, score {check.score}" if check and check.score is not None else status
+
+
 def outcome_rows(rt: Runtime, view: unlocks.TaskView) -> list[OutcomeRow]:
     """One row per item, in submission order, named."""
     labels = people.labels(rt, [i.personnel_id for i in view.items])
@@ -97,7 +108,10 @@ def outcome_rows(rt: Runtime, view: unlocks.TaskView) -> list[OutcomeRow]:
         detail = " · ".join(p for p in (label.title, label.company_name) if p) if label else ""
         kind, outcome, reason = _outcome(item)
         value = item.value
-        rows.append(OutcomeRow(item.personnel_id, name, detail, kind, outcome, reason, value, item.credits_charged))
+        inferred = _inferred(item) if value else ""
+        rows.append(
+            OutcomeRow(item.personnel_id, name, detail, kind, outcome, reason, value, item.credits_charged, inferred)
+        )
     return rows
 
 

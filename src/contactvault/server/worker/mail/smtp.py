@@ -48,6 +48,12 @@ class ProbeConfig:
     max_candidates: int = 3
     catch_all_ttl_seconds: float = 7 * 24 * 3600.0
     allow_loopback: bool = False
+    # MX host name -> port, for a simulated world where only 127.0.0.1 exists (one port per MX); loopback only.
+    host_ports: tuple[tuple[str, int], ...] = ()
+
+    def port_for(self, mx_host: str) -> int:
+        """The port to probe ``mx_host`` on: its own port in a loopback world, else the configured one."""
+        return dict(self.host_ports).get(mx_host.lower().rstrip("."), self.port) if self.allow_loopback else self.port
 
     def __post_init__(self) -> None:
         # Both go on the wire verbatim: nothing that could end the command line or the MAIL argument.
@@ -75,7 +81,19 @@ class ProbeConfig:
             settings.smtp_max_candidates,
             float(settings.smtp_catch_all_ttl_seconds),
             settings.mail_allow_loopback,
+            parse_host_ports(settings.smtp_host_ports),
         )
+
+
+def parse_host_ports(text: str) -> tuple[tuple[str, int], ...]:
+    """``"mx.a.test=2525,mx.b.test=2526"`` -> pairs; a malformed entry is refused, naming the setting."""
+    pairs: list[tuple[str, int]] = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        host, _, port = entry.partition("=")
+        if not (_HOST_NAME.fullmatch(host.strip()) and port.strip().isdigit() and 0 < int(port) < 65536):
+            raise ProbeConfigError("CONTACTVAULT_SMTP_HOST_PORTS: each entry must be host=port")
+        pairs.append((host.strip().lower(), int(port)))
+    return tuple(pairs)
 
 
 class CatchAll(StrEnum):
@@ -206,7 +224,7 @@ class SmtpProber:
             for address in host.addresses:
                 client = aiosmtplib.SMTP(
                     hostname=address,
-                    port=self.config.port,
+                    port=self.config.port_for(host.name),
                     local_hostname=self.config.helo,
                     start_tls=False,
                     timeout=self.config.session_seconds,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from contactvault.server.db.contact_points import stored_contacts
 from contactvault.server.db.engine import Database
 from contactvault.server.worker.resolvers.base import NOT_FOUND, Lookup, Outcome, Resolution, Resolver
+from contactvault.server.worker.resolvers.reverify import Reverifier
 
 
 class VaultResolver(Resolver):
@@ -14,8 +15,9 @@ class VaultResolver(Resolver):
 
     name = "vault"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, reverifier: Reverifier | None = None) -> None:
         self.db = db
+        self.reverifier = reverifier  # stale emails probed again before delivery (SMTP probing on)
 
     async def resolve(self, lookup: Lookup) -> Resolution:
         """Resolve one person."""
@@ -38,4 +40,8 @@ class VaultResolver(Resolver):
                     r.verification_score,
                     r.checked_at,
                 )
+        if self.reverifier is not None:
+            for (personnel_id, channel), resolution in list(found.items()):
+                if channel == "email":
+                    found[(personnel_id, channel)] = await self.reverifier.check(personnel_id, resolution)
         return {lk.item_id: found.get((lk.personnel_id, lk.channel), NOT_FOUND) for lk in lookups}
