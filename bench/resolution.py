@@ -9,7 +9,8 @@ Reports precision of delivered ``valid`` and ``accept_all``, recall on derivable
 (ECE over deciles), RCPTs per resolved person, throughput as a ratio to the raw aiosmtplib <-> aiosmtpd ceiling
 measured in the same run, the politeness limits as the servers observed them, and DATA commands (always 0).
 
-Run: ``python -m bench resolution`` (``--quick`` for a small world). Writes bench/results/resolution.json.
+Run: ``python -m bench resolution`` (``--quick`` for a small world, ``--seed N`` for another world). Writes
+bench/results/resolution.json.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     the JSON (``--out`` elsewhere than bench/results/resolution.json)."""
     args = list(argv if argv is not None else ([] if os.environ.get("BENCH_QUICK") != "1" else ["--quick"]))
     knobs = QUICK if "--quick" in args else Knobs()
+    if "--seed" in args:
+        knobs = replace(knobs, seed=int(args[args.index("--seed") + 1]))
     out = Path(args[args.index("--out") + 1]) if "--out" in args else RESULTS / "resolution.json"
     results = asyncio.run(measure(knobs))
     report(results, out)

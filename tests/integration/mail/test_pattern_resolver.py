@@ -92,11 +92,13 @@ def test_nobody_of_that_name_at_the_domain_is_not_found(run_world, rt: Runtime, 
     assert len(recorder.commands("127.0.0.2", "RCPT")) == 1 + 5
 
 
-def test_a_catch_all_domain_delivers_the_best_guess_as_accept_all_at_60(run_world, rt: Runtime, clock) -> None:
+def test_a_catch_all_domain_with_three_known_addresses_delivers_the_best_guess_as_accept_all(
+    run_world, rt: Runtime, clock
+) -> None:
     answer, _ = run(run_world, rt, clock, 13)
     assert answer.outcome is Outcome.FOUND
     assert rt.cipher.open(answer.value_encrypted) == "dora.newcomer@catchall.test"
-    assert (answer.verification_status, answer.verification_score) == ("accept_all", 60)
+    assert (answer.verification_status, answer.verification_score) == ("accept_all", 90)
 
 
 def test_a_task_asking_for_valid_gets_no_accept_all(run_world, rt: Runtime, clock: FakeClock) -> None:

@@ -129,7 +129,7 @@ def test_the_pattern_resolver_delivers_an_address_nobody_imported_charged_once(
     assert_reconciles(mailrt)
 
 
-def test_accept_all_is_delivered_at_60_but_not_to_a_task_asking_for_valid(mailrt: Runtime, world: MailWorld) -> None:
+def test_accept_all_is_delivered_above_60_but_not_to_a_task_asking_for_valid(mailrt: Runtime, world: MailWorld) -> None:
     account = make_account(mailrt)
     before = balance(mailrt, account)
     loose = unlock(mailrt, account, [13, 14])
@@ -137,7 +137,7 @@ def test_accept_all_is_delivered_at_60_but_not_to_a_task_asking_for_valid(mailrt
     got = items(mailrt, account, loose)
     assert (got["13"]["status"], got["13"]["email"]) == ("unlocked", "dora.newcomer@catchall.test")
     assert got["13"]["verification"]["status"] == "accept_all"
-    assert got["13"]["verification"]["score"] == 60
+    assert got["13"]["verification"]["score"] == 90
     # catchall2.test has no MX in the world: NXDOMAIN, nothing to deliver
     assert (got["14"]["status"], got["14"]["errorCode"], got["14"]["creditsCharged"]) == ("failed", "UNRESOLVED", 0)
     other = make_account(mailrt, name="strict")

@@ -82,12 +82,12 @@ def test_a_verdict_maps_the_vendor_word_and_keeps_the_score() -> None:
 @pytest.mark.parametrize(
     ("word", "vendor_score", "status", "expected"),
     [
-        ("accept_all", 90, V.ACCEPT_ALL, 75),  # capped: a catch-all never looks like a proven mailbox
+        ("accept_all", 95, V.ACCEPT_ALL, 90),  # capped: a catch-all never looks like a proven mailbox
         ("risky", 80, V.UNKNOWN, 50),
         ("webmail", 99, V.INVALID, 0),
         ("something new", 70, V.UNKNOWN, 50),  # a word the map lacks reads as unknown
         (None, "n/a", V.UNKNOWN, 50),  # no status, unreadable score: ours for unknown
-        ("valid", None, V.VALID, 99),  # no score: ours for valid with nothing else known
+        ("valid", None, V.VALID, 100),  # no score: ours for valid with nothing else known
         ("accept_all", None, V.ACCEPT_ALL, 59),
         ("valid", 140, V.VALID, 100),
         ("valid", -3, V.VALID, 0),

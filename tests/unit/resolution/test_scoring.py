@@ -34,16 +34,19 @@ def first_dot_last(n: int):
 @pytest.mark.parametrize(
     ("status", "p_pattern", "identity", "support", "expected"),
     [
-        (V.VALID, 1.0, 1.0, 9, 99),
-        (V.VALID, 0.0, 1.0, 0, 80),
-        (V.VALID, 0.5, 0.5, 0, 45),
-        (V.UNKNOWN, 0.25, 1.0, 0, 13),
-        (V.ACCEPT_ALL, 1.0, 1.0, 9, 75),
+        (V.VALID, 1.0, 1.0, 9, 100),
+        (V.VALID, 0.0, 1.0, 0, 98),
+        (V.VALID, 0.5, 0.5, 0, 97),
+        (V.UNKNOWN, 0.25, 1.0, 0, 43),
+        (V.UNKNOWN, 0.1, 0.5, 0, 16),
+        (V.ACCEPT_ALL, 1.0, 1.0, 9, 90),
         (V.ACCEPT_ALL, 1.0, 1.0, 2.5, 59),
-        (V.ACCEPT_ALL, 0.8, 1.0, 3, 60),
-        (V.ACCEPT_ALL, 0.5, 0.9, 3, 34),
+        (V.ACCEPT_ALL, 0.8, 1.0, 3, 90),
+        (V.ACCEPT_ALL, 0.5, 0.9, 3, 63),
+        (V.ACCEPT_ALL, 0.4, 1.0, 3, 56),
+        (V.ACCEPT_ALL, 0.1, 1.0, 9, 32),
         (V.UNKNOWN, 1.0, 1.0, 9, 50),
-        (V.UNKNOWN, 0.5, 1.0, 9, 25),
+        (V.UNKNOWN, 0.5, 1.0, 9, 50),
         (V.INVALID, 1.0, 1.0, 9, 0),
     ],
 )
@@ -53,10 +56,10 @@ def test_score_table(
     assert score(status, p_pattern=p_pattern, p_identity=identity, support=support) == expected
 
 
-@pytest.mark.parametrize(("status", "cap"), [(V.VALID, 100), (V.ACCEPT_ALL, 75), (V.UNKNOWN, 50), (V.INVALID, 0)])
+@pytest.mark.parametrize(("status", "cap"), [(V.VALID, 100), (V.ACCEPT_ALL, 90), (V.UNKNOWN, 50), (V.INVALID, 0)])
 def test_each_status_is_capped_and_out_of_range_inputs_are_clamped(status: VerificationStatus, cap: int) -> None:
     assert 0 <= score(status, p_pattern=7.0, p_identity=3.0, support=100) <= cap
-    assert score(status, p_pattern=-1.0, p_identity=-1.0) == 0
+    assert score(status, p_pattern=-1.0, p_identity=-1.0) == score(status, p_pattern=0.0, p_identity=0.0)
 
 
 def test_a_weaker_status_never_scores_above_a_stronger_one() -> None:
@@ -65,9 +68,9 @@ def test_a_weaker_status_never_scores_above_a_stronger_one() -> None:
         assert valid >= accept_all >= unknown
 
 
-@pytest.mark.parametrize(("known", "expected"), [(0, 38), (1, 50), (2, 56), (3, 60), (4, 63), (8, 68)])
+@pytest.mark.parametrize(("known", "expected"), [(0, 59), (1, 59), (2, 59), (3, 90), (4, 90), (8, 90)])
 def test_a_catch_all_candidate_reaches_60_with_three_consistent_known_addresses(known: int, expected: int) -> None:
-    # The research's example: alpha 2, prior 0.5 -> 75 * (3 + 1) / (3 + 2) = 60.
+    # Alpha 2, prior 0.5: 3 known give 0.8 -> 1.4 * 0.8 caps at 90; fewer stay below the threshold whatever p.
     best = rank_candidates(name_forms(parse_name("John Doe")), "acme.test", first_dot_last(known))[0]
     assert best.local_part == "john.doe"
     assert score_candidate(best, V.ACCEPT_ALL) == expected
@@ -82,7 +85,7 @@ def test_fewer_than_three_known_addresses_keep_accept_all_below_60_whatever_the_
     best = rank_candidates(name_forms(parse_name("John Doe")), "acme.test", two)[0]
     assert best.probability == pytest.approx(1.0)
     assert score_candidate(best, V.ACCEPT_ALL) == ACCEPT_ALL_DELIVERY_MIN - 1
-    assert score_candidate(best, V.VALID) == 99
+    assert score_candidate(best, V.VALID) == 100
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,11 @@ TITLES = _listed(
 SUFFIXES = _listed(
     "jr jnr sr snr ii iii iv 2nd 3rd phd md mba esq cpa dds jd msc bsc ma ba mphil dphil ceng pe rn obe mbe cbe"
 )
+# Two-letter family names (Chinese, Korean, Vietnamese romanisations): written in capitals before the given name
+# ("LI Na", "WU Jing") they are the family name, not initials ("AJ Smith" stays given-first).
+SHORT_FAMILY_NAMES = _listed(
+    "li wu xu hu he lu yu ma gu mo qi xi yi ye fu du su bi ji ni an oh ko jo ha so ng vu do le ly ho to la"
+)
 PARTICLES = _listed("van von de da di le la del der ter ten bin al du dos das des den della dei el ibn bint zu dal lo")
 
 # How a spelling's weight is shared: a compound word ("Jean-Luc", "Smith-Jones") is written joined, as its first
@@ -120,11 +125,13 @@ def _is_upper_family(token: str) -> bool:
 
 def _family_first_by_case(tokens: Sequence[str]) -> bool | None:
     """True when the capitalised word leads, False when it ends the name, None when case says nothing. A leading
-    two-letter capital word may be initials ("AJ Smith"), so it needs three letters to count."""
+    two-letter capital word may be initials ("AJ Smith"), so it needs three letters to count, unless it is a known
+    two-letter family name ("LI Na")."""
     upper = [_is_upper_family(t) for t in tokens]
     if len(tokens) < 2 or all(upper) or not any(upper):
         return None
-    if upper[0] and not any(upper[1:]) and sum(c.isalpha() for c in tokens[0]) >= 3:
+    leading = sum(c.isalpha() for c in tokens[0]) >= 3 or _key(tokens[0]) in SHORT_FAMILY_NAMES
+    if upper[0] and not any(upper[1:]) and leading:
         return True
     if upper[-1] and not any(upper[:-1]):
         return False

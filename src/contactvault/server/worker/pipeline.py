@@ -1,20 +1,82 @@
-"""The resolution step: suppression first (always), then each resolver in turn until one finds the person."""
+"""The resolution step: suppression first (always), then the resolvers in order (research §5.2).
+
+- ``INELIGIBLE`` from any resolver stops the chain for that item.
+- A deliverable ``FOUND`` stops it. A ``FOUND`` the delivery rule would not deliver (an inferred value below the
+  threshold or the task's ``verification_min``) is kept as the item's fallback (the best score wins) while later
+  resolvers are asked: a provider may do better.
+- ``TRANSIENT`` and ``DEFERRED`` do not stop the chain: they are remembered and later resolvers are still asked.
+- At the end, with nothing deliverable: any transient -> ``TRANSIENT`` (retried, an attempt used); else any deferral
+  -> ``DEFERRED`` with the smallest ``retry_after``; else ``NOT_FOUND`` (a fallback is never delivered or charged;
+  ``ResolverChain.fallbacks`` keeps the last batch's for inspection).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
+from contactvault.server.domain.resolution import deferred
+from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
 from contactvault.server.worker.resolvers.base import (
     INELIGIBLE,
     NOT_FOUND,
+    TRANSIENT,
     Lookup,
     Outcome,
     Resolution,
     Resolver,
 )
+
+
+def deliverable(answer: Resolution, lookup: Lookup, *, inferred: bool) -> bool:
+    """Whether the delivery rule delivers this FOUND (a value a non-inferring resolver found always is)."""
+    if not inferred:
+        return True
+    statuses = {s.value for s in VerificationStatus}
+    status = VerificationStatus(answer.verification_status) if answer.verification_status in statuses else None
+    floors = {m.value for m in VerificationMin}
+    floor = VerificationMin(lookup.verification_min) if lookup.verification_min in floors else None
+    return delivery(status, answer.verification_score or 0, inferred=True, verification_min=floor).deliver
+
+
+def _points(answer: Resolution) -> int:
+    return answer.verification_score or 0
+
+
+@dataclass
+class Tally:
+    """What the resolvers said so far about one item that no answer has settled."""
+
+    transient: bool = False
+    retry_after: list[float] = field(default_factory=list)
+    fallback: Resolution | None = None
+
+    def keep(self, answer: Resolution) -> None:
+        """Remember a non-settling answer (transient, deferral, or an undeliverable FOUND)."""
+        if answer.outcome is Outcome.TRANSIENT:
+            self.transient = True
+        elif answer.outcome is Outcome.DEFERRED:
+            self.retry_after.append(answer.retry_after if answer.retry_after is not None else 1.0)
+        elif answer.outcome is Outcome.FOUND and (self.fallback is None or _points(answer) > _points(self.fallback)):
+            self.fallback = answer
+
+    def final(self) -> Resolution:
+        """The answer when no resolver settled the item."""
+        if self.transient:
+            return TRANSIENT
+        if self.retry_after:
+            return deferred(min(self.retry_after))
+        return NOT_FOUND
+
+
+def settles(answer: Resolution, lookup: Lookup, *, inferred: bool) -> bool:
+    """Whether this answer ends the chain for the item."""
+    if answer.outcome is Outcome.INELIGIBLE:
+        return True
+    return answer.outcome is Outcome.FOUND and deliverable(answer, lookup, inferred=inferred)
 
 
 class ResolverChain:
@@ -25,6 +87,7 @@ class ResolverChain:
         self.cipher = cipher
         self.resolvers = list(resolvers)
         self.concurrency = concurrency
+        self.fallbacks: dict[int, Resolution] = {}
 
     async def resolve(self, lookups: Sequence[Lookup]) -> dict[int, Resolution]:
         """An answer for every lookup."""
@@ -39,6 +102,7 @@ class ResolverChain:
                 results[lk.item_id] = INELIGIBLE
             else:
                 todo.append(lk)
+        tallies = {lk.item_id: Tally() for lk in todo}
         for resolver in self.resolvers:
             if not todo:
                 break
@@ -46,13 +110,15 @@ class ResolverChain:
             next_round = []
             for lk in todo:
                 answer = answers.get(lk.item_id, NOT_FOUND)
-                if answer.outcome is Outcome.NOT_FOUND:
-                    next_round.append(lk)
-                else:
+                if settles(answer, lk, inferred=resolver.inferred):
                     results[lk.item_id] = answer
+                else:
+                    tallies[lk.item_id].keep(answer)
+                    next_round.append(lk)
             todo = next_round
         for lk in todo:
-            results[lk.item_id] = NOT_FOUND
+            results[lk.item_id] = tallies[lk.item_id].final()
+        self.fallbacks = {lk.item_id: f for lk in todo if (f := tallies[lk.item_id].fallback) is not None}
         # An address on the opt-out list is never revealed, whoever found it: ``outcomes.record`` checks the value
         # hashes (and the person again) inside the write that would reveal it, which is what makes an opt-out win.
         return results

@@ -18,6 +18,9 @@ class Resolver(ABC):
     """Finds a person's address on one channel."""
 
     name: str = "resolver"
+    # True for a resolver whose finds are inferred (pattern, providers): the chain applies the delivery rule to
+    # them; a stored (vault) value is delivered with its stored verification.
+    inferred: bool = False
 
     @abstractmethod
     async def resolve(self, lookup: Lookup) -> Resolution:

@@ -88,6 +88,7 @@ class PatternResolver(Resolver):
     """Finds emails nobody imported; never delivers a guess the delivery rule refuses."""
 
     name = SOURCE
+    inferred = True
 
     def __init__(
         self,

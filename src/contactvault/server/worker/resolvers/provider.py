@@ -99,6 +99,8 @@ class StoredPeople:
 class ProviderResolver(Resolver):
     """Asks one external provider; email only (a phone lookup is not found without a call)."""
 
+    inferred = True
+
     def __init__(
         self,
         provider: Provider,
