@@ -22,6 +22,7 @@ def test_browse_and_search_events(signed_in_page: Page) -> None:
     expect(page.get_by_role("heading", level=1, name="Events")).to_be_visible()
     rows = page.locator("#results tbody tr")
     expect(rows).to_have_count(3)
+    page.wait_for_load_state("load")  # htmx starts once the page has loaded: only then does typing search
     snap(page, "browse", "events")
     axe_clean(page)
 
@@ -46,6 +47,8 @@ def test_browse_and_search_events(signed_in_page: Page) -> None:
     page.get_by_role("link", name="Next →").click()
     expect(rows).to_have_count(1)
     expect(page.get_by_role("navigation", name="Pages of events")).to_contain_text("Page 2 of 2")
+    # Typing only searches once htmx has started on this new page (it starts when the page has loaded).
+    page.wait_for_load_state("load")
 
     # A search that finds nothing says what to do next.
     page.get_by_label("Name").fill("atlantis")
@@ -68,6 +71,7 @@ def test_filter_and_select_30_people_across_two_pages(signed_in_page: Page, live
         expect(page.locator(f"#sel-{pid}").locator("xpath=ancestor::tr")).to_contain_text("Unlocked — free")
 
     count = page.get_by_test_id("selected-count")
+    page.wait_for_load_state("load")  # htmx sends the estimate on a tick once it has started on this page
     page.get_by_label("Select all on this page").check()
     expect(count).to_have_text("25")
     expect(page.get_by_test_id("free")).to_have_text(str(len(ALREADY_UNLOCKED)))
@@ -75,6 +79,7 @@ def test_filter_and_select_30_people_across_two_pages(signed_in_page: Page, live
     page.get_by_role("button", name="Next →").click()
     expect(page.locator("caption")).to_contain_text("page 2 of 5")
     expect(count).to_have_text("25")  # the selection came along
+    page.wait_for_load_state("load")
     rows = page.locator("tbody input[type=checkbox][name=selected]")
     for index in range(5):
         rows.nth(index).check()
