@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from contactvault.cli.client.webhooks import Listener
 from contactvault.server.db import webhooks as stored
 from contactvault.server.services import webhooks as webhook_service
 from contactvault.webhooks import generate_secret, webhook_headers
+from tests.e2e import processes
 from tests.factories import Account
 
 from .conftest import CLI, LiveServer
@@ -161,3 +164,21 @@ def test_listen_refuses_a_forward_url_that_is_not_http(cli: CLI) -> None:
     result = cli("webhooks", "listen", "--secret", SECRET, "--forward-to", "ftp://x")
     assert result.exit_code == 2
     assert "--forward-to" in result.stderr
+
+
+def test_the_listen_command_prints_one_line_per_verified_delivery(target: Target) -> None:
+    port = processes.free_port()
+    args = [*processes.CLI, "webhooks", "listen", "--port", str(port), "--secret", SECRET, "--forward-to", target.url]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=os.environ.copy()) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().decode().startswith(f"listening on http://127.0.0.1:{port}/")
+            answer = httpx.post(f"http://127.0.0.1:{port}/", content=BODY, headers=_signed())
+            line = proc.stdout.readline().decode()
+        finally:
+            proc.terminate()
+    assert answer.status_code == 202
+    assert line.startswith("msg_00000000000000aa unlock_task.completed")
+    assert line.rstrip("\n").endswith("-> 202")  # one line, however long
+    assert "ada@example.com" not in line
+    assert target.received[0][1] == BODY

@@ -199,7 +199,7 @@ def listen(
             secret,
             forward_to=forward_to,
             show_pii=show_pii,
-            echo=lambda s: out().print(s, highlight=False, markup=False),
+            echo=lambda s: out().print(s, highlight=False, markup=False, soft_wrap=True),
         )
     except OSError as exc:
         fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", EXIT_FAILED)
@@ -210,3 +210,5 @@ def listen(
         pass
     finally:
         listener.server.server_close()
+        if listener.forward is not None:
+            listener.forward.close()
