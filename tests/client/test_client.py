@@ -215,3 +215,14 @@ def test_client_repr_shows_url_but_not_key(make_client: Callable[..., Client]) -
 def test_client_is_a_context_manager() -> None:
     with Client(API_KEY, transport=httpx.MockTransport(Recorder({}))) as client:
         assert client.base_url == "http://127.0.0.1:8000"
+
+
+def test_webhooks_test_posts_to_the_endpoint_and_returns_the_message_id(make_client: Callable[..., Client]) -> None:
+    rec = Recorder({"/external/webhooks/42/test": lambda r: httpx.Response(202, json={"messageId": "msg_0a"})})
+    assert make_client(rec).webhooks.test("42") == "msg_0a"
+    assert rec.last.method == "POST"
+
+
+def test_webhooks_test_refuses_a_path_changing_id(make_client: Callable[..., Client]) -> None:
+    with pytest.raises(ValueError, match="not a valid id"):
+        make_client(Recorder({})).webhooks.test("1/../2")

@@ -169,6 +169,39 @@ def test_retry_after_is_honoured(wrt: Runtime, receiver: Receiver, sender: Webho
     assert _status(wrt, message_id) == ("delivered", 2)
 
 
+def test_an_abort_answer_fails_the_message_without_retries(
+    wrt: Runtime, receiver: Receiver, sender: WebhookSender, clock: FakeClock
+) -> None:
+    account_id, endpoint_id, _ = _endpoint(wrt, receiver.url)
+    receiver.script = [Reply(422, {"Webhook-Delivery": "Abort"})]
+    message_id = webhooks.send_test(wrt, account_id, endpoint_id)
+    assert sender.run_once() == 1
+    assert _status(wrt, message_id) == ("failed", 1)
+    clock.advance(30 * 3600)
+    assert sender.run_once() == 0  # never retried
+    assert len(receiver.received) == 1
+    (attempt,) = _attempts(wrt, account_id, endpoint_id)
+    assert (attempt.outcome, attempt.status_code, attempt.error) == ("failed", 422, "aborted by the receiver")
+    with wrt.db.read() as conn:
+        endpoint = stored.endpoint(conn, account_id, endpoint_id)
+    assert endpoint is not None
+    assert endpoint.disabled_at is None
+    assert endpoint.failing_since is None
+
+
+def test_an_abort_header_on_a_success_or_with_another_value_changes_nothing(
+    wrt: Runtime, receiver: Receiver, sender: WebhookSender, clock: FakeClock
+) -> None:
+    account_id, endpoint_id, _ = _endpoint(wrt, receiver.url)
+    receiver.script = [Reply(500, {"webhook-delivery": "later"}), Reply(200, {"webhook-delivery": "abort"})]
+    message_id = webhooks.send_test(wrt, account_id, endpoint_id)
+    sender.run_once()
+    assert _status(wrt, message_id) == ("pending", 1)
+    clock.advance(7)
+    assert sender.run_once() == 1
+    assert _status(wrt, message_id) == ("delivered", 2)
+
+
 def test_410_disables_the_endpoint_with_an_audit_event(
     wrt: Runtime, receiver: Receiver, sender: WebhookSender, clock: FakeClock
 ) -> None:

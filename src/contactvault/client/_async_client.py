@@ -92,6 +92,7 @@ class AsyncClient(BaseClient):
         self.contacts = AsyncContacts(self)
         self.actions = AsyncActions(self)
         self.unlocks = AsyncUnlocks(self)
+        self.webhooks = AsyncWebhooks(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -441,3 +442,11 @@ class AsyncUnlocks(_AsyncResource):
             on_update=on_update,
         )
         return await client._drive(flow)
+
+
+class AsyncWebhooks(_AsyncResource):
+    """``client.webhooks``: the account's webhook endpoints (an extension, docs/webhooks.md)."""
+
+    async def test(self, endpoint_id: str) -> str:
+        """Queue a ``webhook.test`` message to the endpoint; returns its ``webhook-id`` (``msg_…``)."""
+        return await self._client._request(_routes.webhook_test(endpoint_id))

@@ -92,6 +92,7 @@ class Client(BaseClient):
         self.contacts = Contacts(self)
         self.actions = Actions(self)
         self.unlocks = Unlocks(self)
+        self.webhooks = Webhooks(self)
 
     def __enter__(self) -> Client:
         return self
@@ -438,3 +439,11 @@ class Unlocks(_Resource):
             on_update=on_update,
         )
         return client._drive(flow)
+
+
+class Webhooks(_Resource):
+    """``client.webhooks``: the account's webhook endpoints (an extension, docs/webhooks.md)."""
+
+    def test(self, endpoint_id: str) -> str:
+        """Queue a ``webhook.test`` message to the endpoint; returns its ``webhook-id`` (``msg_…``)."""
+        return self._client._request(_routes.webhook_test(endpoint_id))

@@ -301,6 +301,20 @@ def unlock_task(
     return Call("GET", path, parse, params=params, headers=headers, long_poll=float(params.get("wait", 0)))
 
 
+def webhook_test(endpoint_id: str) -> Call[str]:
+    """POST /external/webhooks/{id}/test (an extension): queue a ``webhook.test`` message; its ``webhook-id``."""
+
+    def parse(response: httpx.Response) -> str:
+        body = _json_body(response)
+        if not isinstance(body, dict) or not isinstance(body.get("messageId"), str):
+            raise APIResponseValidationError(
+                f"unexpected body from {response.request.url.path}: messageId: missing", response=response
+            )
+        return str(body["messageId"])
+
+    return Call("POST", f"/external/webhooks/{_segment(endpoint_id)}/test", parse)
+
+
 def _segment(value: str) -> str:
     # Ids go into the path; refuse anything that could change which route is hit.
     text = str(value)

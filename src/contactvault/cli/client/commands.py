@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import RenderableType
 
-from contactvault.cli.client import demo, mcp, tasks, unlock
+from contactvault.cli.client import demo, mcp, tasks, unlock, webhooks
 from contactvault.cli.client.common import (
     ApiKeyOpt,
     BaseUrlOpt,
@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
     tasks.register(app)
     app.command(rich_help_panel="Client")(demo.demo)
     app.command(rich_help_panel="Client")(mcp.mcp)
+    webhooks.register(app)
 
 
 def login(

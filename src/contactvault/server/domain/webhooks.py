@@ -62,6 +62,17 @@ class AttemptVerdict:
     delivered: bool
     retry_in: timedelta | None
     disable_endpoint: bool
+    aborted: bool = False
+
+
+ABORT_HEADER = "webhook-delivery"
+ABORT_VALUE = "abort"
+ABORT_ERROR = "aborted by the receiver"
+
+
+def is_abort(header_value: str | None) -> bool:
+    """Whether an answer's ``webhook-delivery`` header asks not to retry (value ``abort``, any case and spacing)."""
+    return header_value is not None and header_value.strip().lower() == ABORT_VALUE
 
 
 def parse_retry_after(value: str | None) -> timedelta | None:
@@ -72,13 +83,17 @@ def parse_retry_after(value: str | None) -> timedelta | None:
 
 
 def judge_attempt(
-    attempts: int, status_code: int | None, retry_after: str | None, rng: random.Random
+    attempts: int, status_code: int | None, retry_after: str | None, rng: random.Random, *, abort: bool = False
 ) -> AttemptVerdict:
-    """The verdict after attempt number ``attempts`` (1-based) answered ``status_code`` (None: no answer)."""
+    """The verdict after attempt number ``attempts`` (1-based) answered ``status_code`` (None: no answer).
+
+    ``abort``: a non-2xx answer carried ``webhook-delivery: abort``, so the message fails now, without retries."""
     if status_code is not None and 200 <= status_code < 300:
         return AttemptVerdict(True, None, False)
     if status_code == 410:  # the receiver says the endpoint is gone for good
         return AttemptVerdict(False, None, True)
+    if abort and status_code is not None:
+        return AttemptVerdict(False, None, False, aborted=True)
     if attempts > len(RETRY_SCHEDULE):
         return AttemptVerdict(False, None, False)
     delay = RETRY_SCHEDULE[attempts - 1] * (1 + rng.uniform(-JITTER, JITTER))

@@ -17,6 +17,7 @@ from contactvault.server.db.engine import Transaction
 from contactvault.server.db.webhooks import ClaimedMessage
 from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.webhooks import (
+    ABORT_ERROR,
     RESPONSE_HEAD_BYTES,
     AttemptVerdict,
     MessageStatus,
@@ -46,6 +47,7 @@ class AttemptResult:
     response_head: bytes = b""
     retry_after: str | None = None
     error: str | None = None
+    abort: bool = False  # the answer carried ``webhook-delivery: abort``
 
 
 def claim_due(rt: Runtime, owner: str, limit: int, lease: timedelta = DEFAULT_LEASE) -> list[Outgoing]:
@@ -63,7 +65,7 @@ def claim_due(rt: Runtime, owner: str, limit: int, lease: timedelta = DEFAULT_LE
 def record_attempt(rt: Runtime, message: ClaimedMessage, result: AttemptResult, rng: random.Random) -> bool:
     """Log the attempt and settle the message (delivered, retried later, failed); False if the lease was lost."""
     now = rt.clock.now()
-    verdict = judge_attempt(message.attempts, result.status_code, result.retry_after, rng)
+    verdict = judge_attempt(message.attempts, result.status_code, result.retry_after, rng, abort=result.abort)
     if verdict.delivered:
         status, due = MessageStatus.DELIVERED, now
     elif verdict.retry_in is not None:
@@ -82,7 +84,7 @@ def record_attempt(rt: Runtime, message: ClaimedMessage, result: AttemptResult, 
                 message.trigger,
                 result.status_code,
                 "success" if verdict.delivered else "failed",
-                (result.error or "")[:200] or None,
+                ABORT_ERROR if verdict.aborted else (result.error or "")[:200] or None,
                 result.latency_ms,
                 head or None,
                 now,
@@ -99,6 +101,8 @@ def _track_endpoint_health(
     endpoint = stored.endpoint(conn, message.account_id, message.endpoint_id)
     if endpoint is None:
         return
+    if verdict.aborted:
+        return  # the receiver answered on purpose: not a sign the endpoint is broken
     if verdict.delivered:
         if endpoint.failing_since is not None:
             stored.update_endpoint(conn, endpoint.id, {"failing_since": None})

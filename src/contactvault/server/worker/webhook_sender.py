@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from contactvault.server.domain.webhooks import ABORT_HEADER, is_abort
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import webhook_delivery
 from contactvault.server.services.webhook_delivery import AttemptResult, Outgoing
@@ -50,7 +51,13 @@ def send(client: httpx.Client, out: Outgoing, timestamp: int) -> AttemptResult:
                 if len(head) >= 256:
                     break
             elapsed = int((time.monotonic() - started) * 1000)
-            return AttemptResult(response.status_code, elapsed, head, response.headers.get("retry-after"))
+            return AttemptResult(
+                response.status_code,
+                elapsed,
+                head,
+                response.headers.get("retry-after"),
+                abort=is_abort(response.headers.get(ABORT_HEADER)),
+            )
     except httpx.TimeoutException:
         error = "timeout"
     except httpx.HTTPError as exc:
