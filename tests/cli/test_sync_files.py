@@ -153,3 +153,29 @@ def test_text_that_a_spreadsheet_would_run_is_guarded_and_read_back(tmp_path: Pa
     assert "'=HYPERLINK(1)" in (tmp_path / "x.csv").read_text()
     reread = FileTarget(tmp_path / "x.csv", "csv")
     assert decide(contact, reread.read([contact], fields)["7"], fields).kind == "skip"
+
+
+def test_task_and_state_file_sources_and_the_checkpoint_source(
+    connected: CLI, tmp_path: Path, state_file: Path
+) -> None:
+    first = connected.json("unlock", "--event", "100", "--ids", "241", "--yes")
+    point = tmp_path / "cp.json"
+    sync(connected, point, "--to", "jsonl", "--out", str(tmp_path / "a.jsonl"))
+    second = connected.json("unlock", "--event", "100", "--ids", "242,243", "--yes")
+    (task,) = second["taskIds"]
+    by_task = sync(connected, tmp_path / "t.json", "--to", "jsonl", "--out", str(tmp_path / "t.jsonl"), "--task", task)
+    assert [pid for _, pid, _ in plan_of(by_task)] == ["242", "243"]
+    by_state = sync(
+        connected,
+        tmp_path / "s.json",
+        "--to",
+        "jsonl",
+        "--out",
+        str(tmp_path / "s.jsonl"),
+        "--from-state",
+        str(state_file),
+    )
+    assert [pid for _, pid, _ in plan_of(by_state)] == ["241", "242", "243"]
+    since_last = sync(connected, point, "--to", "jsonl", "--out", str(tmp_path / "a.jsonl"))
+    assert [(a, pid) for a, pid, _ in plan_of(since_last)] == [("skip", "241"), ("create", "242"), ("create", "243")]
+    assert len(first["taskIds"]) == 1
