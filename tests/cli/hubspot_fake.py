@@ -6,7 +6,8 @@ one batch or an invalid email refuses the whole batch with 400 VALIDATION_ERROR;
 CONFLICT "Contact already exists. Existing ID: n"), 207 for updates naming missing ids, the error envelope
 ``{status, message, category, correlationId}``, and 429 ``RATE_LIMITS`` with ``Retry-After``. Every request is
 recorded. Knobs: ``rate_limit_next`` (answer the next n requests 429), ``invalid_emails`` (treated as invalid),
-``drop_after_commit`` (commit the next write, then close the connection without answering).
+``drop_after_commit`` (commit the next write, then close the connection without answering), ``window_max``
+(at most that many requests per ``window_seconds``, then 429 with the seconds left as ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,11 +63,23 @@ class HubSpotFake:
     statuses: list[int] = dataclasses.field(default_factory=list)
     rate_limit_next: int = 0
     retry_after: str = "1"
+    window_max: int | None = None  # a rolling window like HubSpot's TEN_SECONDLY_ROLLING, if set
+    window_seconds: float = 10.0
+    window: list[float] = dataclasses.field(default_factory=list)
     invalid_emails: set[str] = dataclasses.field(default_factory=set)
     drop_after_commit: bool = False
     url: str = ""
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     ids: Iterator[int] = dataclasses.field(default_factory=lambda: itertools.count(1001))
+
+    def over_limit(self) -> float | None:
+        """Seconds until the rolling window admits another request, or None when this one is admitted."""
+        now = time.monotonic()
+        self.window = [t for t in self.window if now - t < self.window_seconds]
+        if self.window_max is not None and len(self.window) >= self.window_max:
+            return self.window_seconds - (now - self.window[0])
+        self.window.append(now)
+        return None
 
     def by_email(self, email: str) -> str | None:
         """The record id holding ``email``."""
@@ -192,8 +207,13 @@ def _handler(fake: HubSpotFake) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 return 400, _envelope("VALIDATION_ERROR", "Invalid input JSON"), False
             fake.requests.append((op, body))
-            if fake.rate_limit_next:
+            wait = fake.over_limit()
+            knob = wait is None and fake.rate_limit_next > 0
+            if knob:
                 fake.rate_limit_next -= 1
+            if wait is not None:
+                fake.retry_after = str(math.ceil(wait))
+            if wait is not None or knob:
                 limited = _envelope("RATE_LIMITS", "You have reached your ten_secondly_rolling limit.")
                 return 429, {**limited, "policyName": "TEN_SECONDLY_ROLLING"}, False
             try:

@@ -166,3 +166,23 @@ def test_more_than_100_contacts_go_in_batches_of_100(fake: hubspot_fake.HubSpotF
     assert [len(body["inputs"]) for _, body in fake.requests] == [100, 100, 100, 100, 50, 50, 100, 100, 50]
     assert [op for op, _ in fake.requests] == ["read", "create"] * 3 + ["read"] * 3
     assert point.since == "0249"
+
+
+def test_the_rolling_window_rate_limit_is_waited_out(fake: hubspot_fake.HubSpotFake, tmp_path: Path) -> None:
+    fake.window_max, fake.window_seconds = 3, 1.0
+    contacts = [
+        Contact(str(i), {"email": f"p{i}@example.com", "contactvault_id": str(i)}, f"{i:04}") for i in range(250)
+    ]
+    with (
+        retry_waits() as waits,
+        httpx.Client(base_url=fake.url, headers={"authorization": f"Bearer {hubspot_fake.TOKEN}"}) as http,
+    ):
+        report = engine.run(
+            contacts, HubSpotTarget(http), FieldMap.default(), Checkpoint(tmp_path / "cp.json"), dry_run=False
+        )
+    assert report.counts()["create"] == 250
+    assert report.failed == {}
+    assert 429 in fake.statuses
+    assert waits
+    assert set(waits) == {1.0}
+    assert len(fake.records) == 250
