@@ -7,7 +7,8 @@ CONFLICT "Contact already exists. Existing ID: n"), 207 for updates naming missi
 ``{status, message, category, correlationId}``, and 429 ``RATE_LIMITS`` with ``Retry-After``. Every request is
 recorded. Knobs: ``rate_limit_next`` (answer the next n requests 429), ``invalid_emails`` (treated as invalid),
 ``drop_after_commit`` (commit the next write, then close the connection without answering), ``window_max``
-(at most that many requests per ``window_seconds``, then 429 with the seconds left as ``Retry-After``).
+(at most that many requests per ``window_seconds``, then 429 with the seconds left as ``Retry-After``),
+``multi_status`` (invalid emails of a create answered 207 by ``objectWriteTraceId``, the valid rows created).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class HubSpotFake:
     window: list[float] = dataclasses.field(default_factory=list)
     invalid_emails: set[str] = dataclasses.field(default_factory=set)
     drop_after_commit: bool = False
+    multi_status: bool = False  # invalid rows of a create answered 207 by objectWriteTraceId (the rest created)
     url: str = ""
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     ids: Iterator[int] = dataclasses.field(default_factory=lambda: itertools.count(1001))
@@ -136,6 +138,12 @@ class HubSpotFake:
         return props
 
     def _create(self, body: dict[str, Any], inputs: list[Any]) -> tuple[int, dict[str, Any]]:
+        refused: list[str] = []
+        if self.multi_status:
+            for item in inputs:
+                if item.get("properties", {}).get("email") in self.invalid_emails:
+                    refused.append(str(item.get("objectWriteTraceId")))
+            inputs = [i for i in inputs if str(i.get("objectWriteTraceId")) not in refused]
         batch = [self._check_properties(item.get("properties")) for item in inputs]
         emails = [p["email"] for p in batch if "email" in p]
         if len(emails) != len(set(emails)):
@@ -149,6 +157,10 @@ class HubSpotFake:
             rid = str(next(self.ids))
             self.records[rid] = dict(props)
             results.append({"id": rid, "properties": {**props, "hs_object_id": rid}, "archived": False})
+        if refused:
+            error = {"status": "error", "category": "VALIDATION_ERROR", "message": "INVALID_EMAIL"}
+            errors = [{**error, "context": {"objectWriteTraceId": [trace]}} for trace in refused]
+            return 207, {"status": "COMPLETE", "results": results, "errors": errors, "numErrors": len(errors)}
         return 201, {"status": "COMPLETE", "results": results}
 
     def _update(self, body: dict[str, Any], inputs: list[Any]) -> tuple[int, dict[str, Any]]:

@@ -121,15 +121,19 @@ def test_a_connection_lost_after_the_write_then_a_rerun_duplicates_nothing(
     assert emails(fake) == sorted(email_of(i) for i in IDS)
 
 
-def test_a_batch_refused_for_one_bad_email_is_bisected(
-    unlocked: CLI, fake: hubspot_fake.HubSpotFake, tmp_path: Path
+@pytest.mark.parametrize("multi_status", [False, True], ids=["whole-batch-400-bisected", "207"])
+def test_a_row_refused_for_a_bad_email_fails_alone(
+    unlocked: CLI, fake: hubspot_fake.HubSpotFake, tmp_path: Path, multi_status: bool
 ) -> None:
-    fake.invalid_emails = {email_of(252)}
+    fake.invalid_emails, fake.multi_status = {email_of(252)}, multi_status
     report = to_hubspot(unlocked, fake, tmp_path / "cp.json", code=4)
     assert list(report["failed"]) == ["252"]
     assert emails(fake) == [email_of(251), email_of(253)]
     assert email_of(252) not in str(report)
     assert Checkpoint.load(tmp_path / "cp.json").since is None  # the refused record is retried next time
+    assert sorted(Checkpoint.load(tmp_path / "cp.json").created) == ["251", "253"]
+    # Bisection: [251 252 253] 400, [251] ok, [252 253] 400, [252] 400, [253] ok.
+    assert fake.writes() == ["create"] * (1 if multi_status else 5)
 
 
 def test_erasures_touch_only_records_the_sync_created(
