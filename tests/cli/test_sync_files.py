@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from contactvault.cli.client.sync.checkpoint import Checkpoint
+from contactvault.server.services import erasure
 from tests.factories import email_of
 
-from .conftest import CLI
+from .conftest import CLI, LiveServer
 from .sync_helpers import EPOCH, plan_of, sync
 
 IDS = (241, 242, 243)
@@ -179,3 +180,18 @@ def test_task_and_state_file_sources_and_the_checkpoint_source(
     since_last = sync(connected, point, "--to", "jsonl", "--out", str(tmp_path / "a.jsonl"))
     assert [(a, pid) for a, pid, _ in plan_of(since_last)] == [("skip", "241"), ("create", "242"), ("create", "243")]
     assert len(first["taskIds"]) == 1
+
+
+def test_erasures_flag_the_rows_the_sync_created(connected: CLI, live: LiveServer, tmp_path: Path) -> None:
+    out, point = tmp_path / "contacts.jsonl", tmp_path / "cp.json"
+    connected.json("unlock", "--event", "100", "--ids", "246,241", "--yes")
+    sync(connected, point, "--to", "jsonl", "--out", str(out))
+    erasure.erase_person(live.rt, 246)
+    result = connected("sync", "--to", "jsonl", "--out", str(out), "--checkpoint", str(point), "--erasures")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "flag 1 row(s) in contacts.jsonl"
+    by_id = {row["contactvault_id"]: row for row in rows(out, "jsonl")}
+    flagged, kept = by_id["246"], by_id["241"]
+    assert (flagged["contactvault_id"], flagged["contactvault_erased"], flagged["email"]) == ("246", "true", "")
+    assert kept["email"] == email_of(241)
+    assert "contactvault_erased" not in kept
