@@ -36,6 +36,7 @@ from contactvault.cli.client.render import (
     people_table,
     plural,
 )
+from contactvault.cli.client.sync import command as sync_command
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 from contactvault.client import Client, Page
 from contactvault.client.config import default_config_path, load_config, save_config
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(contacts_app, name="contacts", rich_help_panel="Client")
     unlock.register(app)
     tasks.register(app)
+    sync_command.register(app)
     app.command(rich_help_panel="Client")(demo.demo)
     app.command(rich_help_panel="Client")(mcp.mcp)
     webhooks.register(app)

@@ -1,0 +1,114 @@
+"""The sync loop: per batch, read what the target holds, decide per record, write, then move the checkpoint.
+
+A crash between a write and its checkpoint is safe: the rerun reads the written records back, finds them
+unchanged and skips them, so nothing is created twice. ``dry_run`` stops before writing and gives the same plan
+the real run would follow (the reads are the same; only the writes are left out).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from contactvault.cli.client.sync.checkpoint import Checkpoint
+from contactvault.cli.client.sync.plan import Action, Contact, Existing, FieldMap, Kind, batches, decide
+
+__all__ = ["ApplyResult", "Report", "Target", "erase", "run"]
+
+
+@dataclasses.dataclass
+class ApplyResult:
+    """What a target did with a batch: target ids of created records (by personnel id) and failures (reason)."""
+
+    created: dict[str, str] = dataclasses.field(default_factory=dict)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class Target(Protocol):
+    """A sync destination (an adapter: CSV, JSONL, webhook, HubSpot; Salesforce, Pipedrive, CardDAV would be more)."""
+
+    name: str
+    batch_size: int
+
+    def read(self, contacts: Sequence[Contact], fields: FieldMap) -> dict[str, Existing]:
+        """The records the target holds for these contacts, keyed by personnel id (absent: none)."""
+        ...
+
+    def calls(self, actions: Sequence[Action]) -> list[str]:
+        """The API calls (or file writes) applying these actions would make."""
+        ...
+
+    def apply(self, actions: Sequence[Action]) -> ApplyResult:
+        """Write the creates and updates among ``actions``."""
+        ...
+
+    def erase(self, target_ids: Sequence[str], how: str) -> list[str]:
+        """Flag or delete these records (all created by this tool); return the calls made."""
+        ...
+
+
+@dataclasses.dataclass
+class Report:
+    """The plan (every decision), the calls made or planned, and the failures."""
+
+    actions: list[Action] = dataclasses.field(default_factory=list)
+    calls: list[str] = dataclasses.field(default_factory=list)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """How many records per kind of action."""
+        result = {kind.value: 0 for kind in Kind}
+        for action in self.actions:
+            result[action.kind.value] += 1
+        return result
+
+    def describe(self, *, show_pii: bool, fields: FieldMap, dry_run: bool) -> dict[str, Any]:
+        """The whole report as JSON-ready data."""
+        pii = frozenset({fields.target_name("email"), fields.target_name("phone"), "email"})
+        return {
+            "dryRun": dry_run,
+            "counts": self.counts(),
+            "plan": [a.describe(show_pii=show_pii, pii_fields=pii) for a in self.actions],
+            "calls": self.calls,
+            "failed": self.failed,
+        }
+
+
+def run(contacts: Sequence[Contact], target: Target, fields: FieldMap, point: Checkpoint, *, dry_run: bool) -> Report:
+    """Sync ``contacts`` (oldest first) into ``target`` batch by batch; the checkpoint moves after each batch."""
+    report = Report()
+    held = False  # after a failed record the checkpoint stays put, so the next run retries it
+    for batch in batches(contacts, target.batch_size):
+        existing = target.read(batch, fields)
+        actions = [decide(c, existing.get(c.personnel_id), fields) for c in batch]
+        report.actions.extend(actions)
+        calls = target.calls(actions)
+        report.calls.extend(calls)
+        if dry_run:
+            continue
+        result = target.apply(actions) if calls else ApplyResult()
+        report.failed.update(result.failed)
+        point.created.update(result.created)
+        held = held or bool(result.failed)
+        if not held:
+            point.since = max([point.since or "", *(c.unlocked_at for c in batch)]) or None
+        point.save()
+    return report
+
+
+def erase(erased_ids: Sequence[str], target: Target, point: Checkpoint, how: str, *, dry_run: bool) -> list[str]:
+    """Flag or delete the records this tool created for people now erased; never any other record."""
+    mine = [pid for pid in erased_ids if pid in point.created]
+    if not mine:
+        return []
+    target_ids = [point.created[pid] for pid in mine]
+    if dry_run:
+        return [f"{how} {len(target_ids)} record(s)"]
+    calls = target.erase(target_ids, how)
+    if how == "delete":
+        for pid in mine:
+            del point.created[pid]
+            point.sent.pop(pid, None)
+    point.save()
+    return calls

@@ -1,0 +1,41 @@
+"""Shared by the sync tests: run ``contactvault sync`` with --json, and catch stamina's retry waits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import stamina.instrumentation
+from stamina.instrumentation import RetryDetails
+
+from .conftest import CLI
+
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def sync(cli: CLI, checkpoint: Path, *args: str, code: int = 0) -> Any:
+    """``contactvault sync <args> --checkpoint <checkpoint> --json``, parsed, after checking the exit code."""
+    return cli.json("sync", *args, "--checkpoint", str(checkpoint), code=code)
+
+
+def plan_of(report: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """(action, personnel id, changes) per record."""
+    return [(item["action"], item["personnelId"], item["changes"]) for item in report["plan"]]
+
+
+@contextmanager
+def retry_waits() -> Iterator[list[float]]:
+    """The waits stamina schedules inside the block (the Retry-After it honoured)."""
+    waits: list[float] = []
+    previous = stamina.instrumentation.get_on_retry_hooks()
+
+    def hook(details: RetryDetails) -> None:
+        waits.append(details.wait_for)
+
+    stamina.instrumentation.set_on_retry_hooks([hook])
+    try:
+        yield waits
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(previous)
