@@ -13,6 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contactvault.server.api.app import create_app
 from contactvault.server.runtime import Runtime
+from tests.api.test_long_poll import Poller
+from tests.engine import drain, submit
 from tests.factories import BIG_EVENT, Account, email_of
 
 LOCAL = ("127.0.0.1", 50000)
@@ -164,6 +166,24 @@ def test_rate_limit_refusals_are_counted_by_policy(directory: Runtime) -> None:
         after = _scrape(client)
     assert statuses[-1] == 429
     assert _delta(before, after, "contactvault_rate_limit_refusals_total", policy="ip") == 1
+
+
+def test_open_long_polls_are_a_gauge_that_comes_back_down(directory: Runtime, account: Account) -> None:
+    task_id = submit(directory, account, [1, 2])["task_id"]
+    with _app(directory) as client:
+        directory.notifier.worker_in_process = True  # as in `serve`: the poll waits for a wake-up
+        try:
+            before = _value(_scrape(client), "contactvault_long_polls_open")
+            poll = Poller(client, account, task_id)
+            deadline = time.monotonic() + 10
+            while _value(_scrape(client), "contactvault_long_polls_open") != before + 1:
+                assert time.monotonic() < deadline, "the long-poll never showed"
+                time.sleep(0.01)  # polling another thread's state with a deadline
+            drain(directory)
+            assert poll.result().status_code == 200
+            assert _value(_scrape(client), "contactvault_long_polls_open") == before
+        finally:
+            directory.notifier.worker_in_process = False
 
 
 def test_metrics_stay_out_of_the_openapi_document(client: TestClient) -> None:
