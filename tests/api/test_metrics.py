@@ -61,12 +61,27 @@ def _completed_unlock(client: TestClient, account: Account, ids: list[str]) -> s
         time.sleep(0.02)  # polling the in-process worker thread with a deadline
 
 
+def _after_items_counted(client: TestClient, before: Samples, items: int) -> Samples:
+    """A scrape once ``items`` more items have been counted: the worker thread counts right after its commit, which a
+    poll of the task may see first."""
+    deadline = time.monotonic() + 10
+    while True:
+        after = _scrape(client)
+        done = sum(
+            _delta(before, after, "contactvault_items_processed_total", status=s) for s in ("unlocked", "failed")
+        )
+        if done >= items:
+            return after
+        assert time.monotonic() < deadline, f"{done} of {items} items counted"
+        time.sleep(0.01)  # polling another thread's counters with a deadline
+
+
 def test_a_real_unlock_moves_the_counters_by_its_credits(directory: Runtime, account: Account) -> None:
     with _app(directory, run_worker=True) as client:
         before = _scrape(client)
         # People 1 and 2 have an email (captured), person 10 has none (failed, released).
         _completed_unlock(client, account, ["1", "2", "10"])
-        after = _scrape(client)
+        after = _after_items_counted(client, before, 3)
     held = _delta(before, after, "contactvault_credits_total", kind="hold", channel="email")
     captured = _delta(before, after, "contactvault_credits_total", kind="capture", channel="email")
     released = _delta(before, after, "contactvault_credits_total", kind="release", channel="email")
@@ -141,7 +156,9 @@ def test_no_label_carries_an_id_an_email_a_path_value_or_a_key(directory: Runtim
 
 def test_without_a_token_only_loopback_scrapers_are_answered(directory: Runtime) -> None:
     with _app(directory, client=("203.0.113.9", 40000)) as remote:
-        assert remote.get("/metrics").status_code == 404
+        refused, unknown = remote.get("/metrics"), remote.get("/no-such-route")
+        assert refused.status_code == unknown.status_code == 404
+        assert refused.json() | {"traceId": ""} == unknown.json() | {"traceId": ""}  # nothing says it exists
     with _app(directory, client=("::1", 40000)) as local:
         assert local.get("/metrics").status_code == 200
 

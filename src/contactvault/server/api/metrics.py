@@ -15,11 +15,11 @@ import time
 from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contactvault.server import metrics
-from contactvault.server.api.deps import json
 from contactvault.server.db.queue_stats import queue_stats
 from contactvault.server.runtime import Runtime
 
@@ -104,10 +104,10 @@ def _allowed(request: Request, token: str) -> bool:
 
 @router.get("/metrics")
 async def scrape(request: Request) -> Response:
-    """The Prometheus text exposition (404 to a caller it is not for)."""
+    """The Prometheus text exposition; to a caller it is not for, the 404 of a path that does not exist."""
     rt: Runtime = request.app.state.runtime
     if not _allowed(request, rt.settings.metrics_token):
-        return json({"code": 404, "message": "Not found.", "errorKey": "NOT_FOUND"}, status_code=404)
+        raise HTTPException(404)
     try:
         extra = await asyncio.wait_for(asyncio.to_thread(_queue_registry, rt), QUEUE_READ_SECONDS)
     except Exception:  # the database is down or slow: the process's own metrics still answer

@@ -103,8 +103,8 @@ def record(
         # The outbox row commits with the settlement that finished the task, or not at all.
         announce_completed(rt, conn, sorted(t.id for t in loaded.values() if t.hold.unfinished == 0), now)
         faults.hit("before_record_commit")
+    _count(writes)  # committed: counted before anyone is woken to look
     rt.notifier.publish(task_ids)
-    _count(writes)
     return RecordResult(len(writes.finals), len(writes.retries), len(claimed) - len(items), frozenset(task_ids))
 
 
