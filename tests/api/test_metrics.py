@@ -111,6 +111,7 @@ def test_a_real_unlock_moves_the_counters_by_its_credits(directory: Runtime, acc
     assert _value(after, "contactvault_queue_items", state="processing") == 0
     assert _value(after, "contactvault_queue_oldest_pending_seconds") == 0
     assert _delta(before, after, "contactvault_worker_iterations_total") >= 1
+    assert _delta(before, after, "contactvault_resolver_answers_total", resolver="vault", outcome="found") == 2
 
 
 def test_the_queue_gauges_read_the_database_at_scrape_time(directory: Runtime, account: Account) -> None:
