@@ -9,6 +9,7 @@ The modules at this root are the shared kernel every layer above ``domain`` may 
 ``config`` (settings), ``clock`` (clock and id source), ``crypto`` (ciphers, key files), ``addresses`` (canonical
 emails and phones: the field's libraries, so not ``domain``; used by services and resolvers), ``notifier`` (the
 in-process task-change signal; its PostgreSQL twin is ``db/pg_notify``), ``faults`` (named fault points for
-crash tests), ``logs`` (logging setup and formatters), and the composition root: ``runtime`` (what a service needs)
+crash tests), ``logs`` (logging setup and formatters), ``metrics`` (the Prometheus counters services, workers and
+the API bump), and the composition root: ``runtime`` (what a service needs)
 and ``bootstrap`` (which builds it).
 """

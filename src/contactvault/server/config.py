@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # The contract's limits are per 60 s; a shorter window exists for tests and drills.
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
 
+    # /metrics: with a token, scrapes must send it as a bearer token; without one, only loopback clients are
+    # answered (docs/operations.md, "What to watch").
+    metrics_token: str = ""
+
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     log_json: bool = False
     log_level: str = "INFO"

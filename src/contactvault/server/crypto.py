@@ -136,6 +136,10 @@ class ReloadingCipher(Cipher):
         """Re-encrypt under the newest key."""
         return self._inner.rotate(token)
 
+    def fingerprint(self) -> bytes:
+        """The hash key's fingerprint (a reload keeps the hash key, so it never changes)."""
+        return self._inner.fingerprint()
+
     def lookup_hash(self, kind: str, value: str) -> bytes:
         """A keyed hash for equality lookups."""
         return self._inner.lookup_hash(kind, value)

@@ -16,6 +16,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from contactvault.server import metrics
+
 
 class Listener:
     """One waiter's wake-up flag, bound to its event loop."""
@@ -108,6 +110,7 @@ class WaitSlots:
                 return "key-cap"
             self._total += 1
             self._by_key[key] += 1
+            metrics.LONG_POLLS_OPEN.inc()
             return None
 
     def give_back(self, key: str) -> None:
@@ -115,6 +118,7 @@ class WaitSlots:
         with self._lock:
             self._total -= 1
             self._by_key[key] -= 1
+            metrics.LONG_POLLS_OPEN.dec()
             if self._by_key[key] <= 0:
                 del self._by_key[key]
 

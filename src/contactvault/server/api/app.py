@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from contactvault.server import console
-from contactvault.server.api import docs_pages, errors, health, openapi
+from contactvault.server.api import docs_pages, errors, health, metrics, openapi
 from contactvault.server.api.access_log import AccessLogMiddleware
+from contactvault.server.api.metrics import MetricsMiddleware
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked, webhooks
@@ -100,7 +101,7 @@ def create_app(
     app.state.long_polls = WaitSlots(rt.settings.long_poll_max_per_key, rt.settings.long_poll_max_per_node)
     errors.install(app)
     errors.install_body_limit(app)
-    for module in (credits, events, personnel, contacts, unlocked, actions, webhooks, health):
+    for module in (credits, events, personnel, contacts, unlocked, actions, webhooks, health, metrics):
         app.include_router(module.router)
     openapi.install(app)
     docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN
@@ -119,4 +120,5 @@ def create_app(
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=rt.settings.max_body_bytes, limiter=limiter)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outermost: it sees every answer, 429s and 413s included
     return app

@@ -27,7 +27,7 @@ SECURITY_HEADERS = [
 # The interactive docs load their scripts and styles; everything else is JSON.
 DOCS_PATHS = ("/docs", "/redoc")
 # Load balancers probe this; it must not eat the prober's per-IP budget.
-UNLIMITED_PATHS = ("/healthz", "/readyz")
+UNLIMITED_PATHS = ("/healthz", "/readyz", "/metrics")
 BODY_METHODS = (b"POST", b"PUT", b"PATCH")
 CONSOLE_PATH = "/console"
 # Where the auth dependency leaves the key limit's verdict for the headers added here.

@@ -18,6 +18,7 @@ from datetime import datetime
 from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 
+from contactvault.server import metrics
 from contactvault.server.config import Settings
 
 log = logging.getLogger("contactvault.ratelimit")
@@ -93,6 +94,8 @@ class RateLimiter:
         except StorageError as exc:
             log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
             return None
+        if used > limit:
+            metrics.RATE_LIMITED.labels(policy=policy).inc()
         return Quota(policy, limit, max(0, limit - used), reset_at, retry_after, used <= limit, self.window)
 
     def reset(self) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from contactvault.server import faults
+from contactvault.server import faults, metrics
 from contactvault.server.db import audit, ledger, locks, settlement, task_reads
 from contactvault.server.db.engine import Transaction
 from contactvault.server.db.queue import ClaimedItem, still_leased
@@ -51,6 +51,7 @@ class _Writes:
     unlock_rows: list[settlement.UnlockRow] = field(default_factory=list)
     postings: list[ledger.Posting] = field(default_factory=list)
     audits: list[audit.AuditEntry] = field(default_factory=list)
+    credit_moves: list[tuple[str, str, int]] = field(default_factory=list)  # (kind, channel, credits): metrics
 
 
 def _load_tasks(conn: Transaction, task_ids: Sequence[int]) -> dict[int, _Task]:
@@ -102,6 +103,7 @@ def record(
         # The outbox row commits with the settlement that finished the task, or not at all.
         announce_completed(rt, conn, sorted(t.id for t in loaded.values() if t.hold.unfinished == 0), now)
         faults.hit("before_record_commit")
+    _count(writes)  # committed: counted before anyone is woken to look
     rt.notifier.publish(task_ids)
     return RecordResult(len(writes.finals), len(writes.retries), len(claimed) - len(items), frozenset(task_ids))
 
@@ -190,8 +192,21 @@ def _settle(
     writes.finals.append(settlement.FinalItem(item.id, settled.status.value, error, settled.charged, source))
 
 
+def _count(writes: _Writes) -> None:
+    """The metrics of a committed batch."""
+    metrics.credits_moved(writes.credit_moves)
+    for final in writes.finals:
+        metrics.ITEMS_PROCESSED.labels(status=final.status).inc()
+        if final.error_code:
+            metrics.ITEMS_FAILED.labels(error_code=final.error_code).inc()
+    if writes.retries:
+        metrics.ITEM_RETRIES.inc(len(writes.retries))
+
+
 def _record_settlement(task: _Task, item: ClaimedItem, settled: ItemSettlement, writes: _Writes) -> None:
     """The postings and audit rows of one settled item."""
+    writes.credit_moves.append((PostingKind.CAPTURE.value, item.channel, sum(s.amount for s in settled.captured)))
+    writes.credit_moves.append((PostingKind.RELEASE.value, item.channel, sum(s.amount for s in settled.released)))
     for s in settled.captured:
         writes.postings.append(
             ledger.Posting(task.account_id, s.bucket_id, PostingKind.CAPTURE, 0, -s.amount, "item", item.id, task.id)

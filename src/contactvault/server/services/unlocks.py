@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from contactvault.server import faults
+from contactvault.server import faults, metrics
 from contactvault.server.db import audit, guardrails, ledger, queue, task_reads
 from contactvault.server.db import quotes as stored_quotes
 from contactvault.server.db.engine import Conflict, StorageError, Transaction
@@ -167,6 +167,7 @@ def _submit_once(
         if task_id is not None:
             faults.hit("before_submit_commit")
     if task_id is not None:
+        metrics.credits_moved([(PostingKind.HOLD.value, req.channel.value, hold)])
         rt.notifier.kick_worker()
     return result
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from contactvault.server import metrics
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
 from contactvault.server.domain.resolution import deferred
@@ -110,6 +111,7 @@ class ResolverChain:
             next_round = []
             for lk in todo:
                 answer = answers.get(lk.item_id, NOT_FOUND)
+                metrics.RESOLVER_CALLS.labels(resolver=resolver.name, outcome=answer.outcome.value).inc()
                 if settles(answer, lk, inferred=resolver.inferred):
                     results[lk.item_id] = answer
                 else:

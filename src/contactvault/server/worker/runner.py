@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 
-from contactvault.server import faults
+from contactvault.server import faults, metrics
 from contactvault.server.db import mail_state
 from contactvault.server.db.engine import Conflict, ping
 from contactvault.server.db.queue import ClaimedItem, claim, release_leases
@@ -146,6 +146,7 @@ class Worker:
                 if attempt == 2:
                     raise
         if result.lost:
+            metrics.LEASES_LOST.inc(result.lost)
             log.warning("lease lost on %d items; another worker has them", result.lost)
 
     def _settle(self, owner: str, items: list[ClaimedItem]) -> None:
@@ -254,6 +255,7 @@ class Worker:
             log.warning("worker iteration failed (%s); retrying in %.1f s", describe(exc), self.backoff_seconds())
         else:
             self._failures = 0
+            metrics.WORKER_LOOPS.inc()
         self.heartbeat = self.rt.clock.now()
         return claimed
 

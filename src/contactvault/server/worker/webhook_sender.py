@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from contactvault.server import metrics
 from contactvault.server.domain.webhooks import ABORT_HEADER, is_abort
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import webhook_delivery
@@ -108,6 +109,7 @@ class WebhookSender:
         results = list(self._pool.map(lambda out: send(self.client, out, timestamp), claimed))
         for out, result in zip(claimed, results, strict=True):
             webhook_delivery.record_attempt(self.rt, out.message, result, self.rng)
+            metrics.WEBHOOK_DELIVERIES.labels(outcome=metrics.webhook_outcome(result.status_code)).inc()
         return len(claimed)
 
     def run(self) -> None:

@@ -1,0 +1,115 @@
+"""``/metrics``: the Prometheus exposition, and the middleware that times every HTTP request by route template.
+
+Access (docs/operations.md, "What to watch"): with ``CONTACTVAULT_METRICS_TOKEN`` set, a scrape must send
+``Authorization: Bearer <token>``; without it, only loopback clients are answered (404 to everyone else), so a
+node bound beyond loopback exposes nothing until the operator chooses a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import time
+
+from fastapi import APIRouter, Request
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contactvault.server import metrics
+from contactvault.server.db.queue_stats import queue_stats
+from contactvault.server.runtime import Runtime
+
+router = APIRouter(include_in_schema=False)
+# A scrape answers within this, whatever the database does; the queue gauges are then left out.
+QUEUE_READ_SECONDS = 3.0
+
+
+def route_label(scope: Scope) -> str:
+    """The matched route template, or ``unmatched``: a raw path never becomes a label (unbounded, may be personal)."""
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) and template else "unmatched"
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by method, route template and status (a pure ASGI middleware)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time the request; record it when it ends (also when it raised: a 500)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            method = str(scope.get("method", ""))
+            method = method if method in KNOWN_METHODS else "other"
+            route = route_label(scope)
+            metrics.HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+            metrics.HTTP_LATENCY.labels(method=method, route=route).observe(time.perf_counter() - started)
+
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _queue_registry(rt: Runtime) -> CollectorRegistry:
+    """Gauges read from the database now: the queue as every worker sees it (one value, not per process)."""
+    now = rt.clock.now()
+    with rt.db.read() as conn:
+        stats = queue_stats(conn, now)
+    registry = CollectorRegistry()
+    depth = Gauge("contactvault_queue_items", "Unfinished task items, by state", ["state"], registry=registry)
+    for state, count in stats.depth.items():
+        depth.labels(state=state).set(count)
+    oldest = Gauge(
+        "contactvault_queue_oldest_pending_seconds",
+        "How long the oldest pending item has been due (0 when none is)",
+        registry=registry,
+    )
+    due = stats.oldest_pending_due
+    oldest.set(max(0.0, (now - due).total_seconds()) if due is not None else 0.0)
+    Gauge(
+        "contactvault_queue_expired_leases",
+        "Items still processing whose lease has run out (a worker died or stalls)",
+        registry=registry,
+    ).set(stats.expired_leases)
+    return registry
+
+
+def _allowed(request: Request, token: str) -> bool:
+    if token:
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@router.get("/metrics")
+async def scrape(request: Request) -> Response:
+    """The Prometheus text exposition; to a caller it is not for, the 404 of a path that does not exist."""
+    rt: Runtime = request.app.state.runtime
+    if not _allowed(request, rt.settings.metrics_token):
+        raise HTTPException(404)
+    try:
+        extra = await asyncio.wait_for(asyncio.to_thread(_queue_registry, rt), QUEUE_READ_SECONDS)
+    except Exception:  # the database is down or slow: the process's own metrics still answer
+        extra = None
+    return Response(metrics.exposition(extra), media_type=CONTENT_TYPE_LATEST)
