@@ -32,11 +32,15 @@ class PostingRow:
 
 @dataclass(frozen=True, slots=True)
 class PostingFilter:
-    """Which postings of one account: all, or those of one task, and/or of some kinds."""
+    """Which postings of one account: all, or those of one task, and/or of some kinds, posted in ``[since, until)``,
+    up to the posting ``up_to_id`` (a page snapshot: postings made after the first page never shift later ones)."""
 
     account_id: int
     task_id: int | None = None
     kinds: Sequence[str] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    up_to_id: int | None = None
 
 
 def _conditions(which: PostingFilter) -> list[ColumnElement[bool]]:
@@ -46,7 +50,19 @@ def _conditions(which: PostingFilter) -> list[ColumnElement[bool]]:
         conds.append(le.c.task_id == which.task_id)
     if which.kinds:
         conds.append(le.c.kind.in_(sorted(set(which.kinds))))
+    if which.since is not None:
+        conds.append(le.c.created_at >= which.since)
+    if which.until is not None:
+        conds.append(le.c.created_at < which.until)
+    if which.up_to_id is not None:
+        conds.append(le.c.id <= which.up_to_id)
     return conds
+
+
+def last_posting_id(conn: Connection, account_id: int) -> int:
+    """The id of the account's newest posting (0 when it has none): the snapshot bound of a first page."""
+    le = ledger_entries
+    return int(conn.execute(select(func.coalesce(func.max(le.c.id), 0)).where(le.c.account_id == account_id)).one()[0])
 
 
 def postings(conn: Connection, which: PostingFilter, page: PageRequest) -> tuple[list[PostingRow], int]:
