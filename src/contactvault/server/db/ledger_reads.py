@@ -117,3 +117,28 @@ def posting_totals(conn: Connection, which: PostingFilter) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """A task posting (hold, capture or release) with its task's call source, for usage reports."""
+
+    kind: str
+    reserved_delta: int
+    task_id: int
+    call_source: str
+    created_at: datetime
+
+
+def task_postings_since(conn: Connection, account_id: int, since: datetime) -> list[SpendRow]:
+    """The account's hold, capture and release postings at or after ``since``, oldest first."""
+    le, t = ledger_entries, tasks
+    rows = conn.execute(
+        select(le.c.kind, le.c.reserved_delta, le.c.task_id, t.c.call_source, le.c.created_at)
+        .select_from(le.join(t, t.c.id == le.c.task_id))
+        .where(le.c.account_id == account_id, le.c.created_at >= since, le.c.kind.in_(("hold", "capture", "release")))
+        .order_by(le.c.id)
+    )
+    return [
+        SpendRow(str(r.kind), int(r.reserved_delta), int(r.task_id), str(r.call_source), r.created_at) for r in rows
+    ]
