@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,8 +19,39 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``usage`` to the ``admin`` app."""
+    """Add ``usage`` and ``status`` to the ``admin`` app."""
     app.command("usage")(usage)
+    app.command("status")(status)
+
+
+def status(db: DbOption = None) -> None:
+    """The service at a glance (JSON): queue depth by state, the oldest pending item's wait, workers seen in the
+    last minute with their last loop time, outcomes and error rate over the last 5 minutes, database size."""
+    from contactvault.server.config import Settings
+    from contactvault.server.services import status as status_service
+
+    rt = open_runtime(Settings(database_url=database_url(db)))
+    try:
+        now = status_service.status(rt)
+    finally:
+        rt.db.dispose()
+    emit(
+        {
+            "at": _iso(now.now),
+            "queue": now.queue,
+            "oldestPendingSeconds": now.oldest_pending_seconds,
+            "workers": [
+                {"workerId": w.worker_id, "startedAt": _iso(w.started_at), "lastLoopAt": _iso(w.last_loop_at)}
+                for w in now.workers
+            ],
+            "lastFiveMinutes": {"outcomes": now.outcomes, "errorRate": now.error_rate},
+            "databaseBytes": now.database_bytes,
+        }
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def usage(
