@@ -16,6 +16,7 @@ from tests.factories import Account
 
 ROUTES = [
     "/external/credits/balance",
+    "/external/credits/transactions",
     "/external/events/list",
     "/external/events/100",
     "/external/personnel/list?event_id=100",

@@ -17,6 +17,7 @@ from tests.engine import drain
 from tests.factories import Account, make_account
 
 BALANCE = "/external/credits/balance"
+TRANSACTIONS = "/external/credits/transactions"
 EVENTS = "/external/events/list"
 PERSONNEL = "/external/personnel/list"
 PROFILE = "/external/personnel/profile"
@@ -59,6 +60,9 @@ def tour(rt: Runtime, client: TestClient, account: Account) -> list[httpx.Respon
     get(UNLOCKED, {"since": "yesterday"})  # 400
     get(ERASED)
     get(ERASED, {"since": "2020-01-01"})
+    get(TRANSACTIONS, {"pageSize": "3", "kind": "hold,capture"})
+    get(TRANSACTIONS, {"task_id": tasks["email"], "since": "2020-01-01"})
+    get(TRANSACTIONS, {"kind": "refund"})  # 400
     _webhooks(get, post, client, auth, seen)
     seen += _rate_limited(rt)
     return seen

@@ -155,3 +155,23 @@ def test_async_wait_falls_back_to_injected_sleep(fake: FakeAPI, clock: FakeClock
 
     assert run(fake, clock, body) == "completed"
     assert clock.sleeps == [3.0]
+
+
+def test_async_transactions_iter_keeps_the_first_pages_bound(clock: FakeClock) -> None:
+    seen: list[httpx.Request] = []
+
+    def ledger(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        n = int(request.url.params["page"])
+        item = {"entryId": str(10 - n), "kind": "grant", "availableDelta": 5, "heldDelta": 0, "bucket": "gift",
+                "causeType": "grant", "causeId": "1", "taskId": None, "callSource": None}  # fmt: skip
+        body = {"items": [item], "total": 2, "page": n, "pageSize": 1, "totalPages": 2, "hasMore": n < 2}
+        return httpx.Response(200, json={**body, "upToId": "9"})
+
+    async def main() -> list[str]:
+        async with async_client(ledger, clock) as client:
+            return [e.entry_id async for e in client.credits.iter_transactions(until="2026-12-01", page_size=1)]
+
+    assert asyncio.run(main()) == ["9", "8"]
+    sent = [(r.url.params.get("up_to_id"), r.url.params["until"]) for r in seen]
+    assert sent == [(None, "2026-12-01"), ("9", "2026-12-01")]

@@ -226,3 +226,23 @@ def test_webhooks_test_posts_to_the_endpoint_and_returns_the_message_id(make_cli
 def test_webhooks_test_refuses_a_path_changing_id(make_client: Callable[..., Client]) -> None:
     with pytest.raises(ValueError, match="not a valid id"):
         make_client(Recorder({})).webhooks.test("1/../2")
+
+
+def _ledger(request: httpx.Request) -> httpx.Response:
+    n = int(request.url.params["page"])
+    items = [{"entryId": str(30 - n * 10 - i), "kind": "hold", "availableDelta": -15, "heldDelta": 15,
+              "bucket": "subscription", "causeType": "task", "causeId": "7", "taskId": "7", "callSource": "cli",
+              "createdAt": "2026-11-30T09:00:00Z"} for i in range(2)]  # fmt: skip
+    return httpx.Response(200, json=page(items, n, 2, upToId="20"))
+
+
+def test_transactions_send_the_filters_and_iter_keeps_the_first_pages_bound(make_client: Callable[..., Client]) -> None:
+    rec = Recorder({"/external/credits/transactions": _ledger})
+    client = make_client(rec)
+    first = client.credits.transactions(task_id="7", kind=["hold", "capture"], since="2026-11-30", page_size=2)
+    assert (first.up_to_id, first.items[0].entry_id, first.items[0].call_source) == ("20", "20", "cli")
+    assert dict(rec.last.url.params) == {
+        "task_id": "7", "kind": "hold,capture", "since": "2026-11-30", "page": "1", "pageSize": "2"
+    }  # fmt: skip
+    assert [e.entry_id for e in client.credits.iter_transactions(kind="hold", page_size=2)] == ["20", "19", "10", "9"]
+    assert [r.url.params.get("up_to_id") for r in rec.requests[1:]] == [None, "20"]

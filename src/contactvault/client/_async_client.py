@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -27,6 +27,8 @@ from ._models import (
     ErasedContact,
     EventDetail,
     EventItem,
+    LedgerEntry,
+    LedgerPage,
     Page,
     PrecheckResult,
     UnlockedContact,
@@ -223,11 +225,57 @@ class _AsyncResource:
 
 
 class AsyncCredits(_AsyncResource):
-    """``client.credits``: the account balance."""
+    """``client.credits``: the account balance and its ledger."""
 
     async def balance(self) -> CreditBalance:
         """Read the account's credit balance (free)."""
         return await self._client._request(_routes.credit_balance())
+
+    async def transactions(
+        self,
+        *,
+        task_id: str | None = None,
+        kind: str | Sequence[str] | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        up_to_id: str | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> LedgerPage:
+        """One page of the account's ledger postings, newest first (an extension, free); pass the first page's
+        ``up_to_id`` for the next pages."""
+        call = _routes.credit_transactions(
+            task_id=task_id, kind=kind, since=since, until=until, up_to_id=up_to_id, page=page, page_size=page_size
+        )
+        return await self._client._request(call)
+
+    async def iter_transactions(
+        self,
+        *,
+        task_id: str | None = None,
+        kind: str | Sequence[str] | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[LedgerEntry]:
+        """Every matching posting, newest first, as of the first page (later postings are not included)."""
+        first = await self.transactions(task_id=task_id, kind=kind, since=since, until=until, page_size=page_size)
+        for item in first.items:
+            yield item
+        number = first.next_page
+        while number is not None:
+            page = await self.transactions(
+                task_id=task_id,
+                kind=kind,
+                since=since,
+                until=until,
+                up_to_id=first.up_to_id,
+                page=number,
+                page_size=page_size,
+            )
+            for item in page.items:
+                yield item
+            number = page.next_page
 
 
 class AsyncEvents(_AsyncResource):

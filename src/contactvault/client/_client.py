@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -27,6 +27,8 @@ from ._models import (
     ErasedContact,
     EventDetail,
     EventItem,
+    LedgerEntry,
+    LedgerPage,
     Page,
     PrecheckResult,
     UnlockedContact,
@@ -224,11 +226,55 @@ class _Resource:
 
 
 class Credits(_Resource):
-    """``client.credits``: the account balance."""
+    """``client.credits``: the account balance and its ledger."""
 
     def balance(self) -> CreditBalance:
         """Read the account's credit balance (free)."""
         return self._client._request(_routes.credit_balance())
+
+    def transactions(
+        self,
+        *,
+        task_id: str | None = None,
+        kind: str | Sequence[str] | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        up_to_id: str | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> LedgerPage:
+        """One page of the account's ledger postings, newest first (an extension, free); pass the first page's
+        ``up_to_id`` for the next pages."""
+        call = _routes.credit_transactions(
+            task_id=task_id, kind=kind, since=since, until=until, up_to_id=up_to_id, page=page, page_size=page_size
+        )
+        return self._client._request(call)
+
+    def iter_transactions(
+        self,
+        *,
+        task_id: str | None = None,
+        kind: str | Sequence[str] | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        page_size: int = 100,
+    ) -> Iterator[LedgerEntry]:
+        """Every matching posting, newest first, as of the first page (later postings are not included)."""
+        first = self.transactions(task_id=task_id, kind=kind, since=since, until=until, page_size=page_size)
+        yield from first.items
+        number = first.next_page
+        while number is not None:
+            page = self.transactions(
+                task_id=task_id,
+                kind=kind,
+                since=since,
+                until=until,
+                up_to_id=first.up_to_id,
+                page=number,
+                page_size=page_size,
+            )
+            yield from page.items
+            number = page.next_page
 
 
 class Events(_Resource):

@@ -298,3 +298,29 @@ class ErasedContact(_CamelModel):
     def covers(self, channel: str) -> bool:
         """True when the person's contact on ``channel`` must go."""
         return self.channel is None or self.channel == channel
+
+
+class LedgerEntry(_CamelModel):
+    """One posting of the account's credit ledger (``GET /external/credits/transactions``, an extension).
+
+    ``kind`` is ``grant``, ``hold``, ``capture`` or ``release``; ``available_delta``/``held_delta`` are what it did
+    to the spendable and held credits of its ``bucket``; ``task_id`` and ``call_source`` are set on a task's postings.
+    """
+
+    entry_id: Id
+    kind: str
+    available_delta: int
+    held_delta: int
+    bucket: str
+    cause_type: str
+    cause_id: Id
+    task_id: OptionalId = None
+    call_source: str | None = None
+    created_at: str | None = None
+
+
+class LedgerPage(Page[LedgerEntry]):
+    """A page of ledger postings, newest first, read up to the posting ``up_to_id``: pass it back for the next pages
+    so postings made meanwhile neither shift nor repeat entries."""
+
+    up_to_id: OptionalId = None

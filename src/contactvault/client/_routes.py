@@ -24,6 +24,7 @@ from ._models import (
     ErasedContact,
     EventDetail,
     EventItem,
+    LedgerPage,
     Page,
     PrecheckResult,
     UnlockedContact,
@@ -166,6 +167,32 @@ def _query(params: Params) -> dict[str, str | int]:
 def credit_balance() -> Call[CreditBalance]:
     """GET /external/credits/balance."""
     return Call("GET", "/external/credits/balance", parse_model(CreditBalance))
+
+
+def credit_transactions(
+    *,
+    task_id: str | None = None,
+    kind: str | Sequence[str] | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    up_to_id: str | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Call[LedgerPage]:
+    """GET /external/credits/transactions (extension): the account's ledger postings, newest first."""
+    kinds = kind if kind is None or isinstance(kind, str) else ",".join(kind)
+    params = _query(
+        {
+            "task_id": task_id,
+            "kind": kinds,
+            "since": since_param(since),
+            "until": since_param(until),
+            "up_to_id": up_to_id,
+            "page": page,
+            "pageSize": page_size,
+        }
+    )
+    return Call("GET", "/external/credits/transactions", parse_model(LedgerPage), params=params)
 
 
 def events_list(*, page: int = 1, page_size: int | None = None, **filters: str | None) -> Call[Page[EventItem]]:

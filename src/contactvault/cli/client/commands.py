@@ -28,8 +28,8 @@ from contactvault.cli.client.common import (
     out,
     wire,
 )
+from contactvault.cli.client.credits import credits_app
 from contactvault.cli.client.render import (
-    balance_table,
     contact_table,
     events_table,
     page_footer,
@@ -56,7 +56,7 @@ AllOpt = Annotated[bool, typer.Option("--all", help="Every page (ignores --page)
 def register(app: typer.Typer) -> None:
     """Add the client commands to the ``contactvault`` app."""
     app.command(rich_help_panel="Client")(login)
-    app.command(rich_help_panel="Client")(credits)
+    app.add_typer(credits_app, name="credits", rich_help_panel="Client")
     app.add_typer(events_app, name="events", rich_help_panel="Client")
     app.add_typer(people_app, name="people", rich_help_panel="Client")
     app.add_typer(contacts_app, name="contacts", rich_help_panel="Client")
@@ -102,18 +102,6 @@ def read_key() -> str:
     if not key:
         fail("no API key given: pass --api-key, type it at the prompt, or pipe it on stdin", EXIT_USAGE)
     return key
-
-
-def credits(
-    base_url: BaseUrlOpt = None, api_key: ApiKeyOpt = None, insecure: InsecureOpt = False, json_output: JsonOpt = False
-) -> None:
-    """Show the account's credit balance."""
-    with handled_errors(base_url, api_key), connect(base_url, api_key, insecure=insecure) as client:
-        balance = client.credits.balance()
-    if json_output:
-        emit(wire(balance))
-    else:
-        out().print(balance_table(balance))
 
 
 def _listing(

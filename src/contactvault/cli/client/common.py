@@ -167,7 +167,7 @@ def connect(base_url: str | None, api_key: str | None, *, insecure: bool = False
             EXIT_USAGE,
         )
     quiet_retries()
-    return Client(api_key=api_key, base_url=base_url, allow_insecure=insecure, on_retry=retry_notice)
+    return Client(api_key=api_key, base_url=base_url, allow_insecure=insecure, on_retry=retry_notice, call_source="cli")
 
 
 def retry_notice(notice: RetryNotice) -> None:

@@ -16,6 +16,7 @@ from contactvault.server.domain.tasks import ItemStatus
 from contactvault.server.services import sealed
 from contactvault.server.services.credits import Balance
 from contactvault.server.services.directory import ContactState, EventDetailView, EventView, Page, PersonView
+from contactvault.server.services.ledger_view import LedgerEntry, LedgerHistory
 from contactvault.server.services.quotes import Quote
 from contactvault.server.services.unlocked_contacts import ErasedView, RemovalReason, UnlockedView
 from contactvault.server.services.unlocks import ItemView, PrecheckResult, SubmitResult, TaskView
@@ -286,3 +287,24 @@ def erased_item(e: ErasedView) -> dict[str, Any]:
 def erased_page(p: Page[ErasedView]) -> dict[str, Any]:
     """GET /external/contacts/erased."""
     return page(p, erased_item)
+
+
+def ledger_entry(e: LedgerEntry) -> dict[str, Any]:
+    """One posting of GET /external/credits/transactions (LedgerEntryPublic)."""
+    return {
+        "entryId": str(e.entry_id),
+        "kind": e.kind.value,
+        "availableDelta": e.available_delta,
+        "heldDelta": e.held_delta,
+        "bucket": e.bucket_kind.value,
+        "causeType": e.cause_type,
+        "causeId": str(e.cause_id),
+        "taskId": None if e.task_id is None else str(e.task_id),
+        "callSource": e.call_source,
+        "createdAt": iso(e.created_at),
+    }
+
+
+def ledger_page(h: LedgerHistory) -> dict[str, Any]:
+    """GET /external/credits/transactions (LedgerPage): the page object and its snapshot bound."""
+    return {**page(h.page, ledger_entry), "upToId": str(h.up_to_id)}

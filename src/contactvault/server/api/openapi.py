@@ -58,6 +58,7 @@ COMMON_ERRORS = ("400", "401", "429", "500", "503")
 SUBMIT_ERRORS = ("402", "404", "409", "413", "422")
 OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/external/credits/balance"): (),
+    ("get", "/external/credits/transactions"): (),
     ("get", "/external/events/list"): (),
     ("get", "/external/events/{event_id}"): ("404",),
     ("get", "/external/personnel/list"): ("404",),

@@ -420,3 +420,46 @@ class UnlockTaskPublic(BaseModel):
     creditsReleased: int
     createdAt: Timestamp
     completedAt: Timestamp | None
+
+
+LEDGER_ENTRY_EXAMPLE: dict[str, Any] = {
+    "entryId": "412",
+    "kind": "hold",
+    "availableDelta": -45,
+    "heldDelta": 45,
+    "bucket": "subscription",
+    "causeType": "task",
+    "causeId": "5740418994814306926",
+    "taskId": "5740418994814306926",
+    "callSource": "cli",
+    "createdAt": "2026-11-30T09:00:00Z",
+}
+
+
+class LedgerEntryPublic(BaseModel):
+    """One posting: what it did to the spendable (``availableDelta``) and held (``heldDelta``) credits of one
+    bucket, why (``causeType``: `grant`, `task` or `item`) and, for a task's postings, the task and the
+    ``x-call-source`` it was submitted with (`api`, `agent`, `cli` or `console`)."""
+
+    entryId: str
+    kind: str
+    availableDelta: int
+    heldDelta: int
+    bucket: Literal["subscription", "addon", "gift"]
+    causeType: str
+    causeId: str
+    taskId: str | None
+    callSource: str | None
+    createdAt: str
+
+
+class LedgerPage(PageFields):
+    """A page of ledger postings, newest first, read up to the posting ``upToId`` (send it back as ``up_to_id`` for
+    the next pages: postings made meanwhile then neither shift nor repeat entries)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_page_example(LEDGER_ENTRY_EXAMPLE), "upToId": "412"}]}
+    )
+
+    items: list[LedgerEntryPublic]
+    upToId: str

@@ -32,11 +32,15 @@ class PostingRow:
 
 @dataclass(frozen=True, slots=True)
 class PostingFilter:
-    """Which postings of one account: all, or those of one task, and/or of some kinds."""
+    """Which postings of one account: all, or those of one task, and/or of some kinds, posted in ``[since, until)``,
+    up to the posting ``up_to_id`` (a page snapshot: postings made after the first page never shift later ones)."""
 
     account_id: int
     task_id: int | None = None
     kinds: Sequence[str] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    up_to_id: int | None = None
 
 
 def _conditions(which: PostingFilter) -> list[ColumnElement[bool]]:
@@ -46,7 +50,19 @@ def _conditions(which: PostingFilter) -> list[ColumnElement[bool]]:
         conds.append(le.c.task_id == which.task_id)
     if which.kinds:
         conds.append(le.c.kind.in_(sorted(set(which.kinds))))
+    if which.since is not None:
+        conds.append(le.c.created_at >= which.since)
+    if which.until is not None:
+        conds.append(le.c.created_at < which.until)
+    if which.up_to_id is not None:
+        conds.append(le.c.id <= which.up_to_id)
     return conds
+
+
+def last_posting_id(conn: Connection, account_id: int) -> int:
+    """The id of the account's newest posting (0 when it has none): the snapshot bound of a first page."""
+    le = ledger_entries
+    return int(conn.execute(select(func.coalesce(func.max(le.c.id), 0)).where(le.c.account_id == account_id)).one()[0])
 
 
 def postings(conn: Connection, which: PostingFilter, page: PageRequest) -> tuple[list[PostingRow], int]:
@@ -101,3 +117,28 @@ def posting_totals(conn: Connection, which: PostingFilter) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """A task posting (hold, capture or release) with its task's call source, for usage reports."""
+
+    kind: str
+    reserved_delta: int
+    task_id: int
+    call_source: str
+    created_at: datetime
+
+
+def task_postings_since(conn: Connection, account_id: int, since: datetime) -> list[SpendRow]:
+    """The account's hold, capture and release postings at or after ``since``, oldest first."""
+    le, t = ledger_entries, tasks
+    rows = conn.execute(
+        select(le.c.kind, le.c.reserved_delta, le.c.task_id, t.c.call_source, le.c.created_at)
+        .select_from(le.join(t, t.c.id == le.c.task_id))
+        .where(le.c.account_id == account_id, le.c.created_at >= since, le.c.kind.in_(("hold", "capture", "release")))
+        .order_by(le.c.id)
+    )
+    return [
+        SpendRow(str(r.kind), int(r.reserved_delta), int(r.task_id), str(r.call_source), r.created_at) for r in rows
+    ]

@@ -477,3 +477,14 @@ mail_cache = Table(
     Column("expires_at", UTC, nullable=False),
     Index("ix_mail_cache_expires", "expires_at"),
 )
+
+
+# When each worker loop last completed an iteration, written at most every few seconds (``admin status``).
+worker_heartbeats = Table(
+    "worker_heartbeats",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("started_at", UTC, nullable=False),
+    Column("last_loop_at", UTC, nullable=False),
+    Index("ix_worker_heartbeats_last_loop", "last_loop_at"),
+)

@@ -216,3 +216,14 @@ class RetryPolicy:
             return RetryDecision(should_retry=False)
         ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (attempts - 1))
         return RetryDecision(should_retry=True, delay=timedelta(seconds=rng.uniform(0, ceiling)))
+
+
+# Who submitted a task, from its ``x-call-source`` header: these are recorded as sent (any case), anything else or
+# nothing as ``api``. ``agent`` also holds the submission to the key's guardrails.
+CALL_SOURCES = frozenset({"api", "agent", "cli", "console"})
+
+
+def call_source_of(header: str | None) -> str:
+    """The call source recorded for a submission sent with ``x-call-source: header``."""
+    sent = (header or "").strip().lower()
+    return sent if sent in CALL_SOURCES else "api"

@@ -1,7 +1,7 @@
 """The itemised credit ledger of one account: every posting (grant, hold, capture, release), newest first.
 
-Wire-neutral: typed values in a ``directory.Page``, so the console's account page and a future
-``GET /external/credits/transactions`` render the same entries their own way.
+Wire-neutral: typed values in a ``directory.Page``, so the console's account page,
+``GET /external/credits/transactions`` and the CLI render the same entries their own way.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from contactvault.server.db.directory import PageRequest
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.domain.ledger import BucketKind, PostingKind
 from contactvault.server.runtime import Runtime
+from contactvault.server.services import unlocked_contacts
 from contactvault.server.services.directory import Page, page_of
+from contactvault.server.services.unlocked_contacts import SINCE_EXAMPLE
 
 MAX_PAGE_SIZE = 100
 
@@ -58,6 +60,47 @@ def parse_kinds(raw: Iterable[str]) -> frozenset[PostingKind]:
     return frozenset(kinds)
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerQuery:
+    """Which postings: those of one task and/or some kinds, posted in ``[since, until)``, up to the posting
+    ``up_to_id`` (None: the newest there is now)."""
+
+    task_id: int | None = None
+    kinds: Iterable[PostingKind] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    up_to_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerHistory:
+    """One page of postings, and the snapshot bound it was read under: pass ``up_to_id`` back for the next pages
+    and postings made meanwhile (always newer, so with higher ids) neither shift nor repeat entries."""
+
+    page: Page[LedgerEntry]
+    up_to_id: int
+
+
+def parse_id(raw: str | None, field: str) -> int | None:
+    """A positive id given as digits (``InvalidRequest`` naming ``field`` otherwise)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        raise InvalidRequest(f"{field} must be a positive integer id.", {"field": field})
+    return int(text)
+
+
+def parse_moment(raw: str | None, field: str) -> datetime | None:
+    """An ISO 8601 date-time as ``since`` takes it elsewhere (``InvalidRequest`` naming ``field`` otherwise)."""
+    try:
+        return unlocked_contacts.parse_since(raw)
+    except InvalidRequest:
+        raise InvalidRequest(
+            f"{field} must be an ISO 8601 date-time such as {SINCE_EXAMPLE}.", {"field": field}
+        ) from None
+
+
 def entries(
     rt: Runtime,
     account_id: int,
@@ -67,14 +110,22 @@ def entries(
     kinds: Iterable[PostingKind] = (),
 ) -> Page[LedgerEntry]:
     """One page of the account's postings, newest first, optionally only one task's and/or some kinds."""
+    return history(rt, account_id, page, LedgerQuery(task_id, kinds)).page
+
+
+def history(rt: Runtime, account_id: int, page: PageRequest, query: LedgerQuery) -> LedgerHistory:
+    """One page of the account's postings matching ``query``, newest first, read under a snapshot bound."""
     if page.page < 1:
         raise InvalidRequest("page must be 1 or more.", {"field": "page"})
     if not 1 <= page.size <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"pageSize must be between 1 and {MAX_PAGE_SIZE}.", {"field": "pageSize"})
-    which = ledger_reads.PostingFilter(account_id, task_id, tuple(k.value for k in kinds))
     with rt.db.read() as conn:
+        up_to = query.up_to_id if query.up_to_id is not None else ledger_reads.last_posting_id(conn, account_id)
+        which = ledger_reads.PostingFilter(
+            account_id, query.task_id, tuple(k.value for k in query.kinds), query.since, query.until, up_to
+        )
         rows, total = ledger_reads.postings(conn, which, page)
-    return page_of([_entry(r) for r in rows], total, page)
+    return LedgerHistory(page_of([_entry(r) for r in rows], total, page), up_to)
 
 
 def totals(rt: Runtime, account_id: int) -> LedgerTotals:

@@ -20,7 +20,7 @@ from itertools import count
 from pathlib import Path
 
 from contactvault.server import faults, metrics
-from contactvault.server.db import mail_state
+from contactvault.server.db import mail_state, status_reads
 from contactvault.server.db.engine import Conflict, ping
 from contactvault.server.db.queue import ClaimedItem, claim, release_leases
 from contactvault.server.domain.tasks import RetryPolicy
@@ -38,6 +38,8 @@ log = logging.getLogger("contactvault.worker")
 # Pauses after failed iterations (a claim that failed, a database outage): doubling, capped, jittered.
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 10.0
+# How often a looping worker rewrites its heartbeat row (admin status lists workers seen in the last minute).
+HEARTBEAT_WRITE_SECONDS = 10.0
 
 
 def describe(exc: BaseException) -> str:
@@ -100,6 +102,8 @@ class Worker:
         self._next_purge = rt.clock.now()  # the first iteration purges
         # When the loop last completed an iteration (None until ``run`` starts): readiness reads it.
         self.heartbeat: datetime | None = None
+        self._started_at = rt.clock.now()
+        self._heartbeat_written: datetime | None = None  # when the heartbeat row was last written (admin status)
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from ``run``."""
@@ -257,7 +261,21 @@ class Worker:
             self._failures = 0
             metrics.WORKER_LOOPS.inc()
         self.heartbeat = self.rt.clock.now()
+        self._write_heartbeat(self.heartbeat)
         return claimed
+
+    def _write_heartbeat(self, now: datetime) -> None:
+        """Record the loop's last iteration for ``admin status``, at most every ``HEARTBEAT_WRITE_SECONDS``."""
+        last = self._heartbeat_written
+        if last is not None and (now - last).total_seconds() < HEARTBEAT_WRITE_SECONDS:
+            return
+        try:
+            with self.rt.db.write() as conn:
+                status_reads.beat(conn, self.worker_id[:64], self._started_at, now)
+        except Exception as exc:
+            log.warning("worker heartbeat not recorded (%s)", describe(exc))
+            return
+        self._heartbeat_written = now
 
     def backoff_seconds(self) -> float:
         """How long to pause after the last iteration: 0 when it succeeded, else capped exponential with jitter."""

@@ -22,7 +22,7 @@ from contactvault.server.api.schemas import (
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.scoring import parse_verification_min
-from contactvault.server.domain.tasks import TaskStatus, parse_task_id
+from contactvault.server.domain.tasks import TaskStatus, call_source_of, parse_task_id
 from contactvault.server.notifier import Listener, WaitSlots
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import directory, idempotency, quotes, unlocks
@@ -86,7 +86,7 @@ def _submit(
         event_id=body.event_id,
         personnel_ids=body.personnel_ids,
         max_credits=body.max_credits,
-        call_source="agent" if (call_source or "").lower() == "agent" else "api",
+        call_source=call_source_of(call_source),
         trace_id=trace_id_of(request),
         quote_id=_quote_id(body.quote_id),
         key_id=getattr(request.state, "key_id", None),
