@@ -279,6 +279,9 @@ class UnlockedContact(_CamelModel):
     channel: str
     value: str | None = Field(default=None, repr=False)
     verification: Verification | None = None
+    # Where the value came from: the import's label, ``pattern`` when the server inferred it, a provider's name
+    # (None from servers that do not send it).
+    source: str | None = None
     unlocked_at: str | int | None = None
     task_id: OptionalId = None
 
