@@ -140,6 +140,11 @@ class ContactItem(_CamelModel):
     phone: str | None = Field(default=None, repr=False)
     phone_unlock_status: str | None = None
     event_count: int | None = None
+    # Extension: where a shown email/phone came from (``pattern`` when the server inferred it) and its verification.
+    email_source: str | None = None
+    email_verification: Verification | None = None
+    phone_source: str | None = None
+    phone_verification: Verification | None = None
 
 
 T = TypeVar("T")
