@@ -48,6 +48,11 @@ CONTACT_FIELDS: dict[str, tuple[type, ...]] = {
     "linkedinActivityStatus": (type(None),),
     "outreachMessageStatus": (type(None),),
     "outreachMessageChannels": (list,),
+    # Extensions (docs/api.md): where a shown value came from and its verification; null while none is shown.
+    "emailSource": NULLABLE_STR,
+    "emailVerification": (dict, type(None)),
+    "phoneSource": NULLABLE_STR,
+    "phoneVerification": (dict, type(None)),
 }
 
 

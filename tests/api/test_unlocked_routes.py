@@ -47,7 +47,7 @@ def test_unlocked_lists_every_contact_of_this_account_only(
         ("3", "phone", phone_of(3)),
     ]
     first = body["items"][0]
-    assert set(first) == {"personnelId", "channel", "value", "verification", "unlockedAt", "taskId"}
+    assert set(first) == {"personnelId", "channel", "value", "verification", "source", "unlockedAt", "taskId"}
     assert first["unlockedAt"].endswith("Z")
     assert first["taskId"].isdigit()
     assert set(first["verification"]) == {"status", "score", "checkedAt"}

@@ -9,11 +9,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from contactvault.cli.client.export import ExportFormat, render
+from contactvault.server.db.tables import contact_points
 from tests.factories import email_of, phone_of
 
-from .conftest import CLI
+from .conftest import CLI, LiveServer
 
 COLUMNS = [
     "personnel_id",
@@ -21,6 +23,7 @@ COLUMNS = [
     "title",
     "company_name",
     "email",
+    "source",
     "verification_status",
     "verification_score",
     "unlocked_at",
@@ -161,3 +164,32 @@ def test_an_existing_output_file_is_replaced_private(unlocked: CLI, tmp_path: Pa
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert email_of(1) in target.read_text()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []  # no temporary file left behind
+
+
+def test_an_inferred_address_is_exported_with_its_source(connected: CLI, live: LiveServer) -> None:
+    points = contact_points.c
+    person_7 = (points.personnel_id == 7) & (points.channel == "email")
+    with live.rt.db.read() as conn:
+        before = conn.execute(
+            select(points.source, points.verification_status, points.verification_score).where(person_7)
+        ).one()
+    with live.rt.db.write() as conn:  # the server found 7's address (shared server: put back below)
+        conn.execute(
+            update(contact_points)
+            .where(person_7)
+            .values(source="pattern", verification_status="accept_all", verification_score=61)
+        )
+    try:
+        connected.json("unlock", "--event", "100", "--ids", "1,7", "--yes")
+    finally:
+        with live.rt.db.write() as conn:
+            conn.execute(
+                update(contact_points)
+                .where(person_7)
+                .values(source=before[0], verification_status=before[1], verification_score=before[2])
+            )
+    rows = list(csv.DictReader(io.StringIO(connected("export").stdout)))
+    got = [
+        (r["personnel_id"], r["email"], r["source"], r["verification_status"], r["verification_score"]) for r in rows
+    ]
+    assert got == [("1", email_of(1), "vault", "valid", "95"), ("7", email_of(7), "pattern", "accept_all", "61")]

@@ -10,6 +10,7 @@ from contactvault import (
     PrecheckResult,
     UnlockSubmission,
     UnlockTask,
+    Verification,
 )
 
 
@@ -157,3 +158,16 @@ def test_precheck_result_parses_detail() -> None:
     })  # fmt: skip
     assert result.detail.personnel_ids == ["1", "2"]
     assert result.detail.missing_personnel_ids == ["9"]
+
+
+def test_a_contact_item_carries_the_source_and_verification_of_a_shown_value() -> None:
+    item = ContactItem.model_validate({
+        "id": "7", "email": "ada@acme.test", "contactUnlockStatus": "unlocked", "emailSource": "pattern",
+        "emailVerification": {"status": "accept_all", "score": 61, "checkedAt": None},
+        "phoneSource": None, "phoneVerification": None,
+    })  # fmt: skip
+    assert item.email_source == "pattern"
+    assert isinstance(item.email_verification, Verification)
+    assert (item.email_verification.status, item.email_verification.score) == ("accept_all", 61)
+    assert (item.phone_source, item.phone_verification) == (None, None)
+    assert ContactItem.model_validate({"id": "8"}).email_source is None  # a server without the extension

@@ -101,3 +101,10 @@ def test_async_client_reads_both_routes_the_same_way() -> None:
         ("/external/contacts/unlocked", {"since": "2026-11-30T00:00:00Z", "page": "1", "pageSize": "100"}),
         ("/external/contacts/erased", {"page": "1", "pageSize": "5"}),
     ]
+
+
+def test_an_unlocked_contact_says_where_its_value_came_from_and_none_from_older_servers() -> None:
+    inferred = UnlockedContact.model_validate({**UNLOCKED, "source": "pattern"})
+    assert inferred.source == "pattern"
+    older = UnlockedContact.model_validate({k: v for k, v in UNLOCKED.items() if k != "source"})
+    assert older.source is None

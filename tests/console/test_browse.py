@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
-from contactvault.server.db.tables import events, personnel
+from contactvault.server.db.tables import contact_points, events, personnel
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import unlocks
@@ -382,6 +382,25 @@ def test_a_person_shows_the_email_only_to_the_account_that_unlocked_it(
     assert theirs.status_code == 200
     assert email_of(7) not in theirs.text
     assert "Locked" in said(theirs.text, "[data-testid=email]")
+
+
+def test_a_person_page_labels_an_inferred_email_with_its_verification(
+    signed_in: TestClient, directory: Runtime, account: Account
+) -> None:
+    with directory.db.write() as conn:
+        conn.execute(
+            update(contact_points)
+            .where(contact_points.c.personnel_id == 7, contact_points.c.channel == "email")
+            .values(source="pattern", verification_status="accept_all", verification_score=61)
+        )
+    _unlock(directory, account, [7, 8])
+    inferred = soup(signed_in.get("/console/people/7").text).select_one("[data-testid=email-inferred]")
+    assert inferred is not None
+    assert " ".join(inferred.get_text(" ").split()) == "Inferred accept-all, score 61"
+    assert email_of(7) in said(signed_in.get("/console/people/7").text, "[data-testid=email]")
+    imported = signed_in.get("/console/people/8").text
+    assert email_of(8) in said(imported, "[data-testid=email]")
+    assert soup(imported).select_one("[data-testid=email-inferred]") is None  # imported: no badge
 
 
 def test_an_unknown_person_is_a_friendly_404(signed_in: TestClient) -> None:

@@ -207,3 +207,25 @@ def test_everything_unlocked_is_exported_through_several_service_pages(
     ]
     assert all(r[1].startswith("Person ") for r in rows)
     assert f'"phone","{phone_of(3)}"' in response.text  # the phone column keeps its +, quoted
+
+
+def test_the_unlocked_export_labels_an_inferred_address_with_its_source_and_verification(
+    signed_in: TestClient, directory: Runtime, account: Account
+) -> None:
+    with directory.db.write() as conn:
+        conn.execute(
+            update(contact_points)
+            .where(contact_points.c.personnel_id == 2, contact_points.c.channel == "email")
+            .values(source="pattern", verification_status="accept_all", verification_score=61)
+        )
+    _task(directory, account, [1, 2])
+    drain(directory)
+
+    header, *rows = _rows(signed_in.get("/console/exports/unlocked.csv").text)
+
+    at = {name: header.index(name) for name in ("person_id", "contact", "source", "verification_status")}
+    score = header.index("verification_score")
+    got = sorted(
+        (r[at["person_id"]], r[at["contact"]], r[at["source"]], r[at["verification_status"]], r[score]) for r in rows
+    )
+    assert got == [("1", email_of(1), "vault", "valid", "95"), ("2", email_of(2), "pattern", "accept_all", "61")]

@@ -94,8 +94,12 @@ def test_a_contact_item_has_every_field_in_the_wire_order_and_no_error_code_when
         "linkedinActivityStatus": None,
         "outreachMessageStatus": None,
         "outreachMessageChannels": [],
+        "emailSource": None,
+        "emailVerification": None,
+        "phoneSource": None,
+        "phoneVerification": None,
     }
-    assert list(item)[-1] == "outreachMessageChannels"
+    assert list(item)[-1] == "phoneVerification"
 
 
 def test_an_unreadable_value_adds_the_error_code_last() -> None:
@@ -128,12 +132,13 @@ def test_a_personnel_page_adds_the_semantics_block_with_every_match_visible() ->
 
 def test_an_unlocked_contact_writes_utc_times_and_its_verification_as_stored() -> None:
     plus_two = AT.astimezone(timezone(timedelta(hours=2)))
-    checked = UnlockedView(7, "email", "ada@example.com", VerificationView("valid", None, plus_two), AT, 57)
+    checked = UnlockedView(7, "email", "ada@example.com", VerificationView("valid", None, plus_two), AT, 57, "pattern")
     assert mappers.unlocked_item(checked) == {
         "personnelId": "7",
         "channel": "email",
         "value": "ada@example.com",
         "verification": {"status": "valid", "score": None, "checkedAt": "2026-11-30T09:00:01Z"},
+        "source": "pattern",
         "unlockedAt": "2026-11-30T09:00:01Z",
         "taskId": "57",
     }

@@ -140,6 +140,11 @@ class ContactItem(_CamelModel):
     phone: str | None = Field(default=None, repr=False)
     phone_unlock_status: str | None = None
     event_count: int | None = None
+    # Extension: where a shown email/phone came from (``pattern`` when the server inferred it) and its verification.
+    email_source: str | None = None
+    email_verification: Verification | None = None
+    phone_source: str | None = None
+    phone_verification: Verification | None = None
 
 
 T = TypeVar("T")
@@ -279,6 +284,9 @@ class UnlockedContact(_CamelModel):
     channel: str
     value: str | None = Field(default=None, repr=False)
     verification: Verification | None = None
+    # Where the value came from: the import's label, ``pattern`` when the server inferred it, a provider's name
+    # (None from servers that do not send it).
+    source: str | None = None
     unlocked_at: str | int | None = None
     task_id: OptionalId = None
 

@@ -59,6 +59,8 @@ class DeliveredContact:
     unlocked_at: str | None = None
     run_id: str | None = None
     task_id: str | None = None
+    # Where the value came from (the item's ``source``: ``pattern`` when inferred); None for older state files.
+    source: str | None = None
 
     @property
     def email(self) -> str | None:

@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ._errors import StateError
 from ._models import Channel, UnlockTask, Verification
@@ -30,32 +30,9 @@ from ._results import (
     UnlockResult,
     failure_group,
 )
+from .state_schema import SCHEMA_VERSION, migrate
 
-__all__ = ["BatchRecord", "PersonRecord", "RunRecord", "StateStore"]
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, event_id TEXT NOT NULL, channel TEXT NOT NULL, base_url TEXT NOT NULL,
-    status TEXT NOT NULL, max_credits INTEGER, balance_before INTEGER, balance_after INTEGER,
-    requested_count INTEGER NOT NULL, created_at TEXT NOT NULL, finished_at TEXT);
-CREATE TABLE IF NOT EXISTS batches (
-    run_id TEXT NOT NULL REFERENCES runs(run_id), seq INTEGER NOT NULL, personnel_ids TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL UNIQUE, prepared INTEGER NOT NULL DEFAULT 0, max_credits INTEGER,
-    task_id TEXT, status TEXT NOT NULL, credits_charged INTEGER, submitted_at TEXT, completed_at TEXT,
-    PRIMARY KEY (run_id, seq));
-CREATE TABLE IF NOT EXISTS people (
-    run_id TEXT NOT NULL REFERENCES runs(run_id), personnel_id TEXT NOT NULL, full_name TEXT, title TEXT,
-    company_name TEXT, PRIMARY KEY (run_id, personnel_id));
-CREATE TABLE IF NOT EXISTS outcomes (
-    run_id TEXT NOT NULL REFERENCES runs(run_id), personnel_id TEXT NOT NULL, outcome TEXT NOT NULL,
-    code TEXT, task_id TEXT, PRIMARY KEY (run_id, personnel_id));
-CREATE TABLE IF NOT EXISTS contacts (
-    personnel_id TEXT NOT NULL, channel TEXT NOT NULL, event_id TEXT NOT NULL, value TEXT NOT NULL,
-    full_name TEXT, title TEXT, company_name TEXT, verification TEXT, unlocked_at TEXT, run_id TEXT,
-    task_id TEXT, PRIMARY KEY (personnel_id, channel));
-"""
+__all__ = ["SCHEMA_VERSION", "BatchRecord", "PersonRecord", "RunRecord", "StateStore"]
 
 # Batch statuses after which a batch needs nothing more: its task finished, no task was needed, or the
 # server refused it (402) and the run moved on.
@@ -143,12 +120,7 @@ class StateStore:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout = 5000")
         self._conn.execute("PRAGMA foreign_keys = ON")
-        version = cast(int, self._conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StateError(f"state file {self.path} was written by a newer contactvault (schema {version})")
-        # IF NOT EXISTS makes this safe to race; executescript commits on its own, so it runs outside _tx.
-        self._conn.executescript(_SCHEMA)
-        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        migrate(self._conn, self.path)  # state_schema.py: outside _tx (executescript commits on its own)
 
     def __repr__(self) -> str:
         return f"<StateStore path={str(self.path or ':memory:')!r}>"
@@ -371,7 +343,9 @@ class StateStore:
                     person = self.person(run_id, item.personnel_id)
                     verification = item.verification.model_dump_json() if item.verification else None
                     db.execute(
-                        "INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO contacts (personnel_id, channel, event_id, value, full_name, title,"
+                        " company_name, verification, unlocked_at, run_id, task_id, source)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             item.personnel_id,
                             run.channel,
@@ -384,6 +358,7 @@ class StateStore:
                             _stamp_of(item.completed_at) or self._stamp(),
                             run_id,
                             task.task_id,
+                            item.source,
                         ),
                     )
                     outcome, code = "delivered", None
@@ -497,4 +472,5 @@ def _contact(row: sqlite3.Row) -> DeliveredContact:
         unlocked_at=row["unlocked_at"],
         run_id=row["run_id"],
         task_id=row["task_id"],
+        source=row["source"],
     )

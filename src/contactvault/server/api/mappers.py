@@ -19,7 +19,7 @@ from contactvault.server.services.directory import ContactState, EventDetailView
 from contactvault.server.services.ledger_view import LedgerEntry, LedgerHistory
 from contactvault.server.services.quotes import Quote
 from contactvault.server.services.unlocked_contacts import ErasedView, RemovalReason, UnlockedView
-from contactvault.server.services.unlocks import ItemView, PrecheckResult, SubmitResult, TaskView
+from contactvault.server.services.unlocks import ItemView, PrecheckResult, SubmitResult, TaskView, VerificationView
 
 CREATED = 201
 T = TypeVar("T")
@@ -227,6 +227,10 @@ def contact_item(p: PersonView) -> dict[str, Any]:
         "outreachMessageStatus": None,
         "outreachMessageChannels": [],
     }
+    for field, provenance in (("email", p.email_provenance), ("phone", p.phone_provenance)):
+        # Extension: where a shown value came from (``pattern``: inferred) and its verification (docs/api.md).
+        item[f"{field}Source"] = None if provenance is None else provenance.source
+        item[f"{field}Verification"] = None if provenance is None else verification(provenance.verification)
     if p.unreadable:
         # Extension: one of this person's revealed values opens with no configured key (see docs/api.md).
         item["errorCode"] = sealed.UNREADABLE
@@ -256,17 +260,20 @@ def iso_utc(moment: datetime | None) -> str | None:
 
 def unlocked_item(u: UnlockedView) -> dict[str, Any]:
     """An item of GET /external/contacts/unlocked."""
-    v = u.verification
     return {
         "personnelId": str(u.personnel_id),
         "channel": u.channel,
         "value": u.value,
-        "verification": None
-        if v is None
-        else {"status": v.status, "score": v.score, "checkedAt": iso_utc(v.checked_at)},
+        "verification": verification(u.verification),
+        "source": u.source,
         "unlockedAt": iso_utc(u.unlocked_at),
         "taskId": str(u.task_id),
     }
+
+
+def verification(v: VerificationView | None) -> dict[str, Any] | None:
+    """A stored verification as the unlocked list and ContactItems write it (null where never checked)."""
+    return None if v is None else {"status": v.status, "score": v.score, "checkedAt": iso_utc(v.checked_at)}
 
 
 def unlocked_page(p: Page[UnlockedView]) -> dict[str, Any]:

@@ -51,6 +51,10 @@ CONTACT_EXAMPLE: dict[str, Any] = {
     "linkedinActivityStatus": None,
     "outreachMessageStatus": None,
     "outreachMessageChannels": [],
+    "emailSource": None,
+    "emailVerification": None,
+    "phoneSource": None,
+    "phoneVerification": None,
 }
 
 
@@ -211,6 +215,14 @@ class EventEnvelope(BaseModel):
     event: EventDetailPublic
 
 
+class VerificationPublic(BaseModel):
+    """How sure we are the address delivers."""
+
+    status: Literal["valid", "accept_all", "unknown"]
+    score: int = Field(ge=0, le=100)
+    checkedAt: Timestamp | None
+
+
 class ContactItemPublic(BaseModel):
     """A person as the caller sees them."""
 
@@ -233,6 +245,17 @@ class ContactItemPublic(BaseModel):
     linkedinActivityStatus: None
     outreachMessageStatus: None
     outreachMessageChannels: list[str]
+    emailSource: str | None = Field(
+        description="Extension: where the shown `email` came from (the import's label, `pattern` for an inferred "
+        "address, or a provider's name); null while no email is shown or for unlocks older than sources."
+    )
+    emailVerification: VerificationPublic | None = Field(
+        description="Extension: the shown `email`'s verification when it was delivered; null while none is shown."
+    )
+    phoneSource: str | None = Field(description="Extension: as `emailSource`, for the shown `phone`.")
+    phoneVerification: VerificationPublic | None = Field(
+        description="Extension: as `emailVerification`, for the shown `phone`."
+    )
 
 
 class PageFields(BaseModel):
@@ -336,14 +359,6 @@ class UnlockSubmissionPublic(BaseModel):
     job_id: str | None = None
     skipped_personnel_ids: list[str]
     skipped_detail: SkippedDetail
-
-
-class VerificationPublic(BaseModel):
-    """How sure we are the address delivers."""
-
-    status: Literal["valid", "accept_all", "unknown"]
-    score: int = Field(ge=0, le=100)
-    checkedAt: Timestamp | None
 
 
 class UnlockItemPublic(BaseModel):

@@ -28,6 +28,7 @@ class UnlockRecord:
     verification_status: str | None = None
     verification_score: int | None = None
     checked_at: datetime | None = None
+    source: str | None = None
 
 
 def _record(row: Any) -> UnlockRecord:
@@ -41,6 +42,7 @@ def _record(row: Any) -> UnlockRecord:
         row.verification_status,
         row.verification_score,
         row.checked_at,
+        row.source,
     )
 
 

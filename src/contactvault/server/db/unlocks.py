@@ -41,6 +41,11 @@ class ChannelState:
     # An unlock row exists; its value may have been removed since (erasure, retention).
     unlocked: bool = False
     statuses: set[str] = field(default_factory=set)
+    # Where the delivered value came from and how sure we were of it, as the unlock row stored them.
+    source: str | None = None
+    verification_status: str | None = None
+    verification_score: int | None = None
+    checked_at: datetime | None = None
 
 
 def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int]) -> dict[tuple[int, str], ChannelState]:
@@ -48,12 +53,21 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
     states: dict[tuple[int, str], ChannelState] = {}
     if not person_ids:
         return states
-    revealed = select(unlocks.c.id, unlocks.c.personnel_id, unlocks.c.channel, unlocks.c.value_encrypted).where(
-        unlocks.c.account_id == account_id, unlocks.c.personnel_id.in_(person_ids)
-    )
-    for row_id, pid, channel, value in conn.execute(revealed):
-        state = states.setdefault((pid, channel), ChannelState())
-        state.value_encrypted, state.unlock_id, state.unlocked = value, int(row_id), True
+    revealed = select(
+        unlocks.c.id,
+        unlocks.c.personnel_id,
+        unlocks.c.channel,
+        unlocks.c.value_encrypted,
+        unlocks.c.source,
+        unlocks.c.verification_status,
+        unlocks.c.verification_score,
+        unlocks.c.checked_at,
+    ).where(unlocks.c.account_id == account_id, unlocks.c.personnel_id.in_(person_ids))
+    for row in conn.execute(revealed):
+        state = states.setdefault((row.personnel_id, row.channel), ChannelState())
+        state.value_encrypted, state.unlock_id, state.unlocked = row.value_encrypted, int(row.id), True
+        state.source, state.verification_status = row.source, row.verification_status
+        state.verification_score, state.checked_at = row.verification_score, row.checked_at
     items = (
         select(task_items.c.personnel_id, task_items.c.channel, task_items.c.status)
         .where(

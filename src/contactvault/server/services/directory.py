@@ -17,6 +17,7 @@ from contactvault.server.domain.ledger import Channel
 from contactvault.server.domain.tasks import UNFINISHED_ITEM_STATUSES, ItemStatus
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import sealed
+from contactvault.server.services.unlocks import VerificationView
 
 PageRequest = q.PageRequest
 SOURCE_ORDER = ("exhibitor", "social", "visitors")
@@ -87,6 +88,15 @@ class ContactState(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a revealed value came from (``source``: the import's label, ``pattern`` when inferred, a provider's
+    name; None on unlocks older than the column) and how sure we were of it when it was delivered."""
+
+    source: str | None
+    verification: VerificationView | None
+
+
+@dataclass(frozen=True, slots=True)
 class PersonView:
     """A person as one account sees them; ``email``/``phone`` only while revealed, ``unreadable`` when a revealed
     value opens with no configured key."""
@@ -105,6 +115,9 @@ class PersonView:
     phone_state: ContactState
     event_count: int
     unreadable: bool = False
+    # Only while the value itself is shown (None with a null ``email``/``phone``).
+    email_provenance: Provenance | None = None
+    phone_provenance: Provenance | None = None
 
 
 def event_view(row: dict[str, Any]) -> EventView:
@@ -216,9 +229,20 @@ def contact_items(
                 phone_state=_state(phone_state),
                 event_count=count,
                 unreadable=email.unreadable or phone.unreadable,
+                email_provenance=_provenance(email_state) if email.value is not None else None,
+                phone_provenance=_provenance(phone_state) if phone.value is not None else None,
             )
         )
     return items
+
+
+def _provenance(state: ChannelState | None) -> Provenance | None:
+    if state is None:
+        return None
+    verification = None
+    if state.verification_status is not None:
+        verification = VerificationView(state.verification_status, state.verification_score, state.checked_at)
+    return Provenance(state.source, verification)
 
 
 def _shown(shown: dict[int, sealed.Shown], state: ChannelState | None) -> sealed.Shown:

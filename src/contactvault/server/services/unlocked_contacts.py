@@ -59,7 +59,8 @@ def parse_since(raw: str | None) -> datetime | None:
 @dataclass(frozen=True, slots=True)
 class UnlockedView:
     """A (person, channel) this account paid for; ``value`` None once erased, past retention or opted out (or when
-    no configured key opens it), ``verification`` None where never checked."""
+    no configured key opens it), ``verification`` None where never checked; ``source`` where the delivered value
+    came from (the import's label, ``pattern`` for an inferred one, a provider's name), None on rows older than it."""
 
     personnel_id: int
     channel: str
@@ -67,6 +68,7 @@ class UnlockedView:
     verification: VerificationView | None
     unlocked_at: datetime | None
     task_id: int | None
+    source: str | None = None
 
 
 class RemovalReason(Enum):
@@ -153,7 +155,7 @@ def _unlocked_item(cipher: Cipher, row: UnlockRecord, hidden: _Hidden) -> Unlock
     verification = None
     if row.verification_status is not None:
         verification = VerificationView(row.verification_status, row.verification_score, row.checked_at)
-    return UnlockedView(pid, channel, value, verification, row.created_at, row.task_id)
+    return UnlockedView(pid, channel, value, verification, row.created_at, row.task_id, row.source)
 
 
 def list_erased(rt: Runtime, account_id: int, page: PageRequest, since: datetime | None) -> Page[ErasedView]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from contactvault.server.api import mappers
@@ -38,6 +38,7 @@ UNLOCKED_EXAMPLE = {
     "channel": "email",
     "value": "ada.lovelace@example.com",
     "verification": {"status": "valid", "score": 95, "checkedAt": "2026-11-30T09:00:01Z"},
+    "source": "pattern",
     "unlockedAt": "2026-11-30T09:00:02Z",
     "taskId": "5740418994814306926",
 }
@@ -51,6 +52,10 @@ class UnlockedContactPublic(BaseModel):
     channel: Literal["email", "phone"]
     value: str | None
     verification: VerificationPublic | None
+    source: str | None = Field(
+        description="Where the delivered value came from: the import's label, `pattern` for an inferred address, "
+        "or a provider's name; null for unlocks recorded before sources were kept."
+    )
     unlockedAt: str
     taskId: str
 

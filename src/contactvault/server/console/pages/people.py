@@ -19,10 +19,11 @@ from contactvault.server.console.query_input import Checked, path_id, query_url
 from contactvault.server.console.render import is_htmx, page
 from contactvault.server.console.selection import MAX_SELECTION, estimate
 from contactvault.server.domain.errors import NotFound
+from contactvault.server.domain.resolution import is_inferred
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import directory
 from contactvault.server.services.console_sessions import Principal
-from contactvault.server.services.directory import PeopleFilters
+from contactvault.server.services.directory import PeopleFilters, Provenance
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE_SIZE = 25
@@ -163,4 +164,14 @@ def person(request: Request, rt: RuntimeDep, principal: SignedIn, person_id: str
         raise NotFound("Person not found.")
     view = directory.profile(rt, principal.account_id, pid)
     linkedin = view.linkedin_url if (view.linkedin_url or "").startswith(("https://", "http://")) else None
-    return page(request, "people/detail.html", {"person": view, "linkedin": linkedin})
+    inferred = {"email": inferred_words(view.email_provenance), "phone": inferred_words(view.phone_provenance)}
+    return page(request, "people/detail.html", {"person": view, "linkedin": linkedin, "inferred": inferred})
+
+
+def inferred_words(provenance: Provenance | None) -> str:
+    """The verification of a shown value the engine inferred, in words ("accept-all, score 61"); "" otherwise."""
+    if provenance is None or not is_inferred(provenance.source):
+        return ""
+    check = provenance.verification
+    status = ((check.status if check else None) or "unknown").replace("_", "-")
+    return f"{status}, score {check.score}" if check and check.score is not None else status
