@@ -34,6 +34,7 @@ PEOPLE = [
     Person(12, "Cy Late", 2, "cy.late@catchall.test"),
     Person(13, "Dora Newcomer", 2),
     Person(20, "Grace Hopper", 3),
+    Person(21, "Zed Nobody", 3),  # no mailbox of any spelling at the greylisting domain
     Person(30, "Null Person", 4),
     Person(40, "Down Person", 5),
     Person(50, "Free Person", 6),
@@ -116,6 +117,30 @@ def test_greylisting_is_a_deferral_for_the_greylist_retry(run_world, rt: Runtime
     answer, recorder = run(run_world, rt, clock, 20, greylist_retry_after=120)
     assert (answer.outcome, answer.retry_after) == (Outcome.DEFERRED, 120.0)
     assert recorder.connections_to("127.0.0.4") == 1
+
+
+def test_a_greylisting_retry_asks_only_the_candidates_greylisted_and_not_yet_refused(
+    run_world, rt: Runtime, clock: FakeClock, greylist_time
+) -> None:
+    seed(rt, DOMAINS, PEOPLE)
+
+    async def scenario(world: MailWorld) -> tuple[list[Resolution], list[list[str]]]:
+        resolver = pattern_resolver(rt, world, clock)
+        answers, asked = [], []
+        for _ in range(3):  # the first pass, the retry, and the retry of the second session's candidates
+            before = len(world.recorder.commands("127.0.0.4", "RCPT"))
+            answers.append(await resolver.resolve(Lookup(1, 21, "email")))
+            asked.append([e.argument for e in world.recorder.commands("127.0.0.4", "RCPT")[before:]])
+            greylist_time.now += 61
+        return answers, asked
+
+    answers, asked = run_world(scenario)
+    assert [a.outcome for a in answers] == [Outcome.DEFERRED, Outcome.DEFERRED, Outcome.NOT_FOUND]
+    first, second, third = asked
+    assert len(first) == 1 + 3  # the catch-all probe and the best three: all greylisted
+    assert second[1:4] == first[1:]  # the retry: probe, the three refused, then the two others greylisted
+    assert len(second) == 1 + 3 + 2  # five spellings in all
+    assert third == second[4:]  # only the greylisted ones not refused yet: nothing refused is asked again
 
 
 def test_a_politeness_limit_is_a_deferral_for_as_long_as_it_asks(run_world, rt: Runtime, clock: FakeClock) -> None:

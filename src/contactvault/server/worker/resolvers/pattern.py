@@ -30,7 +30,7 @@ from contactvault.server.domain.scoring import VerificationMin, VerificationStat
 from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
-from contactvault.server.worker.mail.cache import Cache
+from contactvault.server.worker.mail.cache import Cache, TtlCache
 from contactvault.server.worker.mail.dns import MailDns, MailDomain, MailStatus
 from contactvault.server.worker.mail.politeness import (
     InProcessLimiter,
@@ -67,6 +67,7 @@ MAX_SESSIONS = 2
 # Per-address verdicts kept in the verdict cache.
 VALID_MAILBOX = "valid"
 ABSENT_MAILBOX = "absent"
+DEFAULT_VERDICT_TTL_SECONDS = 7 * 24 * 3600.0  # as CONTACTVAULT_SMTP_CATCH_ALL_TTL_SECONDS's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ class PatternResolver(Resolver):
         greylist_retry_after: float = 300.0,
         verification_min: VerificationMin = VerificationMin.ACCEPT_ALL,
         verdicts: Cache[str, str] | None = None,
-        verdict_ttl_seconds: float = 0.0,
+        verdict_ttl_seconds: float = DEFAULT_VERDICT_TTL_SECONDS,
     ) -> None:
         self.db = db
         self.cipher = cipher
@@ -114,8 +115,10 @@ class PatternResolver(Resolver):
         self.inference = inference
         self.greylist_retry_after = greylist_retry_after
         self.verification_min = verification_min
-        # Per-address SMTP verdicts ("valid" / "absent") keyed by the address's keyed hash, shared in scale-out.
-        self.verdicts = verdicts
+        # Per-address SMTP verdicts ("valid" / "absent") keyed by the address's keyed hash: shared in scale-out, in
+        # this process otherwise. A greylisting retry reads them, so it asks only the candidates that were
+        # greylisted and not refused (a refused one is a known absent mailbox, skipped).
+        self.verdicts: Cache[str, str] = verdicts if verdicts is not None else TtlCache(clock)
         self.verdict_ttl_seconds = verdict_ttl_seconds
 
     @classmethod
@@ -240,16 +243,12 @@ class PatternResolver(Resolver):
         return self.cipher.lookup_hash("email", address).hex()
 
     def _known_verdicts(self, candidates: Sequence[Candidate]) -> dict[str, str]:
-        """The cached verdicts of the candidates' addresses (none without a verdict cache)."""
-        if self.verdicts is None:
-            return {}
+        """The cached verdicts of the candidates' addresses."""
         found = {c.address: self.verdicts.get(self._verdict_key(c.address)) for c in candidates}
         return {address: verdict for address, verdict in found.items() if verdict is not None}
 
     def _remember(self, report: ProbeReport) -> None:
         """Cache what a session proved: accepted on a domain that refused a random address, or mailbox absent."""
-        if self.verdicts is None:
-            return
         for result in report.results:
             if result.reply_class is ReplyClass.ACCEPTED and report.catch_all is CatchAll.NO:
                 verdict = VALID_MAILBOX
