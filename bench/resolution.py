@@ -42,11 +42,13 @@ from bench._metrics import (
 )
 from bench._vault import HELO, MAIL_FROM, ObservedResolver, mail_settings, personnel_id, resolver, seeded_runtime
 from bench._world import World, generate, layout
+from contactvault.server.clock import SystemClock
 from contactvault.server.crypto import Cipher
 from contactvault.server.demo.mailworld import MailWorld, running_mail_world
 from contactvault.server.domain.resolution import Lookup, Outcome, Resolution
 from contactvault.server.domain.scoring import VerificationStatus
 from contactvault.server.runtime import Runtime
+from contactvault.server.worker.mail.cache import TtlCache
 from contactvault.server.worker.mail.politeness import InProcessLimiter, PolitenessDeferred, ProviderLimits
 
 ORDER = 60
@@ -287,6 +289,8 @@ async def _throughput(
         raw_seconds += await raw_ceiling(mail.smtp_port, addresses, len(batch), knobs.concurrency)
         raw_sessions += len(batch)
         connections, events = len(mail.recorder.connections), len(mail.recorder.events)
+        # Forget the per-address verdicts, or the resolver would answer these people from its cache without a session.
+        engine.resolver.verdicts = TtlCache(SystemClock())
         began = time.perf_counter()
         await _resolve_all(engine, _interleaved(world, batch), knobs.concurrency)
         engine_seconds += time.perf_counter() - began

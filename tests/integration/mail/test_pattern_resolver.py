@@ -69,6 +69,37 @@ def test_a_person_nobody_imported_is_found_valid_on_a_normal_domain(run_world, r
     assert rcpts[1] == "grace.hopper@normal.test"
 
 
+def test_an_accepted_address_a_namesake_colleague_also_renders_is_not_called_valid(
+    run_world, rt: Runtime, clock: FakeClock
+) -> None:
+    # A second Grace Hopper at the company, not in the vault: the server accepts grace.hopper@, but nothing says
+    # whose mailbox it is, so neither may be charged for it as a proven address.
+    seed(rt, DOMAINS, [*PEOPLE, Person(5, "Grace Hopper", 1)])
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Resolution, int]:
+        resolver = pattern_resolver(rt, world, clock)
+        mine = await resolver.resolve(Lookup(1, 3, "email"))
+        theirs = await resolver.resolve(Lookup(2, 5, "email"))
+        return mine, theirs, len(world.recorder.commands("127.0.0.2", "RCPT"))
+
+    mine, theirs, rcpts = run_world(scenario)
+    assert (mine.outcome, theirs.outcome) == (Outcome.NOT_FOUND, Outcome.NOT_FOUND)
+    assert rcpts >= 2  # the mailbox was probed and accepted: it is the namesake that withholds it
+
+
+def test_a_namesake_whose_own_address_the_vault_holds_does_not_withhold_it(
+    run_world, rt: Runtime, clock: FakeClock
+) -> None:
+    seed(rt, DOMAINS, [*PEOPLE, Person(5, "Grace Hopper", 1, "grace.hopper2@normal.test")])
+
+    async def scenario(world: MailWorld) -> Resolution:
+        return await pattern_resolver(rt, world, clock).resolve(Lookup(1, 3, "email"))
+
+    answer = run_world(scenario)
+    assert answer.outcome is Outcome.FOUND
+    assert rt.cipher.open(answer.value_encrypted) == "grace.hopper@normal.test"
+
+
 def test_an_opted_out_address_is_never_probed(run_world, rt: Runtime, clock: FakeClock) -> None:
     suppressions.suppress(rt, "email", "grace.hopper@normal.test")
     answer, recorder = run(run_world, rt, clock, 3)

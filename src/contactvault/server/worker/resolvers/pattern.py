@@ -202,7 +202,15 @@ class PatternResolver(Resolver):
             verdict = await self._verdict(routing, candidates)
         except _Deferred as later:
             return deferred(later.retry_after)
-        return self._delivered(lookup, verdict)
+        return self._delivered(lookup, self._unshared(domain, ref.personnel_id, verdict))
+
+    def _unshared(self, domain: str, personnel_id: int, verdict: Verdict | None) -> Verdict | None:
+        """A ``valid`` verdict proves a mailbox exists, not whose it is: when a colleague of the directory (not
+        only of the vault) renders the same address and does not hold another one, it stays ``unknown``."""
+        if verdict is None or verdict.status is not VerificationStatus.VALID:
+            return verdict
+        others = self.evidence.claimants(domain).get(verdict.candidate.address, frozenset()) - {personnel_id}
+        return Verdict(verdict.candidate, VerificationStatus.UNKNOWN) if others else verdict
 
     def _not_opted_out(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """The candidates whose address is not on the opt-out list: an opted-out address is never probed (and could
