@@ -24,7 +24,13 @@ from contactvault.server.clock import Clock
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
 from contactvault.server.db.evidence import PersonRef, person_refs
-from contactvault.server.domain.candidates import Candidate, IneligibleDomain, domain_refusal, rank_candidates
+from contactvault.server.domain.candidates import (
+    DEFAULT_TOP_K,
+    Candidate,
+    IneligibleDomain,
+    domain_refusal,
+    rank_candidates,
+)
 from contactvault.server.domain.resolution import deferred
 from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery, score_candidate
 from contactvault.server.domain.smtp_replies import ReplyClass
@@ -64,6 +70,9 @@ SOURCE = "pattern"
 # Probe sessions per person: the first asks the best ``max_candidates``; a second the rest, only if every one of
 # those was refused as unknown.
 MAX_SESSIONS = 2
+# Where no known address at the domain is explained by a pattern, the prior alone ranks the candidates and a rare
+# pattern sits lower: one more session, so a few more of them are asked.
+NO_EVIDENCE_CANDIDATES = 9
 # Per-address verdicts kept in the verdict cache.
 VALID_MAILBOX = "valid"
 ABSENT_MAILBOX = "absent"
@@ -189,7 +198,10 @@ class PatternResolver(Resolver):
         if not forms:
             return NOT_FOUND
         try:
-            ranked = rank_candidates(forms, domain, self.evidence.patterns(domain), owner=ref.personnel_id)
+            patterns = self.evidence.patterns(domain)
+            explained = sum(patterns.votes.values()) > 0
+            k = DEFAULT_TOP_K if explained else NO_EVIDENCE_CANDIDATES
+            ranked = rank_candidates(forms, domain, patterns, owner=ref.personnel_id, k=k)
             candidates = self._not_opted_out(ranked)
             routing = await self.dns.mail_domain(domain)
         except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
@@ -233,7 +245,7 @@ class PatternResolver(Resolver):
                 break
         candidates = [c for c in candidates if known.get(c.address) != ABSENT_MAILBOX]
         step = self.prober.config.max_candidates
-        for session in range(MAX_SESSIONS):
+        for session in range(max(MAX_SESSIONS, -(-len(candidates) // step))):
             batch = candidates[session * step : (session + 1) * step]
             if not batch:
                 return None
