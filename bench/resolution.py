@@ -68,8 +68,7 @@ class Knobs:
     session_seconds: float = 3.0
     gap_seconds: float = 0.05
     concurrency: int = 50
-    candidates: int = 6  # ranked per person; asked in sessions of ProbeConfig.max_candidates
-    max_candidates: int = 3
+    max_candidates: int = 3  # per session (the resolver ranks 5, or 9 without pattern evidence)
     throughput_people: int = 1000
 
 
