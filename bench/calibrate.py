@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -18,39 +19,31 @@ from typing import Any
 
 from bench import resolution as res
 from bench._metrics import calibration
+from bench._vault import mail_settings, resolver, seeded_runtime
 from bench._world import generate, layout
 from contactvault.server.demo.mailworld import running_mail_world
-from contactvault.server.domain.candidates import Candidate
 from contactvault.server.domain.scoring import VerificationStatus, score
 from contactvault.server.worker.mail.politeness import InProcessLimiter, ProviderLimits
 
 
 async def collect(knobs: res.Knobs) -> list[tuple[str, float, float, float, bool]]:
-    """(status, p_pattern, identity, support, right) for every judged verdict of the world of ``knobs.seed``."""
+    """(status, p_pattern, identity, support, right) for every judged verdict of the world of ``knobs.seed``, as
+    the worker's pattern resolver reached it (delivered or not)."""
     world = generate(knobs.seed, knobs.companies, knobs.people)
-    seen: dict[str, tuple[VerificationStatus, Candidate]] = {}
-    judged = res._judged
-
-    def recording(candidate: Candidate, status: VerificationStatus, reason: str) -> res.Verdict:
-        seen[candidate.address] = (status, candidate)
-        return judged(candidate, status, reason)
-
-    res._judged = recording
     limits = ProviderLimits(concurrency=1, gap_seconds=knobs.gap_seconds, budget=100_000, max_wait_seconds=1.0)
     limiter = res.RecordingLimiter(InProcessLimiter(limits))
-    try:
-        async with running_mail_world(layout=layout(world, knobs.greylist_wait)) as mail:
-            engine = res._engine(mail, world, knobs, limiter)
+    async with running_mail_world(layout=layout(world, knobs.greylist_wait)) as mail:
+        settings = mail_settings(mail.dns_servers, mail.smtp_port, knobs.session_seconds, knobs.max_candidates)
+        with seeded_runtime(world, settings) as rt:
+            observed = resolver(rt, limiter, random.Random(world.seed), knobs.greylist_wait + 0.1)
+            engine = res.Engine(observed, rt.cipher, knobs.greylist_wait + 0.1)
             targets = res._interleaved(world, (p for p in world.people if not p.in_vault))
-            verdicts = await res._resolve_all(engine, targets, knobs.concurrency)
-    finally:
-        res._judged = judged
+            await res._resolve_all(engine, targets, knobs.concurrency)
     people = {p.id: p for p in world.people}
     rows = []
-    for owner, (verdict, _) in verdicts.items():
-        if verdict.address in seen:
-            status, c = seen[verdict.address]
-            rows.append((status.value, c.probability, c.identity, c.support, verdict.address == people[owner].address))
+    for owner, (verdict, _points) in observed.judged.items():
+        c = verdict.candidate
+        rows.append((verdict.status.value, c.probability, c.identity, c.support, c.address == people[owner].address))
     return rows
 
 

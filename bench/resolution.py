@@ -1,9 +1,11 @@
 """Resolution benchmark (issue 13): find and verify the addresses of a generated, labelled mail world, in one run.
 
-The world (bench/_world.py) is served on loopback by ``demo.mailworld`` (dnslib DNS, aiosmtpd MXs on 127.0.0.x).
-Every person the vault lacks goes through ``resolve_person``: names -> the domain's patterns learnt from the vault
--> ranked candidates -> DNS -> one polite SMTP session (catch-all probe, up to 3 RCPTs) -> verdict, score and the
-delivery rule. Greylisted items are re-queued after the (short) greylist delay without holding a slot.
+The world (bench/_world.py) is served on loopback by ``demo.mailworld`` (dnslib DNS, aiosmtpd MXs on 127.0.0.x) and
+seeded into a temporary SQLite database (bench/_vault.py: companies with domains, people, the vault's addresses).
+Every person the vault lacks is resolved by the worker's own ``PatternResolver`` through ``resolve(Lookup)``, as the
+worker calls it: the vault's evidence -> ranked candidates -> DNS -> polite SMTP sessions -> verdict, score and the
+delivery rule. A deferred item (greylisting, politeness) waits ``Resolution.retry_after`` without holding a slot and
+comes back, as the worker re-queues it without using up an attempt.
 
 Reports precision of delivered ``valid`` and ``accept_all``, recall on derivable addresses, the score's calibration
 (ECE over deciles), RCPTs per resolved person, throughput as a ratio to the raw aiosmtplib <-> aiosmtpd ceiling
@@ -38,26 +40,19 @@ from bench._metrics import (
     share,
     worst_spacing,
 )
+from bench._vault import HELO, MAIL_FROM, ObservedResolver, mail_settings, personnel_id, resolver, seeded_runtime
 from bench._world import World, generate, layout
 from contactvault.server.clock import SystemClock
+from contactvault.server.crypto import Cipher
 from contactvault.server.demo.mailworld import MailWorld, running_mail_world
-from contactvault.server.domain.candidates import Candidate, IneligibleDomain, rank_candidates
-from contactvault.server.domain.names import UnusableName, name_forms, parse_name
-from contactvault.server.domain.patterns import DomainPatterns, Evidence, learn, pooled_prior
-from contactvault.server.domain.scoring import VerificationStatus, delivery, score_candidate
-from contactvault.server.domain.smtp_replies import ReplyClass
-from contactvault.server.worker.mail.dns import MailDns, MailStatus, Nameserver
-from contactvault.server.worker.mail.guard import AddressGuard
-from contactvault.server.worker.mail.politeness import (
-    InProcessLimiter,
-    PolitenessDeferred,
-    ProviderLimits,
-)
-from contactvault.server.worker.mail.smtp import CatchAll, ProbeConfig, SessionEnd, SmtpProber
+from contactvault.server.domain.resolution import Lookup, Outcome, Resolution
+from contactvault.server.domain.scoring import VerificationStatus
+from contactvault.server.runtime import Runtime
+from contactvault.server.worker.mail.cache import TtlCache
+from contactvault.server.worker.mail.politeness import InProcessLimiter, PolitenessDeferred, ProviderLimits
 
 ORDER = 60
 RESULTS = Path(__file__).parent / "results"
-HELO, MAIL_FROM = "probe.contactvault.test", "verify@contactvault.test"
 THROUGHPUT_ROUNDS = 4
 MAX_DEFERRALS = 30  # a deferral (greylisting, politeness) re-queues without using up an attempt; this only bounds a run
 
@@ -73,8 +68,7 @@ class Knobs:
     session_seconds: float = 3.0
     gap_seconds: float = 0.05
     concurrency: int = 50
-    candidates: int = 6  # ranked per person; asked in sessions of ProbeConfig.max_candidates
-    max_candidates: int = 3
+    max_candidates: int = 3  # per session (the resolver ranks 5, or 9 without pattern evidence)
     throughput_people: int = 1000
 
 
@@ -83,8 +77,8 @@ QUICK = Knobs(companies=12, people=80, greylist_wait=0.3, session_seconds=0.3, t
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What the engine concluded for one person: the address it would deliver (or None), its status and score,
-    whether the delivery rule delivers it, why; ``retry_after`` when the item must be re-queued."""
+    """What the engine concluded for one person: the address it judged (or None), its status and score, whether
+    the resolver delivered it, its outcome; ``retry_after`` when the item was still deferred at the end."""
 
     address: str | None
     status: VerificationStatus | None
@@ -94,92 +88,58 @@ class Verdict:
     retry_after: float | None = None
 
 
-def _none(reason: str) -> Verdict:
-    return Verdict(None, None, 0, False, reason)
-
-
 @dataclass
 class Engine:
-    """The building blocks one run shares (the pattern resolver's parts, driven directly)."""
+    """The worker's pattern resolver on the seeded database, and what the bench counts around it."""
 
-    dns: MailDns
-    prober: SmtpProber
-    patterns: dict[str, DomainPatterns]
-    candidates: int
-    retry_after: float
-    empty: DomainPatterns = field(default_factory=lambda: learn(()))
+    resolver: ObservedResolver
+    cipher: Cipher
+    greylist_retry_after: float
     deferrals: Counter[str] = field(default_factory=Counter)
 
 
-async def resolve_person(engine: Engine, full_name: str, owner: int, domain: str) -> Verdict:
-    """One person through names -> candidates -> DNS -> SMTP -> verdict (thin: the pattern resolver can replace it)."""
-    try:
-        forms = name_forms(parse_name(full_name))
-        patterns = engine.patterns.get(domain, engine.empty)
-        ranked = rank_candidates(forms, domain, patterns, owner=owner, k=engine.candidates)
-    except (UnusableName, IneligibleDomain) as exc:
-        return _none(type(exc).__name__)
-    if not ranked:
-        return _none("no_candidate")
-    routing = await engine.dns.mail_domain(domain)
-    if routing.status is MailStatus.TRANSIENT:
-        return Verdict(None, None, 0, False, "dns_transient", engine.retry_after)
-    if not routing.status.accepts_mail:
-        return _none(routing.status.value)
-    size = engine.prober.config.max_candidates
-    for start in range(0, len(ranked), size):
-        try:
-            report = await engine.prober.probe(routing, [c.address for c in ranked[start : start + size]])
-        except PolitenessDeferred as deferred:
-            return Verdict(None, None, 0, False, "politeness", deferred.retry_after)
-        if report.catch_all is CatchAll.YES:
-            return _judged(ranked[0], VerificationStatus.ACCEPT_ALL, "catch_all")
-        accepted = [r.address for r in report.results if r.reply_class is ReplyClass.ACCEPTED]
-        if accepted and report.catch_all is CatchAll.NO:
-            return _judged(next(c for c in ranked if c.address == accepted[0]), VerificationStatus.VALID, "accepted")
-        if report.end in (SessionEnd.TEMPORARY, SessionEnd.BUSY):
-            return Verdict(None, None, 0, False, report.end.value, engine.retry_after)
-        if not (report.end is SessionEnd.COMPLETED and all(r.reply_class.proves_absence for r in report.results)):
-            return _judged(ranked[0], VerificationStatus.UNKNOWN, report.end.value)
-    return _none("not_found")
-
-
-def _judged(candidate: Candidate, status: VerificationStatus, reason: str) -> Verdict:
-    points = score_candidate(candidate, status)
-    rule = delivery(status, points, inferred=True)
-    return Verdict(candidate.address, status, points, rule.deliver, f"{reason}:{rule.reason}")
-
-
-def learn_patterns(world: World) -> dict[str, DomainPatterns]:
-    """Each domain's patterns from the vault's addresses only (a pooled prior across domains, then per domain)."""
-    domains = {c.index: c.domain for c in world.companies}
-    evidence: dict[str, list[Evidence]] = defaultdict(list)
-    for person in world.people:
-        if person.in_vault:
-            forms = name_forms(parse_name(person.full_name))
-            local = person.address.partition("@")[0]
-            evidence[domains[person.company]].append(Evidence(person.id, forms, local, corroborated=True))
-    prior = pooled_prior(learn(e) for e in evidence.values())
-    return {domain: learn(e, prior=prior) for domain, e in evidence.items()}
+def _verdict(engine: Engine, item_id: int, answer: Resolution) -> Verdict:
+    """The bench's view of one answer: the delivered value (opened with the cipher), or the verdict the delivery
+    rule refused, as the observer noted it."""
+    judged = engine.resolver.judged.get(item_id)
+    if answer.outcome is Outcome.FOUND and answer.value_encrypted is not None:
+        status = VerificationStatus(answer.verification_status or "unknown")
+        address = engine.cipher.open(answer.value_encrypted)
+        return Verdict(address, status, answer.verification_score or 0, True, f"found:{status.value}")
+    if answer.outcome is Outcome.DEFERRED:
+        return Verdict(None, None, 0, False, "deferred", answer.retry_after)
+    if judged is not None and answer.outcome is Outcome.NOT_FOUND:
+        verdict, points = judged
+        return Verdict(verdict.candidate.address, verdict.status, points, False, f"refused:{verdict.status.value}")
+    return Verdict(None, None, 0, False, answer.outcome.value)
 
 
 async def _resolve_all(engine: Engine, targets: Sequence[tuple[int, str, str]], concurrency: int) -> dict[int, Any]:
-    """Resolve every (id, name, domain) with ``concurrency`` slots; a re-queued item gives its slot back while it
-    waits. Returns id -> (verdict, passes); each deferral's reason is counted in ``engine.deferrals``."""
+    """Resolve every (id, name, domain) through ``PatternResolver.resolve`` with ``concurrency`` slots; a deferred
+    item gives its slot back while it waits (as the worker re-queues it with its lease released). Returns
+    id -> (verdict, passes); deferrals and transient answers (retried too) are counted in ``engine.deferrals``."""
     slots = asyncio.Semaphore(concurrency)
 
-    async def one(owner: int, name: str, domain: str) -> tuple[Verdict, int]:
+    async def one(owner: int) -> tuple[Verdict, int]:
         passes = 0
+        lookup = Lookup(owner, personnel_id(owner), "email")
         while True:
             passes += 1
+            engine.resolver.judged.pop(owner, None)
             async with slots:
-                verdict = await resolve_person(engine, name, owner, domain)
-            if verdict.retry_after is None or passes > MAX_DEFERRALS:
+                answer = await engine.resolver.resolve(lookup)
+            verdict = _verdict(engine, owner, answer)
+            if answer.outcome is Outcome.DEFERRED:
+                engine.deferrals["deferred"] += 1
+            elif answer.outcome is Outcome.TRANSIENT:
+                engine.deferrals["transient"] += 1
+            else:
                 return verdict, passes
-            engine.deferrals[verdict.reason] += 1
-            await asyncio.sleep(verdict.retry_after)
+            if passes > MAX_DEFERRALS:
+                return replace(verdict, retry_after=answer.retry_after or engine.greylist_retry_after), passes
+            await asyncio.sleep(answer.retry_after or engine.greylist_retry_after)
 
-    done = await asyncio.gather(*(one(*t) for t in targets))
+    done = await asyncio.gather(*(one(t[0]) for t in targets))
     return {t[0]: d for t, d in zip(targets, done, strict=True)}
 
 
@@ -203,36 +163,29 @@ class RecordingLimiter:
     def __init__(self, inner: InProcessLimiter) -> None:
         self.inner = inner
         self.spans: dict[str, list[list[float]]] = defaultdict(list)
+        self.refusals = 0  # sessions the limiter refused (the resolver defers those items for politeness)
 
     @contextlib.asynccontextmanager
     async def session(self, key: str) -> AsyncIterator[None]:
-        """The inner limiter's session, timed."""
-        async with self.inner.session(key):
-            span = [time.monotonic(), float("inf")]
-            self.spans[key].append(span)
-            try:
-                yield
-            finally:
-                span[1] = time.monotonic()
+        """The inner limiter's session, timed (a refusal counted)."""
+        entered = False
+        try:
+            async with self.inner.session(key):
+                entered = True
+                span = [time.monotonic(), float("inf")]
+                self.spans[key].append(span)
+                try:
+                    yield
+                finally:
+                    span[1] = time.monotonic()
+        except PolitenessDeferred:
+            if not entered:
+                self.refusals += 1
+            raise
 
     async def block(self, key: str, seconds: float) -> None:
         """The inner limiter's block."""
         await self.inner.block(key, seconds)
-
-
-def _engine(mail: MailWorld, world: World, knobs: Knobs, limiter: RecordingLimiter) -> Engine:
-    clock = SystemClock()
-    config = ProbeConfig(
-        HELO,
-        MAIL_FROM,
-        port=mail.smtp_port,
-        session_seconds=knobs.session_seconds,
-        max_candidates=knobs.max_candidates,
-        allow_loopback=True,
-    )
-    dns = MailDns((Nameserver("127.0.0.1", mail.dns_port),), AddressGuard(allow_loopback=True), clock, 2.0)
-    prober = SmtpProber(config, clock, random.Random(world.seed), limiter)
-    return Engine(dns, prober, learn_patterns(world), knobs.candidates, knobs.greylist_wait + 0.1)
 
 
 async def raw_ceiling(port: int, addresses: Sequence[str], sessions: int, concurrency: int) -> float:
@@ -261,27 +214,46 @@ async def measure(knobs: Knobs) -> dict[str, Any]:
     limits = ProviderLimits(concurrency=1, gap_seconds=knobs.gap_seconds, budget=100_000, max_wait_seconds=1.0)
     limiter = RecordingLimiter(InProcessLimiter(limits))
     async with running_mail_world(layout=layout(world, knobs.greylist_wait)) as mail:
-        engine = _engine(mail, world, knobs, limiter)
-        targets = _interleaved(world, (p for p in world.people if not p.in_vault))
-        began = time.perf_counter()
-        verdicts = await _resolve_all(engine, targets, knobs.concurrency)
-        main_seconds = time.perf_counter() - began
-        main_events = len(mail.recorder.events)
-        results = {
-            "world": _world_summary(world, knobs),
-            "main_run_seconds": main_seconds,
-            **accuracy_metrics(world, verdicts),
-            **rcpt_metrics(world, verdicts, mail.recorder, main_events),
-            "politeness_limits": {"concurrency": limits.concurrency, "gap_seconds": limits.gap_seconds},
-            "politeness_observed": observed_politeness(mail.recorder, main_events),
-            "politeness_prober_side": dict(
-                zip(("max_concurrency", "min_gap_seconds"), worst_spacing(limiter.spans.values()), strict=True)
-            ),
-            "no_mail_connections": no_mail_rcpts(world, mail.recorder),
-        }
-        results["deferrals"] = dict(engine.deferrals)
-        results["throughput"] = await _throughput(world, knobs, mail, engine, limiter, verdicts)
-        results["data_commands"] = mail.data_commands
+        settings = mail_settings(mail.dns_servers, mail.smtp_port, knobs.session_seconds, knobs.max_candidates)
+        with seeded_runtime(world, settings) as rt:
+            return await _measure(knobs, world, mail, rt, limiter, limits)
+
+
+async def _measure(
+    knobs: Knobs, world: World, mail: MailWorld, rt: Runtime, limiter: RecordingLimiter, limits: ProviderLimits
+) -> dict[str, Any]:
+    """The run on the served world and the seeded database."""
+    engine = Engine(
+        resolver(rt, limiter, random.Random(world.seed), knobs.greylist_wait + 0.1),
+        rt.cipher,
+        knobs.greylist_wait + 0.1,
+    )
+    targets = _interleaved(world, (p for p in world.people if not p.in_vault))
+    began = time.perf_counter()
+    verdicts = await _resolve_all(engine, targets, knobs.concurrency)
+    main_seconds = time.perf_counter() - began
+    main_events = len(mail.recorder.events)
+    results = {
+        "world": _world_summary(world, knobs),
+        "main_run_seconds": main_seconds,
+        **accuracy_metrics(world, verdicts),
+        **rcpt_metrics(world, verdicts, mail.recorder, main_events),
+        "politeness_limits": {"concurrency": limits.concurrency, "gap_seconds": limits.gap_seconds},
+        "politeness_observed": observed_politeness(mail.recorder, main_events),
+        "politeness_prober_side": dict(
+            zip(("max_concurrency", "min_gap_seconds"), worst_spacing(limiter.spans.values()), strict=True)
+        ),
+        "no_mail_connections": no_mail_rcpts(world, mail.recorder),
+    }
+    deferred = engine.deferrals.pop("deferred", 0)
+    # The resolver defers for politeness exactly when the limiter refused a session; the rest was greylisting.
+    results["deferrals"] = {
+        "politeness": limiter.refusals,
+        "greylisting": deferred - limiter.refusals,
+        **engine.deferrals,
+    }
+    results["throughput"] = await _throughput(world, knobs, mail, engine, limiter, verdicts)
+    results["data_commands"] = mail.data_commands
     return results
 
 
@@ -316,6 +288,8 @@ async def _throughput(
         raw_seconds += await raw_ceiling(mail.smtp_port, addresses, len(batch), knobs.concurrency)
         raw_sessions += len(batch)
         connections, events = len(mail.recorder.connections), len(mail.recorder.events)
+        # Forget the per-address verdicts, or the resolver would answer these people from its cache without a session.
+        engine.resolver.verdicts = TtlCache(SystemClock())
         began = time.perf_counter()
         await _resolve_all(engine, _interleaved(world, batch), knobs.concurrency)
         engine_seconds += time.perf_counter() - began

@@ -37,7 +37,7 @@ def test_the_bench_runs_at_a_tiny_size_and_reports_every_metric(tmp_path: Path) 
     assert results["accept_all_precision"] is not None or results["delivered_accept_all"] == 0
     rcpts = results["rcpts"]
     assert rcpts["rich"] + rcpts["poor"] > 0  # the servers saw the probes the figures are computed from
-    assert results["deferrals"]["temporary"] > 0  # greylisted items were re-queued...
+    assert results["deferrals"]["greylisting"] > 0  # greylisted items were re-queued...
     assert results["requeued_items"] > 0
     assert results["still_deferred"] == 0  # ...and came back after the delay to a verdict
     observed = results["politeness_observed"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 from contactvault.server.clock import FakeClock
@@ -23,6 +25,7 @@ DOMAINS = {
     6: "gmail.com",
     7: None,
     8: "nowhere.test",
+    9: "implicit.test",  # no known address: the prior alone ranks the candidates
 }
 PEOPLE = [
     Person(1, "Ada Lovelace", 1, "ada.lovelace@normal.test"),
@@ -34,11 +37,13 @@ PEOPLE = [
     Person(12, "Cy Late", 2, "cy.late@catchall.test"),
     Person(13, "Dora Newcomer", 2),
     Person(20, "Grace Hopper", 3),
+    Person(21, "Zed Nobody", 3),  # no mailbox of any spelling at the greylisting domain
     Person(30, "Null Person", 4),
     Person(40, "Down Person", 5),
     Person(50, "Free Person", 6),
     Person(60, "Lost Person", 7),
     Person(70, "Gone Person", 8),
+    Person(80, "Hopper Grace", 9),  # her address follows {last}.{first}: the prior ranks it 8th
 ]
 
 
@@ -66,6 +71,45 @@ def test_a_person_nobody_imported_is_found_valid_on_a_normal_domain(run_world, r
     rcpts = [e.argument for e in recorder.commands("127.0.0.2", "RCPT")]
     assert len(rcpts) == 2
     assert rcpts[1] == "grace.hopper@normal.test"
+
+
+def test_an_accepted_address_a_namesake_colleague_also_renders_is_not_called_valid(
+    run_world, rt: Runtime, clock: FakeClock
+) -> None:
+    # A second Grace Hopper at the company, not in the vault: the server accepts grace.hopper@, but nothing says
+    # whose mailbox it is, so neither may be charged for it as a proven address.
+    seed(rt, DOMAINS, [*PEOPLE, Person(5, "Grace Hopper", 1)])
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Resolution, int]:
+        resolver = pattern_resolver(rt, world, clock)
+        mine = await resolver.resolve(Lookup(1, 3, "email"))
+        theirs = await resolver.resolve(Lookup(2, 5, "email"))
+        return mine, theirs, len(world.recorder.commands("127.0.0.2", "RCPT"))
+
+    mine, theirs, rcpts = run_world(scenario)
+    assert (mine.outcome, theirs.outcome) == (Outcome.NOT_FOUND, Outcome.NOT_FOUND)
+    assert rcpts >= 2  # the mailbox was probed and accepted: it is the namesake that withholds it
+
+
+def test_a_namesake_whose_own_address_the_vault_holds_does_not_withhold_it(
+    run_world, rt: Runtime, clock: FakeClock
+) -> None:
+    seed(rt, DOMAINS, [*PEOPLE, Person(5, "Grace Hopper", 1, "grace.hopper2@normal.test")])
+
+    async def scenario(world: MailWorld) -> Resolution:
+        return await pattern_resolver(rt, world, clock).resolve(Lookup(1, 3, "email"))
+
+    answer = run_world(scenario)
+    assert answer.outcome is Outcome.FOUND
+    assert rt.cipher.open(answer.value_encrypted) == "grace.hopper@normal.test"
+
+
+def test_without_evidence_a_third_session_reaches_a_rarer_pattern(run_world, rt: Runtime, clock: FakeClock) -> None:
+    answer, recorder = run(run_world, rt, clock, 80)
+    assert answer.outcome is Outcome.FOUND
+    assert rt.cipher.open(answer.value_encrypted) == "grace.hopper@implicit.test"
+    assert recorder.connections_to("127.0.0.6") == 3
+    assert len(recorder.commands("127.0.0.6", "RCPT")) == 1 + 3 + 3 + 2  # stopped at the acceptance
 
 
 def test_an_opted_out_address_is_never_probed(run_world, rt: Runtime, clock: FakeClock) -> None:
@@ -116,6 +160,37 @@ def test_greylisting_is_a_deferral_for_the_greylist_retry(run_world, rt: Runtime
     answer, recorder = run(run_world, rt, clock, 20, greylist_retry_after=120)
     assert (answer.outcome, answer.retry_after) == (Outcome.DEFERRED, 120.0)
     assert recorder.connections_to("127.0.0.4") == 1
+
+
+def test_a_greylisting_retry_asks_only_the_candidates_greylisted_and_not_yet_refused(
+    run_world, rt: Runtime, clock: FakeClock, greylist_time
+) -> None:
+    seed(rt, DOMAINS, PEOPLE)
+
+    async def scenario(world: MailWorld) -> tuple[list[Resolution], list[list[str]]]:
+        resolver = pattern_resolver(rt, world, clock)
+        answers: list[Resolution] = []
+        asked: list[list[str]] = []
+        while not answers or (answers[-1].outcome is Outcome.DEFERRED and len(answers) < 6):
+            before = len(world.recorder.commands("127.0.0.4", "RCPT"))
+            answers.append(await resolver.resolve(Lookup(1, 21, "email")))
+            asked.append([e.argument for e in world.recorder.commands("127.0.0.4", "RCPT")[before:]])
+            greylist_time.now += 61
+        return answers, asked
+
+    answers, asked = run_world(scenario)
+    assert [a.outcome for a in answers] == [Outcome.DEFERRED] * (len(answers) - 1) + [Outcome.NOT_FOUND]
+    assert len(answers) >= 3  # a retry found new candidates to ask (and greylisted them) before the end
+    probe = asked[0][0]
+    candidates = [address for pass_ in asked for address in pass_ if address != probe]
+    # Each spelling is asked twice: once greylisted, once refused; a refused one is never asked again.
+    assert set(Counter(candidates).values()) == {2}
+    seen: set[str] = set()
+    for previous, retry in pairwise(asked):
+        # A retry asks first what the previous pass greylisted (its new candidates), best first.
+        greylisted = [a for a in previous if a != probe and a not in seen]
+        seen.update(previous)
+        assert [a for a in retry if a != probe][: len(greylisted)] == greylisted
 
 
 def test_a_politeness_limit_is_a_deferral_for_as_long_as_it_asks(run_world, rt: Runtime, clock: FakeClock) -> None:

@@ -16,6 +16,8 @@ from contactvault.server.db.tables import companies, contact_points, personnel
 ENGINE_SOURCES = ("pattern",)
 # A domain's evidence is bounded: enough to learn its patterns, never a scan of a huge company.
 MAX_EVIDENCE = 500
+# The colleagues read to find namesakes are bounded too.
+MAX_COLLEAGUES = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +68,16 @@ def known_addresses(conn: Transaction, domain: str, limit: int = MAX_EVIDENCE) -
         .limit(limit)
     )
     return [KnownAddress(int(r[0]), r[1], bytes(r[2])) for r in conn.execute(query)]
+
+
+def colleagues(conn: Transaction, domain: str, limit: int = MAX_COLLEAGUES) -> list[tuple[int, str]]:
+    """(id, full name) of the people whose company has ``domain`` (case-insensitive), in id order: whoever an
+    address at the domain could belong to, imported address or not."""
+    query = (
+        select(personnel.c.id, personnel.c.full_name)
+        .select_from(personnel.join(companies, companies.c.id == personnel.c.company_id))
+        .where(func.lower(companies.c.domain) == domain.lower())
+        .order_by(personnel.c.id)
+        .limit(limit)
+    )
+    return [(int(r[0]), r[1]) for r in conn.execute(query)]

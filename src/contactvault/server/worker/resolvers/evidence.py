@@ -12,7 +12,8 @@ import logging
 from contactvault.server.clock import Clock
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
-from contactvault.server.db.evidence import KnownAddress, known_addresses
+from contactvault.server.db.evidence import KnownAddress, colleagues, known_addresses
+from contactvault.server.domain.candidates import IneligibleDomain, rank_candidates
 from contactvault.server.domain.names import NameForm, UnusableName, name_forms, parse_name
 from contactvault.server.domain.patterns import DomainPatterns, Evidence, learn
 from contactvault.server.worker.mail.cache import TtlCache
@@ -36,6 +37,7 @@ class VaultEvidence:
         self.cipher = cipher
         self.ttl_seconds = ttl_seconds
         self._cache: TtlCache[str, DomainPatterns] = TtlCache(clock)
+        self._claims: TtlCache[str, dict[str, frozenset[int]]] = TtlCache(clock)
         self.reads = 0  # database reads made (the cache's hit rate is visible to tests)
 
     def patterns(self, domain: str) -> DomainPatterns:
@@ -68,3 +70,31 @@ class VaultEvidence:
         if unreadable:
             log.warning("pattern evidence: %d stored values at one domain could not be opened", unreadable)
         return found
+
+    def claimants(self, domain: str) -> dict[str, frozenset[int]]:
+        """Per address at ``domain``, the people it could belong to: a person whose address the vault holds claims
+        that address only; anyone else every address among their ranked candidates. Cached like the patterns."""
+        key = domain.strip().rstrip(".").lower()
+        cached = self._claims.get(key)
+        if cached is not None:
+            return cached
+        patterns = self.patterns(key)
+        with self.db.read() as conn:
+            rows = known_addresses(conn, key)
+            people = colleagues(conn, key)
+        held = {e.owner: e.local_part for e in self.evidence(key, rows)}
+        claims: dict[str, set[int]] = {}
+        for personnel_id, full_name in people:
+            if personnel_id in held:
+                addresses = [f"{held[personnel_id]}@{key}"]
+            else:
+                try:
+                    ranked = rank_candidates(forms_of(full_name), key, patterns, owner=personnel_id)
+                except IneligibleDomain:
+                    ranked = ()
+                addresses = [c.address for c in ranked]
+            for address in addresses:
+                claims.setdefault(address, set()).add(personnel_id)
+        frozen = {address: frozenset(ids) for address, ids in claims.items()}
+        self._claims.put(key, frozen, self.ttl_seconds)
+        return frozen

@@ -24,13 +24,19 @@ from contactvault.server.clock import Clock
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
 from contactvault.server.db.evidence import PersonRef, person_refs
-from contactvault.server.domain.candidates import Candidate, IneligibleDomain, domain_refusal, rank_candidates
+from contactvault.server.domain.candidates import (
+    DEFAULT_TOP_K,
+    Candidate,
+    IneligibleDomain,
+    domain_refusal,
+    rank_candidates,
+)
 from contactvault.server.domain.resolution import deferred
 from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery, score_candidate
 from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
-from contactvault.server.worker.mail.cache import Cache
+from contactvault.server.worker.mail.cache import Cache, TtlCache
 from contactvault.server.worker.mail.dns import MailDns, MailDomain, MailStatus
 from contactvault.server.worker.mail.politeness import (
     InProcessLimiter,
@@ -64,9 +70,13 @@ SOURCE = "pattern"
 # Probe sessions per person: the first asks the best ``max_candidates``; a second the rest, only if every one of
 # those was refused as unknown.
 MAX_SESSIONS = 2
+# Where no known address at the domain is explained by a pattern, the prior alone ranks the candidates and a rare
+# pattern sits lower: one more session, so a few more of them are asked.
+NO_EVIDENCE_CANDIDATES = 9
 # Per-address verdicts kept in the verdict cache.
 VALID_MAILBOX = "valid"
 ABSENT_MAILBOX = "absent"
+DEFAULT_VERDICT_TTL_SECONDS = 7 * 24 * 3600.0  # as CONTACTVAULT_SMTP_CATCH_ALL_TTL_SECONDS's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +113,7 @@ class PatternResolver(Resolver):
         greylist_retry_after: float = 300.0,
         verification_min: VerificationMin = VerificationMin.ACCEPT_ALL,
         verdicts: Cache[str, str] | None = None,
-        verdict_ttl_seconds: float = 0.0,
+        verdict_ttl_seconds: float = DEFAULT_VERDICT_TTL_SECONDS,
     ) -> None:
         self.db = db
         self.cipher = cipher
@@ -114,8 +124,10 @@ class PatternResolver(Resolver):
         self.inference = inference
         self.greylist_retry_after = greylist_retry_after
         self.verification_min = verification_min
-        # Per-address SMTP verdicts ("valid" / "absent") keyed by the address's keyed hash, shared in scale-out.
-        self.verdicts = verdicts
+        # Per-address SMTP verdicts ("valid" / "absent") keyed by the address's keyed hash: shared in scale-out, in
+        # this process otherwise. A greylisting retry reads them, so it asks only the candidates that were
+        # greylisted and not refused (a refused one is a known absent mailbox, skipped).
+        self.verdicts: Cache[str, str] = verdicts if verdicts is not None else TtlCache(clock)
         self.verdict_ttl_seconds = verdict_ttl_seconds
 
     @classmethod
@@ -186,7 +198,10 @@ class PatternResolver(Resolver):
         if not forms:
             return NOT_FOUND
         try:
-            ranked = rank_candidates(forms, domain, self.evidence.patterns(domain), owner=ref.personnel_id)
+            patterns = self.evidence.patterns(domain)
+            explained = sum(patterns.votes.values()) > 0
+            k = DEFAULT_TOP_K if explained else NO_EVIDENCE_CANDIDATES
+            ranked = rank_candidates(forms, domain, patterns, owner=ref.personnel_id, k=k)
             candidates = self._not_opted_out(ranked)
             routing = await self.dns.mail_domain(domain)
         except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
@@ -199,7 +214,15 @@ class PatternResolver(Resolver):
             verdict = await self._verdict(routing, candidates)
         except _Deferred as later:
             return deferred(later.retry_after)
-        return self._delivered(lookup, verdict)
+        return self._delivered(lookup, self._unshared(domain, ref.personnel_id, verdict))
+
+    def _unshared(self, domain: str, personnel_id: int, verdict: Verdict | None) -> Verdict | None:
+        """A ``valid`` verdict proves a mailbox exists, not whose it is: when a colleague of the directory (not
+        only of the vault) renders the same address and does not hold another one, it stays ``unknown``."""
+        if verdict is None or verdict.status is not VerificationStatus.VALID:
+            return verdict
+        others = self.evidence.claimants(domain).get(verdict.candidate.address, frozenset()) - {personnel_id}
+        return Verdict(verdict.candidate, VerificationStatus.UNKNOWN) if others else verdict
 
     def _not_opted_out(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """The candidates whose address is not on the opt-out list: an opted-out address is never probed (and could
@@ -222,7 +245,7 @@ class PatternResolver(Resolver):
                 break
         candidates = [c for c in candidates if known.get(c.address) != ABSENT_MAILBOX]
         step = self.prober.config.max_candidates
-        for session in range(MAX_SESSIONS):
+        for session in range(max(MAX_SESSIONS, -(-len(candidates) // step))):
             batch = candidates[session * step : (session + 1) * step]
             if not batch:
                 return None
@@ -240,16 +263,12 @@ class PatternResolver(Resolver):
         return self.cipher.lookup_hash("email", address).hex()
 
     def _known_verdicts(self, candidates: Sequence[Candidate]) -> dict[str, str]:
-        """The cached verdicts of the candidates' addresses (none without a verdict cache)."""
-        if self.verdicts is None:
-            return {}
+        """The cached verdicts of the candidates' addresses."""
         found = {c.address: self.verdicts.get(self._verdict_key(c.address)) for c in candidates}
         return {address: verdict for address, verdict in found.items() if verdict is not None}
 
     def _remember(self, report: ProbeReport) -> None:
         """Cache what a session proved: accepted on a domain that refused a random address, or mailbox absent."""
-        if self.verdicts is None:
-            return
         for result in report.results:
             if result.reply_class is ReplyClass.ACCEPTED and report.catch_all is CatchAll.NO:
                 verdict = VALID_MAILBOX
