@@ -81,14 +81,17 @@ class LedgerHistory:
     up_to_id: int
 
 
+LARGEST_ID = 2**63 - 1
+
+
 def parse_id(raw: str | None, field: str) -> int | None:
     """A positive id given as digits (``InvalidRequest`` naming ``field`` otherwise)."""
     if raw is None:
         return None
     text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise InvalidRequest(f"{field} must be a positive integer id.", {"field": field})
-    return int(text)
+    return min(int(text), LARGEST_ID)  # no id is larger: a larger one selects what the largest would
 
 
 def parse_moment(raw: str | None, field: str) -> datetime | None:

@@ -22,21 +22,38 @@ def balance(rt: RuntimeDep, account_id: AccountId) -> Response:
     return json(mappers.credit_balance(credits.balance(rt, account_id)))
 
 
+# What the document promises is exactly what the server takes: a positive id of up to 19 digits (leading zeros
+# allowed; one past the largest id matches nothing), and known kinds; a value it calls valid is never refused (the
+# schema-driven fuzz test checks this).
+POSITIVE_ID = r"^0*[1-9][0-9]{0,18}$"
+KINDS = r"^(grant|hold|capture|release)(,(grant|hold|capture|release))*$"
+
+
 @router.get("/transactions", response_model=LedgerPage, summary="Itemised credit ledger (extension)")
 def transactions(
     rt: RuntimeDep,
     account_id: AccountId,
     page: Page,
-    task_id: Annotated[str | None, Query(max_length=20, description="Only this task's postings.")] = None,
+    task_id: Annotated[
+        str | None, Query(max_length=20, pattern=POSITIVE_ID, description="Only this task's postings.")
+    ] = None,
     kind: Annotated[
         str | None,
-        Query(max_length=64, description="Only these kinds, comma-separated: grant, hold, capture, release."),
+        Query(
+            max_length=64,
+            pattern=KINDS,
+            description="Only these kinds, comma-separated: grant, hold, capture, release.",
+        ),
     ] = None,
     since: Annotated[str | None, Query(max_length=64, description=f"Only postings at or after {MOMENT}.")] = None,
     until: Annotated[str | None, Query(max_length=64, description=f"Only postings before {MOMENT}.")] = None,
     up_to_id: Annotated[
         str | None,
-        Query(max_length=20, description="Only postings up to this one: the `upToId` of the first page, for the next."),
+        Query(
+            max_length=20,
+            pattern=POSITIVE_ID,
+            description="Only postings up to this one: the `upToId` of the first page, for the next.",
+        ),
     ] = None,
 ) -> Response:
     """Every posting of the key's account, newest first: grants, holds, captures and releases, with the task and
