@@ -47,7 +47,7 @@ class Served:
         while not any(text in line for line in self.lines):
             assert self.process.poll() is None, "demo-serve exited:\n" + "\n".join(self.lines)
             assert time.monotonic() < deadline, f"no {text!r} in time:\n" + "\n".join(self.lines)
-            time.sleep(0.05)
+            time.sleep(0.05)  # polling the subprocess output with a deadline
 
 
 def _balance_once_up(http: httpx.Client, deadline: float) -> dict[str, object]:
@@ -57,7 +57,7 @@ def _balance_once_up(http: httpx.Client, deadline: float) -> dict[str, object]:
             return dict(http.get("/external/credits/balance").raise_for_status().json())
         except httpx.ConnectError:
             assert time.monotonic() < deadline, "the server never answered"
-            time.sleep(0.05)
+            time.sleep(0.05)  # polling until the server listens, with a deadline
 
 
 @pytest.fixture
