@@ -89,6 +89,9 @@ def test_the_secret_is_stored_only_as_a_hash(db: str, tmp_path: Path) -> None:
         (("admin", "suppress", "--phone", "01 23 45 67 89"), "--phone is not a valid phone number"),
         (("admin", "suppress", "--phone", "+1 555 0100"), "--phone is not a valid phone number"),
         (("admin", "suppress", "--phone", "+1 555 0100", "--person", "1"), "exactly one of"),
+        (("admin", "suppress", "--domain", "jane@example.com"), "--domain is an email address"),
+        (("admin", "unsuppress", "--domain", "not a domain"), "--domain is not a valid domain name"),
+        (("admin", "suppress", "--domain", "example.com", "--email", "a@example.com"), "exactly one of"),
         (("admin", "erase", "--email", "bogus"), "--email is not a valid email address"),
         (("admin", "erase", "--phone", "12ab"), "--phone is not a valid phone number"),
     ],
@@ -120,6 +123,23 @@ def test_suppress_and_unsuppress_a_phone_in_any_writing(db: str) -> None:
     assert (code, out) == (0, {"kind": "phone", "suppressed": True, "added": True})
     assert run("admin", "suppress", "--phone", "0044 20 7946 0958", "--db", db)[1]["added"] is False
     assert run("admin", "unsuppress", "--phone", "+442079460958", "--db", db)[1]["removed"] is True
+
+
+def test_suppress_and_unsuppress_a_domain_in_any_writing(db: str) -> None:
+    code, out, _ = run("admin", "suppress", "--domain", "Bücher.Example.", "--db", db)
+    assert (code, out) == (0, {"kind": "domain", "suppressed": True, "added": True})
+    assert run("admin", "suppress", "--domain", "xn--bcher-kva.example", "--db", db)[1]["added"] is False
+    assert run("admin", "unsuppress", "--domain", "BÜCHER.example", "--db", db)[1]["removed"] is True
+    assert run("admin", "unsuppress", "--domain", "bücher.example", "--db", db)[1]["removed"] is False
+
+
+def test_an_email_given_as_a_domain_is_never_put_on_the_list_nor_echoed(db: str, tmp_path: Path) -> None:
+    assert run("admin", "migrate", "--db", db)[0] == 0
+    code, _, err = run("admin", "suppress", "--domain", "jane.doe@example.com", "--db", db)
+    assert code == 2
+    assert "jane" not in err
+    with closing(sqlite3.connect(tmp_path / "admin.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM suppressions").fetchone() == (0,)
 
 
 def test_a_bad_address_is_never_put_on_the_list(db: str, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Canonical forms of emails and phone numbers: one form for storing, hashing, suppression and dedupe.
+"""Canonical forms of emails, phone numbers and domains: one form for storing, hashing, suppression and dedupe.
 
 Every value that enters (import, suppression, resolvers, providers) goes through ``canonical_email`` or
 ``canonical_phone``. They live in the kernel, not in ``domain/``, because they rest on the field's libraries
@@ -10,6 +10,8 @@ use them as well as the services.
   SMTP use, so every address the old ASCII-only rules accepted keeps the very same form. Plus-addressing is kept
   (``ann+news@`` is another mailbox for us). The reserved ``.test`` TLD (RFC 6761) is accepted: it can never be
   delivered, and the demo's simulated world and the tests live there.
+- **Domain** (domain opt-outs): the form an email's domain takes above, one trailing root dot dropped; an email
+  address given as a domain is refused as such.
 - **Phone:** parsed by phonenumbers with a default region for national formats, refused unless possible and valid,
   stored in E.164.
 
@@ -54,6 +56,35 @@ def canonical_email(raw: str) -> str:
     return f"{checked.local_part.lower()}@{(checked.ascii_domain or checked.domain).lower()}"
 
 
+def canonical_domain(raw: str) -> str:
+    """A domain name lower-cased in its ASCII (IDNA) form, one root dot dropped: the form ``canonical_email`` gives
+    an address's domain (checked by the same library, so the two always agree); AddressError otherwise, a specific
+    one for an email address given where a domain is asked for."""
+    text = raw.strip()
+    if "@" in text:
+        raise AddressError("domain", "is an email address, not a domain name (give only the part after the @)")
+    if text.endswith("."):
+        text = text[:-1]  # the DNS root: "example.com." is "example.com"
+    if not text or len(text) > MAX_EMAIL:
+        raise AddressError("domain", "is not a valid domain name")
+    try:
+        checked = validate_email(f"x@{text}", check_deliverability=False, test_environment=True, strict=True)
+    except EmailNotValidError:
+        raise AddressError("domain", "is not a valid domain name") from None
+    return (checked.ascii_domain or checked.domain).lower()
+
+
+def domain_of_email(email: str) -> str | None:
+    """The canonical domain of an address (whatever form it was stored in), or None when it has none."""
+    _, at, domain = email.strip().rpartition("@")
+    if not at:
+        return None
+    try:
+        return canonical_domain(domain)
+    except AddressError:
+        return None
+
+
 def canonical_phone(raw: str, default_region: str | None = None) -> str:
     """The number in E.164; a national format needs ``default_region`` (ISO 3166 code); AddressError otherwise."""
     text = raw.strip()
@@ -82,12 +113,14 @@ def is_international(raw: str) -> bool:
 
 
 def canonical(kind: str, raw: str, default_region: str | None = None) -> str:
-    """``canonical_email`` or ``canonical_phone`` by kind ("email" or "phone")."""
+    """``canonical_email``, ``canonical_phone`` or ``canonical_domain`` by kind ("email", "phone" or "domain")."""
     if kind == "email":
         return canonical_email(raw)
     if kind == "phone":
         return canonical_phone(raw, default_region)
-    raise AddressError(kind, "is neither an email nor a phone number")
+    if kind == "domain":
+        return canonical_domain(raw)
+    raise AddressError(kind, "is neither an email, a phone number nor a domain")
 
 
 def legacy_form(kind: str, raw: str) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import update
+
+from contactvault.server.db.tables import personnel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import suppressions
 from contactvault.server.worker.pipeline import ResolverChain
@@ -45,3 +48,18 @@ def test_a_suppressed_person_costs_zero_calls(
     assert answers[2].outcome is Outcome.FOUND  # the person beside them was asked: the provider was reachable
     (seen,) = fake_provider.seen
     assert seen.query["domain"] == ["northwind.test"]
+
+
+def test_a_suppressed_company_domain_costs_zero_calls(
+    directory: Runtime, fake_provider: FakeProvider, stored_resolver: ProviderResolver
+) -> None:
+    with directory.db.write() as conn:  # person 20 (no vault email) moves to Acme, whose domain is not listed
+        conn.execute(update(personnel).where(personnel.c.id == 20).values(company_id=1))
+    suppressions.suppress(directory, "domain", "Northwind.TEST.")
+    fake_provider.default = found("someone@acme-widgets.test")
+    chain = ResolverChain(directory.db, directory.cipher, [VaultResolver(directory.db), stored_resolver], 4)
+    answers = asyncio.run(chain.resolve([Lookup(1, NO_VAULT_EMAIL, "email"), Lookup(2, 20, "email")]))
+    assert answers[1].outcome is Outcome.INELIGIBLE  # a Northwind person: never sent out
+    assert answers[2].outcome is Outcome.FOUND  # the person beside them was asked: the provider was reachable
+    (seen,) = fake_provider.seen
+    assert seen.query["domain"] == ["acme-widgets.test"]

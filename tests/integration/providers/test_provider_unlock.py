@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from contactvault.server.runtime import Runtime
+from contactvault.server.services import suppressions
 from contactvault.server.worker.resolvers.provider import configured_providers
 from tests.engine import assert_reconciles, balance, drain, submit, task
 from tests.factories import Account, email_of
@@ -84,3 +85,19 @@ def test_a_batch_at_a_provider_ends_within_half_the_lease(with_provider: Runtime
     with_provider.settings = with_provider.settings.model_copy(update={"worker_lease_seconds": 8})
     (resolver,) = configured_providers(with_provider)
     assert (resolver.name, resolver.deadline) == (NAME, 4)
+
+
+def test_a_found_address_at_a_suppressed_domain_is_neither_delivered_nor_charged(
+    with_provider: Runtime, account: Account, fake_provider: FakeProvider
+) -> None:
+    rt = with_provider
+    suppressions.suppress(rt, "domain", "Elsewhere.TEST")  # not the person's company: the answer's own domain
+    fake_provider.script(found("Person10@elsewhere.test", "valid", 93))
+    submitted = submit(rt, account, [NO_VAULT_EMAIL])
+    drain(rt)
+    (item,) = task(rt, account, str(submitted["task_id"]))["items"]
+    assert (item["status"], item["errorCode"], item["creditsCharged"]) == ("failed", "INELIGIBLE", 0)
+    assert "email" not in item
+    assert fake_provider.calls == 1
+    assert balance(rt, account) == 10_000
+    assert_reconciles(rt)

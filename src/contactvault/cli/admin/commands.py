@@ -208,10 +208,13 @@ def backfill_hashes(db: DbOption = None) -> None:
     )
 
 
-def _suppression_target(email: str | None, phone: str | None, person: str | None) -> tuple[str, str]:
-    given = [(k, v) for k, v in (("email", email), ("phone", phone), ("person", person)) if v is not None]
+def _suppression_target(
+    email: str | None, phone: str | None, person: str | None, domain: str | None
+) -> tuple[str, str]:
+    options = (("email", email), ("phone", phone), ("person", person), ("domain", domain))
+    given = [(k, v) for k, v in options if v is not None]
     if len(given) != 1:
-        fail("give exactly one of --email, --phone or --person", EXIT_USAGE)
+        fail("give exactly one of --email, --phone, --person or --domain", EXIT_USAGE)
     kind, value = given[0]
     if kind == "person":
         if not value.isdigit():
@@ -225,14 +228,23 @@ def _suppression_target(email: str | None, phone: str | None, person: str | None
 EmailOpt = Annotated[str | None, typer.Option(help="An email address.")]
 PhoneOpt = Annotated[str | None, typer.Option(help="A phone number with its country code (+33 1 23 45 67 89).")]
 PersonOpt = Annotated[str | None, typer.Option(help="A personnel id.")]
+DomainOpt = Annotated[
+    str | None, typer.Option(help="A company's domain (example.com): every email at it, never its phones.")
+]
 
 
 @app.command()
-def suppress(email: EmailOpt = None, phone: PhoneOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
-    """Put an address or a person on the opt-out list: never revealed, never charged."""
+def suppress(
+    email: EmailOpt = None,
+    phone: PhoneOpt = None,
+    person: PersonOpt = None,
+    domain: DomainOpt = None,
+    db: DbOption = None,
+) -> None:
+    """Put an address, a person or a company domain on the opt-out list: never revealed, never charged."""
     from contactvault.server.services import suppressions
 
-    kind, value = _suppression_target(email, phone, person)
+    kind, value = _suppression_target(email, phone, person, domain)
     rt = runtime(db)
     with domain_errors():
         added = suppressions.suppress(rt, kind, value)
@@ -240,11 +252,17 @@ def suppress(email: EmailOpt = None, phone: PhoneOpt = None, person: PersonOpt =
 
 
 @app.command()
-def unsuppress(email: EmailOpt = None, phone: PhoneOpt = None, person: PersonOpt = None, db: DbOption = None) -> None:
-    """Take an address or a person off the opt-out list."""
+def unsuppress(
+    email: EmailOpt = None,
+    phone: PhoneOpt = None,
+    person: PersonOpt = None,
+    domain: DomainOpt = None,
+    db: DbOption = None,
+) -> None:
+    """Take an address, a person or a company domain off the opt-out list."""
     from contactvault.server.services import suppressions
 
-    kind, value = _suppression_target(email, phone, person)
+    kind, value = _suppression_target(email, phone, person, domain)
     rt = runtime(db)
     with domain_errors():
         removed = suppressions.unsuppress(rt, kind, value)

@@ -151,12 +151,12 @@ def vars_of(report: object) -> dict[str, int]:
 
 
 def checked_address(kind: str, value: str) -> str:
-    """An email or phone as stored (a phone without punctuation), or a usage error that never quotes it."""
-    from contactvault.server.services.suppressions import PROBLEMS, normal_value
+    """An email, phone or domain in its canonical form, or a usage error that never quotes it."""
+    from contactvault.server.services.suppressions import normal_value, problem_of
 
     normal = normal_value(kind, value)
     if normal is None:
-        fail(f"--{kind} {PROBLEMS[kind]}; nothing was changed", EXIT_USAGE)
+        fail(f"--{kind} {problem_of(kind, value)}; nothing was changed", EXIT_USAGE)
     return normal
 
 

@@ -5,8 +5,8 @@ Every view of a revealed value (profile, personnel list, contact search, task po
 - a value that no configured key opens (sealed under a retired or unknown key) is shown as null and flagged
   ``unreadable``, so the view degrades for that value only instead of failing the whole page; it is logged once
   per value (row id only, never the value);
-- a value whose person or address is on the opt-out list is hidden (null) from every account, as long as the
-  suppression stands (``admin unsuppress`` shows it again; ``admin erase`` removes it for good).
+- a value whose person, address or (an email's) domain is on the opt-out list is hidden (null) from every account,
+  as long as the suppression stands (``admin unsuppress`` shows it again; ``admin erase`` removes it for good).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cryptography.fernet import InvalidToken
 from contactvault.server.db.engine import Transaction
 from contactvault.server.db.sealed import SealedRow, contact_point_tokens_after, unlock_tokens_after
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes, value_hashes
+from contactvault.server.services.suppressions import address_hashes, has_suppressions, suppressed_hashes
 
 log = logging.getLogger("contactvault.sealed")
 
@@ -68,11 +68,12 @@ def show(rt: Runtime, conn: Transaction, sealed: Sequence[Sealed]) -> dict[int, 
 
 
 def _suppressed(rt: Runtime, conn: Transaction, opened: Sequence[tuple[Sealed, str]]) -> set[int]:
-    """Row ids whose person or address is on the opt-out list (one query; none when the list is empty)."""
+    """Row ids whose person, address or (an email's) domain is on the opt-out list (one query; none when the list
+    is empty)."""
     if not opened or not has_suppressions(conn):
         return set()
     keys = {
-        s.row_id: (rt.cipher.lookup_hash("person", str(s.personnel_id)), *value_hashes(rt.cipher, s.channel, value))
+        s.row_id: (rt.cipher.lookup_hash("person", str(s.personnel_id)), *address_hashes(rt.cipher, s.channel, value))
         for s, value in opened
     }
     listed = suppressed_hashes(conn, sorted({h for pair in keys.values() for h in pair}))

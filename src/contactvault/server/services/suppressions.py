@@ -1,5 +1,8 @@
-"""The opt-out list: people and addresses that are never revealed, nor shown again once revealed (stored as keyed
-hashes only)."""
+"""The opt-out list: people, addresses and company domains that are never revealed, nor shown again once revealed
+(stored as keyed hashes only).
+
+A ``domain`` entry covers every email at that domain (``address_hashes``), never a phone; the worker also ends the
+email items of the company's people before any DNS, SMTP or HTTP traffic (``worker/pipeline.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from datetime import datetime
 
 from cryptography.fernet import InvalidToken
 
-from contactvault.server.addresses import AddressError, canonical, legacy_form
+from contactvault.server.addresses import AddressError, canonical, canonical_domain, domain_of_email, legacy_form
 from contactvault.server.crypto import Cipher
 from contactvault.server.db import audit, locks
 from contactvault.server.db import suppressions as stored
@@ -23,7 +26,7 @@ from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.domain.tasks import parse_person_id
 from contactvault.server.runtime import Runtime
 
-KINDS = ("email", "phone", "person")
+KINDS = ("email", "phone", "person", "domain")
 SCAN_BATCH = 1000
 
 _PERSON = re.compile(r"[0-9]{1,19}")
@@ -31,7 +34,18 @@ PROBLEMS = {
     "email": "is not a valid email address",
     "phone": "is not a valid phone number (+ country code and number)",
     "person": "is not a personnel id (digits)",
+    "domain": "is not a valid domain name",
 }
+
+
+def problem_of(kind: str, value: str) -> str:
+    """What is wrong with a malformed value, without quoting it (an email given as a domain is named as such)."""
+    if kind == "domain":
+        try:
+            canonical(kind, value)
+        except AddressError as error:
+            return error.message
+    return PROBLEMS[kind]
 
 
 def normal_value(kind: str, value: str) -> str | None:
@@ -61,13 +75,45 @@ def value_hashes(cipher: Cipher, kind: str, value: str) -> tuple[bytes, ...]:
     return (canonical_hash,) if canonical_hash == legacy else (canonical_hash, legacy)
 
 
+def domain_hash(cipher: Cipher, email: str) -> bytes | None:
+    """The keyed hash a domain entry covering this email is stored under (None when it has no readable domain)."""
+    domain = domain_of_email(email)
+    return None if domain is None else cipher.lookup_hash("domain", domain)
+
+
+def company_domain_hash(cipher: Cipher, domain: str | None) -> bytes | None:
+    """The keyed hash a domain entry for this company domain (as the directory holds it) is stored under; None when
+    the company has no well-formed domain."""
+    if not domain:
+        return None
+    try:
+        return cipher.lookup_hash("domain", canonical_domain(domain))
+    except AddressError:
+        return None
+
+
+def covering_entries(cipher: Cipher, channel: str, value: str) -> list[tuple[str, bytes]]:
+    """Every (kind, keyed hash) entry that hides this revealed value: the address's (``value_hashes``) and, for an
+    email, its domain's. (The person's entry is the caller's: it is not a function of the value.)"""
+    entries = [(channel, digest) for digest in value_hashes(cipher, channel, value)]
+    if channel == "email" and (digest := domain_hash(cipher, value)) is not None:
+        entries.append(("domain", digest))
+    return entries
+
+
+def address_hashes(cipher: Cipher, channel: str, value: str) -> tuple[bytes, ...]:
+    """The keyed hashes of ``covering_entries`` (the kind is part of every keyed hash, so a hash names its kind)."""
+    return tuple(digest for _, digest in covering_entries(cipher, channel, value))
+
+
 def found_value_hashes(cipher: Cipher, kind: str, value_hash: bytes | None, sealed: bytes | None) -> set[bytes]:
     """The hashes a resolver's found value is checked under: the hash it came with (the vault's legacy hash of the
-    value as imported) and ``value_hashes`` of the sealed value itself (whichever resolver found it)."""
+    value as imported) and ``address_hashes`` of the sealed value itself (whichever resolver found it): its address
+    in both forms and, for an email, its domain."""
     hashes = {bytes(value_hash)} if value_hash else set()
     if sealed is not None:
         with contextlib.suppress(InvalidToken):  # unreadable: the hash it came with is all there is
-            hashes.update(value_hashes(cipher, kind, cipher.open(bytes(sealed))))
+            hashes.update(address_hashes(cipher, kind, cipher.open(bytes(sealed))))
     return hashes
 
 
@@ -85,14 +131,14 @@ def subject_hash(cipher: Cipher, kind: str, value: str) -> bytes:
     normal = normal_value(kind, value)
     if normal is None:
         # The message never quotes the value: it is personal data.
-        raise InvalidRequest(f"The {kind} {PROBLEMS[kind]}; nothing was changed.", {"field": kind})
+        raise InvalidRequest(f"The {kind} {problem_of(kind, value)}; nothing was changed.", {"field": kind})
     return cipher.lookup_hash(kind, normal)
 
 
 def _listed_hashes(cipher: Cipher, kind: str, value: str) -> list[bytes]:
     """The entries that stand for this subject: its canonical hash first, then its legacy one (addresses)."""
     digest = subject_hash(cipher, kind, value)
-    if kind == "person":
+    if kind in ("person", "domain"):  # no entry was ever recorded under another form of these
         return [digest]
     return [digest, *(h for h in value_hashes(cipher, kind, value) if h != digest)]
 
@@ -101,7 +147,8 @@ def suppress(rt: Runtime, kind: str, value: str) -> bool:
     """Add to the list; False when it was already there.
 
     Values already revealed are hidden from every account's later views (``services/sealed.show`` checks the
-    list); the tasks showing them get a new version, so no cached view or ETag keeps showing them.
+    list); the tasks showing them get a new version, so no cached view or ETag keeps showing them. A domain hides
+    every email revealed at it, like an address entry (the same scan).
     """
     listed = _listed_hashes(rt.cipher, kind, value)
     digest = listed[0]
@@ -141,8 +188,8 @@ def unsuppress(rt: Runtime, kind: str, value: str) -> bool:
 
 
 def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[list[int], int]:
-    """The people whose revealed values this entry covers (the person, or whoever was revealed this address), and
-    the last unlock row scanned to find them (0 for a person entry, which needs no scan)."""
+    """The people whose revealed values this entry covers (the person, or whoever was revealed this address or an
+    email at this domain), and the last unlock row scanned to find them (0 for a person entry, which needs no scan)."""
     if kind == "person":
         pid = parse_person_id(value.strip())  # never None here: subject_hash refused anything else
         return ([] if pid is None else [pid]), 0
@@ -153,7 +200,7 @@ def _people_showing(rt: Runtime, kind: str, value: str, digest: bytes) -> tuple[
     last_id = 0
     while True:
         with rt.db.read() as conn:
-            rows = unlock_tokens_after(conn, last_id, SCAN_BATCH, channel=kind)
+            rows = unlock_tokens_after(conn, last_id, SCAN_BATCH, channel=_channel_of(kind))
         if not rows:
             return sorted(people), last_id
         last_id = rows[-1].row_id
@@ -165,14 +212,21 @@ def _revealed_since(conn: Transaction, rt: Runtime, kind: str, digest: bytes, sc
     committed meanwhile), so that their task views get a new version too."""
     if kind == "person":
         return []
-    return sorted(_revealed_to(rt, kind, digest, unlock_tokens_after(conn, scanned_to, None, channel=kind)))
+    rows = unlock_tokens_after(conn, scanned_to, None, channel=_channel_of(kind))
+    return sorted(_revealed_to(rt, kind, digest, rows))
+
+
+def _channel_of(kind: str) -> str:
+    """The channel whose revealed values an address or domain entry covers."""
+    return "email" if kind == "domain" else kind
 
 
 def _revealed_to(rt: Runtime, kind: str, digest: bytes, rows: Sequence[SealedRow]) -> set[int]:
     people: set[int] = set()
+    channel = _channel_of(kind)
     for row in rows:
         with contextlib.suppress(InvalidToken):  # unreadable: never shown, nothing to hide
-            if digest in value_hashes(rt.cipher, kind, rt.cipher.open(row.token)):
+            if digest in address_hashes(rt.cipher, channel, rt.cipher.open(row.token)):
                 people.add(row.personnel_id)
     return people
 

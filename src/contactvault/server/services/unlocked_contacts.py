@@ -4,8 +4,9 @@ Both feed client-side copies (the CLI's state file and exports, CRM syncs, the c
 account's own record of every contact it paid for, ``erased`` tells it what to delete from its copies.
 
 A value is shown only while the server would still reveal it: not once erased or past retention (the unlock row
-keeps no value), and not while the person (``person`` hash) or the address (``email``/``phone`` hash of the
-decrypted value) is on the opt-out list; then ``value`` is null, the row itself stays (it was paid for).
+keeps no value), and not while the person (``person`` hash), the address (``email``/``phone`` hash of the
+decrypted value) or an email's domain (``domain`` hash) is on the opt-out list; then ``value`` is null, the row
+itself stays (it was paid for).
 
 Erasures come from the audit log (one ``person.erase`` row per account that had unlocked the person); opt-outs
 from the suppressions table (keyed hashes, matched against this account's people and decrypted values). An
@@ -30,7 +31,7 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.directory import Page, PageRequest, page_of
-from contactvault.server.services.suppressions import value_hashes
+from contactvault.server.services.suppressions import covering_entries
 from contactvault.server.services.unlocks import VerificationView
 
 log = logging.getLogger("contactvault.unlocked")
@@ -109,15 +110,15 @@ def _listed(
 
 
 def _candidates(cipher: Cipher, rows: Sequence[UnlockRecord]) -> dict[tuple[int, str | None], list[tuple[str, bytes]]]:
-    """(person, None) -> the person's hash, (person, channel) -> the stored value's hashes (canonical and legacy
-    forms, ``suppressions.value_hashes``), for these unlock rows."""
+    """(person, None) -> the person's hash, (person, channel) -> the stored value's entries (canonical and legacy
+    forms, and an email's domain: ``suppressions.covering_entries``), for these unlock rows."""
     found: dict[tuple[int, str | None], list[tuple[str, bytes]]] = {}
     for row in rows:
         pid, channel = int(row.personnel_id), str(row.channel)
         found[(pid, None)] = [("person", cipher.lookup_hash("person", str(pid)))]
         value = _open(cipher, row)
         if value is not None:
-            found[(pid, channel)] = [(channel, digest) for digest in value_hashes(cipher, channel, value)]
+            found[(pid, channel)] = covering_entries(cipher, channel, value)
     return found
 
 

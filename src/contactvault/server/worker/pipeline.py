@@ -1,5 +1,10 @@
 """The resolution step: suppression first (always), then the resolvers in order (research §5.2).
 
+- A suppressed person ends ``INELIGIBLE`` before any resolver. An email item whose person's company domain is on
+  the list ends ``INELIGIBLE`` before the first inferring resolver (pattern, providers), so that no DNS, SMTP or
+  HTTP traffic is made about the company's people; the vault still answers (a value at a listed domain is refused
+  by the record step, and the vault's re-verification never probes it).
+
 - ``INELIGIBLE`` from any resolver stops the chain for that item.
 - A deliverable ``FOUND`` stops it. A ``FOUND`` the delivery rule would not deliver (an inferred value below the
   threshold or the task's ``verification_min``) is kept as the item's fallback (the best score wins) while later
@@ -17,10 +22,11 @@ from dataclasses import dataclass, field
 
 from contactvault.server import metrics
 from contactvault.server.crypto import Cipher
-from contactvault.server.db.engine import Database
+from contactvault.server.db.engine import Database, Transaction
+from contactvault.server.db.evidence import person_refs
 from contactvault.server.domain.resolution import deferred
 from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery
-from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
+from contactvault.server.services.suppressions import company_domain_hash, has_suppressions, suppressed_hashes
 from contactvault.server.worker.resolvers.base import (
     INELIGIBLE,
     NOT_FOUND,
@@ -96,6 +102,7 @@ class ResolverChain:
             any_suppressed = has_suppressions(conn)
             person_hashes = {lk.item_id: self.cipher.lookup_hash("person", str(lk.personnel_id)) for lk in lookups}
             blocked = suppressed_hashes(conn, list(person_hashes.values())) if any_suppressed else set()
+            company_blocked = self._listed_companies(conn, lookups) if any_suppressed else set()
         results: dict[int, Resolution] = {}
         todo = []
         for lk in lookups:
@@ -105,6 +112,10 @@ class ResolverChain:
                 todo.append(lk)
         tallies = {lk.item_id: Tally() for lk in todo}
         for resolver in self.resolvers:
+            if resolver.inferred and company_blocked:
+                # The company asked never to be contacted: no guess, no provider call about its people.
+                results.update({lk.item_id: INELIGIBLE for lk in todo if lk.item_id in company_blocked})
+                todo = [lk for lk in todo if lk.item_id not in company_blocked]
             if not todo:
                 break
             answers = await resolver.resolve_many(todo, self.concurrency)
@@ -124,3 +135,18 @@ class ResolverChain:
         # An address on the opt-out list is never revealed, whoever found it: ``outcomes.record`` checks the value
         # hashes (and the person again) inside the write that would reveal it, which is what makes an opt-out win.
         return results
+
+    def _listed_companies(self, conn: Transaction, lookups: Sequence[Lookup]) -> set[int]:
+        """The email items whose person's company domain is on the opt-out list."""
+        emails = [lk for lk in lookups if lk.channel == "email"]
+        if not emails:
+            return set()
+        refs = person_refs(conn, [lk.personnel_id for lk in emails])
+        hashes: dict[int, bytes] = {}
+        for lk in emails:
+            ref = refs.get(lk.personnel_id)
+            digest = company_domain_hash(self.cipher, ref.company_domain) if ref is not None else None
+            if digest is not None:
+                hashes[lk.item_id] = digest
+        listed = suppressed_hashes(conn, sorted(set(hashes.values()))) if hashes else set()
+        return {item_id for item_id, digest in hashes.items() if digest in listed}

@@ -10,6 +10,9 @@ is delivered, in one polite session like the pattern resolver's.
   verification, as before re-verification existed. Not deferred: the value is the operator's own import, and holding
   a vault delivery for minutes because a server greylists would make the engine worse than no engine.
 
+A value whose address or domain is on the opt-out list is never probed: it ends ``INELIGIBLE`` (as the record step
+would end it), with no DNS or SMTP traffic.
+
 A value with no ``checked_at`` is not re-verified: its age is unknown, and probing every such import at the first
 unlock after probing is turned on would be a burst against every mail provider; re-verify them deliberately.
 """
@@ -24,8 +27,9 @@ from contactvault.server.clock import Clock
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.contact_points import INVALID, set_verification
 from contactvault.server.db.engine import Database
-from contactvault.server.domain.resolution import NOT_FOUND, Outcome, Resolution
+from contactvault.server.domain.resolution import INELIGIBLE, NOT_FOUND, Outcome, Resolution
 from contactvault.server.domain.smtp_replies import ReplyClass
+from contactvault.server.services.suppressions import address_hashes, has_suppressions, suppressed_hashes
 from contactvault.server.worker.mail.dns import MailDns
 from contactvault.server.worker.mail.politeness import PolitenessDeferred
 from contactvault.server.worker.mail.smtp import CatchAll, SmtpProber
@@ -60,6 +64,8 @@ class Reverifier:
         if found.outcome is not Outcome.FOUND or found.value_encrypted is None or not self.is_stale(found):
             return found
         address = self.cipher.open(found.value_encrypted)
+        if self._opted_out(address):
+            return INELIGIBLE  # never probed: the record step would refuse to reveal it anyway
         verdict = await self._verdict(address)
         if verdict is None:
             return found
@@ -73,6 +79,13 @@ class Reverifier:
         with self.db.write() as conn:
             set_verification(conn, personnel_id, "email", verdict, score, now)
         return replace(found, verification_status=verdict, verification_score=score, checked_at=now)
+
+    def _opted_out(self, address: str) -> bool:
+        """Whether the address or its domain is on the opt-out list (checked before any DNS or SMTP traffic)."""
+        with self.db.read() as conn:
+            return has_suppressions(conn) and bool(
+                suppressed_hashes(conn, list(address_hashes(self.cipher, "email", address)))
+            )
 
     async def _verdict(self, address: str) -> str | None:
         """``valid``, ``accept_all``, ``invalid``, or None when the probe proved nothing."""
