@@ -67,6 +67,12 @@ def canonical_domain(raw: str) -> str:
         text = text[:-1]  # the DNS root: "example.com." is "example.com"
     if not text or len(text) > MAX_EMAIL:
         raise AddressError("domain", "is not a valid domain name")
+    return _checked_domain(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_domain(text: str) -> str:
+    # Cached: every read of a revealed email and every opt-out scan row asks for its domain, and domains repeat.
     try:
         checked = validate_email(f"x@{text}", check_deliverability=False, test_environment=True, strict=True)
     except EmailNotValidError:
