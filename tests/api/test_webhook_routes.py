@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import webhooks
 from contactvault.webhooks import decode_secret
@@ -62,3 +64,47 @@ def test_update_rotate_test_and_delete(client: TestClient, account: Account) -> 
     assert client.get(one + "/attempts", headers=account.headers).json() == {"items": []}
     assert client.delete(one, headers=account.headers).json() == {"id": created["id"], "deleted": True}
     assert client.get(one, headers=account.headers).status_code == 404
+
+
+def test_payload_is_thin_by_default_and_full_on_request(client: TestClient, account: Account) -> None:
+    thin = client.post(WEBHOOKS, json={"url": URL}, headers=account.headers).json()
+    assert thin["payload"] == "thin"
+    full = client.post(WEBHOOKS, json={"url": URL, "payload": "full"}, headers=account.headers).json()
+    assert full["payload"] == "full"
+    assert client.get(f"{WEBHOOKS}/{full['id']}", headers=account.headers).json()["payload"] == "full"
+    back = client.patch(f"{WEBHOOKS}/{full['id']}", json={"payload": "thin"}, headers=account.headers).json()
+    assert back["payload"] == "thin"
+    untouched = client.patch(f"{WEBHOOKS}/{thin['id']}", json={"description": "x"}, headers=account.headers).json()
+    assert untouched["payload"] == "thin"
+
+
+def test_a_bad_payload_is_400_naming_the_field_and_changes_nothing(
+    client: TestClient, account: Account, directory: Runtime
+) -> None:
+    for bad in ("fat", "FULL", "", None, 1):
+        answer = client.post(WEBHOOKS, json={"url": URL, "payload": bad}, headers=account.headers)
+        assert answer.status_code == 400, bad
+        assert answer.json()["details"]["field"].startswith("payload"), answer.json()
+    assert webhooks.list_endpoints(directory, account.id) == []
+    created = client.post(WEBHOOKS, json={"url": URL}, headers=account.headers).json()
+    answer = client.patch(
+        f"{WEBHOOKS}/{created['id']}", json={"payload": "fat", "description": "changed"}, headers=account.headers
+    )
+    assert answer.status_code == 400
+    assert answer.json()["details"]["field"].startswith("payload")
+    (endpoint,) = webhooks.list_endpoints(directory, account.id)
+    assert (endpoint.payload, endpoint.description, endpoint.updated_at.isoformat().replace("+00:00", "Z")) == (
+        "thin",
+        "",
+        created["updatedAt"],
+    )
+
+
+def test_the_service_refuses_a_bad_payload_naming_the_field(directory: Runtime, account: Account) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        webhooks.create_endpoint(directory, account.id, URL, None, [], "fat")
+    assert refused.value.details == {"field": "payload"}
+    created = webhooks.create_endpoint(directory, account.id, URL)
+    with pytest.raises(InvalidRequest):
+        webhooks.update_endpoint(directory, account.id, created.endpoint.id, description="x", payload="fat")
+    assert webhooks.get_endpoint(directory, account.id, created.endpoint.id) == created.endpoint

@@ -108,11 +108,12 @@ class HubSpotFake:
         if not isinstance(wanted, list) or not all(isinstance(p, str) for p in wanted):
             raise Refused(400, "VALIDATION_ERROR", "properties: must be an array of strings")
         results, missing = [], []
+        index = {} if id_property == "hs_object_id" else self._index(id_property)
         for item in inputs:
             key = item.get("id") if isinstance(item, dict) else None
             if not isinstance(key, str):
                 raise Refused(400, "VALIDATION_ERROR", "inputs[].id: must be a string")
-            rid = key if id_property == "hs_object_id" else self._find(id_property, key)
+            rid = key if id_property == "hs_object_id" else index.get(key)
             if rid is None or rid not in self.records:
                 missing.append(key)
                 continue
@@ -123,8 +124,13 @@ class HubSpotFake:
             answer["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND", "context": {"ids": missing}}]
         return (207 if missing else 200), answer
 
-    def _find(self, prop: str, value: str) -> str | None:
-        return next((rid for rid, props in self.records.items() if props.get(prop) == value), None)
+    def _index(self, prop: str) -> dict[str, str]:
+        """Value of ``prop`` → the first record holding it: one pass per request, not one per input (bench sizes)."""
+        index: dict[str, str] = {}
+        for rid, props in self.records.items():
+            if prop in props:
+                index.setdefault(props[prop], rid)
+        return index
 
     def _check_properties(self, props: Any) -> dict[str, str]:
         if not isinstance(props, dict) or not all(isinstance(v, str) for v in props.values()):
@@ -148,8 +154,9 @@ class HubSpotFake:
         emails = [p["email"] for p in batch if "email" in p]
         if len(emails) != len(set(emails)):
             raise Refused(400, "VALIDATION_ERROR", "Duplicate IDs found in batch input")
+        holders = self._index("email")
         for email in emails:
-            existing = self.by_email(email)
+            existing = holders.get(email)
             if existing is not None:
                 raise Refused(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}")
         results = []

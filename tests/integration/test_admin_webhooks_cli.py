@@ -56,3 +56,23 @@ def test_admin_webhooks_refuses_bad_input_with_one_line(tmp_path: Path, monkeypa
     assert code == 1
     assert "not found" in err
     assert run("admin", "webhooks", "list", "--account", account, "--db", db)[1] == {"endpoints": []}
+
+
+def test_admin_webhooks_payload_is_thin_unless_asked_and_a_bad_one_is_refused(tmp_path: Path, monkeypatch) -> None:
+    # SQLite only, as the other admin tests here (the storage is tested on both backends through the service and API).
+    monkeypatch.setenv("CONTACTVAULT_ENCRYPTION_KEY_FILE", str(tmp_path / "keys.json"))
+    db = f"sqlite:///{tmp_path}/admin.db"
+    account = str(run("admin", "account", "create", "--name", "Acme", "--db", db)[1]["accountId"])
+    base = ("--account", account, "--db", db, "--url", "https://hooks.example.com/a")
+    code, _, err = run("admin", "webhooks", "create", *base, "--payload", "fat")
+    assert code == 2
+    assert err.startswith("error: payload must be one of thin, full")
+    assert run("admin", "webhooks", "list", "--account", account, "--db", db)[1] == {"endpoints": []}
+    assert run("admin", "webhooks", "create", *base)[1]["payload"] == "thin"
+    code, full, _ = run("admin", "webhooks", "create", *base, "--payload", "full")
+    assert (code, full["payload"]) == (0, "full")
+    code, _, err = run("admin", "webhooks", "update", full["id"], *base[:4], "--payload", "fat", "--disable")
+    assert code == 2
+    assert "payload" in err
+    code, thin, _ = run("admin", "webhooks", "update", full["id"], *base[:4], "--payload", "thin")
+    assert (code, thin["payload"], thin["enabled"]) == (0, "thin", True)  # the refused update changed nothing

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Webhook endpoints (docs/webhooks.md).", no_args_is_help=True)
 AccountOpt = Annotated[str, typer.Option(help="Account id.")]
 EndpointArg = Annotated[str, typer.Argument(help="Endpoint id.")]
+PAYLOAD_HELP = "thin (ids, counts, credits) or full (also the delivered items, rendered at each attempt)."
 
 
 def _runtime(db: str | None) -> Runtime:
@@ -38,6 +39,7 @@ def endpoint_json(e: EndpointView) -> dict[str, Any]:
         "url": e.url,
         "description": e.description,
         "eventTypes": e.event_types,
+        "payload": e.payload,
         "enabled": e.enabled,
         "disabledReason": e.disabled_reason,
         "createdAt": e.created_at.isoformat(),
@@ -50,6 +52,7 @@ def create(
     url: Annotated[str, typer.Option(help="Where to POST events (https).")],
     description: Annotated[str | None, typer.Option(help="What the endpoint is for.")] = None,
     event: Annotated[list[str] | None, typer.Option(help="Only this event type (repeat); none: every type.")] = None,
+    payload: Annotated[str, typer.Option(help=PAYLOAD_HELP)] = "thin",
     db: DbOption = None,
 ) -> None:
     """Register an endpoint; prints its secret (whsec_...) this once."""
@@ -58,7 +61,7 @@ def create(
     account_id = _id(account, "account id")
     rt = _runtime(db)
     with domain_errors():
-        created = webhooks.create_endpoint(rt, account_id, url, description, event or [])
+        created = webhooks.create_endpoint(rt, account_id, url, description, event or [], payload)
     emit({**endpoint_json(created.endpoint), "secret": created.secret})
 
 
@@ -81,6 +84,7 @@ def update(
     description: Annotated[str | None, typer.Option(help="New description.")] = None,
     event: Annotated[list[str] | None, typer.Option(help="New event filter (repeat).")] = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Switch deliveries on or off.")] = None,
+    payload: Annotated[str | None, typer.Option(help=PAYLOAD_HELP)] = None,
     db: DbOption = None,
 ) -> None:
     """Change an endpoint; enabling it again clears its failure record."""
@@ -90,7 +94,14 @@ def update(
     rt = _runtime(db)
     with domain_errors():
         view = webhooks.update_endpoint(
-            rt, account_id, endpoint_id, url=url, description=description, event_types=event, enabled=enabled
+            rt,
+            account_id,
+            endpoint_id,
+            url=url,
+            description=description,
+            event_types=event,
+            enabled=enabled,
+            payload=payload,
         )
     emit(endpoint_json(view))
 

@@ -399,6 +399,8 @@ webhook_endpoints = Table(
     Column("disabled_at", UTC),  # NULL: enabled
     Column("disabled_reason", String(40)),
     Column("failing_since", UTC),  # the first failed attempt of the current run of failures
+    # "thin" or "full": full adds the delivered items, rendered at each attempt (never stored in the outbox)
+    Column("payload", String(8), nullable=False, server_default="thin"),
 )
 
 webhook_secrets = Table(

@@ -40,6 +40,7 @@ class EndpointRow:
     disabled_at: datetime | None
     disabled_reason: str | None
     failing_since: datetime | None
+    payload: str = "thin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class ClaimedMessage:
     url: str
     lease_owner: str
     trigger: str = "scheduled"
+    payload: str = "thin"  # the endpoint's payload mode at claim time
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ def _endpoint(r: Any) -> EndpointRow:
         r.disabled_at,
         r.disabled_reason,
         r.failing_since,
+        r.payload,
     )
 
 
@@ -124,6 +127,7 @@ def insert_endpoint(conn: Transaction, row: EndpointRow) -> None:
             event_types=json.dumps(row.event_types),
             created_at=row.created_at,
             updated_at=row.updated_at,
+            payload=row.payload,
         )
     )
 
@@ -247,8 +251,9 @@ def claim_messages(
         )
         .returning(M.id, M.endpoint_id, M.account_id, M.event_type, M.body, M.attempts, M.trigger)
     ).all()
-    urls = {
-        int(r.id): r.url for r in conn.execute(select(E.id, E.url).where(E.id.in_([r.endpoint_id for r in claimed])))
+    targets = {
+        int(r.id): (r.url, r.payload)
+        for r in conn.execute(select(E.id, E.url, E.payload).where(E.id.in_([r.endpoint_id for r in claimed])))
     }
     return sorted(
         (
@@ -259,9 +264,10 @@ def claim_messages(
                 r.event_type,
                 bytes(r.body),
                 r.attempts,
-                urls[int(r.endpoint_id)],
+                targets[int(r.endpoint_id)][0],
                 lease_owner,
                 r.trigger,
+                targets[int(r.endpoint_id)][1],
             )
             for r in claimed
         ),

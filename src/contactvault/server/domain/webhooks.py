@@ -28,6 +28,13 @@ class EventType(StrEnum):
     WEBHOOK_TEST = "webhook.test"
 
 
+class PayloadMode(StrEnum):
+    """What an endpoint's ``unlock_task.completed`` carries: ids and counts, or also the delivered items."""
+
+    THIN = "thin"
+    FULL = "full"
+
+
 class MessageStatus(StrEnum):
     """An outbox message's state: pending (due at ``next_attempt_at``), sending (leased), delivered or failed."""
 
@@ -47,6 +54,8 @@ AUTO_DISABLE_AFTER = timedelta(days=5)
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 500
 RESPONSE_HEAD_BYTES = 256
+# A full body larger than this goes out thin, with ``truncated`` and where to fetch the items.
+MAX_FULL_PAYLOAD_BYTES = 256 * 1024
 SECRET_OVERLAP = timedelta(hours=24)
 URL_FIELD = {"field": "url"}
 # What an endpoint URL must look like by default (published as the OpenAPI pattern too): https, a DNS name whose
@@ -158,6 +167,15 @@ def check_event_types(types: Sequence[str]) -> list[str]:
             {"field": "eventTypes"},
         )
     return sorted(set(types))
+
+
+def check_payload(value: str) -> PayloadMode:
+    """The endpoint's payload mode, if known."""
+    try:
+        return PayloadMode(value)
+    except ValueError:
+        known = ", ".join(m.value for m in PayloadMode)
+        raise InvalidRequest(f"payload must be one of {known}.", {"field": "payload"}) from None
 
 
 def wants(event_types: Sequence[str], event: EventType) -> bool:

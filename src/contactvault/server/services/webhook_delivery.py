@@ -25,6 +25,7 @@ from contactvault.server.domain.webhooks import (
     should_auto_disable,
 )
 from contactvault.server.runtime import Runtime
+from contactvault.server.services.webhook_payloads import body_for_attempt
 from contactvault.server.services.webhooks import signing_secrets
 
 DEFAULT_LEASE = timedelta(seconds=60)  # well above the 15 s request timeout
@@ -32,10 +33,11 @@ DEFAULT_LEASE = timedelta(seconds=60)  # well above the 15 s request timeout
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A claimed message and the secrets that sign it now (newest first)."""
+    """A claimed message, the secrets that sign it now (newest first) and this attempt's body (signed and sent)."""
 
     message: ClaimedMessage
     secrets: list[str]
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,8 @@ def claim_due(rt: Runtime, owner: str, limit: int, lease: timedelta = DEFAULT_LE
     with rt.db.write() as conn:
         claimed = stored.claim_messages(conn, owner, now, lease, limit)
         secrets = signing_secrets(rt, conn, sorted({m.endpoint_id for m in claimed}))
-    return [Outgoing(m, secrets.get(m.endpoint_id, [])) for m in claimed]
+    # A full payload is rendered now, from the database as it is at this attempt (docs/webhooks.md).
+    return [Outgoing(m, secrets.get(m.endpoint_id, []), body_for_attempt(rt, m)) for m in claimed]
 
 
 def record_attempt(rt: Runtime, message: ClaimedMessage, result: AttemptResult, rng: random.Random) -> bool:

@@ -22,7 +22,9 @@ from contactvault.server.domain.webhooks import (
     MAX_DESCRIPTION_LENGTH,
     SECRET_OVERLAP,
     EventType,
+    PayloadMode,
     check_event_types,
+    check_payload,
     check_url,
     encode,
     wants,
@@ -45,6 +47,7 @@ class EndpointView:
     disabled_reason: str | None
     created_at: datetime
     updated_at: datetime
+    payload: str = PayloadMode.THIN.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ def _view(row: stored.EndpointRow) -> EndpointView:
         row.disabled_reason,
         row.created_at,
         row.updated_at,
+        row.payload,
     )
 
 
@@ -85,19 +89,26 @@ def _found(conn: Transaction, account_id: int, endpoint_id: int) -> stored.Endpo
 
 
 def create_endpoint(
-    rt: Runtime, account_id: int, url: str, description: str | None = None, event_types: Sequence[str] = ()
+    rt: Runtime,
+    account_id: int,
+    url: str,
+    description: str | None = None,
+    event_types: Sequence[str] = (),
+    payload: str = PayloadMode.THIN.value,
 ) -> CreatedEndpoint:
     """Register an endpoint; every input is checked before anything is stored."""
     url = check_url(url, allow_private=rt.settings.webhooks_allow_private)
     text = _description(description)
     types = check_event_types(event_types)
+    mode = check_payload(payload).value
     secret = generate_secret()
     now = rt.clock.now()
-    row = stored.EndpointRow(rt.ids.new_id(), account_id, url, text, types, now, now, None, None, None)
+    row = stored.EndpointRow(rt.ids.new_id(), account_id, url, text, types, now, now, None, None, None, mode)
     with rt.db.write() as conn:
         stored.insert_endpoint(conn, row)
         stored.add_secret(conn, row.id, rt.cipher.seal(secret), now)
-        audit.record(conn, [_audit(AuditAction.WEBHOOK_CREATE, row, {"eventTypes": types})], now)
+        detail = {"eventTypes": types, "payload": mode}
+        audit.record(conn, [_audit(AuditAction.WEBHOOK_CREATE, row, detail)], now)
     return CreatedEndpoint(_view(row), secret)
 
 
@@ -127,6 +138,7 @@ def update_endpoint(
     description: str | None = None,
     event_types: Sequence[str] | None = None,
     enabled: bool | None = None,
+    payload: str | None = None,
 ) -> EndpointView:
     """Change what is given (None: unchanged); enabling again clears the failure record."""
     values: dict[str, Any] = {}
@@ -136,6 +148,8 @@ def update_endpoint(
         values["description"] = _description(description)
     if event_types is not None:
         values["event_types"] = check_event_types(event_types)
+    if payload is not None:
+        values["payload"] = check_payload(payload).value
     now = rt.clock.now()
     if enabled is True:
         values.update(disabled_at=None, disabled_reason=None, failing_since=None)

@@ -1,7 +1,8 @@
 """The webhook delivery loop: claim due outbox messages, sign each attempt afresh, POST, record the outcome.
 
 Runs as a thread beside the worker (``serve`` with its in-process worker, and ``contactvault worker``). Every
-attempt sends the stored body byte for byte with the message's ``webhook-id``, a fresh ``webhook-timestamp`` and a
+attempt sends the attempt's body (the stored one, or a full payload rendered for this attempt) byte for byte, as
+signed, with the message's ``webhook-id``, a fresh ``webhook-timestamp`` and a
 signature per active secret; 15 s timeout, no redirects (a 3xx is a failure), connections through the SSRF guard.
 """
 
@@ -35,17 +36,17 @@ USER_AGENT = "contactvault-webhooks/1"
 
 def send(client: httpx.Client, out: Outgoing, timestamp: int) -> AttemptResult:
     """One HTTP attempt for a claimed message (never raises for network trouble: it is the attempt's result)."""
-    message = out.message
+    message, body = out.message, out.body  # the bytes signed are the bytes sent
     if not out.secrets:
         return AttemptResult(None, 0, error="no signing secret")
     headers = {
-        **webhook_headers(message.id, timestamp, message.body, out.secrets),
+        **webhook_headers(message.id, timestamp, body, out.secrets),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
     started = time.monotonic()
     try:
-        with client.stream("POST", message.url, content=message.body, headers=headers) as response:
+        with client.stream("POST", message.url, content=body, headers=headers) as response:
             head = b""
             for chunk in response.iter_bytes():
                 head += chunk

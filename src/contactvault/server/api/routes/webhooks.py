@@ -23,6 +23,11 @@ from contactvault.server.services.webhooks import EndpointView
 router = APIRouter(prefix="/external/webhooks", tags=["webhooks"])
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorPublic} for s in (400, 401, 429)}
 EventTypeName = Literal["unlock_task.completed", "contact.erased", "webhook.test"]
+PayloadName = Literal["thin", "full"]
+PAYLOAD_DOC = (
+    "thin (default): ids, counts and credits. full: `unlock_task.completed` also carries the delivered items (as the "
+    "task's poll shows them), rendered at each attempt; over 256 KiB it goes out thin with `truncated` and `itemsUrl`."
+)
 EndpointIdPath = Annotated[str, Path(max_length=30, description="The endpoint id (digits).")]
 # The default rule (docs/webhooks.md); CONTACTVAULT_WEBHOOKS_ALLOW_PRIVATE=1 also accepts http and IP addresses.
 # The ``since`` forms of the other routes, years 1900-2999 (far years with an offset overflow when made UTC).
@@ -33,6 +38,7 @@ ENDPOINT_EXAMPLE: dict[str, Any] = {
     "url": "https://hooks.example.com/contactvault",
     "description": "CRM bridge",
     "eventTypes": ["unlock_task.completed"],
+    "payload": "thin",
     "enabled": True,
     "disabledReason": None,
     "createdAt": "2026-11-30T09:00:00Z",
@@ -48,6 +54,7 @@ class WebhookEndpointCreate(BaseModel):
     url: str = Field(max_length=2000, json_schema_extra=URL_SCHEMA)
     description: str | None = Field(default=None, max_length=500)
     eventTypes: list[EventTypeName] = Field(default_factory=list, max_length=10)
+    payload: PayloadName = Field(default="thin", description=PAYLOAD_DOC)
 
 
 class WebhookEndpointUpdate(BaseModel):
@@ -58,6 +65,7 @@ class WebhookEndpointUpdate(BaseModel):
     url: str | None = Field(default=None, max_length=2000, json_schema_extra=URL_SCHEMA)
     description: str | None = Field(default=None, max_length=500)
     eventTypes: list[EventTypeName] | None = Field(default=None, max_length=10)
+    payload: PayloadName | None = Field(default=None, description=PAYLOAD_DOC)
     enabled: bool | None = None
 
 
@@ -70,6 +78,7 @@ class WebhookEndpointPublic(BaseModel):
     url: str
     description: str
     eventTypes: list[str]
+    payload: PayloadName
     enabled: bool
     disabledReason: Literal["by_account", "gone", "failing"] | None
     createdAt: str
@@ -159,6 +168,7 @@ def _endpoint(e: EndpointView) -> dict[str, Any]:
         "url": e.url,
         "description": e.description,
         "eventTypes": e.event_types,
+        "payload": e.payload,
         "enabled": e.enabled,
         "disabledReason": e.disabled_reason,
         "createdAt": _iso(e.created_at),
@@ -189,7 +199,7 @@ def _id(raw: str) -> int:
 @router.post("", status_code=201, response_model=WebhookEndpointCreated, responses=ERRORS, summary="Add an endpoint")
 def create(rt: RuntimeDep, account_id: AccountId, body: WebhookEndpointCreate) -> Response:
     """Register an endpoint; the answer holds its signing secret (`whsec_…`), shown this once."""
-    created = webhooks.create_endpoint(rt, account_id, body.url, body.description, body.eventTypes)
+    created = webhooks.create_endpoint(rt, account_id, body.url, body.description, body.eventTypes, body.payload)
     return json({**_endpoint(created.endpoint), "secret": created.secret}, 201)
 
 
@@ -207,7 +217,7 @@ def get(rt: RuntimeDep, account_id: AccountId, endpoint_id: EndpointIdPath) -> R
 
 @router.patch("/{endpoint_id}", response_model=WebhookEndpointPublic, responses=ERRORS, summary="Change an endpoint")
 def update(rt: RuntimeDep, account_id: AccountId, endpoint_id: EndpointIdPath, body: WebhookEndpointUpdate) -> Response:
-    """Change the URL, description, event filter or enabled flag."""
+    """Change the URL, description, event filter, payload or enabled flag."""
     view = webhooks.update_endpoint(
         rt,
         account_id,
@@ -216,6 +226,7 @@ def update(rt: RuntimeDep, account_id: AccountId, endpoint_id: EndpointIdPath, b
         description=body.description,
         event_types=body.eventTypes,
         enabled=body.enabled,
+        payload=body.payload,
     )
     return json(_endpoint(view))
 
