@@ -178,6 +178,22 @@ def test_a_connection_lost_after_the_write_then_a_rerun_duplicates_nothing(
     assert sorted(Checkpoint.load(point).created) == ["251", "252", "253"]
 
 
+def test_from_a_state_file_cards_carry_name_title_and_company(
+    connected: CLI, dav: Radicale, state_file: Path, tmp_path: Path
+) -> None:
+    connected.json("unlock", "--event", "100", "--ids", "255,252", "--yes")
+    report = to_carddav(connected, dav, tmp_path / "cp.json", "--from-state", str(state_file))
+    assert report["counts"]["create"] == 2
+    card = cards(dav)[own(255)]
+    assert (card.fn.value, card.n.value.family, card.n.value.given) == ("Person 255 Example", "Example", "Person 255")
+    assert (card.title.value, card.org.value) == ("VP of Partnerships", ["Acme Widgets GmbH"])
+    assert card.email.value == email_of(255)
+    assert (cards(dav)[own(252)].title.value, cards(dav)[own(252)].org.value) == (
+        "Sales Manager",
+        ["Northwind Logistics"],
+    )
+
+
 def person(pid: str, status: str = "valid") -> Contact:
     """A contact as the source gives it."""
     values = {"email": f"p{pid}@example.com", ID_FIELD: pid, "contactvault_verification_status": status}
