@@ -301,3 +301,24 @@ def test_a_wrong_password_is_one_clear_line(
     assert result.exit_code == 1
     assert "CardDAV answered 401 to REPORT (check $CARDDAV_USERNAME and $CARDDAV_PASSWORD)" in result.stderr
     assert "wrong" not in result.stderr
+
+
+def test_cards_a_server_names_outside_the_address_book_are_ignored(tmp_path: Path) -> None:
+    card = "BEGIN:VCARD\nVERSION:4.0\nUID:u\nFN:x\nEMAIL:p1@example.com\nEND:VCARD\n"
+    found = "".join(
+        f'<D:response><D:href>{href}</D:href><D:propstat><D:prop><D:getetag>"e"</D:getetag>'
+        f"<C:address-data>{card}</C:address-data></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
+        "</D:response>"
+        for href in ("https://elsewhere.test/x.vcf", "/alice/other/x.vcf", f"{BOOK}../other/y.vcf")
+    )
+    body = f'<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">{found}</D:multistatus>'
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url}")
+        return httpx.Response(207, text=body)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        target = CardDAVTarget(http, "https://dav.test" + BOOK, Checkpoint(tmp_path / "cp.json"))
+        assert target.read([person("1")], FieldMap.default()) == {}
+    assert seen == [f"REPORT https://dav.test{BOOK}"] * 2

@@ -18,7 +18,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -158,7 +158,10 @@ class CardDAVTarget:
             raise TargetError("CardDAV answered a multistatus that is not XML", response) from None
         found: dict[str, tuple[str, vcard.Card]] = {}
         for item in root.iter(f"{{{DAV}}}response"):
-            href = unquote(urlsplit(urljoin(self.url, item.findtext(f"{{{DAV}}}href", ""))).path)
+            # Only the path, and only inside the collection: the credentials never go to another host or book.
+            href = urlsplit(urljoin(self.url, item.findtext(f"{{{DAV}}}href", "").strip())).path
+            if not href.startswith(self.path):
+                continue
             for propstat in item.iter(f"{{{DAV}}}propstat"):
                 status = propstat.findtext(f"{{{DAV}}}status", "").split()
                 data = propstat.findtext(f".//{{{CARD}}}address-data")
@@ -188,6 +191,7 @@ class CardDAVTarget:
         """The cards at the people's own hrefs, then (for the rest) the cards with their emails."""
         self.fields = fields
         self.contacts = {c.personnel_id: c for c in contacts}
+        self.cards = {}  # this batch's only
         found: dict[str, Existing] = {}
         own = self._report(multiget_body([self.own_href(c.personnel_id) for c in contacts]), "0")
         for c in contacts:
