@@ -155,7 +155,7 @@ def serve(folder: Path) -> Iterator[Radicale]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.set_app(running.wrap(Application(config)))
     running.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield running
