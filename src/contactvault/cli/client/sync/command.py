@@ -1,4 +1,4 @@
-"""``contactvault sync --to csv|jsonl|webhook|hubspot``: the typer command; see ``docs/sync.md``.
+"""``contactvault sync --to csv|jsonl|webhook|hubspot|carddav``: the typer command; see ``docs/sync.md``.
 
 Exit codes: 0 done (or planned), 1 failed, 2 usage, 4 some records refused by the target (the rest synced; the
 checkpoint stays before them so the next run retries them).
@@ -26,7 +26,7 @@ from contactvault.cli.client.common import (
     handled_errors,
     out,
 )
-from contactvault.cli.client.sync import engine, source
+from contactvault.cli.client.sync import carddav, engine, source
 from contactvault.cli.client.sync.checkpoint import Checkpoint, default_checkpoint_path
 from contactvault.cli.client.sync.engine import Report, Target
 from contactvault.cli.client.sync.http import TargetError
@@ -49,6 +49,7 @@ class TargetKind(enum.StrEnum):
     JSONL = "jsonl"
     WEBHOOK = "webhook"
     HUBSPOT = "hubspot"
+    CARDDAV = "carddav"
 
 
 class ErasureAction(enum.StrEnum):
@@ -77,6 +78,10 @@ def _target(kind: TargetKind, out_path: Path | None, url: str | None, point: Che
         with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as http:
             yield WebhookTarget(url, secret, point, http)
         return
+    if kind == TargetKind.CARDDAV:
+        with carddav.open_target(url, point) as target:
+            yield target
+        return
     token = os.environ.get("HUBSPOT_TOKEN", "")
     if not token:
         fail("--to hubspot needs $HUBSPOT_TOKEN (a private app token with crm.objects.contacts.read/write)", EXIT_USAGE)
@@ -88,7 +93,7 @@ def _target(kind: TargetKind, out_path: Path | None, url: str | None, point: Che
 def sync(
     to: Annotated[TargetKind, typer.Option("--to", help="Where to write.", case_sensitive=False)],
     out_path: Annotated[Path | None, typer.Option("--out", help="The file (csv, jsonl).")] = None,
-    url: Annotated[str | None, typer.Option("--url", help="Webhook URL, or the HubSpot API base URL.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Webhook, CRM API base or CardDAV address book URL.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Only the contacts delivered by this task.")] = None,
     from_state: Annotated[
         Path | None, typer.Option("--from-state", help="The contacts of the runs in this workflow state file.")

@@ -7,6 +7,7 @@ longer shows (erased, past retention, opted out) is never synced.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from contactvault.cli.client.sync.plan import ID_FIELD, Contact
@@ -67,4 +68,11 @@ def from_state_file(path: str, client: Client) -> list[Contact]:
         )
         for c in delivered
     ]
-    return contacts_from(unlocked, client.contacts.iter_erased())
+    # The state file also knows each person's name, title and company: a target with a place for them (CardDAV's
+    # FN, N, TITLE, ORG) takes them from ``values``; the field mapping never writes them.
+    about: dict[str, dict[str, str]] = {}
+    for c in delivered:
+        known = {"full_name": c.full_name, "title": c.title, "company_name": c.company_name}
+        about.setdefault(c.personnel_id, {}).update({k: v for k, v in known.items() if v})
+    contacts = contacts_from(unlocked, client.contacts.iter_erased())
+    return [dataclasses.replace(c, values={**about.get(c.personnel_id, {}), **c.values}) for c in contacts]
