@@ -234,11 +234,11 @@ def test_every_call_is_audited_with_the_operator_key_and_no_personal_value(
     client.get(f"{ADMIN}/accounts/1/credits/balance", headers=operator.headers)  # 404
     calls = operator_calls(directory)
     assert [(c["subjectId"], c["detail"]["operation"], c["detail"]["status"]) for c in calls] == [
-        (operator.key_id, "credits.grant", 201),
-        (operator.key_id, "credits.grant", 201),
-        (operator.key_id, "credits.balance", 200),
-        (operator.key_id, "suppression.add", 200),
-        (operator.key_id, "credits.balance", 404),
+        (operator.key_id, "credits_grant", 201),
+        (operator.key_id, "credits_grant", 201),
+        (operator.key_id, "credits_balance", 200),
+        (operator.key_id, "suppression_add", 200),
+        (operator.key_id, "credits_balance", 404),
     ]
     assert calls[0]["accountId"] == str(account.id)
     assert calls[0]["credits"] == 70

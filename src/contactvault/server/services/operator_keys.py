@@ -151,7 +151,7 @@ def touch(rt: Runtime, caller: OperatorCaller) -> bool:
 @dataclass(frozen=True, slots=True)
 class CallRecord:
     """One operator API call as audited: never a personal value. ``operation`` names what was asked
-    (``credits.grant``), ``account_id`` whom it concerned, ``target`` what it acted on (a key id, ``email``)."""
+    (``credits_grant``), ``account_id`` whom it concerned, ``target`` what it acted on (a key id, ``email``)."""
 
     operation: str
     status: int

@@ -52,7 +52,7 @@ def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
     "/accounts",
     status_code=201,
     response_model=AccountPublic,
-    operation_id="account.create",
+    operation_id="account_create",
     summary="Create an account",
     openapi_extra=ACCOUNTS,
 )
@@ -72,7 +72,7 @@ def create_account(
     return calls.run(request, rt, caller, act, render, calls.Call(), post)
 
 
-@router.get("/keys", response_model=KeyList, operation_id="key.list", summary="List API keys", openapi_extra=ACCOUNTS)
+@router.get("/keys", response_model=KeyList, operation_id="key_list", summary="List API keys", openapi_extra=ACCOUNTS)
 def list_keys(
     request: Request,
     rt: RuntimeDep,
@@ -92,7 +92,7 @@ def list_keys(
     "/accounts/{account_id}/keys",
     status_code=201,
     response_model=KeyIssuedPublic,
-    operation_id="key.create",
+    operation_id="key_create",
     summary="Issue an API key (its secret shown once)",
     openapi_extra=ACCOUNTS,
 )
@@ -120,7 +120,7 @@ def create_key(
 @router.post(
     "/keys/{key_id}/revoke",
     response_model=KeyRevokedPublic,
-    operation_id="key.revoke",
+    operation_id="key_revoke",
     summary="Revoke an API key at once",
     openapi_extra=ACCOUNTS,
 )
@@ -142,7 +142,7 @@ def revoke_key(
     "/keys/{key_id}/rotate",
     status_code=201,
     response_model=KeyRotatedPublic,
-    operation_id="key.rotate",
+    operation_id="key_rotate",
     summary="Issue a successor key; the old one works for the overlap",
     openapi_extra=ACCOUNTS,
 )
@@ -170,7 +170,7 @@ def rotate_key(
 @router.post(
     "/keys/{key_id}/guardrails",
     response_model=GuardrailsPublic,
-    operation_id="key.guardrails",
+    operation_id="key_guardrails",
     summary="Set a key's guardrails on agent spending",
     openapi_extra=ACCOUNTS,
 )

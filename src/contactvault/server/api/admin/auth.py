@@ -43,7 +43,7 @@ def declared_scope(request: Request) -> OperatorScope | None:
 
 
 def operation_of(request: Request) -> str:
-    """The matched route's operation id (``credits.grant``): what the audit row says was asked."""
+    """The matched route's operation id (``credits_grant``): what the audit row says was asked."""
     route = request.scope.get("route")
     return str(getattr(route, "operation_id", None) or getattr(route, "path", "unknown"))
 

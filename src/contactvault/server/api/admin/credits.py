@@ -45,7 +45,7 @@ def _balance(b: credits.Balance) -> Reply:
     "/accounts/{account_id}/credits/grants",
     status_code=201,
     response_model=CreditBalancePublic,
-    operation_id="credits.grant",
+    operation_id="credits_grant",
     summary="Grant credits (answers the new balance)",
     openapi_extra=CREDITS,
 )
@@ -75,7 +75,7 @@ def grant(
 @router.get(
     "/accounts/{account_id}/credits/balance",
     response_model=CreditBalancePublic,
-    operation_id="credits.balance",
+    operation_id="credits_balance",
     summary="An account's credit balance",
     openapi_extra=CREDITS,
 )

@@ -46,7 +46,7 @@ def _suppression(body: SuppressionCreate, suppressed: bool, changed: bool) -> Re
 @router.post(
     "/suppressions",
     response_model=SuppressionPublic,
-    operation_id="suppression.add",
+    operation_id="suppression_add",
     summary="Put an address or a person on the opt-out list",
     openapi_extra=PRIVACY,
 )
@@ -70,7 +70,7 @@ def suppress(
 @router.post(
     "/suppressions/remove",
     response_model=SuppressionPublic,
-    operation_id="suppression.remove",
+    operation_id="suppression_remove",
     summary="Take an address or a person off the opt-out list",
     openapi_extra=PRIVACY,
 )
@@ -94,7 +94,7 @@ def unsuppress(
 @router.post(
     "/erasures",
     response_model=ErasurePublic,
-    operation_id="person.erase",
+    operation_id="person_erase",
     summary="Erase a person's contact data everywhere and keep them suppressed",
     openapi_extra=PRIVACY,
 )
