@@ -37,7 +37,9 @@ def test_create_list_and_revoke_an_operator_key(db: str, tmp_path: Path) -> None
     assert secret.startswith(f"cvop_{created['keyId']}_")
     code, listed, _ = run("admin", "operator-key", "list", "--db", db)
     assert code == 0
-    [key] = listed["operatorKeys"]  # type: ignore[misc]
+    keys = listed["operatorKeys"]
+    assert isinstance(keys, list)
+    [key] = keys
     assert (key["keyId"], key["scopes"], key["label"], key["state"]) == (
         created["keyId"],
         ["accounts", "credits"],
