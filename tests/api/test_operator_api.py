@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from contactvault.server.db import tables
@@ -247,3 +248,25 @@ def test_every_call_is_audited_with_the_operator_key_and_no_personal_value(
     everything = json.dumps(audit_view.list_entries(directory, limit=1000)).lower()
     assert email_of(9) not in everything
     assert operator.api_key.lower() not in everything
+
+
+def test_a_grant_whose_key_was_taken_over_rolls_back_with_its_reply(rt: Runtime) -> None:
+    # The grant and its stored reply are one transaction: when the claim is no longer ours at commit time (a retry
+    # took the key over), the grant goes too, so one Idempotency-Key still has at most one effect.
+    from sqlalchemy import update
+
+    from contactvault.server.domain.errors import IdempotencyKeyInUse
+    from contactvault.server.services import accounts, credits, idempotency
+
+    account_id = accounts.create_account(rt, "billing test")
+    digest = idempotency.fingerprint("grant", "100")
+
+    def act(keep: Any) -> credits.Balance:
+        with rt.db.write() as conn:  # a take-over by a retry: the row now carries a later token
+            conn.execute(update(tables.idempotency_keys).values(created_at=rt.clock.now().replace(year=2100)))
+        return credits.grant(rt, account_id, 100, keep=keep)
+
+    with pytest.raises(IdempotencyKeyInUse):
+        idempotency.run_keyed(rt, -1, "inv-9", digest, act, lambda b: (201, {"total": b.total_balance}), atomic=True)
+    assert credits.account_balance(rt, account_id).total_balance == 0
+    assert count(rt, tables.credit_buckets) == 0
