@@ -154,3 +154,25 @@ def make_account(rt: Runtime, credit: int = 10_000, name: str = "test") -> Accou
         credits.grant(rt, account_id, credit)
     issued = accounts.create_key(rt, account_id, "test")
     return Account(account_id, issued.key_id, issued.api_key)
+
+
+@dataclass(frozen=True)
+class OperatorKey:
+    """An operator key of the operator API (/admin/v1), ready for requests."""
+
+    key_id: str
+    api_key: str
+    scopes: tuple[str, ...]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization header for this operator key."""
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_operator_key(rt: Runtime, *scopes: str) -> OperatorKey:
+    """An operator key with these scopes (all three when none are given)."""
+    from contactvault.server.services import operator_keys
+
+    issued = operator_keys.create(rt, list(scopes or ("accounts", "credits", "privacy")), "test")
+    return OperatorKey(issued.key_id, issued.api_key, tuple(s.value for s in issued.scopes))

@@ -1,4 +1,5 @@
-"""A tour of the public API: every route, through success and the errors a client can provoke.
+"""A tour of the public API (and the operator API, ``operator_tour``): every route, through success and the
+errors a client can provoke.
 
 Used where a test needs real answers of every route at once (the generated client parses them); every answer
 also passes through the recorder of ``tests/api/conftest.py``.
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from contactvault.server.api.app import create_app
 from contactvault.server.runtime import Runtime
+from tests.api.operator_tour import operator_tour
 from tests.engine import drain
 from tests.factories import Account, make_account
 
@@ -64,6 +66,7 @@ def tour(rt: Runtime, client: TestClient, account: Account) -> list[httpx.Respon
     get(TRANSACTIONS, {"task_id": tasks["email"], "since": "2020-01-01"})
     get(TRANSACTIONS, {"kind": "refund"})  # 400
     _webhooks(get, post, client, auth, seen)
+    seen += operator_tour(rt, client, account)
     seen += _rate_limited(rt)
     return seen
 

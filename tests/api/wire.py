@@ -224,7 +224,7 @@ class PublishedContract:
         """Why this answer breaks the document or the Lensmor types (empty when it fits both)."""
         request = response.request
         path = request.url.path
-        if not path.startswith("/external/"):
+        if not path.startswith(("/external/", "/admin/v1/")):
             return []
         content_type = response.headers.get("content-type", "").split(";")[0]
         mock_request = MockRequest("http://testserver", request.method.lower(), path)

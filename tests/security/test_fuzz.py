@@ -79,7 +79,9 @@ def test_the_published_api_survives_schema_driven_fuzzing(
     known_tasks = sorted(owned[0][0] | owned[1][0])
     known_people = sorted({str(p) for people in PEOPLE for ids in people.values() for p in ids})
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(runtime=directory), config=CONFIG)
-    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    # The external API: the operator API refuses these accounts' keys by design (tests/api/test_operator_auth.py).
+    every = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    operations = [operation for operation in every if operation.path.startswith("/external/")]
     assert len(operations) >= 10
 
     answered: dict[str, set[int]] = {}

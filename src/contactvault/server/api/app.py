@@ -13,6 +13,9 @@ from starlette.middleware.cors import CORSMiddleware
 from contactvault.server import console
 from contactvault.server.api import docs_pages, errors, health, metrics, openapi
 from contactvault.server.api.access_log import AccessLogMiddleware
+from contactvault.server.api.admin import accounts as admin_accounts
+from contactvault.server.api.admin import credits as admin_credits
+from contactvault.server.api.admin import privacy as admin_privacy
 from contactvault.server.api.metrics import MetricsMiddleware
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
@@ -103,6 +106,8 @@ def create_app(
     errors.install_body_limit(app)
     for module in (credits, events, personnel, contacts, unlocked, actions, webhooks, health, metrics):
         app.include_router(module.router)
+    for admin in (admin_accounts, admin_credits, admin_privacy):
+        app.include_router(admin.router)  # /admin/v1: the operator API, for operator keys only
     openapi.install(app)
     docs_pages.install(app)  # /docs and /redoc from vendored files, no CDN
     console.install(app)  # /console: the web console over the same services

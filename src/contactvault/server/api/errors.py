@@ -24,6 +24,7 @@ STATUS_BY_KEY: dict[str, int] = {
     e.InsufficientCredits.error_key: 402,
     e.AgentNotAllowed.error_key: 403,
     e.AgentLimitExceeded.error_key: 403,
+    e.ScopeRequired.error_key: 403,
     e.NotFound.error_key: 404,
     e.StateConflict.error_key: 409,
     e.IdempotencyKeyInUse.error_key: 409,

@@ -20,18 +20,31 @@ from pydantic.json_schema import models_json_schema
 from contactvault.server.api import error_schemas, precheck_schemas, schemas
 
 SECURITY_SCHEME = "bearerAuth"
+OPERATOR_SCHEME = "operatorKey"
+OPERATOR_PREFIX = "/admin/v1/"
+OPERATOR_TAG = {
+    "name": "operator",
+    "description": "Extension: the operator API (docs/operations.md), for operator keys (`cvop_...`) only; each "
+    "operation needs the scope named in its `x-operator-scope` (accounts, credits or privacy). A customer key "
+    "is refused with 401.",
+}
 COMPONENTS = "#/components/schemas/{model}"
 VALIDATION_REF = "#/components/schemas/HTTPValidationError"
 # Each status: what it means, and the body's schema.
 ERRORS: dict[str, tuple[str, type[schemas.ErrorFields]]] = {
     "400": ("Invalid request; `details.field` names the offending parameter.", error_schemas.InvalidRequestError),
     "401": (
-        "Missing, malformed, unknown or revoked API key (one identical body for all of them).",
+        "Missing, malformed, unknown or revoked API key (one identical body for all of them; on the operator API, "
+        "any key but a valid operator key).",
         schemas.ErrorPublic,
     ),
     "402": (
         "Insufficient credits: `details` says how many are `required` and `available`. Nothing was created or held.",
         error_schemas.InsufficientCreditsError,
+    ),
+    "403": (
+        "`INSUFFICIENT_SCOPE` (operator API): the operator key lacks this operation's scope (`details.scope`).",
+        schemas.ErrorPublic,
     ),
     "404": ("Not found (another account's object answers the same).", schemas.ErrorPublic),
     "409": (
@@ -56,6 +69,7 @@ ERRORS: dict[str, tuple[str, type[schemas.ErrorFields]]] = {
 # the database being down.
 COMMON_ERRORS = ("400", "401", "429", "500", "503")
 SUBMIT_ERRORS = ("402", "404", "409", "413", "422")
+OPERATOR_POST = ("403", "409", "413", "422")
 OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/external/credits/balance"): (),
     ("get", "/external/credits/transactions"): (),
@@ -82,6 +96,27 @@ OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/external/webhooks/{endpoint_id}/attempts"): ("404",),
     ("post", "/external/webhooks/{endpoint_id}/messages/{message_id}/resend"): ("404",),
     ("post", "/external/webhooks/{endpoint_id}/recover"): ("404",),
+    # Extension: the operator API (docs/operations.md): 403 for a key without the scope; an unknown account or key
+    # 404; every POST takes an Idempotency-Key (409 while the first runs, 422 for another body) and a body.
+    ("post", "/admin/v1/accounts"): OPERATOR_POST,
+    ("get", "/admin/v1/keys"): ("403", "404"),
+    ("post", "/admin/v1/accounts/{account_id}/keys"): (*OPERATOR_POST, "404"),
+    ("post", "/admin/v1/keys/{key_id}/revoke"): (*OPERATOR_POST, "404"),
+    ("post", "/admin/v1/keys/{key_id}/rotate"): (*OPERATOR_POST, "404"),
+    ("post", "/admin/v1/keys/{key_id}/guardrails"): (*OPERATOR_POST, "404"),
+    ("post", "/admin/v1/accounts/{account_id}/credits/grants"): (*OPERATOR_POST, "404"),
+    ("get", "/admin/v1/accounts/{account_id}/credits/balance"): ("403", "404"),
+    ("post", "/admin/v1/suppressions"): OPERATOR_POST,
+    ("post", "/admin/v1/suppressions/remove"): OPERATOR_POST,
+    ("post", "/admin/v1/erasures"): OPERATOR_POST,
+}
+# Where the operator API answers a status with other keys than the external API.
+OPERATOR_ERRORS: dict[str, tuple[str, type[schemas.ErrorFields]]] = {
+    "409": (
+        "`IDEMPOTENCY_KEY_IN_USE`: a request with this Idempotency-Key is still executing; retry shortly. "
+        "`STATE_CONFLICT`: the key is revoked, expired or already being rotated. Nothing was changed.",
+        schemas.ErrorPublic,
+    ),
 }
 INTEGER = {"type": "integer", "minimum": 0}
 TEXT = {"type": "string"}
@@ -171,11 +206,18 @@ def correct(document: dict[str, Any]) -> None:
             "description": "An API key, `sk_<8 hex>_<secret>` (the older `uak_` prefix is accepted too).",
         }
     }
+    components["securitySchemes"][OPERATOR_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An operator key, `cvop_<8 hex>_<secret>` (`contactvault admin operator-key create`).",
+    }
     for path, operations in document.get("paths", {}).items():
-        if not path.startswith("/external/"):
+        if not path.startswith(("/external/", OPERATOR_PREFIX)):
             continue
         for method, operation in operations.items():
             _correct_operation(method, path, operation)
+    if any(p.startswith(OPERATOR_PREFIX) for p in document.get("paths", {})):
+        document["tags"] = [t for t in document.get("tags", []) if t.get("name") != "operator"] + [OPERATOR_TAG]
     _type_the_precheck_request(document)
     if VALIDATION_REF.encode() not in orjson.dumps(document.get("paths", {})):
         found.pop("HTTPValidationError", None)
@@ -186,8 +228,9 @@ def _correct_operation(method: str, path: str, operation: dict[str, Any]) -> Non
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status in [s for s in responses if s.startswith(("4", "5"))]:
         del responses[status]  # rebuilt below from the table: FastAPI knows only what the routes declared
+    operator = path.startswith(OPERATOR_PREFIX)
     for status in sorted((*COMMON_ERRORS, *OPERATION_ERRORS.get((method, path), ()))):
-        description, model = ERRORS[status]
+        description, model = OPERATOR_ERRORS.get(status, ERRORS[status]) if operator else ERRORS[status]
         responses[status] = {
             "description": description,
             "content": {"application/json": {"schema": {"$ref": COMPONENTS.format(model=model.__name__)}}},
@@ -203,7 +246,7 @@ def _correct_operation(method: str, path: str, operation: dict[str, Any]) -> Non
             parameter["description"] = "Extension: replay protection for 24 h (1-255 printable ASCII characters)."
     if not any(p["name"] == "X-Request-ID" for p in parameters):
         parameters.append(dict(REQUEST_ID_PARAMETER))
-    operation["security"] = [{SECURITY_SCHEME: []}]
+    operation["security"] = [{OPERATOR_SCHEME if operator else SECURITY_SCHEME: []}]
 
 
 def _response_headers(method: str, path: str, status: str) -> dict[str, Any]:
@@ -214,7 +257,7 @@ def _response_headers(method: str, path: str, status: str) -> dict[str, Any]:
         headers["Retry-After"] = {**RETRY_AFTER, "required": status == "429"}
     if "/unlock-" in path and method == "get" and status in ("200", "304"):
         headers["ETag"] = {**ETAG, "required": True}
-    if method == "post" and path.startswith("/external/contacts/unlock"):
+    if method == "post" and path.startswith(("/external/contacts/unlock", OPERATOR_PREFIX)):
         headers["Idempotent-Replayed"] = REPLAYED
     return headers
 

@@ -490,3 +490,17 @@ worker_heartbeats = Table(
     Column("last_loop_at", UTC, nullable=False),
     Index("ix_worker_heartbeats_last_loop", "last_loop_at"),
 )
+
+# Operator keys (the operator API at /admin/v1, docs/operations.md): not an account's; a secret only as its SHA-256
+# hash; ``scopes`` the granted scopes, comma-separated in a fixed order (accounts, credits, privacy).
+operator_keys = Table(
+    "operator_keys",
+    metadata,
+    Column("id", String(8), primary_key=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("label", String(200)),
+    Column("created_at", UTC, nullable=False),
+    Column("revoked_at", UTC),
+    Column("last_used_at", UTC),
+)

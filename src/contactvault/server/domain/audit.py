@@ -30,3 +30,7 @@ class AuditAction(StrEnum):
     WEBHOOK_DISABLE = "webhook.disable"
     USER_CREATE = "user.create"
     USER_DISABLE = "user.disable"
+    OPERATOR_KEY_CREATE = "operator_key.create"
+    OPERATOR_KEY_REVOKE = "operator_key.revoke"
+    # One call of the operator API (/admin/v1): who (the operator key), what (the operation) and its status.
+    OPERATOR_CALL = "operator.call"

@@ -11,6 +11,7 @@ DomainError
  ├── PriceChanged            PRICE_CHANGED          (details: quoted, now, ...)
  ├── IdempotencyKeyReused    IDEMPOTENCY_KEY_REUSED
  ├── IdempotencyKeyInUse     IDEMPOTENCY_KEY_IN_USE
+ ├── ScopeRequired           INSUFFICIENT_SCOPE     (details: scope; the operator API)
  └── ServiceUnavailable      SERVICE_UNAVAILABLE
 """
 
@@ -128,6 +129,16 @@ class IdempotencyKeyInUse(DomainError):
 
     def __init__(self) -> None:
         super().__init__("A request with this Idempotency-Key is still being processed; retry later.")
+
+
+class ScopeRequired(DomainError):
+    """A valid operator key without the scope this operation needs."""
+
+    error_key = "INSUFFICIENT_SCOPE"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This operator key lacks the {scope!r} scope.", {"scope": scope})
+        self.scope = scope
 
 
 class ServiceUnavailable(DomainError):

@@ -17,6 +17,7 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidApiKey, InvalidRequest, NotFound, StateConflict
 from contactvault.server.domain.keys import KeyState, key_state, rotation_refusal
 from contactvault.server.runtime import Runtime
+from contactvault.server.services.idempotency import Keep
 
 _KEY = re.compile(r"(?:sk|uak)_([0-9a-f]{8})_([A-Za-z0-9_-]{16,128})")
 _KEY_ID = re.compile(r"[0-9a-f]{8}")
@@ -47,24 +48,32 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def create_account(rt: Runtime, name: str) -> int:
-    """Create an account and return its id."""
+def create_account(rt: Runtime, name: str, keep: Keep[int] | None = None) -> int:
+    """Create an account and return its id (``keep``: an idempotent caller's reply, stored in this transaction)."""
     now = rt.clock.now()
     account_id = rt.ids.new_id()
     with rt.db.write() as conn:
         stored.insert_account(conn, account_id, name, now)
         audit.record(conn, [audit.AuditEntry(AuditAction.ACCOUNT_CREATE, account_id, "account", str(account_id))], now)
+        if keep is not None:
+            keep(conn, account_id)
     return account_id
 
 
-def create_key(rt: Runtime, account_id: int, label: str | None = None) -> IssuedKey:
-    """Issue a key for an account (``InvalidRequest`` naming ``label`` for one too long or with control characters)."""
+def create_key(
+    rt: Runtime, account_id: int, label: str | None = None, keep: Keep[IssuedKey] | None = None
+) -> IssuedKey:
+    """Issue a key for an account (``InvalidRequest`` naming ``label`` for one too long or with control characters;
+    ``keep``: an idempotent caller's reply, stored in this transaction)."""
     label = checked_label(label)
     now = rt.clock.now()
     with rt.db.write() as conn:
         if not stored.account_exists(conn, account_id):
             raise NotFound(f"Account {account_id} not found.")
-        return _issue(conn, account_id, label, now)
+        issued = _issue(conn, account_id, label, now)
+        if keep is not None:
+            keep(conn, issued)
+        return issued
 
 
 def checked_label(label: str | None) -> str | None:
@@ -119,13 +128,16 @@ def _revoke(rt: Runtime, key_id: str, owner: int | None) -> None:
             audit.record(conn, [audit.AuditEntry(AuditAction.KEY_REVOKE, row.account_id, "api_key", key_id)], now)
 
 
-def rotate_key(rt: Runtime, key_id: str, overlap: timedelta) -> tuple[IssuedKey, datetime]:
+def rotate_key(
+    rt: Runtime, key_id: str, overlap: timedelta, keep: Keep[tuple[IssuedKey, datetime]] | None = None
+) -> tuple[IssuedKey, datetime]:
     """Issue a successor for the same account; the old key keeps working for ``overlap``, then expires.
 
     Returns the new key and the old key's expiry. A key already being rotated (it has an expiry) is refused with
     StateConflict naming its successor: a second successor, and a second overlap, would be silently confusing.
+    ``keep``: an idempotent caller's reply, stored in this transaction.
     """
-    return _rotate(rt, key_id, overlap, None)
+    return _rotate(rt, key_id, overlap, None, keep)
 
 
 def rotate_account_key(rt: Runtime, account_id: int, key_id: str, overlap: timedelta) -> tuple[IssuedKey, datetime]:
@@ -133,7 +145,13 @@ def rotate_account_key(rt: Runtime, account_id: int, key_id: str, overlap: timed
     return _rotate(rt, key_id, overlap, account_id)
 
 
-def _rotate(rt: Runtime, key_id: str, overlap: timedelta, owner: int | None) -> tuple[IssuedKey, datetime]:
+def _rotate(
+    rt: Runtime,
+    key_id: str,
+    overlap: timedelta,
+    owner: int | None,
+    keep: Keep[tuple[IssuedKey, datetime]] | None = None,
+) -> tuple[IssuedKey, datetime]:
     if overlap < timedelta(0):
         raise InvalidRequest("overlap must not be negative.", {"field": "overlap"})
     now = rt.clock.now()
@@ -161,6 +179,8 @@ def _rotate(rt: Runtime, key_id: str, overlap: timedelta, owner: int | None) -> 
             ],
             now,
         )
+        if keep is not None:
+            keep(conn, (issued, expires_at))
     return issued, expires_at
 
 

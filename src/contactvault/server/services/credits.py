@@ -11,6 +11,7 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.ledger import BucketKind, PostingKind
 from contactvault.server.runtime import Runtime
+from contactvault.server.services.idempotency import Keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,10 @@ def grant(
     amount: int,
     kind: BucketKind = BucketKind.SUBSCRIPTION,
     expires_at: datetime | None = None,
+    keep: Keep[Balance] | None = None,
 ) -> Balance:
-    """Add a bucket of ``amount`` credits to an account and return the new balance."""
+    """Add a bucket of ``amount`` credits to an account and return the new balance; ``keep`` (an idempotent
+    caller's stored reply) runs in the grant's own transaction, so a grant and its reply commit together."""
     if amount <= 0:
         raise InvalidRequest("amount must be a positive integer.", {"field": "amount"})
     now = rt.clock.now()
@@ -74,12 +77,24 @@ def grant(
             ],
             now,
         )
-        return _view(ledger.balance_rows(conn, account_id), now)
+        result = _view(ledger.balance_rows(conn, account_id), now)
+        if keep is not None:
+            keep(conn, result)
+        return result
 
 
 def balance(rt: Runtime, account_id: int) -> Balance:
     """The CreditBalance of an account (what can be spent now, by bucket)."""
     with rt.db.read() as conn:
+        rows = ledger.balance_rows(conn, account_id)
+    return _view(rows, rt.clock.now())
+
+
+def account_balance(rt: Runtime, account_id: int) -> Balance:
+    """``balance``, or NotFound for an unknown account (an operator names accounts by id; a caller's own exists)."""
+    with rt.db.read() as conn:
+        if not ledger.account_exists(conn, account_id):
+            raise NotFound(f"Account {account_id} not found.")
         rows = ledger.balance_rows(conn, account_id)
     return _view(rows, rt.clock.now())
 

@@ -12,14 +12,16 @@ gets 409 and its whole transaction (task, hold, reply) rolls back, so one key st
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from contactvault.server.db import idempotency as stored
-from contactvault.server.db.engine import Transaction
+from contactvault.server.db.engine import StorageError, Transaction
 from contactvault.server.db.errors import AlreadyExists
 from contactvault.server.domain.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from contactvault.server.runtime import Runtime
@@ -112,3 +114,61 @@ def purge_expired(rt: Runtime) -> int:
     """Delete expired records; returns how many."""
     with rt.db.write() as conn:
         return stored.purge_expired(conn, rt.clock.now())
+
+
+def keyed_fingerprint(rt: Runtime, *parts: str | bytes) -> bytes:
+    """``fingerprint`` under the lookup-hash key: for requests that carry personal data (an opt-out's email), whose
+    plain digest could be tested against guessed addresses."""
+    return rt.cipher.lookup_hash("idempotency", fingerprint(*parts).hex())
+
+
+def store(rt: Runtime, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
+    """Store a reply in its own transaction, for a use case whose effect is idempotent by nature (revoking twice,
+    suppressing twice): a crash before this leaves the claim to go stale, and the retry that takes it over does
+    the same thing again."""
+    with rt.db.write() as conn:
+        claim.complete(conn, status_code, body, rt.clock.now())
+
+
+T = TypeVar("T")
+Reply = tuple[int, dict[str, Any]]
+# What a use case given a ``keep`` calls inside its own write transaction, with its result, before the commit.
+Keep = Callable[[Transaction, T], None]
+
+
+def run_keyed(
+    rt: Runtime,
+    scope_id: int,
+    key: str,
+    digest: bytes,
+    act: Callable[[Keep[T] | None], T],
+    render: Callable[[T], Reply],
+    *,
+    atomic: bool,
+    kept: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Reply | Replay:
+    """Run ``act`` under an idempotency key: the stored reply to replay, or ``render`` of a first run's result.
+
+    ``atomic``: ``act`` passes the ``keep`` it is given to a use case that calls it in its own transaction, so the
+    effect and the stored reply commit together; else the reply is stored just after (``store``). ``kept``: what of
+    the reply is stored for a replay (a new key's secret never is). A run that raises gives the key back.
+    """
+    claim = begin(rt, scope_id, key, digest)
+    if isinstance(claim, Replay):
+        return claim
+    keeping = kept or (lambda body: body)
+    try:
+        if atomic:
+
+            def keep(conn: Transaction, result: T) -> None:
+                status, body = render(result)
+                claim.complete(conn, status, keeping(body), rt.clock.now())
+
+            return render(act(keep))
+        status, body = render(act(None))
+        store(rt, claim, status, keeping(body))
+    except Exception:
+        with contextlib.suppress(StorageError):
+            abandon(rt, claim)
+        raise
+    return status, body
