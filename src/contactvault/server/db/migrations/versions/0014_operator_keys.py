@@ -1,7 +1,7 @@
 """operator_keys: the keys of the operator API (/admin/v1), with their scopes
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 09:10:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from contactvault.server.db.types import UTCDateTime
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
