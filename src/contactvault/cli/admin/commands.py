@@ -49,10 +49,26 @@ def migrate(db: DbOption = None) -> None:
     from contactvault.server.db.engine import make_engine
     from contactvault.server.db.migrate import upgrade
 
-    engine = make_engine(database_url(db))
+    url = database_url(db)
+    engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
+    seal_key_canary(url)
     emit({"migrated": True})
+
+
+def seal_key_canary(url: str) -> None:
+    """Check the keys and seal the encryption-key canary when the keys exist (keys are never created here: without
+    them the first ``serve`` creates them and seals it)."""
+    from contactvault.server.bootstrap import load_keys
+    from contactvault.server.config import Settings
+
+    settings = Settings(database_url=url)
+    try:
+        load_keys(settings, create=False)
+    except (FileNotFoundError, ValueError):
+        return
+    open_runtime(settings).db.dispose()  # seals the canary, or exits 1 naming the setting whose keys do not match
 
 
 @account_app.command("create")
