@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.admin import guardrails, operations, security, users
+from contactvault.cli.admin import backups, guardrails, operations, security, users
 from contactvault.cli.admin import webhooks as webhooks_commands
 from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
 from contactvault.cli.common import EXIT_USAGE, emit, fail
@@ -283,3 +283,4 @@ security.register(app, key_app)
 guardrails.register(key_app)
 users.register(app)
 operations.register(app)
+backups.register(app)
