@@ -5,7 +5,10 @@ never overwrite a database unasked; on PostgreSQL the command prints the pg_dump
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +21,15 @@ import pytest
 from typer.testing import CliRunner
 
 from contactvault.cli.main import app as cli
-from contactvault.server.bootstrap import build_runtime
+from contactvault.server.bootstrap import KeyMismatch, build_runtime
 from contactvault.server.config import Settings
 from contactvault.server.crypto import KeyMaterial
 from contactvault.server.db import backup_files
 from contactvault.server.db.tables import ledger_entries, tasks
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import backups
-from tests.engine import count, drain, submit, worker
+from tests import pg
+from tests.engine import assert_reconciles, count, drain, submit, worker
 from tests.factories import make_account, make_directory
 
 DEADLINE_SECONDS = 30.0
@@ -313,3 +317,39 @@ def test_on_postgresql_backup_prints_the_procedure_and_copies_nothing(postgres_u
 def _key_file_of(settings: Settings) -> Path:
     assert settings.encryption_key_file is not None
     return settings.encryption_key_file
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_the_printed_procedure_restores_a_dump_taken_under_load(
+    services: pg.SessionServices, postgres_url: str, tmp_path: Path
+) -> None:
+    if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
+        pytest.skip("needs pg_dump and pg_restore")
+    key_file = tmp_path / "keys.json"
+    rt = build_runtime(Settings(database_url=postgres_url, encryption_key_file=key_file, worker_max_attempts=3))
+    try:
+        make_directory(rt)
+        dump = tmp_path / "cv.dump"
+        taken = json.loads(_invoke(_env(key_file), "admin", "backup", "--to", str(dump), "--db", postgres_url).stdout)
+        with Load(rt) as load:
+            load.wait_for_more(than=2)
+            tasks_before = count(rt, tasks)
+            subprocess.run([*shlex.split(taken["backup"].replace("FILE", str(dump)))], check=True, timeout=120)
+            load.wait_for_more(than=load.submitted)
+        tasks_after = count(rt, tasks)
+    finally:
+        rt.db.dispose()
+    with services.fresh_database(migrated=False) as empty:
+        target = json.loads(_invoke(_env(key_file), "admin", "backup", "--to", str(dump), "--db", empty).stdout)
+        subprocess.run([*shlex.split(target["restore"].replace("FILE", str(dump)))], check=True, timeout=120)
+        restored = Settings(database_url=empty, encryption_key_file=key_file)
+        check = build_runtime(restored)
+        try:
+            assert_reconciles(check)  # what `admin reconcile` runs
+            assert tasks_before <= count(check, tasks) < tasks_after
+        finally:
+            check.db.dispose()
+        wrong = tmp_path / "wrong.json"
+        KeyMaterial(KeyMaterial.generate().fernet_keys, KeyMaterial.load(key_file).hash_key).dump(wrong)
+        with pytest.raises(KeyMismatch, match="CONTACTVAULT_ENCRYPTION_KEY_FILE"):
+            build_runtime(restored.model_copy(update={"encryption_key_file": wrong}))
