@@ -140,3 +140,22 @@ def test_admin_migrate_without_keys_creates_none(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT count(*) FROM key_canaries")).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_admin_migrate_on_postgresql_ignores_a_stray_key_file_in_the_working_directory(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    KeyMaterial.generate().dump(tmp_path / "data" / "contactvault.keys.json")  # a `make run` leftover, say
+    result = CliRunner(env={"CONTACTVAULT_ENCRYPTION_KEY_FILE": None, "CONTACTVAULT_ENCRYPTION_KEYS": None}).invoke(
+        cli, ["admin", "migrate", "--db", postgres_url]
+    )
+    assert result.exit_code == 0, result.output
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM key_checks")).scalar_one() == 0
+            assert conn.execute(text("SELECT count(*) FROM key_canaries")).scalar_one() == 0
+    finally:
+        engine.dispose()

@@ -64,6 +64,8 @@ def seal_key_canary(url: str) -> None:
     from contactvault.server.config import Settings
 
     settings = Settings(database_url=url)
+    if not (settings.encryption_keys or settings.encryption_key_file or url.startswith("sqlite")):
+        return  # only ./data/contactvault.keys.json would be left: a stray file must not become this database's keys
     try:
         load_keys(settings, create=False)
     except (FileNotFoundError, ValueError):
