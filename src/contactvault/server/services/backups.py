@@ -143,7 +143,7 @@ def restore(settings: Settings, keys: KeyMaterial, backup: Path, *, force: bool)
             describe(mismatch, settings) + " Put the key file (or variables) backed up with this data in place "
             "first; nothing was changed."
         )
-    if _holds_a_database(target) and not force:
+    if target.exists() and target.stat().st_size > 0 and not force:
         raise StateConflict(f"{target} already holds a database; stop the service and add --force to replace it")
     backup_files.restore_into(backup, target)
     problem = backup_files.integrity_problem(target)
@@ -151,11 +151,6 @@ def restore(settings: Settings, keys: KeyMaterial, backup: Path, *, force: bool)
         raise StateConflict(f"the restored database failed its integrity check: {problem}")
     facts = backup_files.snapshot_facts(target)
     return RestoreReport(target, facts.schema_revision, facts.tasks, facts.ledger_entries, verified, manifest_checked)
-
-
-def _holds_a_database(path: Path) -> bool:
-    # A new WAL database may still have everything in its -wal file.
-    return path.exists() and (path.stat().st_size > 0 or path.with_name(path.name + "-wal").exists())
 
 
 def _check_manifest(backup: Path) -> bool:
