@@ -80,7 +80,8 @@ def _counts(path: Path) -> tuple[int, int]:
 
 
 class Load:
-    """A thread submitting unlocks (three new people a task) while a worker thread delivers them."""
+    """A thread submitting unlocks (three new people a task, for as long as it runs) while a worker thread delivers
+    them."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -110,7 +111,10 @@ class Load:
     def _submit(self) -> None:
         person = 4
         try:
-            while not self._stop.is_set() and person + 3 <= 300:
+            while not self._stop.is_set():
+                if person + 3 > 300:  # this account has unlocked everyone: go on with a new one
+                    self.account = make_account(self.rt, name=f"load-{self.submitted}")
+                    person = 4
                 submit(self.rt, self.account, [person, person + 1, person + 2])
                 person += 3
                 self.submitted += 1
