@@ -10,6 +10,7 @@ The modules at this root are the shared kernel every layer above ``domain`` may 
 emails and phones: the field's libraries, so not ``domain``; used by services and resolvers), ``notifier`` (the
 in-process task-change signal; its PostgreSQL twin is ``db/pg_notify``), ``faults`` (named fault points for
 crash tests), ``logs`` (logging setup and formatters), ``metrics`` (the Prometheus counters services, workers and
-the API bump), and the composition root: ``runtime`` (what a service needs)
-and ``bootstrap`` (which builds it).
+the API bump), ``key_checks`` (whether the configured keys are the ones that wrote a database: at start, at
+restore, after a rotation), and the composition root: ``runtime`` (what a service needs) and ``bootstrap`` (which
+builds it).
 """

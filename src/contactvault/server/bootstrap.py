@@ -10,6 +10,8 @@ from contactvault.server.config import Settings
 from contactvault.server.crypto import Cipher, KeyMaterial
 from contactvault.server.db.engine import Database, make_engine
 from contactvault.server.db.migrate import upgrade
+from contactvault.server.key_checks import KeyMismatch as KeyMismatch
+from contactvault.server.key_checks import check_keys
 from contactvault.server.notifier import Notifier
 from contactvault.server.runtime import Runtime
 
@@ -39,10 +41,6 @@ def load_keys(settings: Settings, *, create: bool = True) -> KeyMaterial:
     return keys
 
 
-class KeyMismatch(RuntimeError):
-    """The configured keys are not the ones this database was written with."""
-
-
 def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     """Everything the service needs, built once."""
     db = Database(make_engine(settings.database_url, pool_size=settings.database_pool_size))
@@ -55,37 +53,6 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         db.dispose()
         raise
     return Runtime(settings=settings, db=db, cipher=cipher, notifier=make_notifier(db))
-
-
-def check_keys(db: Database, cipher: Cipher, settings: Settings) -> None:
-    """Refuse to run with keys other than the ones that wrote this database (the first start records them)."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import insert, inspect, select
-
-    from contactvault.server.db.tables import key_checks
-
-    if not inspect(db.engine).has_table("key_checks"):
-        return  # an older schema (migrate=False): nothing to compare with yet
-    with db.write() as conn:
-        stored = conn.execute(select(key_checks.c.fingerprint).where(key_checks.c.name == "hash_key")).scalar()
-        if stored is None:
-            conn.execute(
-                insert(key_checks).values(
-                    name="hash_key", fingerprint=cipher.fingerprint(), created_at=datetime.now(UTC)
-                )
-            )
-            return
-    if bytes(stored) != cipher.fingerprint():
-        source = (
-            "CONTACTVAULT_ENCRYPTION_KEYS/CONTACTVAULT_HASH_KEY"
-            if settings.encryption_keys
-            else (f"the key file {settings.encryption_key_file or default_key_file(settings)}")
-        )
-        raise KeyMismatch(
-            f"The keys from {source} are not the ones this database was written with; every node must share "
-            "the same key file or variables (see docs/deployment.md)."
-        )
 
 
 def make_notifier(db: Database) -> Notifier:

@@ -51,6 +51,18 @@ class KeyMaterial:
         data = json.loads(path.read_text())
         return cls(tuple(data["fernet_keys"]), data["hash_key"])
 
+    def fingerprints(self) -> dict[str, object]:
+        """Short one-way fingerprints of every key (for backup manifests and messages), never the keys."""
+        return {
+            "encryptionKeys": [key_fingerprint(k) for k in self.fernet_keys],
+            "hashKey": key_fingerprint(self.hash_key),
+        }
+
+
+def key_fingerprint(key: str) -> str:
+    """Identifies a key without revealing it: a truncated SHA-256 of a 256-bit random secret cannot be inverted."""
+    return hashlib.sha256(b"contactvault key fingerprint v1\0" + key.encode()).hexdigest()[:16]
+
 
 def write_private_file(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` as a new file of mode 0600, atomically and durably.
@@ -78,6 +90,7 @@ class Cipher:
     def __init__(self, keys: KeyMaterial) -> None:
         if not keys.fernet_keys:
             raise ValueError("at least one encryption key is required")
+        self._primary = Fernet(keys.fernet_keys[0].encode())
         self._fernet = MultiFernet([Fernet(k.encode()) for k in keys.fernet_keys])
         self._hash_key = keys.hash_key.encode()
 
@@ -92,6 +105,14 @@ class Cipher:
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypt under the newest key."""
         return self._fernet.rotate(token)
+
+    def is_current(self, token: bytes) -> bool:
+        """Whether the newest (first) key opens ``token``."""
+        try:
+            self._primary.decrypt(token)
+        except InvalidToken:
+            return False
+        return True
 
     def fingerprint(self) -> bytes:
         """Identifies the lookup-hash key without revealing it (stored in the database, compared at start)."""
@@ -135,6 +156,10 @@ class ReloadingCipher(Cipher):
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypt under the newest key."""
         return self._inner.rotate(token)
+
+    def is_current(self, token: bytes) -> bool:
+        """Whether the newest key in memory opens ``token``."""
+        return self._inner.is_current(token)
 
     def fingerprint(self) -> bytes:
         """The hash key's fingerprint (a reload keeps the hash key, so it never changes)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.admin import guardrails, operations, operator_keys, security, users
+from contactvault.cli.admin import backups, guardrails, operations, operator_keys, security, users
 from contactvault.cli.admin import webhooks as webhooks_commands
 from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
 from contactvault.cli.common import EXIT_USAGE, emit, fail
@@ -49,10 +49,28 @@ def migrate(db: DbOption = None) -> None:
     from contactvault.server.db.engine import make_engine
     from contactvault.server.db.migrate import upgrade
 
-    engine = make_engine(database_url(db))
+    url = database_url(db)
+    engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
+    seal_key_canary(url)
     emit({"migrated": True})
+
+
+def seal_key_canary(url: str) -> None:
+    """Check the keys and seal the encryption-key canary when the keys exist (keys are never created here: without
+    them the first ``serve`` creates them and seals it)."""
+    from contactvault.server.bootstrap import load_keys
+    from contactvault.server.config import Settings
+
+    settings = Settings(database_url=url)
+    if not (settings.encryption_keys or settings.encryption_key_file or url.startswith("sqlite")):
+        return  # only ./data/contactvault.keys.json would be left: a stray file must not become this database's keys
+    try:
+        load_keys(settings, create=False)
+    except (FileNotFoundError, ValueError):
+        return
+    open_runtime(settings).db.dispose()  # seals the canary, or exits 1 naming the setting whose keys do not match
 
 
 @account_app.command("create")
@@ -286,3 +304,4 @@ guardrails.register(key_app)
 users.register(app)
 operations.register(app)
 operator_keys.register(app)
+backups.register(app)

@@ -383,6 +383,18 @@ key_checks = Table(
     Column("created_at", UTC, nullable=False),
 )
 
+# The encryption-key canary (server/key_checks.py): a random value sealed under the newest encryption key, and its
+# lookup hash. Every node must open it at start, so one with a wrong or missing encryption key refuses to run.
+key_canaries = Table(
+    "key_canaries",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value_encrypted", LargeBinary, nullable=False),
+    Column("value_hash", LargeBinary(32), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("sealed_at", UTC, nullable=False),
+)
+
 # Webhooks (docs/webhooks.md): endpoints per account, their signing secrets (sealed with the runtime's cipher; a
 # rotated secret keeps signing until ``expires_at``), the outbox (one message per event and endpoint, written in the
 # transaction that caused the event) and the attempt log.

@@ -7,7 +7,8 @@ The order of events that keeps a running service readable throughout:
    the tokens with no transaction open, then writes them back in one short transaction, each row only if it still
    holds the token that was read (a concurrent erasure or purge wins). Rows already sealed under the new key are
    skipped, so running it again resumes where it stopped and a finished run is a no-op.
-3. A running API process meets a token its in-memory keys cannot open; ``crypto.ReloadingCipher`` re-reads the
+3. Once every table is done, the key canary is re-sealed under the new key too (``key_checks``).
+4. A running API process meets a token its in-memory keys cannot open; ``crypto.ReloadingCipher`` re-reads the
    key file once and carries on. Old tokens still open (the old keys stay in the file) until the operator retires them.
 
 Keys never enter the database: the audit row of a rotation carries counts only.
@@ -21,11 +22,12 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from contactvault.server.crypto import KeyMaterial
+from contactvault.server.crypto import Cipher, KeyMaterial
 from contactvault.server.db import audit
 from contactvault.server.db.engine import Database
 from contactvault.server.db.sealed import SEALED_TABLES, replace_token, tokens_after
 from contactvault.server.domain.audit import AuditAction
+from contactvault.server.key_checks import reseal_canary
 from contactvault.server.runtime import Runtime
 
 log = logging.getLogger("contactvault.keys")
@@ -98,6 +100,9 @@ def reencrypt(
                 written = _write_batch(rt.db, table, changes)
                 stats.reencrypted += written
                 stats.changed_meanwhile += len(changes) - written
+    if report.complete:
+        # The canary follows the newest key: a node started later without it is refused (server/key_checks.py).
+        reseal_canary(rt.db, Cipher(keys))
     now = rt.clock.now()
     with rt.db.write() as conn:
         audit.record(
