@@ -371,6 +371,7 @@ audit_log = Table(
     Column("trace_id", String(64)),
     Column("created_at", UTC, nullable=False),
     Index("ix_audit_account", "account_id", "id"),
+    Index("ix_audit_created", "created_at"),  # the audit purge (CONTACTVAULT_AUDIT_RETENTION_DAYS)
 )
 
 # A keyed fingerprint of the lookup-hash key: a node started with other keys refuses to run rather than write
@@ -488,3 +489,6 @@ worker_heartbeats = Table(
     Column("last_loop_at", UTC, nullable=False),
     Index("ix_worker_heartbeats_last_loop", "last_loop_at"),
 )
+
+# Registers ``housekeeping_jobs`` (defined beside its queries) on ``metadata``, so the schema is whole here.
+from contactvault.server.db import housekeeping as _housekeeping  # noqa: E402, F401
