@@ -205,3 +205,28 @@ def test_an_app_that_runs_a_worker_runs_the_housekeeping_too(directory: Runtime)
         while not status.status(directory).housekeeping:
             assert time.monotonic() < deadline, "the housekeeping never ran"
             time.sleep(0.05)
+
+
+class _DatabaseDown:
+    """A database whose every write fails, counting the attempts."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def write(self) -> Any:
+        self.attempts += 1
+        raise ConnectionError("connection refused")
+
+
+def test_a_schedule_it_cannot_reach_is_asked_again_only_after_a_pause(directory: Runtime, clock: FakeClock) -> None:
+    calls: list[str] = []
+    keeper = Housekeeper(directory, [_counting("tidy", 60, calls)])
+    real, down = directory.db, _DatabaseDown()
+    directory.db = down  # type: ignore[assignment]
+    try:
+        assert (keeper.run_due(), keeper.run_due()) == ([], [])
+        assert down.attempts == 1  # the second pass left the database alone
+    finally:
+        directory.db = real
+    clock.advance(30)
+    assert keeper.run_due() == ["tidy"]

@@ -30,6 +30,8 @@ log = logging.getLogger("contactvault.housekeeping")
 LEASE = timedelta(minutes=10)
 # How often the thread looks at its (in-memory) schedule; the database is asked only when a job may be due.
 TICK_SECONDS = 1.0
+# After the schedule could not be read (the database is down), the thread waits this long before asking again.
+RETRY = timedelta(seconds=30)
 # The scheduled reconcile: its rows are the problems it found (contactvault_ledger_reconcile_problems).
 RECONCILE_JOB = "reconcile"
 
@@ -119,8 +121,9 @@ class Housekeeper:
             try:
                 with self.rt.db.write() as conn:
                     later = schedule.take(conn, job.name, self.owner, now, LEASE)
-            except Exception as exc:
-                log.warning("housekeeping could not reach its schedule (%s)", describe(exc))
+            except Exception as exc:  # the database is down: one line, then leave it alone for a while
+                log.warning("housekeeping could not reach its schedule (%s); next try in %s", describe(exc), RETRY)
+                self._ask_at = {j.name: now + RETRY for j in self.jobs}
                 return ran
             if later is not None:
                 self._ask_at[job.name] = later
