@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -95,7 +96,8 @@ class Housekeeper:
     def __init__(self, rt: Runtime, jobs: Sequence[Job] | None = None, *, owner: str | None = None) -> None:
         self.rt = rt
         self.jobs = list(jobs if jobs is not None else default_jobs(rt))
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{rt.ids.new_id() % 100000}"[:80]
+        # Unique per runner; not from ``rt.ids``, whose seeded sequence tests rely on.
+        self.owner = owner or f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
         self._ask_at: dict[str, datetime] = {}  # when each job may next be due (skip the database until then)
         self._stopping = threading.Event()
 
