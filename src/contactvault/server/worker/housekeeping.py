@@ -108,7 +108,10 @@ class Housekeeper:
     def run(self) -> None:
         """Loop until stopped."""
         while not self._stopping.is_set():
-            self.run_due()
+            try:
+                self.run_due()
+            except Exception as exc:  # never dies: run_due contains job and database errors; this is a last resort
+                log.error("housekeeping pass failed (%s)", describe(exc))
             self._stopping.wait(TICK_SECONDS)
 
     def run_due(self) -> list[str]:
