@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from contactvault.server.clock import FakeClock
 from contactvault.server.domain.ledger import BucketKind
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import credits
+from contactvault.server.services import credits, expiry
 from tests.engine import drain
 from tests.factories import BIG_EVENT, Account
 
@@ -107,6 +109,20 @@ def test_another_accounts_postings_are_never_listed(
     assert _everything(client, account, task_id=theirs) == []
     their_last = _everything(client, other_account)[0]["entryId"]
     assert _everything(client, account, up_to_id=str(their_last)) == mine
+
+
+def test_expired_credits_are_listed_as_expire_postings_and_the_sums_still_match_the_balance(
+    client: TestClient, directory: Runtime, account: Account, clock: FakeClock
+) -> None:
+    credits.grant(directory, account.id, 70, BucketKind.ADDON, clock.now() + timedelta(minutes=5))
+    clock.advance(300)
+    expiry.expire_credits(directory)
+    [posting] = _everything(client, account, kind="expire")
+    assert (posting["availableDelta"], posting["heldDelta"], posting["bucket"]) == (-70, 0, "addon")
+    assert (posting["causeType"], posting["taskId"], posting["callSource"]) == ("expiry", None, None)
+    everything = _everything(client, account)
+    balance = client.get("/external/credits/balance", headers=account.headers).json()
+    assert sum(int(str(i["availableDelta"])) for i in everything) == balance["totalBalance"] == 10_000
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from contactvault.server.db import tables
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import quotes, unlocks
-from contactvault.server.worker.runner import Worker
+from contactvault.server.worker.housekeeping import Housekeeper
 from tests.engine import assert_reconciles, balance, count
 from tests.factories import Account
 
@@ -175,18 +175,14 @@ def test_malformed_quote_ids_name_the_field(client: TestClient, account: Account
     assert response.json()["details"]["field"] == "quote_id"
 
 
-def test_the_worker_purges_expired_quotes(directory: Runtime, account: Account, clock: FakeClock) -> None:
+def test_the_housekeeping_purges_expired_quotes(directory: Runtime, account: Account, clock: FakeClock) -> None:
     quotes.create(
         directory, account.id, Channel.EMAIL, unlocks.precheck(directory, account.id, Channel.EMAIL, "100", ["1"])
     )
     assert count(directory, tables.quotes) == 1
     assert quotes.purge_expired(directory) == 0
     clock.advance(600)
-    worker = Worker(directory, worker_id="quotes")
-    try:
-        worker.step()  # housekeeping is due at a worker's first step
-    finally:
-        worker.close()
+    Housekeeper(directory).run_due()  # every job is due at a housekeeper's first pass
     assert count(directory, tables.quotes) == 0
 
 

@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 
 from contactvault.server.clock import FakeClock
 from contactvault.server.domain.errors import InvalidApiKey
+from contactvault.server.domain.ledger import BucketKind
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import accounts, console_sessions, credits
+from contactvault.server.services import accounts, console_sessions, credits, expiry
 from tests.console.conftest import soup, text
 from tests.engine import drain, submit
 from tests.factories import Account
@@ -54,6 +55,21 @@ def test_the_page_says_who_is_signed_in_and_shows_balance_ledger_and_keys(
     assert f"sk_{account.key_id}_…" in key_row
     assert "(this session)" in key_row
     assert "Active" in key_row
+
+
+def test_an_expiry_posting_is_shown_as_expired_and_can_be_picked(
+    signed_in: TestClient, directory: Runtime, account: Account, clock: FakeClock
+) -> None:
+    credits.grant(directory, account.id, 25, BucketKind.GIFT, clock.now() + timedelta(minutes=1))
+    clock.advance(60)
+    expiry.expire_credits(directory)
+    rows = _ledger_rows(signed_in.get("/console/account").text)
+    assert rows[0][1:5] == ["Expired", "\u221225", "0", "Gift"]  # the newest is first
+    only = signed_in.get("/console/account", params={"kind": "expire"})
+    assert [row[1] for row in _ledger_rows(only.text)] == ["Expired"]
+    picked = soup(only.text).select_one("#ledger-kind option[value=expire]")
+    assert picked is not None
+    assert picked.has_attr("selected")
 
 
 def test_the_ledger_is_paged_and_htmx_gets_only_the_ledger(

@@ -60,5 +60,14 @@ def test_the_admin_command_prints_the_status_as_json(directory: Runtime, account
     body = _cli_status(directory, database_url)
     assert body["queue"] == {"pending": 2, "processing": 0, "unlocked": 0, "failed": 0}
     assert body["oldestPendingSeconds"] is not None
-    assert set(body) == {"at", "queue", "oldestPendingSeconds", "workers", "lastFiveMinutes", "databaseBytes"}
+    assert set(body) == {
+        "at",
+        "queue",
+        "oldestPendingSeconds",
+        "workers",
+        "lastFiveMinutes",
+        "databaseBytes",
+        "housekeeping",
+    }
+    assert body["housekeeping"] == []  # no job has run on this database yet
     assert body["databaseBytes"] > 0

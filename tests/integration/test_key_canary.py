@@ -24,7 +24,7 @@ def _key_file(settings: Settings) -> Path:
 
 
 def _canary_token(settings: Settings) -> bytes:
-    from contactvault.server.db.tables import key_canaries
+    from contactvault.server.db.key_canary import key_canaries
 
     engine = make_engine(settings.database_url)
     try:
@@ -101,7 +101,7 @@ def test_a_node_without_the_new_key_is_refused_after_a_rotation(settings: Settin
 
 
 def test_a_database_without_a_canary_gets_one_at_the_next_start(settings: Settings) -> None:
-    from contactvault.server.db.tables import key_canaries
+    from contactvault.server.db.key_canary import key_canaries
 
     build_runtime(settings).db.dispose()
     engine = make_engine(settings.database_url)

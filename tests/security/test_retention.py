@@ -62,3 +62,20 @@ def test_the_setting_is_the_default_and_the_cli_applies_it(
     assert purged.exit_code == 0, purged.output
     assert json.loads(purged.stdout)["purged"] == 1
     assert values(directory) == {1: False}
+
+
+def test_audit_rows_older_than_their_retention_are_purged_in_batches(
+    directory: Runtime, account: Account, clock: FakeClock
+) -> None:
+    def audit_times() -> list[object]:
+        with directory.db.read() as conn:
+            return list(conn.execute(select(audit_log.c.created_at).order_by(audit_log.c.id)).scalars())
+
+    assert retention.purge_audit_rows(directory) == 0  # the default keeps audit rows forever
+    old = len(audit_times())
+    assert old >= 3  # the account, its key, its grant
+    clock.advance(40 * 86400)
+    submit(directory, account, [1])  # a newer audit row
+    directory.settings = directory.settings.model_copy(update={"audit_retention_days": 30})
+    assert retention.purge_audit_rows(directory, batch_size=2) == old
+    assert audit_times() == [clock.now()]

@@ -311,8 +311,9 @@ class ErasedContact(_CamelModel):
 class LedgerEntry(_CamelModel):
     """One posting of the account's credit ledger (``GET /external/credits/transactions``, an extension).
 
-    ``kind`` is ``grant``, ``hold``, ``capture`` or ``release``; ``available_delta``/``held_delta`` are what it did
-    to the spendable and held credits of its ``bucket``; ``task_id`` and ``call_source`` are set on a task's postings.
+    ``kind`` is ``grant``, ``hold``, ``capture``, ``release`` or ``expire``; ``available_delta``/``held_delta`` are
+    what it did to the spendable and held credits of its ``bucket``; ``task_id`` and ``call_source`` are set on a
+    task's postings.
     """
 
     entry_id: Id

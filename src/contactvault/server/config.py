@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # An in-progress idempotency record older than this belongs to a request that died; it may be taken over.
     idempotency_stale_seconds: int = Field(default=60, ge=1)
-    # Workers delete expired idempotency records this often (each worker; the delete is idempotent).
+    # The housekeeping deletes expired idempotency records, quotes, console sessions and mail caches this often.
     idempotency_purge_interval_seconds: int = Field(default=3600, ge=1)
     # A precheck quote (`"create_quote": true`) holds its price this long (purged with the idempotency keys).
     quote_ttl_seconds: int = Field(default=600, ge=1)
@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Revealed values older than this many days are purged by `admin purge-retention`; 0 keeps them forever.
     unlock_retention_days: int = Field(default=0, ge=0)
+    # Audit rows older than this many days are deleted by the housekeeping; 0 keeps them forever.
+    audit_retention_days: int = Field(default=0, ge=0)
+    # Housekeeping (docs/operations.md, "Running it"): wherever a worker runs, a thread runs these jobs, each at
+    # most once per interval across every node. Expired credits are posted as `expire` entries; revealed values
+    # and audit rows past their retention are purged; the ledger is reconciled (0 turns that job off).
+    housekeeping: bool = True
+    expiry_interval_seconds: int = Field(default=60, ge=1)
+    retention_purge_interval_seconds: int = Field(default=3600, ge=1)
+    reconcile_interval_seconds: int = Field(default=900, ge=0)
 
     # Mail verification (docs/verification.md). DNS goes only to these nameservers ("host[:port]", comma
     # separated), never to the system resolver; empty = no DNS verification.

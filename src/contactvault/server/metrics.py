@@ -33,6 +33,14 @@ CREDITS = Counter(
     "Credits moved by ledger postings (hold, capture, release), by channel",
     ["kind", "channel"],
 )
+CREDITS_EXPIRED = Counter(
+    "contactvault_credits_expired_total", "Credits left in expired buckets, posted as expire entries"
+)
+HOUSEKEEPING_RUNS = Counter(
+    "contactvault_housekeeping_runs_total",
+    "Housekeeping job runs in this process, by job and outcome (ok, failed)",
+    ["job", "outcome"],
+)
 ITEMS_PROCESSED = Counter(
     "contactvault_items_processed_total", "Task items that reached a final state, by status", ["status"]
 )

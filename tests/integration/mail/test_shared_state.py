@@ -21,6 +21,7 @@ from contactvault.server.demo.mailworld import MailWorld, running_mail_world
 from contactvault.server.domain.ledger import Channel
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import unlocks
+from contactvault.server.worker.housekeeping import Housekeeper
 from contactvault.server.worker.mail.politeness import PolitenessDeferred, ProviderLimits
 from contactvault.server.worker.mail.shared import DatabaseLimiter
 from contactvault.server.worker.runner import Worker
@@ -272,7 +273,7 @@ def test_housekeeping_purges_expired_mail_cache_rows(rt: Runtime, world: MailWor
         with rt.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(mail_cache)).scalar_one() >= 2
         rt.clock.advance(rt.settings.smtp_catch_all_ttl_seconds + 1)  # type: ignore[attr-defined]
-        w.step()
+        Housekeeper(rt).run_due()
     finally:
         w.close()
     with rt.db.read() as conn:

@@ -13,6 +13,7 @@ from contactvault.cli.admin.common import DbOption, database_url, domain_errors,
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
+    from contactvault.server.db.housekeeping import JobState
     from contactvault.server.services.usage import UsageRow
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
@@ -26,7 +27,8 @@ def register(app: typer.Typer) -> None:
 
 def status(db: DbOption = None) -> None:
     """The service at a glance (JSON): queue depth by state, the oldest pending item's wait, workers seen in the
-    last minute with their last loop time, outcomes and error rate over the last 5 minutes, database size."""
+    last minute with their last loop time, outcomes and error rate over the last 5 minutes, database size, and the
+    housekeeping jobs' last runs."""
     from contactvault.server.config import Settings
     from contactvault.server.services import status as status_service
 
@@ -46,12 +48,32 @@ def status(db: DbOption = None) -> None:
             ],
             "lastFiveMinutes": {"outcomes": now.outcomes, "errorRate": now.error_rate},
             "databaseBytes": now.database_bytes,
+            "housekeeping": [_job_json(job, now.now) for job in now.housekeeping],
         }
     )
 
 
+def _job_json(job: JobState, now: datetime) -> dict[str, Any]:
+    running = job.lease_expires_at is not None and job.lease_expires_at > now
+    return {
+        "job": job.job,
+        "running": running,
+        "lastStartedAt": _iso_or_none(job.last_started_at),
+        "lastFinishedAt": _iso_or_none(job.last_finished_at),
+        "lastOkAt": _iso_or_none(job.last_ok_at),
+        "durationSeconds": job.last_duration_seconds,
+        "rows": job.last_rows,
+        "lastError": job.last_error,
+        "nextDueAt": _iso_or_none(job.next_due_at),
+    }
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else _iso(moment)
 
 
 def usage(

@@ -131,6 +131,7 @@ def serve(
 
 def worker(db: DbOption = None) -> None:
     """Run a standalone worker until SIGTERM/SIGINT (finishes the batch in hand first)."""
+    from contactvault.server.worker.housekeeping import Housekeeper
     from contactvault.server.worker.runner import Worker
     from contactvault.server.worker.webhook_sender import WebhookSender
 
@@ -139,21 +140,31 @@ def worker(db: DbOption = None) -> None:
     rt = open_runtime(settings)
     w = Worker(rt)
     sender = WebhookSender(rt)  # webhook deliveries, in a thread beside the worker loop
+    keeper = Housekeeper(rt) if settings.housekeeping else None  # scheduled jobs, in a thread of their own
 
     def stop(*_: object) -> None:
         w.stop()
         sender.stop()
+        if keeper:
+            keeper.stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
     rt.notifier.start()  # wake on submissions made through any API node (PostgreSQL)
     sender_thread = threading.Thread(target=sender.run, name="contactvault-webhooks", daemon=True)
     sender_thread.start()
+    keeper_thread = None
+    if keeper:
+        keeper_thread = threading.Thread(target=keeper.run, name="contactvault-housekeeping", daemon=True)
+        keeper_thread.start()
     try:
         w.run()
     finally:
         sender.stop()
         sender_thread.join(timeout=30)
+        if keeper and keeper_thread:
+            keeper.stop()
+            keeper_thread.join(timeout=30)
         rt.notifier.close()
         rt.db.dispose()
 

@@ -25,7 +25,7 @@ from contactvault.client import LedgerEntry
 
 __all__ = ["credits_app"]
 
-KINDS = ("grant", "hold", "capture", "release")
+KINDS = ("grant", "hold", "capture", "release", "expire")
 
 credits_app = typer.Typer(
     help="Show the account's credit balance (`credits history`: every posting).", invoke_without_command=True
@@ -55,7 +55,8 @@ def credits(
 def history(
     task: Annotated[str | None, typer.Option("--task", help="Only this task's postings.")] = None,
     kind: Annotated[
-        list[str] | None, typer.Option("--kind", help="Only this kind (grant, hold, capture, release); repeatable.")
+        list[str] | None,
+        typer.Option("--kind", help="Only this kind (grant, hold, capture, release, expire); repeatable."),
     ] = None,
     since: Annotated[str | None, typer.Option(help="At or after this ISO 8601 date-time (or YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this ISO 8601 date-time (or YYYY-MM-DD).")] = None,

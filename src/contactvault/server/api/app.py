@@ -26,6 +26,7 @@ from contactvault.server.crypto import ReloadingCipher
 from contactvault.server.mcp import http as mcp_http
 from contactvault.server.notifier import WaitSlots
 from contactvault.server.runtime import Runtime
+from contactvault.server.worker.housekeeping import Housekeeper
 from contactvault.server.worker.runner import Worker
 from contactvault.server.worker.webhook_sender import WebhookSender
 
@@ -72,7 +73,14 @@ def create_app(
         sender_thread = (
             threading.Thread(target=sender.run, name="contactvault-webhooks", daemon=True) if sender else None
         )
+        # Scheduled housekeeping runs wherever a worker runs (docs/operations.md, "Running it").
+        keeper = Housekeeper(rt) if run_worker and rt.settings.housekeeping else None
+        keeper_thread = (
+            threading.Thread(target=keeper.run, name="contactvault-housekeeping", daemon=True) if keeper else None
+        )
         rt.notifier.start()  # hear other nodes' task changes (PostgreSQL)
+        if keeper_thread:
+            keeper_thread.start()
         if thread:
             rt.notifier.worker_in_process = True  # its records wake this process's long-polls
             thread.start()
@@ -82,6 +90,9 @@ def create_app(
             async with mcp_http.running(mcp_manager):
                 yield
         finally:
+            if keeper and keeper_thread:
+                keeper.stop()
+                keeper_thread.join(timeout=30)
             if sender and sender_thread:
                 sender.stop()
                 sender_thread.join(timeout=30)

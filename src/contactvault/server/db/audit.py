@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from contactvault.server.db.bulk import driver_time, executemany
 from contactvault.server.db.tables import audit_log, tasks
@@ -100,3 +100,9 @@ def latest_detail(conn: Connection, action: AuditAction, subject_id: str) -> str
     )
     detail = conn.execute(query).scalar()
     return None if detail is None else str(detail)
+
+
+def purge_before(conn: Connection, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` of the oldest audit rows written before ``cutoff``; returns how many."""
+    oldest = select(audit_log.c.id).where(audit_log.c.created_at < cutoff).order_by(audit_log.c.id).limit(limit)
+    return int(conn.execute(delete(audit_log).where(audit_log.c.id.in_(oldest.scalar_subquery()))).rowcount)

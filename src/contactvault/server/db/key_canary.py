@@ -6,10 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import Column, LargeBinary, String, Table, insert, inspect, select, update
 
 from contactvault.server.db.engine import Transaction
-from contactvault.server.db.tables import key_canaries, key_checks
+from contactvault.server.db.tables import UTC, key_checks, metadata
+
+# The encryption-key canary (server/key_checks.py): a random value sealed under the newest encryption key, and its
+# lookup hash. Every node must open it at start, so one with a wrong or missing encryption key refuses to run.
+key_canaries = Table(
+    "key_canaries",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value_encrypted", LargeBinary, nullable=False),
+    Column("value_hash", LargeBinary(32), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("sealed_at", UTC, nullable=False),
+)
 
 HASH_KEY = "hash_key"
 ENCRYPTION = "encryption"

@@ -58,6 +58,44 @@ def lock_buckets(conn: Connection, bucket_ids: Iterable[int]) -> None:
     ).all()
 
 
+@dataclass(frozen=True, slots=True)
+class ExpiredBucket:
+    """An expired bucket with spendable credits left, and its newest posting (what its expiry follows)."""
+
+    id: int
+    account_id: int
+    balance: int
+    newest_posting_id: int
+
+
+def expired_with_balance(conn: Connection, now: datetime, limit: int) -> list[ExpiredBucket]:
+    """Up to ``limit`` buckets expired at ``now`` that still hold spendable credits, in id order.
+
+    On PostgreSQL they are locked (``FOR NO KEY UPDATE``, in id order as every bucket lock): a concurrent expiry
+    waits here, and PostgreSQL re-checks ``balance > 0`` on the row it then sees, so it skips a bucket the first
+    one emptied. On SQLite the write transaction already excludes every other writer.
+    """
+    query = (
+        select(credit_buckets.c.id, credit_buckets.c.account_id, credit_buckets.c.balance)
+        .where(credit_buckets.c.expires_at <= now, credit_buckets.c.balance > 0)
+        .order_by(credit_buckets.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    newest = dict(
+        conn.execute(
+            select(ledger_entries.c.bucket_id, func.max(ledger_entries.c.id))
+            .where(ledger_entries.c.bucket_id.in_([r.id for r in rows]))
+            .group_by(ledger_entries.c.bucket_id)
+        ).all()
+    )
+    return [ExpiredBucket(int(r.id), int(r.account_id), int(r.balance), int(newest[r.id])) for r in rows]
+
+
 def balance_rows(conn: Connection, account_id: int) -> list[dict[str, object]]:
     """Raw bucket rows for the balance view."""
     query = select(credit_buckets).where(credit_buckets.c.account_id == account_id)

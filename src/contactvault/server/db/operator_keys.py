@@ -6,10 +6,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Column, LargeBinary, Row, String, Table, insert, or_, select, update
 
 from contactvault.server.db.engine import Transaction
-from contactvault.server.db.tables import operator_keys
+from contactvault.server.db.tables import UTC, metadata
+
+# Operator keys (the operator API at /admin/v1, docs/operations.md): not an account's; a secret only as its SHA-256
+# hash; ``scopes`` the granted scopes, comma-separated in a fixed order (accounts, credits, privacy).
+operator_keys = Table(
+    "operator_keys",
+    metadata,
+    Column("id", String(8), primary_key=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("label", String(200)),
+    Column("created_at", UTC, nullable=False),
+    Column("revoked_at", UTC),
+    Column("last_used_at", UTC),
+)
 
 
 @dataclass(frozen=True, slots=True)

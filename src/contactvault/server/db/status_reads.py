@@ -41,6 +41,12 @@ def workers_since(conn: Connection, moment: datetime) -> list[WorkerSeen]:
     return [WorkerSeen(str(r.worker_id), r.started_at, r.last_loop_at) for r in rows]
 
 
+def newest_loop_at(conn: Connection) -> datetime | None:
+    """When any worker last completed a loop iteration (None when no worker ever ran)."""
+    value: datetime | None = conn.execute(select(func.max(worker_heartbeats.c.last_loop_at))).scalar()
+    return value
+
+
 def items_by_status(conn: Connection) -> dict[str, int]:
     """How many task items are in each status."""
     ti = task_items

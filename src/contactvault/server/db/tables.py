@@ -371,6 +371,7 @@ audit_log = Table(
     Column("trace_id", String(64)),
     Column("created_at", UTC, nullable=False),
     Index("ix_audit_account", "account_id", "id"),
+    Index("ix_audit_created", "created_at"),  # the audit purge (CONTACTVAULT_AUDIT_RETENTION_DAYS)
 )
 
 # A keyed fingerprint of the lookup-hash key: a node started with other keys refuses to run rather than write
@@ -381,18 +382,6 @@ key_checks = Table(
     Column("name", String(32), primary_key=True),
     Column("fingerprint", LargeBinary(32), nullable=False),
     Column("created_at", UTC, nullable=False),
-)
-
-# The encryption-key canary (server/key_checks.py): a random value sealed under the newest encryption key, and its
-# lookup hash. Every node must open it at start, so one with a wrong or missing encryption key refuses to run.
-key_canaries = Table(
-    "key_canaries",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("value_encrypted", LargeBinary, nullable=False),
-    Column("value_hash", LargeBinary(32), nullable=False),
-    Column("created_at", UTC, nullable=False),
-    Column("sealed_at", UTC, nullable=False),
 )
 
 # Webhooks (docs/webhooks.md): endpoints per account, their signing secrets (sealed with the runtime's cipher; a
@@ -503,16 +492,8 @@ worker_heartbeats = Table(
     Index("ix_worker_heartbeats_last_loop", "last_loop_at"),
 )
 
-# Operator keys (the operator API at /admin/v1, docs/operations.md): not an account's; a secret only as its SHA-256
-# hash; ``scopes`` the granted scopes, comma-separated in a fixed order (accounts, credits, privacy).
-operator_keys = Table(
-    "operator_keys",
-    metadata,
-    Column("id", String(8), primary_key=True),
-    Column("secret_hash", LargeBinary(32), nullable=False),
-    Column("scopes", String(64), nullable=False),
-    Column("label", String(200)),
-    Column("created_at", UTC, nullable=False),
-    Column("revoked_at", UTC),
-    Column("last_used_at", UTC),
-)
+# Register ``housekeeping_jobs``, ``key_canaries`` and ``operator_keys`` (each defined beside its queries) on
+# ``metadata``, so the schema is whole here.
+from contactvault.server.db import housekeeping as _housekeeping  # noqa: E402, F401
+from contactvault.server.db import key_canary as _key_canary  # noqa: E402, F401
+from contactvault.server.db import operator_keys as _operator_keys  # noqa: E402, F401

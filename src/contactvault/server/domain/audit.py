@@ -15,6 +15,8 @@ class AuditAction(StrEnum):
     CREDITS_GRANT = "credits.grant"
     CREDITS_HOLD = "credits.hold"
     CREDITS_RELEASE = "credits.release"
+    # What was left spendable in an expired bucket, posted as an ``expire`` entry by the housekeeping.
+    CREDITS_EXPIRE = "credits.expire"
     # A delivery: the value was revealed to the account and ``credits`` (0 if unlocked before) were captured.
     CONTACT_REVEAL = "contact.reveal"
     SUPPRESSION_ADD = "suppression.add"

@@ -11,7 +11,10 @@ grant      +n               0
 hold       -n               +n
 capture    0                -n
 release    +n               -n
+expire     -n               0
 =========  ===============  ==============
+
+An ``expire`` posting takes what is left spendable in a bucket once it has expired (``services/expiry``).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class PostingKind(StrEnum):
     HOLD = "hold"
     CAPTURE = "capture"
     RELEASE = "release"
+    EXPIRE = "expire"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The itemised credit ledger of one account: every posting (grant, hold, capture, release), newest first.
+"""The itemised credit ledger of one account: every posting (grant, hold, capture, release, expire), newest first.
 
 Wire-neutral: typed values in a ``directory.Page``, so the console's account page,
 ``GET /external/credits/transactions`` and the CLI render the same entries their own way.
@@ -55,7 +55,7 @@ def parse_kinds(raw: Iterable[str]) -> frozenset[PostingKind]:
     kinds = set()
     for name in raw:
         if name not in known:
-            raise InvalidRequest("kind must be one of grant, hold, capture, release.", {"field": "kind"})
+            raise InvalidRequest("kind must be one of grant, hold, capture, release, expire.", {"field": "kind"})
         kinds.add(known[name])
     return frozenset(kinds)
 

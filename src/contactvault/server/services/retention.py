@@ -3,7 +3,8 @@
 A purge removes the value and keeps the unlock row, like an erasure: the account paid once for that person and
 is never charged for them again; the API then shows the person with ``email``/``phone`` null. Callers that need
 the value keep their own copy, which is the point of a retention limit. Runs in short batches (one transaction
-each), so it can run while the service does, e.g. daily from cron: ``contactvault admin purge-retention``.
+each), so it can run while the service does: the housekeeping runs it hourly (``contactvault admin
+purge-retention`` runs it at once). Audit rows have their own limit, ``CONTACTVAULT_AUDIT_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
@@ -66,3 +67,21 @@ def purge_unlock_values(
         purged += len(rows)
         accounts.update(per_account)
     return PurgeReport(days, cutoff.isoformat().replace("+00:00", "Z"), purged, len(accounts))
+
+
+def purge_audit_rows(rt: Runtime, days: int | None = None, *, batch_size: int = DEFAULT_BATCH) -> int:
+    """Delete audit rows older than ``days`` (default ``CONTACTVAULT_AUDIT_RETENTION_DAYS``; 0 keeps them all), in
+    short batches; returns how many."""
+    days = rt.settings.audit_retention_days if days is None else days
+    if days < 0:
+        raise InvalidRequest("days must not be negative.", {"field": "days"})
+    if days == 0:
+        return 0
+    cutoff = rt.clock.now() - timedelta(days=days)
+    purged = 0
+    while True:
+        with rt.db.write() as conn:
+            n = audit.purge_before(conn, cutoff, batch_size)
+        purged += n
+        if n < batch_size:
+            return purged

@@ -20,12 +20,12 @@ from itertools import count
 from pathlib import Path
 
 from contactvault.server import faults, metrics
-from contactvault.server.db import mail_state, status_reads
+from contactvault.server.db import status_reads
 from contactvault.server.db.engine import Conflict, ping
 from contactvault.server.db.queue import ClaimedItem, claim, release_leases
 from contactvault.server.domain.tasks import RetryPolicy
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import console_sessions, idempotency, outcomes, quotes
+from contactvault.server.services import outcomes
 from contactvault.server.worker.pipeline import ResolverChain
 from contactvault.server.worker.resolvers.base import Lookup, Resolver
 from contactvault.server.worker.resolvers.pattern import PatternResolver
@@ -98,8 +98,6 @@ class Worker:
         self._failures = 0  # consecutive failed iterations
         self._backoff: tuple[int, float] | None = None
         self._backoff_cap = min(BACKOFF_CAP_SECONDS, self.lease.total_seconds() / 2)
-        self.purge_interval = timedelta(seconds=s.idempotency_purge_interval_seconds)
-        self._next_purge = rt.clock.now()  # the first iteration purges
         # When the loop last completed an iteration (None until ``run`` starts): readiness reads it.
         self.heartbeat: datetime | None = None
         self._started_at = rt.clock.now()
@@ -220,38 +218,13 @@ class Worker:
         with contextlib.suppress(Exception):
             self._give_back(owner, items)
 
-    def _purge_when_due(self) -> None:
-        now = self.rt.clock.now()
-        if now < self._next_purge:
-            return
-        self._next_purge = now + self.purge_interval
-        purges = (
-            ("expired idempotency keys", idempotency.purge_expired),
-            ("expired quotes", quotes.purge_expired),
-            ("ended console sessions", console_sessions.purge_expired),
-            ("expired mail cache entries and session slots", self._purge_mail_state),
-        )
-        for what, purge in purges:
-            try:
-                purged = purge(self.rt)
-            except Exception as exc:
-                log.warning("purging %s failed (%s); next try in %s", what, describe(exc), self.purge_interval)
-                return
-            if purged:
-                log.info("purged %d %s", purged, what)
-
-    @staticmethod
-    def _purge_mail_state(rt: Runtime) -> int:
-        with rt.db.write() as conn:
-            return mail_state.purge_expired(conn, rt.clock.now())
-
     def step(self) -> int:
-        """One iteration of the loop: housekeeping when due, then one batch; returns how many items it claimed.
+        """One iteration of the loop: one batch (housekeeping runs in its own thread, ``worker/housekeeping``);
+        returns how many items it claimed.
 
         Never raises ``Exception``: a failure is logged on one line and counted for ``backoff_seconds``.
         """
         try:
-            self._purge_when_due()
             claimed = self.run_once()
         except Exception as exc:
             self._failures += 1

@@ -26,7 +26,7 @@ def balance(rt: RuntimeDep, account_id: AccountId) -> Response:
 # allowed; one past the largest id matches nothing), and known kinds; a value it calls valid is never refused (the
 # schema-driven fuzz test checks this).
 POSITIVE_ID = r"^0*[1-9][0-9]{0,18}$"
-KINDS = r"^(grant|hold|capture|release)(,(grant|hold|capture|release))*$"
+KINDS = r"^(grant|hold|capture|release|expire)(,(grant|hold|capture|release|expire))*$"
 
 
 @router.get("/transactions", response_model=LedgerPage, summary="Itemised credit ledger (extension)")
@@ -42,7 +42,7 @@ def transactions(
         Query(
             max_length=64,
             pattern=KINDS,
-            description="Only these kinds, comma-separated: grant, hold, capture, release.",
+            description="Only these kinds, comma-separated: grant, hold, capture, release, expire.",
         ),
     ] = None,
     since: Annotated[str | None, Query(max_length=64, description=f"Only postings at or after {MOMENT}.")] = None,
