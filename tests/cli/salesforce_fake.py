@@ -238,8 +238,8 @@ class SalesforceFake:
         email = values.get("Email")
         if email and (not EMAIL.fullmatch(email) or email.lower() in self.invalid_emails):
             return record_error("INVALID_EMAIL_ADDRESS", f"Email: invalid email address: {email}", ["Email"])
-        key = values.get(UNIQUE)
-        holder = next((i for i, r in self.records.items() if key and r.get(UNIQUE) == key and i != rid), None)
+        key = values.get(UNIQUE)  # unique per object: Lead and Contact each have their own field
+        holder = next((r["Id"] for r in self.of_type(sobject) if key and r.get(UNIQUE) == key and r["Id"] != rid), None)
         if holder is not None:
             message = f"duplicate value found: {UNIQUE} duplicates value on record with id: {holder}"
             return record_error("DUPLICATE_VALUE", message, [UNIQUE])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ from tests.factories import email_of
 
 from . import pipedrive_fake
 from .conftest import CLI, LiveServer
-from .sync_helpers import EPOCH, plan_of, retry_waits, sync
+from .sync_helpers import DOC, EPOCH, doc_commands, plan_of, retry_waits, sync
 
 IDS = (251, 252, 253)
 
@@ -245,3 +247,19 @@ def test_erasures_touch_only_records_the_sync_created(
     assert int(created["275"]) not in fake.persons
     assert fake.persons[theirs]["phones"] == [{"value": "+1 555 0100", "primary": True, "label": "work"}]
     assert fake.custom(fake.persons[theirs], "contactvault_erased") is None
+
+
+def test_the_docs_pipedrive_examples_run_against_the_fake(
+    unlocked: CLI, fake: pipedrive_fake.PipedriveFake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (mapping,) = re.findall(r"^  ```toml\n(.*?)^  ```", DOC.read_text(), flags=re.S | re.M)
+    (tmp_path / "pipedrive.toml").write_text(textwrap.dedent(mapping))
+    fake.custom_fields["ContactVault ID"] = pipedrive_fake.code_of("ContactVault ID")
+    commands = doc_commands("pipedrive", {"https://acme.pipedrive.com": fake.url})
+    assert len(commands) == 3
+    results = [unlocked(*command) for command in commands]
+    assert [r.exit_code for r in results] == [0] * 3, [r.stderr for r in results]
+    assert "would call: POST /api/v2/persons x 3 (30 tokens)" in results[0].stdout
+    assert fake.custom(fake.by_email(email_of(251)), "ContactVault ID") == "251"
+    assert fake.custom(fake.by_email(email_of(251)), "contactvault_id") is None

@@ -20,7 +20,7 @@ from tests.factories import email_of
 
 from . import salesforce_fake
 from .conftest import CLI, LiveServer
-from .sync_helpers import EPOCH, plan_of, retry_waits, sync
+from .sync_helpers import EPOCH, doc_commands, plan_of, retry_waits, sync
 
 IDS = (251, 252, 253)
 
@@ -309,3 +309,26 @@ def test_query_pages_are_followed(fake: salesforce_fake.SalesforceFake, tmp_path
         again = engine.run(people(5), sf, FieldMap.default(), point, dry_run=False)
     assert again.counts()["skip"] == 5
     assert [op for op, _ in fake.requests][-3:] == ["query", "query-more", "query-more"]
+
+
+def test_leads_and_contacts_keep_separate_checkpoints(
+    unlocked: CLI, fake: salesforce_fake.SalesforceFake, state_file: Path
+) -> None:
+    unlocked.json("sync", "--to", "salesforce", "--url", fake.url)
+    unlocked.json("sync", "--to", "salesforce", "--url", fake.url, "--object", "contact")
+    lead = Checkpoint.load(state_file.parent / "sync-salesforce-lead.json")
+    contact = Checkpoint.load(state_file.parent / "sync-salesforce-contact.json")
+    assert sorted(lead.created) == sorted(contact.created) == ["251", "252", "253"]
+    assert {lead.created["251"][:3], contact.created["251"][:3]} == {"00Q", "003"}
+
+
+def test_the_docs_salesforce_examples_run_against_the_fake(
+    unlocked: CLI, fake: salesforce_fake.SalesforceFake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    commands = doc_commands("salesforce", {"https://acme.my.salesforce.com": fake.url})
+    assert len(commands) == 4
+    results = [unlocked(*command) for command in commands]
+    assert [r.exit_code for r in results] == [0] * 4, [r.stderr for r in results]
+    assert "would call: POST /services/data/v62.0/composite/sobjects (3 Lead record(s))" in results[0].stdout
+    assert len(fake.of_type("Lead")) == len(fake.of_type("Contact")) == 3

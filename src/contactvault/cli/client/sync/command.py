@@ -131,7 +131,8 @@ def sync(
         fields = load_mapping(mapping) if mapping is not None else FieldMap.default()
     except (OSError, ValueError) as exc:
         fail(f"--mapping: {exc}", EXIT_USAGE)
-    point = Checkpoint.load(checkpoint or default_checkpoint_path(to.value))
+    name = f"salesforce-{sobject.value}" if to == TargetKind.SALESFORCE else to.value  # Leads and Contacts apart
+    point = Checkpoint.load(checkpoint or default_checkpoint_path(name))
     client = connect(base_url, api_key, insecure=insecure)
     with handled_errors(base_url, api_key), client, _target(to, out_path, url, point, sobject) as target:
         try:
