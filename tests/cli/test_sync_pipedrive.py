@@ -14,8 +14,9 @@ import pytest
 
 from contactvault.cli.client.sync import engine
 from contactvault.cli.client.sync.checkpoint import Checkpoint
+from contactvault.cli.client.sync.http import TargetError
 from contactvault.cli.client.sync.pipedrive import PipedriveTarget
-from contactvault.cli.client.sync.plan import Contact, FieldMap
+from contactvault.cli.client.sync.plan import Contact, FieldMap, load_mapping
 from contactvault.server.services import erasure
 from tests.factories import email_of
 
@@ -263,3 +264,35 @@ def test_the_docs_pipedrive_examples_run_against_the_fake(
     assert "would call: POST /api/v2/persons x 3 (30 tokens)" in results[0].stdout
     assert fake.custom(fake.by_email(email_of(251)), "ContactVault ID") == "251"
     assert fake.custom(fake.by_email(email_of(251)), "contactvault_id") is None
+
+
+def test_the_fake_refuses_what_pipedrive_refuses(fake: pipedrive_fake.PipedriveFake) -> None:
+    key = pipedrive_fake.code_of("contactvault_id")
+    with httpx.Client(base_url=fake.url, headers={"x-api-token": pipedrive_fake.TOKEN}) as http:
+        assert httpx.get(f"{fake.url}/api/v2/persons", params={"ids": "1"}).status_code == 401
+        assert http.get("/v1/persons").status_code == 404
+        refused = {
+            "v1 email field": http.post("/api/v2/persons", json={"name": "A", "email": "a@example.com"}),
+            "no name": http.post("/api/v2/persons", json={"emails": [{"value": "a@example.com"}]}),
+            "a string boolean": http.post(
+                "/api/v2/persons", json={"name": "A", "emails": [{"value": "a@example.com", "primary": "true"}]}
+            ),
+            "unknown custom field": http.post("/api/v2/persons", json={"name": "A", "custom_fields": {"f00": "1"}}),
+            "101 ids": http.get("/api/v2/persons", params={"ids": ",".join(map(str, range(101)))}),
+            "unknown parameter": http.get("/api/v2/persons/search", params={"term": "ab", "search_by_email": "1"}),
+            "short term": http.get("/api/v2/persons/search", params={"term": "a", "exact_match": "false"}),
+        }
+        assert {why: r.status_code for why, r in refused.items()} == dict.fromkeys(refused, 400)
+        assert refused["no name"].json()["success"] is False
+        created = http.post("/api/v2/persons", json={"name": "A", "custom_fields": {key: "7"}})
+        assert created.status_code == 200
+    assert len(fake.persons) == 1
+
+
+def test_a_standard_field_is_no_place_for_a_custom_value(fake: pipedrive_fake.PipedriveFake, tmp_path: Path) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[fields.contactvault_source]\nto = "name"\n')
+    point = Checkpoint(tmp_path / "cp.json")
+    with target(fake, point, []) as pd, pytest.raises(TargetError, match="no person field 'name'"):
+        engine.run(people(1), pd, load_mapping(mapping), point, dry_run=False)
+    assert fake.writes() == []

@@ -13,7 +13,7 @@ import pytest
 from contactvault.cli.client.sync import engine
 from contactvault.cli.client.sync.checkpoint import Checkpoint
 from contactvault.cli.client.sync.http import TargetError
-from contactvault.cli.client.sync.plan import Contact, FieldMap
+from contactvault.cli.client.sync.plan import Contact, FieldMap, load_mapping
 from contactvault.cli.client.sync.salesforce import SalesforceSession, SalesforceTarget
 from contactvault.server.services import erasure
 from tests.factories import email_of
@@ -332,3 +332,46 @@ def test_the_docs_salesforce_examples_run_against_the_fake(
     assert [r.exit_code for r in results] == [0] * 4, [r.stderr for r in results]
     assert "would call: POST /services/data/v62.0/composite/sobjects (3 Lead record(s))" in results[0].stdout
     assert len(fake.of_type("Lead")) == len(fake.of_type("Contact")) == 3
+
+
+def test_the_fake_refuses_what_salesforce_refuses(fake: salesforce_fake.SalesforceFake) -> None:
+    collections = "/services/data/v62.0/composite/sobjects"
+    soql = {"q": "SELECT Id FROM Lead WHERE Email IN ('a@example.com')"}
+    with httpx.Client(base_url=fake.url) as http:
+        assert http.get("/services/data/v62.0/query", params=soql).status_code == 401
+        form = {"grant_type": "client_credentials", "client_id": salesforce_fake.CLIENT_ID}
+        assert (
+            http.post("/services/oauth2/token", data={**form, "client_secret": "no"}).json()["error"]
+            == "invalid_client"
+        )
+        token = http.post("/services/oauth2/token", data={**form, "client_secret": salesforce_fake.CLIENT_SECRET})
+        auth = {"authorization": f"Bearer {token.json()['access_token']}"}
+        assert http.get("/services/data/v41.0/query", params=soql, headers=auth).status_code == 404
+        lead = {"attributes": {"type": "Lead"}, "LastName": "X", "Company": "Y"}
+        bad = {
+            "INVALID_BATCH_SIZE": {"allOrNone": False, "records": [lead] * 201},
+            "INVALID_FIELD": {"allOrNone": False, "records": [{**lead, "Nickname__c": "x"}]},
+            "INVALID_TYPE": {"allOrNone": False, "records": [{"LastName": "X"}]},
+            "JSON_PARSER_ERROR": {"allOrNone": False, "records": [lead], "extra": 1},
+        }
+        for code, body in bad.items():
+            answer = http.post(collections, json=body, headers=auth)
+            assert (answer.status_code, answer.json()[0]["errorCode"]) == (400, code)
+        no_company = {"attributes": {"type": "Lead"}, "LastName": "X"}
+        answer = http.post(collections, json={"allOrNone": False, "records": [no_company]}, headers=auth).json()
+        assert answer == [
+            salesforce_fake.record_error(
+                "REQUIRED_FIELD_MISSING", "Required fields are missing: ['Company']", ["Company"]
+            )
+        ]
+    assert fake.records == {}
+
+
+def test_a_mapped_name_that_is_no_api_name_stops_before_any_call(
+    fake: salesforce_fake.SalesforceFake, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[fields.phone]\nto = "Phone FROM Contact WHERE Id != null OR Phone"\n')
+    with target(fake) as sf, pytest.raises(TargetError, match="not a Salesforce field API name"):
+        engine.run(people(1), sf, load_mapping(mapping), Checkpoint(tmp_path / "cp.json"), dry_run=True)
+    assert fake.requests == []

@@ -111,13 +111,15 @@ class PipedriveTarget:
         return response.json()
 
     def _field_codes(self) -> dict[str, str]:
-        """Person fields by name and by code (``GET /api/v2/personFields``, every page)."""
+        """Custom person fields by name and by code (``GET /api/v2/personFields``, every page)."""
         if self.codes is None:
             codes: dict[str, str] = {}
             params: dict[str, str] = {"limit": "500"}
             while True:
                 body = self._ok(self._request("GET", FIELDS_PATH, params=params))
                 for field in body.get("data") or []:
+                    if field.get("is_custom_field") is False:
+                        continue  # name, emails, phones…: not a place for custom values
                     code = _text(field.get("field_code"))
                     codes.setdefault(_text(field.get("field_name")), code)
                     codes[code] = code

@@ -51,6 +51,7 @@ REQUIRED = {"Lead": ("LastName", "Company"), "Contact": ("LastName",)}
 KEY_PREFIXES = {"00Q": "Lead", "003": "Contact"}
 NO_SUCH_COLUMN = re.compile(r"No such column '(\w+)' on (?:entity|sobject of type) '?(\w+)'?")
 USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 class SalesforceObject(enum.StrEnum):
@@ -154,6 +155,8 @@ class SalesforceTarget:
         """The records holding these contacts' emails or contactvault ids (SOQL; email compared case-blind)."""
         id_name, email_name = api_name(fields.target_name(ID_FIELD)), api_name(fields.target_name("email"))
         columns = ["Id", *sorted({api_name(to) for to, _ in fields.fields.values()} - {"Id"})]
+        if bad := [c for c in columns if not API_NAME.fullmatch(c)]:
+            raise TargetError(f"the mapping names {bad[0]!r}: not a Salesforce field API name (like MobilePhone)")
         if self.sobject == "Lead":
             columns.append("IsConverted")
         records: dict[str, dict[str, Any]] = {}
