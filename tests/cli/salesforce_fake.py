@@ -1,21 +1,21 @@
 """A contract fake of Salesforce's REST API for Leads and Contacts: a real HTTP server on loopback, in a thread.
 
-What it checks and mimics (the facts are in the sync research notes, §2.2 and §3; docs/sync.md cites the pages):
-the OAuth 2.0 client-credentials token endpoint (form body, ``invalid_client``); ``Authorization: Bearer`` on every
-API call (401 ``INVALID_SESSION_ID`` otherwise, e.g. after ``expire_tokens``); the ``/services/data/vNN.N/`` prefix;
-SOQL ``SELECT … FROM Lead|Contact WHERE f IN ('…') OR …`` with quoted, backslash-escaped literals, unknown columns
-refused with Salesforce's 400 (whose message echoes the query), Email compared case-blind, pages of ``page_size``
-with ``nextRecordsUrl``; sObject Collections ``POST`` (create), ``PATCH`` (update by ``id``) and ``DELETE ?ids=``
-with at most 200 records, ``attributes.type`` on each, unknown fields refused for the whole request (400
-``INVALID_FIELD``), and per-record results in order (``{id, success, errors[{statusCode, message, fields}]}``):
-required fields (Lead ``LastName`` and ``Company``, Contact ``LastName``), invalid emails, the unique external id
-``ContactVault_Id__c`` (``DUPLICATE_VALUE``), converted Leads, deleted records, ``allOrNone`` rollback. Email is NOT
-unique (two Leads may share one); the ``duplicate_rule`` knob blocks a create whose email any record holds, a
-Contact too (a cross-object matching rule: ``DUPLICATES_DETECTED``). Every API answer carries ``Sforce-Limit-Info:
-api-usage=used/limit``. Knobs:
-``limit_next`` answers the next n calls ``limit_status`` (429, or 403 ``REQUEST_LIMIT_EXCEEDED``) with
-``Retry-After: retry_after`` (None: no header), ``drop_after_commit`` commits the next write and closes the connection
-without answering, ``invalid_emails``, ``api_used``/``api_limit``. Every request is recorded without its secrets.
+What it checks and mimics (the facts are in the sync research notes, §2.2 and §3; docs/sync.md cites the pages): the
+OAuth 2.0 client-credentials token endpoint (form body, ``invalid_client``); ``Authorization: Bearer`` on every API call
+(401 ``INVALID_SESSION_ID`` otherwise, e.g. after ``expire_tokens``); the ``/services/data/vNN.N/`` prefix; SOQL
+``SELECT … FROM Lead|Contact WHERE f IN ('…') OR …`` with quoted, backslash-escaped literals, unknown columns refused
+with Salesforce's 400 (whose message echoes the query), Email compared case-blind, pages of ``page_size`` with
+``nextRecordsUrl``; sObject Collections ``POST`` (create), ``PATCH`` (update by ``id``) and ``DELETE ?ids=`` with at
+most 200 records, ``attributes.type`` on each, unknown fields refused for the whole request (400 ``INVALID_FIELD``), and
+per-record results in order (``{id, success, errors[{statusCode, message, fields}]}``): required fields (Lead
+``LastName`` and ``Company``, Contact ``LastName``), invalid emails, the unique external id ``ContactVault_Id__c``
+(``DUPLICATE_VALUE``), converted Leads, deleted records, ``allOrNone`` rollback. Email is NOT unique (two Leads may
+share one); the ``duplicate_rule`` knob names emails whose create a duplicate rule blocks (``DUPLICATES_DETECTED``; such
+rules match fuzzily, on names or companies, where a lookup by email finds nothing). Every API answer carries
+``Sforce-Limit-Info: api-usage=used/limit``. Knobs: ``limit_next`` answers the next n calls ``limit_status`` (429, or
+403 ``REQUEST_LIMIT_EXCEEDED``) with ``Retry-After: retry_after`` (None: no header), ``drop_after_commit`` commits the
+next write and closes the connection without answering, ``invalid_emails``, ``api_used``/``api_limit``. Every request is
+recorded without its secrets.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class SalesforceFake:
     limit_next: int = 0
     limit_status: int = 429
     retry_after: str | None = "1"
-    duplicate_rule: bool = False
+    duplicate_rule: set[str] = dataclasses.field(default_factory=set)
     invalid_emails: set[str] = dataclasses.field(default_factory=set)
     drop_after_commit: bool = False
     api_used: int = 0
@@ -256,12 +256,7 @@ class SalesforceFake:
         problem = self._problem(sobject, values, None)
         if problem is not None:
             return problem
-        email = str(values.get("Email") or "").lower()
-        if (
-            self.duplicate_rule
-            and email
-            and any(str(r.get("Email", "")).lower() == email for r in self.records.values())
-        ):
+        if str(values.get("Email") or "").lower() in self.duplicate_rule:
             return record_error("DUPLICATES_DETECTED", "Use one of these records?", [])
         extra = {"IsConverted": False} if sobject == "Lead" else {}
         rid = self.add(sobject, **extra, **{k: v for k, v in values.items() if v is not None})

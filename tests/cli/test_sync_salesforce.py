@@ -139,8 +139,7 @@ def test_another_owner_a_shared_email_and_a_converted_lead_are_conflicts(
 def test_a_duplicate_rule_is_a_conflict_not_a_failure(
     unlocked: CLI, fake: salesforce_fake.SalesforceFake, tmp_path: Path
 ) -> None:
-    fake.duplicate_rule = True
-    fake.add("Contact", LastName="Z", Email=email_of(252))  # a Lead-to-Contact matching rule fires on create
+    fake.duplicate_rule = {email_of(252)}
     point = tmp_path / "cp.json"
     report = to_salesforce(unlocked, fake, point)
     assert [(a, pid) for a, pid, _ in plan_of(report)] == [("create", "251"), ("conflict", "252"), ("create", "253")]
@@ -296,7 +295,8 @@ def test_batches_of_200_and_quotes_in_emails(fake: salesforce_fake.SalesforceFak
     assert second.counts()["skip"] == 250
     writes = [len(body["records"]) for op, body in fake.requests if op == "create"]
     assert writes == [200, 50]
-    assert [op for op, _ in fake.requests if op != "token"] == ["query", "create"] * 2 + ["query", "query"]
+    # Per batch: the Leads, the Contacts holding those emails (no Lead for a Contact), then the writes.
+    assert [op for op, _ in fake.requests if op != "token"] == ["query", "query", "create"] * 2 + ["query"] * 4
     assert fake.by_email("o'brien\\7@example.com")
     assert point.since == "0249"
 
@@ -308,7 +308,7 @@ def test_query_pages_are_followed(fake: salesforce_fake.SalesforceFake, tmp_path
         engine.run(people(5), sf, FieldMap.default(), point, dry_run=False)
         again = engine.run(people(5), sf, FieldMap.default(), point, dry_run=False)
     assert again.counts()["skip"] == 5
-    assert [op for op, _ in fake.requests][-3:] == ["query", "query-more", "query-more"]
+    assert [op for op, _ in fake.requests][-4:] == ["query", "query-more", "query-more", "query"]
 
 
 def test_leads_and_contacts_keep_separate_checkpoints(
@@ -375,3 +375,20 @@ def test_a_mapped_name_that_is_no_api_name_stops_before_any_call(
     with target(fake) as sf, pytest.raises(TargetError, match="not a Salesforce field API name"):
         engine.run(people(1), sf, load_mapping(mapping), Checkpoint(tmp_path / "cp.json"), dry_run=True)
     assert fake.requests == []
+
+
+def test_a_lead_is_not_created_for_a_person_who_is_a_contact(
+    unlocked: CLI, fake: salesforce_fake.SalesforceFake, tmp_path: Path
+) -> None:
+    customer = fake.add("Contact", LastName="Z", Email=email_of(251).upper())
+    fake.add("Lead", LastName="Y", Company="C", Email=email_of(252))
+    fake.add("Contact", LastName="Y", Email=email_of(252))  # a Lead exists too: that Lead is updated
+    planned = to_salesforce(unlocked, fake, tmp_path / "cp.json", "--dry-run")
+    report = to_salesforce(unlocked, fake, tmp_path / "cp.json")
+    assert plan_of(planned) == plan_of(report)
+    assert [(a, pid) for a, pid, _ in plan_of(report)] == [("conflict", "251"), ("update", "252"), ("create", "253")]
+    assert report["plan"][0]["reason"] == "a Contact holds this email: sync this person with --object contact"
+    assert report["plan"][0]["targetId"] == customer
+    assert fake.emails("Lead") == [email_of(252), email_of(253)]
+    contacts = to_salesforce(unlocked, fake, tmp_path / "contacts.json", "--object", "contact")
+    assert [(a, pid) for a, pid, _ in plan_of(contacts)] == [("update", "251"), ("update", "252"), ("create", "253")]

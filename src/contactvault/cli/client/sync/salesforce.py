@@ -165,6 +165,7 @@ class SalesforceTarget:
             soql = f"SELECT {', '.join(columns)} FROM {self.sobject} WHERE {where}"  # noqa: S608
             for record in self._query(soql):
                 records[str(record["Id"])] = record
+        as_contacts = self._contacts_by_email(contacts) if self.sobject == "Lead" else {}
         found: dict[str, Existing] = {}
         for contact in contacts:
             mine = [r for r in records.values() if _text(r.get(id_name)) == contact.personnel_id]
@@ -174,6 +175,17 @@ class SalesforceTarget:
             matches = mine or same_email
             if matches:
                 found[contact.personnel_id] = self._existing(matches, fields)
+            elif contact.email in as_contacts:  # a Lead for a known Contact would be a duplicate in sales' eyes
+                reason = "a Contact holds this email: sync this person with --object contact"
+                found[contact.personnel_id] = Existing(as_contacts[contact.email], {}, reason)
+        return found
+
+    def _contacts_by_email(self, contacts: Sequence[Contact]) -> dict[str, str]:
+        """Contacts holding these emails (a person may be a Contact already): email → Contact id."""
+        found: dict[str, str] = {}
+        for where in self._conditions([c for c in contacts if c.email], "Email", None):
+            for record in self._query(f"SELECT Id, Email FROM Contact WHERE {where}"):  # noqa: S608 (escaped literals)
+                found.setdefault(_text(record.get("Email")).lower(), str(record["Id"]))
         return found
 
     def _existing(self, matches: list[dict[str, Any]], fields: FieldMap) -> Existing:
@@ -186,23 +198,24 @@ class SalesforceTarget:
             conflict = "the Lead was converted: sync it with --object contact"
         return Existing(str(record["Id"]), values, conflict)
 
-    def _conditions(self, contacts: Sequence[Contact], email_name: str, id_name: str) -> Iterator[str]:
-        """WHERE clauses covering ``contacts``, each short enough for a URL."""
+    def _conditions(self, contacts: Sequence[Contact], email_name: str, id_name: str | None) -> Iterator[str]:
+        """WHERE clauses covering ``contacts`` (by email, and by id unless ``id_name`` is None), each URL-sized."""
         emails: list[str] = []
         ids: list[str] = []
         for contact in contacts:
             emails += [_literal(contact.email)] if contact.email else []
-            ids.append(_literal(contact.personnel_id))
+            ids += [_literal(contact.personnel_id)] if id_name is not None else []
             if sum(len(x) + 1 for x in emails + ids) > QUERY_CHARS:
                 yield self._where(emails, ids, email_name, id_name)
                 emails, ids = [], []
-        if ids:
+        if ids or emails:
             yield self._where(emails, ids, email_name, id_name)
 
     @staticmethod
-    def _where(emails: list[str], ids: list[str], email_name: str, id_name: str) -> str:
-        by_id = f"{id_name} IN ({', '.join(ids)})"
-        return f"{email_name} IN ({', '.join(emails)}) OR {by_id}" if emails else by_id
+    def _where(emails: list[str], ids: list[str], email_name: str, id_name: str | None) -> str:
+        parts = [f"{email_name} IN ({', '.join(emails)})"] if emails else []
+        parts += [f"{id_name} IN ({', '.join(ids)})"] if ids else []
+        return " OR ".join(parts)
 
     def _query(self, soql: str) -> Iterator[dict[str, Any]]:
         response = self.session.request("GET", f"{API}/query", params={"q": soql})
