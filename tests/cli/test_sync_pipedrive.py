@@ -296,3 +296,16 @@ def test_a_standard_field_is_no_place_for_a_custom_value(fake: pipedrive_fake.Pi
     with target(fake, point, []) as pd, pytest.raises(TargetError, match="no person field 'name'"):
         engine.run(people(1), pd, load_mapping(mapping), point, dry_run=False)
     assert fake.writes() == []
+
+
+def test_a_loose_email_hit_does_not_hide_the_person_holding_the_contactvault_id(
+    unlocked: CLI, fake: pipedrive_fake.PipedriveFake, tmp_path: Path
+) -> None:
+    fake.loose_search = True
+    near = fake.add("Near", emails=("x" + email_of(253),))
+    ours = fake.add("Ours", emails=("renamed@example.com",), contactvault_id="253")
+    report = to_pipedrive(unlocked, fake, tmp_path / "cp.json")
+    assert [(a, pid) for a, pid, _ in plan_of(report)] == [("create", "251"), ("create", "252"), ("update", "253")]
+    assert [e["value"] for e in fake.persons[ours]["emails"]] == [email_of(253), "renamed@example.com"]
+    assert fake.custom(fake.persons[near], "contactvault_id") is None
+    assert len(fake.persons) == 4

@@ -153,14 +153,17 @@ class PipedriveTarget:
         }
         self.persons = self._get(sorted(set(known.values())))
         candidates: dict[str, list[str]] = {pid: [rid] for pid, rid in known.items() if rid in self.persons}
-        for contact in contacts:
-            if contact.personnel_id in candidates:
-                continue
-            hits = self._search(contact.email, "email") if contact.email else []
-            if not hits and id_key:
+        unknown = [c for c in contacts if c.personnel_id not in candidates]
+        by_email = {c.personnel_id: self._search(c.email, "email") for c in unknown if c.email}
+        self._fetch(by_email)
+        for contact in unknown:
+            hits = [
+                i for i in by_email.get(contact.personnel_id, []) if i in self.persons and self._is(contact, i, id_key)
+            ]
+            if not hits and id_key:  # no real email hit: maybe the person's email was changed in Pipedrive
                 hits = self._search(contact.personnel_id, "custom_fields")
             candidates[contact.personnel_id] = hits
-        self.persons.update(self._get(sorted({i for ids in candidates.values() for i in ids} - set(self.persons))))
+        self._fetch(candidates)
         found: dict[str, Existing] = {}
         for contact in contacts:
             ids = candidates.get(contact.personnel_id, [])
@@ -201,6 +204,10 @@ class PipedriveTarget:
         body = self._ok(self._request("GET", f"{PERSONS}/search", params=params))
         items = (body.get("data") or {}).get("items") or []
         return [_text(i["item"]["id"]) for i in items if isinstance(i, dict) and isinstance(i.get("item"), dict)]
+
+    def _fetch(self, hits: dict[str, list[str]]) -> None:
+        """Read the persons among ``hits`` not read yet."""
+        self.persons.update(self._get(sorted({i for ids in hits.values() for i in ids} - set(self.persons))))
 
     def _get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The live persons among ``ids`` (deleted ones are absent)."""
