@@ -1,7 +1,9 @@
-"""Shared by the sync tests: run ``contactvault sync`` with --json, and catch stamina's retry waits."""
+"""Shared by the sync tests: run ``contactvault sync`` with --json, catch stamina's retry waits, read docs examples."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,7 @@ from stamina.instrumentation import RetryDetails
 from .conftest import CLI
 
 EPOCH = "1970-01-01T00:00:00Z"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
 
 
 def sync(cli: CLI, checkpoint: Path, *args: str, code: int = 0) -> Any:
@@ -39,3 +42,17 @@ def retry_waits() -> Iterator[list[float]]:
         yield waits
     finally:
         stamina.instrumentation.set_on_retry_hooks(previous)
+
+
+def doc_commands(target: str, urls: dict[str, str]) -> list[list[str]]:
+    """docs/sync.md's ``$ contactvault sync --to <target>`` console lines, without the program name, URLs replaced."""
+    blocks = re.findall(r"^```console\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)
+    lines = [
+        line[2:]
+        for block in blocks
+        for line in block.splitlines()
+        if line.startswith(f"$ contactvault sync --to {target} ")
+    ]
+    for old, new in urls.items():
+        lines = [line.replace(old, new) for line in lines]
+    return [shlex.split(line)[1:] for line in lines]

@@ -2,5 +2,6 @@
 
 Modules: ``plan`` (records, mapping policies, per-record decisions: pure), ``checkpoint`` (per-target progress and
 the ledger of records this tool created), ``source`` (what to sync, from the server), ``engine`` (batches: read,
-plan, write, checkpoint), ``targets`` (CSV, JSONL, signed webhook batches), ``hubspot`` and ``command`` (the CLI).
+plan, write, checkpoint), ``targets`` (CSV, JSONL, signed webhook batches), ``hubspot``, ``salesforce``,
+``pipedrive`` and ``command`` (the CLI).
 """

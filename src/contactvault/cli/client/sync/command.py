@@ -1,4 +1,5 @@
-"""``contactvault sync --to csv|jsonl|webhook|hubspot|carddav``: the typer command; see ``docs/sync.md``.
+"""``contactvault sync --to csv|jsonl|webhook|hubspot|salesforce|pipedrive|carddav``: the typer command; see
+``docs/sync.md``.
 
 Exit codes: 0 done (or planned), 1 failed, 2 usage, 4 some records refused by the target (the rest synced; the
 checkpoint stays before them so the next run retries them).
@@ -26,7 +27,7 @@ from contactvault.cli.client.common import (
     handled_errors,
     out,
 )
-from contactvault.cli.client.sync import carddav, engine, source
+from contactvault.cli.client.sync import carddav, engine, pipedrive, salesforce, source
 from contactvault.cli.client.sync.checkpoint import Checkpoint, default_checkpoint_path
 from contactvault.cli.client.sync.engine import Report, Target
 from contactvault.cli.client.sync.http import TargetError
@@ -49,6 +50,8 @@ class TargetKind(enum.StrEnum):
     JSONL = "jsonl"
     WEBHOOK = "webhook"
     HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+    PIPEDRIVE = "pipedrive"
     CARDDAV = "carddav"
 
 
@@ -65,7 +68,9 @@ def register(app: typer.Typer) -> None:
 
 
 @contextlib.contextmanager
-def _target(kind: TargetKind, out_path: Path | None, url: str | None, point: Checkpoint) -> Iterator[Target]:
+def _target(
+    kind: TargetKind, out_path: Path | None, url: str | None, point: Checkpoint, sobject: salesforce.SalesforceObject
+) -> Iterator[Target]:
     if kind in (TargetKind.CSV, TargetKind.JSONL):
         if out_path is None:
             fail(f"--to {kind.value} needs --out PATH", EXIT_USAGE)
@@ -82,6 +87,13 @@ def _target(kind: TargetKind, out_path: Path | None, url: str | None, point: Che
         with carddav.open_target(url, point) as target:
             yield target
         return
+    if kind in (TargetKind.SALESFORCE, TargetKind.PIPEDRIVE):
+        crm = (
+            salesforce.open_target(url, sobject) if kind == TargetKind.SALESFORCE else pipedrive.open_target(url, point)
+        )
+        with crm as target:
+            yield target
+        return
     token = os.environ.get("HUBSPOT_TOKEN", "")
     if not token:
         fail("--to hubspot needs $HUBSPOT_TOKEN (a private app token with crm.objects.contacts.read/write)", EXIT_USAGE)
@@ -94,6 +106,9 @@ def sync(
     to: Annotated[TargetKind, typer.Option("--to", help="Where to write.", case_sensitive=False)],
     out_path: Annotated[Path | None, typer.Option("--out", help="The file (csv, jsonl).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Webhook, CRM API base or CardDAV address book URL.")] = None,
+    sobject: Annotated[
+        salesforce.SalesforceObject, typer.Option("--object", help="Salesforce: lead or contact.", case_sensitive=False)
+    ] = salesforce.SalesforceObject.LEAD,
     task: Annotated[str | None, typer.Option("--task", help="Only the contacts delivered by this task.")] = None,
     from_state: Annotated[
         Path | None, typer.Option("--from-state", help="The contacts of the runs in this workflow state file.")
@@ -122,9 +137,10 @@ def sync(
         fields = load_mapping(mapping) if mapping is not None else FieldMap.default()
     except (OSError, ValueError) as exc:
         fail(f"--mapping: {exc}", EXIT_USAGE)
-    point = Checkpoint.load(checkpoint or default_checkpoint_path(to.value))
+    name = f"salesforce-{sobject.value}" if to == TargetKind.SALESFORCE else to.value  # Leads and Contacts apart
+    point = Checkpoint.load(checkpoint or default_checkpoint_path(name))
     client = connect(base_url, api_key, insecure=insecure)
-    with handled_errors(base_url, api_key), client, _target(to, out_path, url, point) as target:
+    with handled_errors(base_url, api_key), client, _target(to, out_path, url, point, sobject) as target:
         try:
             if erasures:
                 gone = sorted({str(e.personnel_id) for e in client.contacts.iter_erased() if e.channel is None})

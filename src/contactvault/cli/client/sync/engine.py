@@ -19,10 +19,12 @@ __all__ = ["ApplyResult", "Report", "Target", "erase", "run"]
 
 @dataclasses.dataclass
 class ApplyResult:
-    """What a target did with a batch: target ids of created records (by personnel id) and failures (reason)."""
+    """What a target did with a batch: target ids of created records (by personnel id), failures (reason), and
+    conflicts only the write revealed (a Salesforce duplicate rule): reported as conflicts, not retried."""
 
     created: dict[str, str] = dataclasses.field(default_factory=dict)
     failed: dict[str, str] = dataclasses.field(default_factory=dict)
+    conflicts: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class Target(Protocol):
@@ -89,12 +91,21 @@ def run(contacts: Sequence[Contact], target: Target, fields: FieldMap, point: Ch
             continue
         result = target.apply(actions) if calls else ApplyResult()
         report.failed.update(result.failed)
+        if result.conflicts:
+            report.actions = [_as_conflict(a, result.conflicts) for a in report.actions]
         point.created.update(result.created)
         held = held or bool(result.failed)
         if not held:
             point.since = max([point.since or "", *(c.unlocked_at for c in batch)]) or None
         point.save()
     return report
+
+
+def _as_conflict(action: Action, conflicts: dict[str, str]) -> Action:
+    reason = conflicts.get(action.personnel_id)
+    if reason is None:
+        return action
+    return dataclasses.replace(action, kind=Kind.CONFLICT, changes={}, values={}, reason=reason)
 
 
 def erase(erased_ids: Sequence[str], target: Target, point: Checkpoint, how: str, *, dry_run: bool) -> list[str]:

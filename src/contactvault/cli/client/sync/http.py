@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -60,13 +61,23 @@ def _backoff(exc: Exception) -> bool | float:
     return False
 
 
-def send(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One request; 429/503 retried after ``Retry-After``; any other 4xx/5xx is returned to the caller to judge."""
+def send(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    retry_on: Callable[[httpx.Response], bool] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request; 429/503 retried after ``Retry-After``; any other 4xx/5xx is returned to the caller to judge.
+
+    ``retry_on`` names more answers to retry the same way (Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``).
+    """
     # A retry context rather than the decorator: stamina's retry hooks would log the decorated call's arguments,
     # and the request body holds emails.
     for attempt in stamina.retry_context(on=_backoff, attempts=MAX_ATTEMPTS, timeout=None):
         with attempt:
             response = http.request(method, url, **kwargs)
-            if response.status_code in RETRY_STATUSES:
+            if response.status_code in RETRY_STATUSES or (retry_on is not None and retry_on(response)):
                 raise RateLimited(response)
     return response

@@ -56,10 +56,15 @@ class Contact:
 
 @dataclasses.dataclass(frozen=True)
 class Existing:
-    """A record already in the target: its id there and its values keyed by the target's field names."""
+    """A record already in the target: its id there and its values keyed by the target's field names.
+
+    ``conflict`` says why the record must be left alone although it was found (several records share the email, a
+    converted Salesforce Lead): the plan reports a conflict.
+    """
 
     target_id: str
     values: Mapping[str, str]
+    conflict: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +149,8 @@ def decide(contact: Contact, existing: Existing | None, fields: FieldMap) -> Act
         values = {k: v for k, v in wanted.items() if v}
         created = {k: ("", v) for k, v in values.items()}
         return Action(Kind.CREATE, contact.personnel_id, contact.email, None, created, values)
+    if existing.conflict:
+        return Action(Kind.CONFLICT, contact.personnel_id, contact.email, existing.target_id, reason=existing.conflict)
     owner = existing.values.get(fields.target_name(ID_FIELD), "")
     if owner and owner != contact.personnel_id:
         return Action(
