@@ -117,7 +117,10 @@ def sync(
         fields = load_mapping(mapping) if mapping is not None else FieldMap.default()
     except (OSError, ValueError) as exc:
         fail(f"--mapping: {exc}", EXIT_USAGE)
-    point = Checkpoint.load(checkpoint or default_checkpoint_path(to.value))
+    try:
+        point = Checkpoint.load(checkpoint or default_checkpoint_path(to.value))
+    except (OSError, ValueError) as exc:
+        fail(f"checkpoint: {exc}")
     client = connect(base_url, api_key, insecure=insecure)
     with handled_errors(base_url, api_key), client, _target(to, out_path, url, point) as target:
         try:
