@@ -242,3 +242,18 @@ def test_the_journal_is_private(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert oct(path.with_name("cp.json.journal").stat().st_mode & 0o777) == "0o600"
+
+
+def test_only_lines_that_change_the_ledger_are_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    point = Checkpoint.load(tmp_path / "cp.json")
+    point.remember_created({"1": "1"})
+    point.commit()
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    point.since = "0002"  # an unchanged batch: only ``since`` moves; a lost line costs a rerun some reads
+    point.commit()
+    assert synced == []
+    point.remember_created({"3": "3"})
+    point.commit()
+    assert len(synced) == 1
+    assert [line["since"] for line in journal_lines(tmp_path / "cp.json")] == [None, "0002", "0002"]
