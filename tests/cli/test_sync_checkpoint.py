@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -257,3 +258,16 @@ def test_only_lines_that_change_the_ledger_are_fsynced(tmp_path: Path, monkeypat
     point.commit()
     assert len(synced) == 1
     assert [line["since"] for line in journal_lines(tmp_path / "cp.json")] == [None, "0002", "0002"]
+
+
+def test_the_documented_checkpoint_and_journal_line_have_the_real_keys(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sync.md").read_text()
+    documented = [json.loads(block) for block in re.findall(r"^```jsonl?\n(.*?)^```", doc, flags=re.S | re.M)]
+    path = tmp_path / "sync-webhook.json"
+    webhook_run(Checkpoint.load(path), people(2))
+    point = Checkpoint.load(path)
+    point.remember_created({"9": "9"})
+    point.commit()
+    real = [json.loads(path.read_text()), journal_lines(path)[0]]
+    assert [sorted(d) for d in documented] == [sorted(r) for r in real]
+    assert documented[0]["version"] == documented[1]["version"] == checkpoint.VERSION

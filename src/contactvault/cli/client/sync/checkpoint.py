@@ -175,10 +175,10 @@ class Checkpoint:
         for number, line in enumerate(complete, start=1):
             try:
                 entry = _parse(line.decode("utf-8"), f"{journal} line {number}")
-            except ValueError:
+            except ValueError as exc:
                 if number == len(complete) and not tail:  # the last line, torn by a crash: never acknowledged
                     break
-                raise
+                raise ValueError(f"{exc}; only a last line can be torn by a crash: the file was altered") from None
             if entry.get("generation", 0) > self.generation:
                 raise ValueError(f"{journal} line {number}: of a newer checkpoint than {self.path.name}")
             if entry.get("generation", 0) == self.generation:  # older ones were folded in before a crash
