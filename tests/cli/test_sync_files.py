@@ -132,7 +132,7 @@ def test_a_crash_before_the_checkpoint_then_a_rerun_duplicates_nothing(
         raise RuntimeError("killed after the write, before the checkpoint")
 
     with monkeypatch.context() as patch:
-        patch.setattr(Checkpoint, "save", crash)
+        patch.setattr(Checkpoint, "commit", crash)
         crashed = unlocked("sync", "--to", "csv", "--out", str(out), "--checkpoint", str(point))
     assert crashed.exit_code == 1
     assert len(rows(out, "csv")) == 3

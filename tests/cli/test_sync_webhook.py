@@ -121,7 +121,7 @@ def test_a_crash_before_the_checkpoint_resends_the_same_message_id(
         raise RuntimeError("killed after sending, before the checkpoint")
 
     with monkeypatch.context() as patch:
-        patch.setattr(Checkpoint, "save", crash)
+        patch.setattr(Checkpoint, "commit", crash)
         assert unlocked("sync", "--to", "webhook", "--url", receiver.url, "--checkpoint", str(point)).exit_code == 1
     sync(unlocked, point, "--to", "webhook", "--url", receiver.url)
     ids = [msg_id for msg_id, _ in receiver.deliveries]

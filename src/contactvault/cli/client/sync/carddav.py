@@ -199,9 +199,10 @@ class CardDAVTarget:
             if href in own:
                 found[c.personnel_id] = self._existing(href, c)
                 uid = own[href][1].first("UID")
-                if uid is not None and uid.text == uid_of(c.personnel_id):
-                    # Ours by construction (its name and UID): a crash may have kept it out of the ledger.
-                    self.point.created.setdefault(c.personnel_id, href)
+                # Ours by construction (its name and UID): a crash may have kept it out of the ledger.
+                ours = uid is not None and uid.text == uid_of(c.personnel_id)
+                if ours and c.personnel_id not in self.point.created:
+                    self.point.remember_created({c.personnel_id: href})
         rest = [c for c in contacts if c.personnel_id not in found and c.email]
         if rest:
             by_email: dict[str, str] = {}

@@ -138,7 +138,10 @@ def sync(
     except (OSError, ValueError) as exc:
         fail(f"--mapping: {exc}", EXIT_USAGE)
     name = f"salesforce-{sobject.value}" if to == TargetKind.SALESFORCE else to.value  # Leads and Contacts apart
-    point = Checkpoint.load(checkpoint or default_checkpoint_path(name))
+    try:
+        point = Checkpoint.load(checkpoint or default_checkpoint_path(name))
+    except (OSError, ValueError) as exc:
+        fail(f"checkpoint: {exc}")
     client = connect(base_url, api_key, insecure=insecure)
     with handled_errors(base_url, api_key), client, _target(to, out_path, url, point, sobject) as target:
         try:

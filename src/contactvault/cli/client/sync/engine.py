@@ -1,6 +1,7 @@
 """The sync loop: per batch, read what the target holds, decide per record, write, then move the checkpoint.
 
-A crash between a write and its checkpoint is safe: the rerun reads the written records back, finds them
+The checkpoint moves by one journal line per batch (``Checkpoint.commit``) and is compacted once at the end of
+a run. A crash between a write and its checkpoint is safe: the rerun reads the written records back, finds them
 unchanged and skips them, so nothing is created twice. ``dry_run`` stops before writing and gives the same plan
 the real run would follow (the reads are the same; only the writes are left out).
 """
@@ -93,11 +94,13 @@ def run(contacts: Sequence[Contact], target: Target, fields: FieldMap, point: Ch
         report.failed.update(result.failed)
         if result.conflicts:
             report.actions = [_as_conflict(a, result.conflicts) for a in report.actions]
-        point.created.update(result.created)
+        point.remember_created(result.created)
         held = held or bool(result.failed)
         if not held:
             point.since = max([point.since or "", *(c.unlocked_at for c in batch)]) or None
-        point.save()
+        point.commit()  # one journal line: the cost of a batch does not grow with what was synced before
+    if not dry_run:
+        point.compact()
     return report
 
 
@@ -119,7 +122,6 @@ def erase(erased_ids: Sequence[str], target: Target, point: Checkpoint, how: str
     calls = target.erase(target_ids, how)
     if how == "delete":
         for pid in mine:
-            del point.created[pid]
-            point.sent.pop(pid, None)
+            point.forget(pid)
     point.save()
     return calls

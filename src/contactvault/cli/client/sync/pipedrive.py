@@ -244,8 +244,8 @@ class PipedriveTarget:
             if action.kind == Kind.CREATE:
                 person_id = _text(response.json()["data"]["id"])
                 result.created[action.personnel_id] = person_id
-                self.point.created[action.personnel_id] = person_id
-                self.point.save()  # a rerun reads it by id: search may not see it yet
+                self.point.remember_created({action.personnel_id: person_id})
+                self.point.commit()  # a rerun reads it by id: search may not see it yet
         return result
 
     def _custom(self, values: dict[str, str]) -> dict[str, str]:

@@ -145,7 +145,7 @@ class WebhookTarget:
         result = ApplyResult()
         for a in actions:
             if a.kind in (Kind.CREATE, Kind.UPDATE):
-                self.point.sent[a.personnel_id] = {**self.point.sent.get(a.personnel_id, {}), **a.values}
+                self.point.remember_sent(a.personnel_id, a.values)
             if a.kind == Kind.CREATE:
                 result.created[a.personnel_id] = a.personnel_id
         return result
