@@ -10,6 +10,7 @@ from sqlalchemy import Table, func, select
 
 from contactvault.server.api import mappers
 from contactvault.server.domain.ledger import Channel
+from contactvault.server.domain.scoring import VerificationMin
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import credits, unlocks
 from contactvault.server.services.reconcile import reconcile
@@ -26,6 +27,7 @@ def submit(
     channel: Channel = Channel.EMAIL,
     event: int = BIG_EVENT,
     max_credits: int | None = None,
+    verification_min: VerificationMin | None = None,
 ) -> dict[str, object]:
     """Submit through the service layer; returns the wire body."""
     result = unlocks.submit(
@@ -36,6 +38,7 @@ def submit(
             event_id=str(event),
             personnel_ids=[str(i) for i in ids],
             max_credits=max_credits,
+            verification_min=verification_min,
         ),
     )
     return mappers.submission(result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from contactvault.cli.main import app
@@ -13,15 +14,20 @@ from contactvault.webhooks import decode_secret
 runner = CliRunner()
 
 
+@pytest.fixture
+def db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database the commands run on (each backend); its keys in a temporary file."""
+    monkeypatch.setenv("CONTACTVAULT_ENCRYPTION_KEY_FILE", str(tmp_path / "keys.json"))
+    return database_url
+
+
 def run(*args: str) -> tuple[int, dict, str]:
     result = runner.invoke(app, list(args))
     out = json.loads(result.stdout) if result.exit_code == 0 and result.stdout.strip() else {}
     return result.exit_code, out, result.stderr
 
 
-def test_admin_webhooks_lifecycle(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("CONTACTVAULT_ENCRYPTION_KEY_FILE", str(tmp_path / "keys.json"))
-    db = f"sqlite:///{tmp_path}/admin.db"
+def test_admin_webhooks_lifecycle(db: str) -> None:
     account = str(run("admin", "account", "create", "--name", "Acme", "--db", db)[1]["accountId"])
     base = ("--account", account, "--db", db)
     code, created, _ = run(
@@ -45,9 +51,7 @@ def test_admin_webhooks_lifecycle(tmp_path: Path, monkeypatch) -> None:
     assert run("admin", "webhooks", "delete", endpoint, *base)[1] == {"id": endpoint, "deleted": True}
 
 
-def test_admin_webhooks_refuses_bad_input_with_one_line(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("CONTACTVAULT_ENCRYPTION_KEY_FILE", str(tmp_path / "keys.json"))
-    db = f"sqlite:///{tmp_path}/admin.db"
+def test_admin_webhooks_refuses_bad_input_with_one_line(db: str) -> None:
     account = str(run("admin", "account", "create", "--name", "Acme", "--db", db)[1]["accountId"])
     code, _, err = run("admin", "webhooks", "create", "--account", account, "--db", db, "--url", "http://x.example/")
     assert code == 2
@@ -58,10 +62,7 @@ def test_admin_webhooks_refuses_bad_input_with_one_line(tmp_path: Path, monkeypa
     assert run("admin", "webhooks", "list", "--account", account, "--db", db)[1] == {"endpoints": []}
 
 
-def test_admin_webhooks_payload_is_thin_unless_asked_and_a_bad_one_is_refused(tmp_path: Path, monkeypatch) -> None:
-    # SQLite only, as the other admin tests here (the storage is tested on both backends through the service and API).
-    monkeypatch.setenv("CONTACTVAULT_ENCRYPTION_KEY_FILE", str(tmp_path / "keys.json"))
-    db = f"sqlite:///{tmp_path}/admin.db"
+def test_admin_webhooks_payload_is_thin_unless_asked_and_a_bad_one_is_refused(db: str) -> None:
     account = str(run("admin", "account", "create", "--name", "Acme", "--db", db)[1]["accountId"])
     base = ("--account", account, "--db", db, "--url", "https://hooks.example.com/a")
     code, _, err = run("admin", "webhooks", "create", *base, "--payload", "fat")

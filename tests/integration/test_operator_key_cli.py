@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from contactvault.cli.main import app
+from contactvault.server.db.engine import make_engine
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/admin.db"
+def db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database the commands run on (each backend); its keys in a temporary file."""
+    monkeypatch.setenv("CONTACTVAULT_ENCRYPTION_KEY_FILE", str(tmp_path / "keys.json"))
+    return database_url
+
+
+def stored_hashes(url: str) -> list[bytes]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [bytes(row[0]) for row in conn.execute(text("SELECT secret_hash FROM operator_keys"))]
+    finally:
+        engine.dispose()
 
 
 def run(*args: str) -> tuple[int, dict[str, object], str]:
@@ -27,7 +38,7 @@ def run(*args: str) -> tuple[int, dict[str, object], str]:
     return result.exit_code, out, result.stderr
 
 
-def test_create_list_and_revoke_an_operator_key(db: str, tmp_path: Path) -> None:
+def test_create_list_and_revoke_an_operator_key(db: str) -> None:
     code, created, _ = run(
         "admin", "operator-key", "create", "--scope", "credits", "--scope", "accounts", "--label", "billing", "--db", db
     )
@@ -47,9 +58,7 @@ def test_create_list_and_revoke_an_operator_key(db: str, tmp_path: Path) -> None
         "active",
     )
     assert secret not in json.dumps(listed)
-    with closing(sqlite3.connect(tmp_path / "admin.db")) as conn:
-        stored = conn.execute("SELECT secret_hash FROM operator_keys").fetchall()
-    assert [bytes(row[0]) for row in stored] == [hashlib.sha256(secret.split("_", 2)[2].encode()).digest()]
+    assert stored_hashes(db) == [hashlib.sha256(secret.split("_", 2)[2].encode()).digest()]
     code, revoked, _ = run("admin", "operator-key", "revoke", str(created["keyId"]), "--db", db)
     assert (code, revoked) == (0, {"keyId": created["keyId"], "revoked": True})
     assert run("admin", "operator-key", "list", "--db", db)[1]["operatorKeys"][0]["state"] == "revoked"  # type: ignore[index]

@@ -11,19 +11,19 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from contactvault.cli.main import app as cli
 from contactvault.server.api.app import create_app
 from contactvault.server.clock import FakeClock
 from contactvault.server.db import housekeeping as schedule
-from contactvault.server.db import tables
+from contactvault.server.db import status_reads, tables
 from contactvault.server.domain.ledger import BucketKind
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import credits, idempotency, status
-from contactvault.server.worker.housekeeping import LEASE, Housekeeper, Job
-from tests.engine import count
+from contactvault.server.worker.housekeeping import HEARTBEAT_RETENTION, LEASE, Housekeeper, Job
+from tests.engine import count, worker
 from tests.factories import Account
 
 
@@ -59,6 +59,36 @@ def test_expired_idempotency_records_are_purged_once_per_interval(
     keeper.run_due()
     assert count(directory, tables.idempotency_keys) == 1  # only "third" is left
     assert _state(directory, "expired_records").last_rows == 2
+
+
+def test_heartbeats_of_workers_gone_for_a_day_are_deleted_and_live_workers_still_show(
+    directory: Runtime, clock: FakeClock
+) -> None:
+    start = clock.now()
+    with directory.db.write() as conn:
+        status_reads.beat(conn, "gone", start, start)
+    clock.advance(3600)
+    with directory.db.write() as conn:
+        status_reads.beat(conn, "quiet", clock.now(), clock.now())  # seen 23 hours before the purge: kept
+    clock.advance(HEARTBEAT_RETENTION.total_seconds() - 3600 + 1)
+    live = worker(directory, name="live")
+    try:
+        live.step()
+        assert "expired_records" in Housekeeper(directory).run_due()
+        assert _heartbeats(directory) == ["live", "quiet"]
+        assert _state(directory, "expired_records").last_rows == 1
+        assert [w.worker_id for w in status.status(directory).workers] == ["live"]
+    finally:
+        live.close()
+    clock.advance(2 * HEARTBEAT_RETENTION.total_seconds())  # every worker gone: the newest row stays
+    Housekeeper(directory).run_due()
+    assert _heartbeats(directory) == ["live"]  # the worker-loop age gauge (and its alert) reads it
+
+
+def _heartbeats(rt: Runtime) -> list[str]:
+    with rt.db.read() as conn:
+        rows = conn.execute(select(tables.worker_heartbeats.c.worker_id).order_by("worker_id"))
+        return [str(r.worker_id) for r in rows]
 
 
 def test_a_job_runs_once_per_interval_whichever_node_asks(directory: Runtime, clock: FakeClock) -> None:

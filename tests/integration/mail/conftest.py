@@ -1,7 +1,10 @@
 """The loopback mail world for integration tests, and a guard that fails a test on any traffic off 127.0.0.0/8.
 
-Each test runs its scenario with ``run_world``: the world's DNS and SMTP servers start in the test's own event
-loop (DNS in a thread), the scenario gets a per-test deadline, and everything stops afterwards.
+A test runs its scenario with ``run_world``: the world's DNS and SMTP servers start in the test's own event loop
+(DNS in a thread), the scenario gets a per-test deadline, and everything stops afterwards. A test whose worker
+drives its own event loop takes ``world`` instead (the world serving from a thread of its own), points the
+runtime's settings at it with ``point`` and unlocks through the service with ``submit_unlock``, ``drained`` and
+``items`` (or ``unlocked``, all three at once).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -17,9 +21,15 @@ import pytest
 from contactvault.server.clock import FakeClock
 from contactvault.server.config import Settings
 from contactvault.server.demo.mailworld import MailWorld, running_mail_world
+from contactvault.server.domain.scoring import VerificationMin
+from contactvault.server.runtime import Runtime
+from tests.engine import submit, task, worker
+from tests.factories import Account
+from tests.integration.mail.people import EVENT
 
 T = TypeVar("T")
 SCENARIO_DEADLINE_SECONDS = 20.0
+WORLD_START_SECONDS = 10.0
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 
@@ -133,3 +143,65 @@ def world_settings(world: MailWorld, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@pytest.fixture
+def world(greylist_time: FakeTime) -> Iterator[MailWorld]:
+    """The mail world, serving from a thread of its own until the test ends (for workers that drive their own loop)."""
+    started: list[MailWorld] = []
+    ready, stop = threading.Event(), threading.Event()
+
+    async def serve() -> None:
+        async with running_mail_world(60.0, greylist_time) as running:
+            started.append(running)
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.01)  # the world's own loop idles until the test is over
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="mailworld", daemon=True)
+    thread.start()
+    assert ready.wait(WORLD_START_SECONDS), "the mail world did not start"
+    try:
+        yield started[0]
+        assert started[0].data_commands == 0
+    finally:
+        stop.set()
+        thread.join(WORLD_START_SECONDS)
+
+
+def point(rt: Runtime, world: MailWorld, **overrides: Any) -> None:
+    """Point ``rt``'s settings at ``world`` (``world_settings`` with ``overrides``), keeping its other settings."""
+    pointed = world_settings(world, **overrides)
+    rt.settings = rt.settings.model_copy(update=pointed.model_dump(include=set(pointed.model_fields_set)))
+
+
+def submit_unlock(rt: Runtime, account: Account, pids: list[int], floor: VerificationMin | None = None) -> str:
+    """Submit an email unlock of ``pids`` at the mail world's event (``people.EVENT``); returns the task id."""
+    body = submit(rt, account, pids, event=EVENT, verification_min=floor)
+    assert body["status"] == "accepted", body
+    return str(body["task_id"])
+
+
+def drained(rt: Runtime, **settings: Any) -> int:
+    """Drain the queue with one worker, ``settings`` changed first; how many items it claimed."""
+    if settings:
+        rt.settings = rt.settings.model_copy(update=settings)
+    w = worker(rt)
+    try:
+        return w.drain()
+    finally:
+        w.close()
+
+
+def items(rt: Runtime, account: Account, task_id: str) -> dict[str, dict[str, Any]]:
+    """A task's items (their wire shape) by person id."""
+    return {i["personnelId"]: i for i in task(rt, account, task_id)["items"]}
+
+
+def unlocked(rt: Runtime, account: Account, pids: list[int], **settings: Any) -> dict[str, dict[str, Any]]:
+    """With ``settings`` changed first: submit, drain with one worker, and return the task's items by person id."""
+    if settings:
+        rt.settings = rt.settings.model_copy(update=settings)
+    task_id = submit_unlock(rt, account, pids)
+    drained(rt)
+    return items(rt, account, task_id)

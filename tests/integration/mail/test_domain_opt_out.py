@@ -5,26 +5,20 @@ world recorded for the domain and for a control domain in the same batch, so non
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from contactvault.server.db.tables import companies, contact_points
-from contactvault.server.demo.mailworld import MailWorld, running_mail_world
-from contactvault.server.domain.ledger import Channel
+from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import suppressions, unlocks
-from tests.engine import assert_reconciles, balance, task, worker
-from tests.factories import Account, make_account
-from tests.integration.mail.conftest import FakeTime, world_settings
-from tests.integration.mail.people import EVENT, Person, seed
+from contactvault.server.services import suppressions
+from tests.engine import assert_reconciles, balance
+from tests.factories import make_account
+from tests.integration.mail.conftest import point, unlocked
+from tests.integration.mail.people import Person, seed
 
-WORLD_START_SECONDS = 10.0
 NORMAL_MX = "127.0.0.2"  # normal.test's mail server in the world
 PEOPLE = [
     Person(1, "Ada Lovelace", 1, "ada.lovelace@normal.test"),  # in the vault, last checked long ago
@@ -39,30 +33,6 @@ DOMAINS = {1: "normal.test", 2: "catchall.test"}
 
 
 @pytest.fixture
-def world(greylist_time: FakeTime) -> Iterator[MailWorld]:
-    """The mail world, serving from a thread of its own until the test ends."""
-    started: list[MailWorld] = []
-    ready, stop = threading.Event(), threading.Event()
-
-    async def serve() -> None:
-        async with running_mail_world(60.0, greylist_time) as running:
-            started.append(running)
-            ready.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.01)  # the world's own loop idles until the test is over
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="mailworld", daemon=True)
-    thread.start()
-    assert ready.wait(WORLD_START_SECONDS), "the mail world did not start"
-    try:
-        yield started[0]
-        assert started[0].data_commands == 0
-    finally:
-        stop.set()
-        thread.join(WORLD_START_SECONDS)
-
-
-@pytest.fixture
 def mailrt(rt: Runtime, world: MailWorld) -> Runtime:
     """The people seeded (Ada's vault email stale, so re-verification would probe it), probing on."""
     seed(rt, DOMAINS, PEOPLE)
@@ -72,25 +42,8 @@ def mailrt(rt: Runtime, world: MailWorld) -> Runtime:
             .where(contact_points.c.personnel_id == 1)
             .values(checked_at=rt.clock.now() - timedelta(days=100))
         )
-    pointed = world_settings(world, smtp_provider_gap_seconds=0.0)
-    rt.settings = rt.settings.model_copy(update=pointed.model_dump(include=set(pointed.model_fields_set)))
+    point(rt, world, smtp_provider_gap_seconds=0.0)
     return rt
-
-
-def unlocked(rt: Runtime, account: Account, pids: list[int]) -> dict[str, dict[str, Any]]:
-    """Submit, drain with one worker, and return the task's items by person id."""
-    result = unlocks.submit(
-        rt,
-        unlocks.UnlockRequest(
-            account_id=account.id, channel=Channel.EMAIL, event_id=str(EVENT), personnel_ids=[str(p) for p in pids]
-        ),
-    )
-    w = worker(rt)
-    try:
-        w.drain()
-    finally:
-        w.close()
-    return {i["personnelId"]: i for i in task(rt, account, str(result.task_id))["items"]}
 
 
 def normal_test_queries(world: MailWorld) -> list[tuple[str, str]]:

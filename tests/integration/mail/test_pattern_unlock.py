@@ -6,28 +6,20 @@ the world recorded, so none can pass with the resolver silently out of the chain
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
 from contactvault.server.clock import FakeClock
 from contactvault.server.db.tables import task_items
-from contactvault.server.demo.mailworld import MailWorld, running_mail_world
-from contactvault.server.domain.ledger import Channel
+from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.domain.scoring import VerificationMin
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import suppressions, unlocks
-from contactvault.server.worker.runner import Worker
-from tests.engine import assert_reconciles, balance, task, worker
-from tests.factories import Account, make_account
-from tests.integration.mail.conftest import FakeTime, world_settings
-from tests.integration.mail.people import EVENT, Person, seed
+from contactvault.server.services import suppressions
+from tests.engine import assert_reconciles, balance, worker
+from tests.factories import make_account
+from tests.integration.mail.conftest import FakeTime, drained, items, point, submit_unlock
+from tests.integration.mail.people import Person, seed
 
-WORLD_START_SECONDS = 10.0
 PEOPLE = [
     Person(1, "Ada Lovelace", 1, "ada.lovelace@normal.test"),
     Person(2, "Alan Turing", 1, "alan.turing@normal.test"),
@@ -43,70 +35,12 @@ DOMAINS = {1: "normal.test", 2: "catchall.test", 3: "catchall2.test", 4: "grey.t
 
 
 @pytest.fixture
-def world(greylist_time: FakeTime) -> Iterator[MailWorld]:
-    """The mail world, serving from a thread of its own until the test ends."""
-    started: list[MailWorld] = []
-    ready, stop = threading.Event(), threading.Event()
-
-    async def serve() -> None:
-        async with running_mail_world(60.0, greylist_time) as running:
-            started.append(running)
-            ready.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.01)  # the world's own loop idles until the test is over
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="mailworld", daemon=True)
-    thread.start()
-    assert ready.wait(WORLD_START_SECONDS), "the mail world did not start"
-    try:
-        yield started[0]
-        assert started[0].data_commands == 0
-    finally:
-        stop.set()
-        thread.join(WORLD_START_SECONDS)
-
-
-@pytest.fixture
 def mailrt(rt: Runtime, world: MailWorld) -> Runtime:
     """The runtime with the people seeded and the settings pointing at the world (probing on)."""
     seed(rt, DOMAINS, PEOPLE)
     # No gap between sessions to one provider: the limiter runs on real time, the test on the FakeClock.
-    pointed = world_settings(world, smtp_provider_gap_seconds=0.0)
-    rt.settings = rt.settings.model_copy(update=pointed.model_dump(include=set(pointed.model_fields_set)))
+    point(rt, world, smtp_provider_gap_seconds=0.0)
     return rt
-
-
-def unlock(rt: Runtime, account: Account, pids: list[int], floor: VerificationMin | None = None) -> str:
-    result = unlocks.submit(
-        rt,
-        unlocks.UnlockRequest(
-            account_id=account.id,
-            channel=Channel.EMAIL,
-            event_id=str(EVENT),
-            personnel_ids=[str(p) for p in pids],
-            verification_min=floor,
-        ),
-    )
-    assert result.task_id is not None
-    return str(result.task_id)
-
-
-def run(rt: Runtime, **settings: Any) -> Worker:
-    if settings:
-        rt.settings = rt.settings.model_copy(update=settings)
-    return worker(rt)
-
-
-def drained(rt: Runtime, **settings: Any) -> int:
-    w = run(rt, **settings)
-    try:
-        return w.drain()
-    finally:
-        w.close()
-
-
-def items(rt: Runtime, account: Account, task_id: str) -> dict[str, dict[str, Any]]:
-    return {i["personnelId"]: i for i in task(rt, account, task_id)["items"]}
 
 
 def test_the_pattern_resolver_delivers_an_address_nobody_imported_charged_once(
@@ -114,7 +48,7 @@ def test_the_pattern_resolver_delivers_an_address_nobody_imported_charged_once(
 ) -> None:
     account = make_account(mailrt)
     before = balance(mailrt, account)
-    task_id = unlock(mailrt, account, [1, 3])
+    task_id = submit_unlock(mailrt, account, [1, 3])
     assert drained(mailrt) == 2
     got = items(mailrt, account, task_id)
     assert got["1"]["email"] == "ada.lovelace@normal.test"  # the vault's, as before
@@ -132,7 +66,7 @@ def test_the_pattern_resolver_delivers_an_address_nobody_imported_charged_once(
 def test_accept_all_is_delivered_above_60_but_not_to_a_task_asking_for_valid(mailrt: Runtime, world: MailWorld) -> None:
     account = make_account(mailrt)
     before = balance(mailrt, account)
-    loose = unlock(mailrt, account, [13, 14])
+    loose = submit_unlock(mailrt, account, [13, 14])
     drained(mailrt)
     got = items(mailrt, account, loose)
     assert (got["13"]["status"], got["13"]["email"]) == ("unlocked", "dora.newcomer@catchall.test")
@@ -141,7 +75,7 @@ def test_accept_all_is_delivered_above_60_but_not_to_a_task_asking_for_valid(mai
     # catchall2.test has no MX in the world: NXDOMAIN, nothing to deliver
     assert (got["14"]["status"], got["14"]["errorCode"], got["14"]["creditsCharged"]) == ("failed", "UNRESOLVED", 0)
     other = make_account(mailrt, name="strict")
-    strict = unlock(mailrt, other, [13], VerificationMin.VALID)
+    strict = submit_unlock(mailrt, other, [13], VerificationMin.VALID)
     drained(mailrt)
     refused = items(mailrt, other, strict)["13"]
     assert (refused["status"], refused["errorCode"], refused["creditsCharged"]) == ("failed", "UNRESOLVED", 0)
@@ -156,7 +90,7 @@ def test_accept_all_is_delivered_above_60_but_not_to_a_task_asking_for_valid(mai
 def test_dns_only_finds_an_unknown_guess_and_fails_the_item_uncharged(mailrt: Runtime, world: MailWorld) -> None:
     account = make_account(mailrt)
     before = balance(mailrt, account)
-    task_id = unlock(mailrt, account, [3])
+    task_id = submit_unlock(mailrt, account, [3])
     drained(mailrt, smtp_probe=False)
     item = items(mailrt, account, task_id)["3"]
     assert (item["status"], item["errorCode"], item["creditsCharged"]) == ("failed", "UNRESOLVED", 0)
@@ -168,8 +102,9 @@ def test_dns_only_finds_an_unknown_guess_and_fails_the_item_uncharged(mailrt: Ru
 
 def test_inference_off_makes_no_dns_question_at_all(mailrt: Runtime, world: MailWorld) -> None:
     account = make_account(mailrt)
-    task_id = unlock(mailrt, account, [1, 3])
-    w = run(mailrt, inference=False)
+    task_id = submit_unlock(mailrt, account, [1, 3])
+    mailrt.settings = mailrt.settings.model_copy(update={"inference": False})
+    w = worker(mailrt)
     try:
         assert [r.name for r in w.chain.resolvers] == ["vault", "pattern"]  # in the chain, and silent
         assert w.drain() == 2
@@ -185,7 +120,7 @@ def test_inference_off_makes_no_dns_question_at_all(mailrt: Runtime, world: Mail
 def test_a_suppressed_person_causes_no_dns_or_smtp_traffic(mailrt: Runtime, world: MailWorld) -> None:
     suppressions.suppress(mailrt, "person", "3")
     account = make_account(mailrt)
-    task_id = unlock(mailrt, account, [3, 13])
+    task_id = submit_unlock(mailrt, account, [3, 13])
     drained(mailrt)
     got = items(mailrt, account, task_id)
     assert (got["3"]["status"], got["3"]["errorCode"], got["3"]["creditsCharged"]) == ("failed", "INELIGIBLE", 0)
@@ -199,8 +134,8 @@ def test_a_greylisted_item_is_requeued_then_delivered_after_the_retry_charged_on
 ) -> None:
     account = make_account(mailrt)
     before = balance(mailrt, account)
-    task_id = unlock(mailrt, account, [20])
-    w = run(mailrt)
+    task_id = submit_unlock(mailrt, account, [20])
+    w = worker(mailrt)
     try:
         assert w.run_once() == 1
         item = items(mailrt, account, task_id)["20"]

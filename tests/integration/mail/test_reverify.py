@@ -4,9 +4,6 @@ connections and RCPT commands the world saw, so none passes with re-verification
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,16 +11,13 @@ import pytest
 from sqlalchemy import select, update
 
 from contactvault.server.db.tables import contact_points
-from contactvault.server.demo.mailworld import MailWorld, running_mail_world
-from contactvault.server.domain.ledger import Channel
+from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import unlocks
-from tests.engine import assert_reconciles, balance, task, worker
-from tests.factories import Account, make_account
-from tests.integration.mail.conftest import FakeTime, world_settings
-from tests.integration.mail.people import EVENT, Person, seed
+from tests.engine import assert_reconciles, balance
+from tests.factories import make_account
+from tests.integration.mail.conftest import point, unlocked
+from tests.integration.mail.people import Person, seed
 
-WORLD_START_SECONDS = 10.0
 PEOPLE = [
     Person(1, "Ada Lovelace", 1, "ada.lovelace@normal.test"),
     Person(2, "Alan Turing", 1, "alan.turing@normal.test"),
@@ -32,29 +26,6 @@ PEOPLE = [
     Person(6, "Dee Grey", 3, "dee.grey@grey.test"),
 ]
 DOMAINS = {1: "normal.test", 2: "catchall.test", 3: "grey.test"}
-
-
-@pytest.fixture
-def world(greylist_time: FakeTime) -> Iterator[MailWorld]:
-    started: list[MailWorld] = []
-    ready, stop = threading.Event(), threading.Event()
-
-    async def serve() -> None:
-        async with running_mail_world(60.0, greylist_time) as running:
-            started.append(running)
-            ready.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.01)
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="mailworld", daemon=True)
-    thread.start()
-    assert ready.wait(WORLD_START_SECONDS), "the mail world did not start"
-    try:
-        yield started[0]
-        assert started[0].data_commands == 0
-    finally:
-        stop.set()
-        thread.join(WORLD_START_SECONDS)
 
 
 @pytest.fixture
@@ -67,27 +38,8 @@ def mailrt(rt: Runtime, world: MailWorld) -> Runtime:
         conn.execute(
             update(contact_points).where(contact_points.c.personnel_id == 2).values(checked_at=now - timedelta(days=10))
         )
-    pointed = world_settings(world, smtp_provider_gap_seconds=0.0)
-    rt.settings = rt.settings.model_copy(update=pointed.model_dump(include=set(pointed.model_fields_set)))
+    point(rt, world, smtp_provider_gap_seconds=0.0)
     return rt
-
-
-def unlocked(rt: Runtime, account: Account, pids: list[int], **settings: Any) -> dict[str, dict[str, Any]]:
-    """Submit, drain with one worker, and return the task's items by person id."""
-    if settings:
-        rt.settings = rt.settings.model_copy(update=settings)
-    result = unlocks.submit(
-        rt,
-        unlocks.UnlockRequest(
-            account_id=account.id, channel=Channel.EMAIL, event_id=str(EVENT), personnel_ids=[str(p) for p in pids]
-        ),
-    )
-    w = worker(rt)
-    try:
-        w.drain()
-    finally:
-        w.close()
-    return {i["personnelId"]: i for i in task(rt, account, str(result.task_id))["items"]}
 
 
 def stored(rt: Runtime, pid: int) -> tuple[Any, ...]:

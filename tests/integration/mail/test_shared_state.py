@@ -10,27 +10,23 @@ import asyncio
 import itertools
 import re
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from contactvault.server.db.tables import mail_cache
-from contactvault.server.demo.mailworld import MailWorld, running_mail_world
-from contactvault.server.domain.ledger import Channel
+from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.runtime import Runtime
-from contactvault.server.services import unlocks
 from contactvault.server.worker.housekeeping import Housekeeper
 from contactvault.server.worker.mail.politeness import PolitenessDeferred, ProviderLimits
 from contactvault.server.worker.mail.shared import DatabaseLimiter
 from contactvault.server.worker.runner import Worker
 from tests.engine import task, worker
 from tests.factories import Account, make_account
-from tests.integration.mail.conftest import FakeTime, world_settings
-from tests.integration.mail.people import EVENT, Person, seed
+from tests.integration.mail.conftest import point, submit_unlock
+from tests.integration.mail.people import Person, seed
 
-WORLD_START_SECONDS = 10.0
 WORKER_DEADLINE_SECONDS = 30.0
 NORMAL_MX = "127.0.0.2"
 GAP_SECONDS = 0.15
@@ -53,45 +49,9 @@ UNKNOWN = [
 ]
 
 
-@pytest.fixture
-def world(greylist_time: FakeTime) -> Iterator[MailWorld]:
-    """The mail world, serving from a thread of its own until the test ends."""
-    started: list[MailWorld] = []
-    ready, stop = threading.Event(), threading.Event()
-
-    async def serve() -> None:
-        async with running_mail_world(60.0, greylist_time) as running:
-            started.append(running)
-            ready.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.01)  # the world's own loop idles until the test is over
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="mailworld", daemon=True)
-    thread.start()
-    assert ready.wait(WORLD_START_SECONDS), "the mail world did not start"
-    try:
-        yield started[0]
-        assert started[0].data_commands == 0
-    finally:
-        stop.set()
-        thread.join(WORLD_START_SECONDS)
-
-
-def point(rt: Runtime, world: MailWorld, **overrides: object) -> None:
-    pointed = world_settings(world, **overrides)
-    rt.settings = rt.settings.model_copy(update=pointed.model_dump(include=set(pointed.model_fields_set)))
-
-
 def unlock(rt: Runtime, pids: list[int]) -> tuple[Account, str]:
     account = make_account(rt)
-    result = unlocks.submit(
-        rt,
-        unlocks.UnlockRequest(
-            account_id=account.id, channel=Channel.EMAIL, event_id=str(EVENT), personnel_ids=[str(p) for p in pids]
-        ),
-    )
-    assert result.task_id is not None
-    return account, str(result.task_id)
+    return account, submit_unlock(rt, account, pids)
 
 
 def drain_together(workers: list[Worker]) -> list[int]:

@@ -10,11 +10,10 @@ import typer
 
 from contactvault.cli.admin import backups, guardrails, operations, operator_keys, security, users
 from contactvault.cli.admin import webhooks as webhooks_commands
-from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.admin.common import DbOption, admin_runtime, database_url, domain_errors, runtime_of
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
-    from contactvault.server.runtime import Runtime
     from contactvault.server.services.credits import Balance
 
 app = typer.Typer(
@@ -28,13 +27,6 @@ app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
 app.add_typer(credits_app, name="credits")
 app.add_typer(webhooks_commands.app, name="webhooks")
-
-
-def runtime(db: str | None) -> Runtime:
-    """A migrated runtime for ``--db``."""
-    from contactvault.server.config import Settings
-
-    return open_runtime(Settings(database_url=database_url(db)))
 
 
 def _account_id(raw: str) -> int:
@@ -70,7 +62,8 @@ def seal_key_canary(url: str) -> None:
         load_keys(settings, create=False)
     except (FileNotFoundError, ValueError):
         return
-    open_runtime(settings).db.dispose()  # seals the canary, or exits 1 naming the setting whose keys do not match
+    with runtime_of(settings):  # seals the canary, or exits 1 naming the setting whose keys do not match
+        pass
 
 
 @account_app.command("create")
@@ -78,8 +71,7 @@ def account_create(name: Annotated[str, typer.Option(help="Account name.")], db:
     """Create an account."""
     from contactvault.server.services import accounts
 
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         emit({"accountId": str(accounts.create_account(rt, name))})
 
 
@@ -93,8 +85,7 @@ def key_create(
     from contactvault.server.services import accounts
 
     account_id = _account_id(account)  # a usage error before connecting
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         issued = accounts.create_key(rt, account_id, label)
     emit({"keyId": issued.key_id, "accountId": str(issued.account_id), "apiKey": issued.api_key})
 
@@ -106,8 +97,7 @@ def key_revoke(
     """Revoke a key at once."""
     from contactvault.server.services import accounts
 
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         accounts.revoke_key(rt, key_id)
     emit({"keyId": key_id, "revoked": True})
 
@@ -121,12 +111,8 @@ def key_list(
     from contactvault.server.services import accounts
 
     account_id = _account_id(account) if account is not None else None
-    rt = runtime(db)
-    try:
-        with domain_errors():
-            keys = accounts.list_keys(rt, account_id)
-    finally:
-        rt.db.dispose()
+    with admin_runtime(db) as rt, domain_errors():
+        keys = accounts.list_keys(rt, account_id)
     emit({"keys": [key.as_json() for key in keys]})
 
 
@@ -153,8 +139,7 @@ def credits_grant(
         if expires_at.tzinfo is None:
             fail("--expires needs a timezone, e.g. 2027-01-01T00:00:00Z", EXIT_USAGE)
     account_id = _account_id(account)  # a usage error before connecting
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         emit(balance_json(credits.grant(rt, account_id, amount, BucketKind(bucket), expires_at)))
 
 
@@ -189,8 +174,7 @@ def seed(
     """Fill the directory with deterministic, realistic synthetic data."""
     from contactvault.server.demo.seeding import seed_directory
 
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         summary = seed_directory(rt, people=people, events=events, seed=seed)
     emit(summary)
 
@@ -203,8 +187,7 @@ def import_(
     """Load directory records from JSONL files (all or nothing; re-importing changes nothing)."""
     from contactvault.server.services.importer import import_files
 
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         emit(import_files(rt, files))
 
 
@@ -213,8 +196,7 @@ def backfill_hashes(db: DbOption = None) -> None:
     """Compute the canonical hash of vault values stored before canonical forms (run after migrate; idempotent)."""
     from contactvault.server.services.canonical_hashes import backfill_canonical_hashes
 
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         report = backfill_canonical_hashes(rt)
     emit(
         {
@@ -263,8 +245,7 @@ def suppress(
     from contactvault.server.services import suppressions
 
     kind, value = _suppression_target(email, phone, person, domain)
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         added = suppressions.suppress(rt, kind, value)
     emit({"kind": kind, "suppressed": True, "added": added})
 
@@ -281,8 +262,7 @@ def unsuppress(
     from contactvault.server.services import suppressions
 
     kind, value = _suppression_target(email, phone, person, domain)
-    rt = runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         removed = suppressions.unsuppress(rt, kind, value)
     emit({"kind": kind, "suppressed": False, "removed": removed})
 
@@ -292,7 +272,8 @@ def reconcile(db: DbOption = None) -> None:
     """Check the ledger: balances equal the sums of postings, terminal tasks hold nothing. Exit 1 on a problem."""
     from contactvault.server.services.reconcile import reconcile as run
 
-    result = run(runtime(db))
+    with admin_runtime(db) as rt:
+        result = run(rt)
     emit({"ok": result.ok, "buckets": result.buckets, "tasks": result.tasks, "problems": result.problems})
     if not result.ok:
         raise typer.Exit(1)

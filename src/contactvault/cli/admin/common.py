@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -56,10 +56,34 @@ def guarded(fn: Callable[[], T]) -> T:
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """``build_runtime``, with a key mismatch reported as one line and exit 1 instead of a traceback."""
+    """``build_runtime``, with a key mismatch reported as one line and exit 1 instead of a traceback.
+
+    The caller disposes of it: the admin commands use ``admin_runtime`` or ``runtime_of``, which do.
+    """
     from contactvault.server.bootstrap import KeyMismatch, build_runtime
 
     try:
         return build_runtime(settings)
     except KeyMismatch as exc:
         fail(str(exc), EXIT_FAILED)
+
+
+@contextmanager
+def runtime_of(settings: Settings) -> Iterator[Runtime]:
+    """A migrated runtime whose pooled connections are closed when the command ends (error and exit included).
+
+    Every ``admin`` command opens its runtime here: one left open keeps a PostgreSQL connection until the process
+    ends (a ResourceWarning where it is collected).
+    """
+    rt = open_runtime(settings)
+    try:
+        yield rt
+    finally:
+        rt.db.dispose()
+
+
+def admin_runtime(db: str | None) -> AbstractContextManager[Runtime]:
+    """``runtime_of`` the settings for ``--db`` (the rest from the environment)."""
+    from contactvault.server.config import Settings
+
+    return runtime_of(Settings(database_url=database_url(db)))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.admin.common import DbOption, admin_runtime, domain_errors
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 NONE = "none"
@@ -40,24 +40,19 @@ def register(key_app: typer.Typer) -> None:
     ) -> None:
         """Set a key's guardrails for agent-sourced spending (MCP calls and `x-call-source: agent`); options
         left out keep their current value; prints the result."""
-        from contactvault.server.config import Settings
         from contactvault.server.domain.guardrails import Guardrails
         from contactvault.server.services import guardrails
 
         if agent is not None and agent.lower() not in ("on", "off"):
             fail(f"--agent must be on or off, got {agent!r}", EXIT_USAGE)
-        rt = open_runtime(Settings(database_url=database_url(db)))
-        try:
-            with domain_errors():
-                current = guardrails.of_key(rt, key_id)
-                wanted = Guardrails(
-                    current.agent_allowed if agent is None else agent.lower() == "on",
-                    _ceiling(agent_max_per_call, "--agent-max-per-call", current.agent_max_per_call),
-                    _ceiling(agent_max_per_day, "--agent-max-per-day", current.agent_max_per_day),
-                )
-                guardrails.set_for_key(rt, key_id, wanted)  # NotFound for an unknown key
-        finally:
-            rt.db.dispose()
+        with admin_runtime(db) as rt, domain_errors():
+            current = guardrails.of_key(rt, key_id)
+            wanted = Guardrails(
+                current.agent_allowed if agent is None else agent.lower() == "on",
+                _ceiling(agent_max_per_call, "--agent-max-per-call", current.agent_max_per_call),
+                _ceiling(agent_max_per_day, "--agent-max-per-day", current.agent_max_per_day),
+            )
+            guardrails.set_for_key(rt, key_id, wanted)  # NotFound for an unknown key
         emit(
             {
                 "keyId": key_id,

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.admin.common import DbOption, admin_runtime, domain_errors
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
@@ -29,14 +29,10 @@ def status(db: DbOption = None) -> None:
     """The service at a glance (JSON): queue depth by state, the oldest pending item's wait, workers seen in the
     last minute with their last loop time, outcomes and error rate over the last 5 minutes, database size, and the
     housekeeping jobs' last runs."""
-    from contactvault.server.config import Settings
     from contactvault.server.services import status as status_service
 
-    rt = open_runtime(Settings(database_url=database_url(db)))
-    try:
+    with admin_runtime(db) as rt:
         now = status_service.status(rt)
-    finally:
-        rt.db.dispose()
     emit(
         {
             "at": _iso(now.now),
@@ -84,7 +80,6 @@ def usage(
     db: DbOption = None,
 ) -> None:
     """An account's spending since a moment: credits held, charged and released, and tasks, per group."""
-    from contactvault.server.config import Settings
     from contactvault.server.services import usage as usage_service
     from contactvault.server.services.ledger_view import parse_id, parse_moment
 
@@ -95,12 +90,8 @@ def usage(
             fail(f"--by must be one of {', '.join(usage_service.GROUPINGS)}, got {by!r}", EXIT_USAGE)
     if account_id is None or moment is None:  # pragma: no cover - both options are required
         fail("--account and --since are required", EXIT_USAGE)
-    rt = open_runtime(Settings(database_url=database_url(db)))
-    try:
-        with domain_errors():
-            rows = usage_service.usage(rt, account_id, moment, by)
-    finally:
-        rt.db.dispose()
+    with admin_runtime(db) as rt, domain_errors():
+        rows = usage_service.usage(rt, account_id, moment, by)
     body = _usage_body(account_id, moment.isoformat().replace("+00:00", "Z"), by, rows)
     if json_output:
         emit(body)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.admin.common import DbOption, admin_runtime, domain_errors
 from contactvault.cli.common import emit
 
 app = typer.Typer(
@@ -21,29 +21,20 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Issue an operator key (the secret is shown once; only its hash is stored)."""
-    from contactvault.server.config import Settings
     from contactvault.server.services import operator_keys
 
-    rt = open_runtime(Settings(database_url=database_url(db)))
-    try:
-        with domain_errors():
-            issued = operator_keys.create(rt, scope, label)
-    finally:
-        rt.db.dispose()
+    with admin_runtime(db) as rt, domain_errors():
+        issued = operator_keys.create(rt, scope, label)
     emit({"keyId": issued.key_id, "scopes": [s.value for s in issued.scopes], "operatorKey": issued.api_key})
 
 
 @app.command("list")
 def list_(db: DbOption = None) -> None:
     """List operator keys: id, prefix, scopes, label, created, last used, revoked (never a secret)."""
-    from contactvault.server.config import Settings
     from contactvault.server.services import operator_keys
 
-    rt = open_runtime(Settings(database_url=database_url(db)))
-    try:
+    with admin_runtime(db) as rt:
         keys = operator_keys.list_keys(rt)
-    finally:
-        rt.db.dispose()
     emit({"operatorKeys": [key.as_json() for key in keys]})
 
 
@@ -52,15 +43,10 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The operator key id (8 hex characters).")], db: DbOption = None
 ) -> None:
     """Revoke an operator key at once: its next request is refused."""
-    from contactvault.server.config import Settings
     from contactvault.server.services import operator_keys
 
-    rt = open_runtime(Settings(database_url=database_url(db)))
-    try:
-        with domain_errors():
-            operator_keys.revoke(rt, key_id)
-    finally:
-        rt.db.dispose()
+    with admin_runtime(db) as rt, domain_errors():
+        operator_keys.revoke(rt, key_id)
     emit({"keyId": key_id, "revoked": True})
 
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.admin.common import DbOption, admin_runtime, database_url, domain_errors, runtime_of
 from contactvault.cli.common import EXIT_FAILED, EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
     from contactvault.server.config import Settings
-    from contactvault.server.runtime import Runtime
 
 _DURATION = re.compile(r"(\d+)\s*([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -46,17 +43,6 @@ def _settings(db: str | None) -> Settings:
     return Settings(database_url=database_url(db))
 
 
-@contextmanager
-def _runtime(settings: Settings) -> Iterator[Runtime]:
-    """A migrated runtime whose connections are closed when the command ends."""
-
-    rt = open_runtime(settings)
-    try:
-        yield rt
-    finally:
-        rt.db.dispose()
-
-
 def key_rotate(
     key_id: Annotated[str, typer.Argument(help="The key id (8 hex characters).")],
     overlap: Annotated[str, typer.Option(help="How long the old key keeps working: 90s, 15m, 24h, 7d.")] = "24h",
@@ -66,7 +52,7 @@ def key_rotate(
     from contactvault.server.services import accounts
 
     window = parse_duration(overlap)
-    with _runtime(_settings(db)) as rt, domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         issued, expires = accounts.rotate_key(rt, key_id, window)
     emit(
         {
@@ -120,7 +106,7 @@ def rotate_encryption_key(
         if not path.exists():
             fail(f"no key file at {path}", EXIT_FAILED)
         current = KeyMaterial.load(path) if resume or retire_old_keys else keys_rotation.add_primary_key(path)
-    with _runtime(settings) as rt:
+    with runtime_of(settings) as rt:
         with domain_errors():
             report = keys_rotation.reencrypt(rt, current, batch_size=batch_size)
         stale = keys_rotation.verify(rt, current, batch_size=batch_size) if retire_old_keys else 0
@@ -182,7 +168,7 @@ def erase(
         checked_address(kind, value)
         value = value.strip()  # as typed: erasure matches its canonical and its legacy form
     trace_id = _trace_id()
-    with _runtime(_settings(db)) as rt, domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         if kind == "person":
             report = erasure.erase_person(rt, int(value), delete_profile=delete_profile, trace_id=trace_id)
         else:
@@ -210,7 +196,7 @@ def purge_retention(
     """Remove revealed values older than the retention period (the unlock rows stay: nobody is charged twice)."""
     from contactvault.server.services import retention
 
-    with _runtime(_settings(db)) as rt, domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         report = retention.purge_unlock_values(rt, days, trace_id=_trace_id())
     emit(
         {
@@ -241,7 +227,7 @@ def audit(
             fail(f"--since is not ISO 8601: {since!r}", EXIT_USAGE)
         if moment.tzinfo is None:
             fail("--since needs a timezone, e.g. 2026-01-01T00:00:00Z", EXIT_USAGE)
-    with _runtime(_settings(db)) as rt, domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         emit(
             audit_view.list_entries(
                 rt, account_id=int(account) if account is not None else None, since=moment, limit=limit
@@ -253,7 +239,7 @@ def keys_check(db: DbOption = None) -> None:
     """List the row ids of sealed values no configured encryption key opens (never a value). Exit 1 if any."""
     from contactvault.server.services import sealed
 
-    with _runtime(_settings(db)) as rt, domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         found = sealed.unreadable_values(rt)
     ok = not any(found.values())
     emit({"ok": ok, "unreadable": found})

@@ -12,20 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.admin.common import DbOption, admin_runtime, domain_errors
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
-    from contactvault.server.runtime import Runtime
     from contactvault.server.services.console_users import UserInfo
 
 user_app = typer.Typer(help="Console users (sign in with email and password).", no_args_is_help=True)
-
-
-def _runtime(db: str | None) -> Runtime:
-    from contactvault.server.config import Settings
-
-    return open_runtime(Settings(database_url=database_url(db)))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -81,12 +74,8 @@ def user_create(
     with domain_errors():
         address = console_users.normalised_email(email)
         password = console_users.checked_password(_read_password(password_stdin))
-    rt = _runtime(db)
-    try:
-        with domain_errors():
-            user = console_users.create_user(rt, account_id, address, password)
-    finally:
-        rt.db.dispose()
+    with admin_runtime(db) as rt, domain_errors():
+        user = console_users.create_user(rt, account_id, address, password)
     emit(user_json(user))
 
 
@@ -96,12 +85,8 @@ def user_list(account: Annotated[str, typer.Option(help="Account id.")], db: DbO
     from contactvault.server.services import console_users
 
     account_id = _account_id(account)
-    rt = _runtime(db)
-    try:
-        with domain_errors():
-            users = console_users.list_users(rt, account_id)
-    finally:
-        rt.db.dispose()
+    with admin_runtime(db) as rt, domain_errors():
+        users = console_users.list_users(rt, account_id)
     emit({"users": [user_json(u) for u in users]})
 
 
@@ -110,12 +95,8 @@ def user_disable(email: Annotated[str, typer.Option(help="The user's email.")], 
     """Disable a console user: they can no longer sign in, and their open sessions end at once."""
     from contactvault.server.services import console_users
 
-    rt = _runtime(db)
-    try:
-        with domain_errors():
-            user, ended = console_users.disable_user(rt, email)
-    finally:
-        rt.db.dispose()
+    with admin_runtime(db) as rt, domain_errors():
+        user, ended = console_users.disable_user(rt, email)
     emit({**user_json(user), "sessionsEnded": ended})
 
 

@@ -7,23 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from contactvault.cli.admin.common import DbOption, database_url, domain_errors, open_runtime
+from contactvault.cli.admin.common import DbOption, admin_runtime, domain_errors
 from contactvault.cli.common import EXIT_USAGE, emit, fail
 
 if TYPE_CHECKING:
-    from contactvault.server.runtime import Runtime
     from contactvault.server.services.webhooks import EndpointView
 
 app = typer.Typer(help="Webhook endpoints (docs/webhooks.md).", no_args_is_help=True)
 AccountOpt = Annotated[str, typer.Option(help="Account id.")]
 EndpointArg = Annotated[str, typer.Argument(help="Endpoint id.")]
 PAYLOAD_HELP = "thin (ids, counts, credits) or full (also the delivered items, rendered at each attempt)."
-
-
-def _runtime(db: str | None) -> Runtime:
-    from contactvault.server.config import Settings
-
-    return open_runtime(Settings(database_url=database_url(db)))
 
 
 def _id(raw: str, what: str) -> int:
@@ -59,8 +52,7 @@ def create(
     from contactvault.server.services import webhooks
 
     account_id = _id(account, "account id")
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         created = webhooks.create_endpoint(rt, account_id, url, description, event or [], payload)
     emit({**endpoint_json(created.endpoint), "secret": created.secret})
 
@@ -71,8 +63,7 @@ def list_(account: AccountOpt, db: DbOption = None) -> None:
     from contactvault.server.services import webhooks
 
     account_id = _id(account, "account id")
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         emit({"endpoints": [endpoint_json(e) for e in webhooks.list_endpoints(rt, account_id)]})
 
 
@@ -91,8 +82,7 @@ def update(
     from contactvault.server.services import webhooks
 
     account_id, endpoint_id = _id(account, "account id"), _id(endpoint, "endpoint id")
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         view = webhooks.update_endpoint(
             rt,
             account_id,
@@ -112,8 +102,7 @@ def delete(account: AccountOpt, endpoint: EndpointArg, db: DbOption = None) -> N
     from contactvault.server.services import webhooks
 
     account_id, endpoint_id = _id(account, "account id"), _id(endpoint, "endpoint id")
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         webhooks.delete_endpoint(rt, account_id, endpoint_id)
     emit({"id": str(endpoint_id), "deleted": True})
 
@@ -131,8 +120,7 @@ def rotate_secret(
 
     account_id, endpoint_id = _id(account, "account id"), _id(endpoint, "endpoint id")
     window = parse_duration(overlap)
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         secret, until = webhooks.rotate_secret(rt, account_id, endpoint_id, window)
     emit({"id": str(endpoint_id), "secret": secret, "previousSecretsExpireAt": until.isoformat()})
 
@@ -143,8 +131,7 @@ def send_test(account: AccountOpt, endpoint: EndpointArg, db: DbOption = None) -
     from contactvault.server.services import webhooks
 
     account_id, endpoint_id = _id(account, "account id"), _id(endpoint, "endpoint id")
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         emit({"messageId": webhooks.send_test(rt, account_id, endpoint_id)})
 
 
@@ -159,8 +146,7 @@ def attempts(
     from contactvault.server.services import webhooks
 
     account_id, endpoint_id = _id(account, "account id"), _id(endpoint, "endpoint id")
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         rows = webhooks.list_attempts(rt, account_id, endpoint_id, limit)
     emit(
         {
@@ -192,8 +178,7 @@ def resend(
     from contactvault.server.services import webhooks
 
     account_id, endpoint_id = _id(account, "account id"), _id(endpoint, "endpoint id")
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         webhooks.resend(rt, account_id, endpoint_id, message)
     emit({"messageId": message, "queued": True})
 
@@ -213,6 +198,5 @@ def recover(
         moment = datetime.fromisoformat(since)
     except ValueError:
         fail(f"since must be an ISO 8601 date-time, got {since!r}", EXIT_USAGE)
-    rt = _runtime(db)
-    with domain_errors():
+    with admin_runtime(db) as rt, domain_errors():
         emit({"requeued": webhooks.recover(rt, account_id, endpoint_id, moment)})

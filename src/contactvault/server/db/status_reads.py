@@ -20,9 +20,11 @@ def beat(conn: Connection, worker_id: str, started_at: datetime, now: datetime) 
 
 
 def forget_workers_before(conn: Connection, moment: datetime) -> int:
-    """Delete the heartbeats of workers not seen since ``moment``; returns how many."""
+    """Delete the heartbeats of workers not seen since ``moment``, but never the newest (``newest_loop_at`` reads it);
+    returns how many."""
     w = worker_heartbeats
-    return int(conn.execute(w.delete().where(w.c.last_loop_at < moment)).rowcount)
+    newest = select(func.max(w.c.last_loop_at)).scalar_subquery()
+    return int(conn.execute(w.delete().where(w.c.last_loop_at < moment, w.c.last_loop_at < newest)).rowcount)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from contactvault.server import metrics
 from contactvault.server.db import housekeeping as schedule
-from contactvault.server.db import mail_state
+from contactvault.server.db import mail_state, status_reads
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import console_sessions, expiry, idempotency, quotes, reconcile, retention
 from contactvault.server.worker.runner import describe
@@ -33,6 +33,10 @@ LEASE = timedelta(minutes=10)
 TICK_SECONDS = 1.0
 # After the schedule could not be read (the database is down), the thread waits this long before asking again.
 RETRY = timedelta(seconds=30)
+# A worker's heartbeat row unchanged this long belongs to a worker gone for good: far past ``admin status``'s minute
+# and any outage a live worker sits out (its next loop writes the row again), short enough that the table stays the
+# size of the fleet. The newest row is always kept: the worker-loop age gauge (and its stale alert) reads it.
+HEARTBEAT_RETENTION = timedelta(days=1)
 # The scheduled reconcile: its rows are the problems it found (contactvault_ledger_reconcile_problems).
 RECONCILE_JOB = "reconcile"
 
@@ -55,8 +59,10 @@ class Job:
 
 
 def _purge_expired(rt: Runtime) -> int:
+    now = rt.clock.now()
     with rt.db.write() as conn:
-        cached = mail_state.purge_expired(conn, rt.clock.now())
+        cached = mail_state.purge_expired(conn, now)
+        cached += status_reads.forget_workers_before(conn, now - HEARTBEAT_RETENTION)
     return idempotency.purge_expired(rt) + quotes.purge_expired(rt) + console_sessions.purge_expired(rt) + cached
 
 
