@@ -9,6 +9,11 @@ recorded. Knobs: ``rate_limit_next`` (answer the next n requests 429), ``invalid
 ``drop_after_commit`` (commit the next write, then close the connection without answering), ``window_max``
 (at most that many requests per ``window_seconds``, then 429 with the seconds left as ``Retry-After``),
 ``multi_status`` (invalid emails of a create answered 207 by ``objectWriteTraceId``, the valid rows created).
+
+``POST /crm/v3/objects/contacts/gdpr-delete`` takes ``{"objectId", "idProperty"?}`` (nothing else) and removes the
+record for good, answering 204 (500 for the ids in ``failing_ids``); a record id it does not hold is 404
+OBJECT_NOT_FOUND; an email (``idProperty`` ``email``) it does not hold is added to ``blocklist``, as HubSpot does,
+and answered 204.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 TOKEN = "pat-na1-test-token"
 BASE = "/crm/v3/objects/contacts/batch/"
+GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
 PROPERTIES = {
     "email",
     "firstname",
@@ -69,6 +75,8 @@ class HubSpotFake:
     window: list[float] = dataclasses.field(default_factory=list)
     invalid_emails: set[str] = dataclasses.field(default_factory=set)
     drop_after_commit: bool = False
+    failing_ids: set[str] = dataclasses.field(default_factory=set)  # a gdpr-delete of these answers 500
+    blocklist: set[str] = dataclasses.field(default_factory=set)  # emails a gdpr-delete did not find
     multi_status: bool = False  # invalid rows of a create answered 207 by objectWriteTraceId (the rest created)
     url: str = ""
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -88,11 +96,13 @@ class HubSpotFake:
         return next((rid for rid, props in self.records.items() if props.get("email") == email), None)
 
     def writes(self) -> list[str]:
-        """The operations of the write requests received (create, update, archive)."""
+        """The operations of the write requests received (create, update, archive, gdpr-delete)."""
         return [op for op, _ in self.requests if op != "read"]
 
     def handle(self, op: str, body: Any) -> tuple[int, dict[str, Any] | None]:
-        """Validate and apply one batch request."""
+        """Validate and apply one request (a batch, or a gdpr-delete)."""
+        if op == "gdpr-delete":
+            return self._gdpr_delete(body)
         inputs = body.get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, list) or not inputs:
             raise Refused(400, "VALIDATION_ERROR", "inputs: must be a non-empty array")
@@ -192,6 +202,25 @@ class HubSpotFake:
             self.records.pop(str(item.get("id")), None)
         return 204, None
 
+    def _gdpr_delete(self, body: Any) -> tuple[int, None]:
+        if not isinstance(body, dict) or not set(body) <= {"objectId", "idProperty"}:
+            raise Refused(400, "VALIDATION_ERROR", "body: only objectId and idProperty are allowed")
+        key, id_property = body.get("objectId"), body.get("idProperty", "hs_object_id")
+        if not isinstance(key, str) or not key:
+            raise Refused(400, "VALIDATION_ERROR", "objectId: required, a string")
+        if id_property not in UNIQUE:
+            raise Refused(400, "VALIDATION_ERROR", f"idProperty: {id_property!r} is not a unique property")
+        rid = key if id_property == "hs_object_id" else self._index(id_property).get(key)
+        if rid in self.failing_ids:
+            raise Refused(500, "INTERNAL_ERROR", "Internal error")
+        if rid is None or rid not in self.records:
+            if id_property != "email":
+                raise Refused(404, "OBJECT_NOT_FOUND", "Object not found")
+            self.blocklist.add(key)  # HubSpot's side effect: the email can never be used again
+            return 204, None
+        del self.records[rid]
+        return 204, None
+
 
 def _handler(fake: HubSpotFake) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -218,9 +247,12 @@ def _handler(fake: HubSpotFake) -> type[BaseHTTPRequestHandler]:
         def _answer(self, raw: bytes) -> tuple[int, dict[str, Any] | None, bool]:
             if self.headers.get("authorization") != f"Bearer {TOKEN}":
                 return 401, _envelope("INVALID_AUTHENTICATION", "Authentication credentials not found."), False
-            if not self.path.startswith(BASE) or self.path[len(BASE) :] not in ("read", "create", "update", "archive"):
+            if self.path == GDPR_DELETE:
+                op = "gdpr-delete"
+            elif self.path.startswith(BASE) and self.path[len(BASE) :] in ("read", "create", "update", "archive"):
+                op = self.path[len(BASE) :]
+            else:
                 return 404, _envelope("OBJECT_NOT_FOUND", f"No route for {self.path}"), False
-            op = self.path[len(BASE) :]
             try:
                 body = json.loads(raw)
             except ValueError:

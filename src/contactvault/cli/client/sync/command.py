@@ -60,6 +60,10 @@ class ErasureAction(enum.StrEnum):
 
     FLAG = "flag"
     DELETE = "delete"
+    GDPR_DELETE = engine.GDPR_DELETE
+
+
+PERMANENT_ERASURE = (TargetKind.HUBSPOT,)  # the targets with a permanent (privacy) delete
 
 
 def register(app: typer.Typer) -> None:
@@ -120,7 +124,10 @@ def sync(
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show emails and phones in the plan.")] = False,
     erasures: Annotated[bool, typer.Option("--erasures", help="Only act on people erased since they synced.")] = False,
     erasure_action: Annotated[
-        ErasureAction, typer.Option("--erasure-action", help="flag or delete (records this tool created only).")
+        ErasureAction,
+        typer.Option(
+            "--erasure-action", help="flag, delete, or gdpr-delete (hubspot only): records this tool created only."
+        ),
     ] = ErasureAction.FLAG,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
@@ -133,6 +140,13 @@ def sync(
     """
     if task is not None and from_state is not None:
         fail("--task and --from-state are two different sources: pass one", EXIT_USAGE)
+    if erasure_action == ErasureAction.GDPR_DELETE and to not in PERMANENT_ERASURE:
+        supported = ", ".join(kind.value for kind in PERMANENT_ERASURE)
+        fail(
+            f"--erasure-action gdpr-delete: --to {to.value} has no permanent delete; only {supported} has one"
+            " (use flag or delete here)",
+            EXIT_USAGE,
+        )
     try:
         fields = load_mapping(mapping) if mapping is not None else FieldMap.default()
     except (OSError, ValueError) as exc:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from contactvault.cli.client.sync.checkpoint import Checkpoint
+from contactvault.cli.client.sync.http import TargetError
 from contactvault.cli.client.sync.plan import Action, Contact, Existing, FieldMap, Kind, batches, decide
 
-__all__ = ["ApplyResult", "Report", "Target", "erase", "run"]
+__all__ = ["GDPR_DELETE", "ApplyResult", "PermanentErasure", "Report", "Target", "erase", "run"]
+
+GDPR_DELETE = "gdpr-delete"
 
 
 @dataclasses.dataclass
@@ -48,6 +51,19 @@ class Target(Protocol):
 
     def erase(self, target_ids: Sequence[str], how: str) -> list[str]:
         """Flag or delete these records (all created by this tool); return the calls made."""
+        ...
+
+
+@runtime_checkable
+class PermanentErasure(Protocol):
+    """A target that can delete a record for good (HubSpot's GDPR delete): one call per record."""
+
+    def gdpr_call(self, target_id: str) -> str:
+        """The API call deleting this record would make."""
+        ...
+
+    def gdpr_delete(self, target_id: str) -> bool:
+        """Delete this record for good; False when the target no longer held it."""
         ...
 
 
@@ -112,10 +128,12 @@ def _as_conflict(action: Action, conflicts: dict[str, str]) -> Action:
 
 
 def erase(erased_ids: Sequence[str], target: Target, point: Checkpoint, how: str, *, dry_run: bool) -> list[str]:
-    """Flag or delete the records this tool created for people now erased; never any other record."""
+    """Flag, delete or ``gdpr-delete`` the records this tool created for people now erased; never any other."""
     mine = [pid for pid in erased_ids if pid in point.created]
     if not mine:
         return []
+    if how == GDPR_DELETE:
+        return _erase_permanently(mine, target, point, dry_run=dry_run)
     target_ids = [point.created[pid] for pid in mine]
     if dry_run:
         return [f"{how} {len(target_ids)} record(s)"]
@@ -124,4 +142,24 @@ def erase(erased_ids: Sequence[str], target: Target, point: Checkpoint, how: str
         for pid in mine:
             point.forget(pid)
     point.save()
+    return calls
+
+
+def _erase_permanently(mine: Sequence[str], target: Target, point: Checkpoint, *, dry_run: bool) -> list[str]:
+    """One call per record; each one gone (or found gone already) leaves the ledger at once, durably, so a rerun
+    after a failure repeats only the calls not yet known to have landed (and those answer 404: already gone)."""
+    if not isinstance(target, PermanentErasure):
+        raise TargetError(f"{target.name} has no permanent delete: use flag or delete")
+    calls = []
+    for pid in mine:
+        target_id = point.created[pid]
+        call = target.gdpr_call(target_id)
+        if not dry_run:
+            if not target.gdpr_delete(target_id):
+                call += ": already gone"
+            point.forget(pid)
+            point.commit()
+        calls.append(call)
+    if not dry_run:
+        point.compact()
     return calls

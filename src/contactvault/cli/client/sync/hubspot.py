@@ -5,6 +5,10 @@ Batches hold at most 100 inputs. A whole batch refused with 400 (one invalid ema
 halves until the bad rows stand alone; a 207 names the failed inputs (by ``objectWriteTraceId`` on create, by id on
 update). The contactvault id lives in the custom property ``contactvault_id`` (create it once in HubSpot, with the
 provenance properties named in docs/sync.md).
+
+Erasures: ``flag`` and ``delete`` (``batch/archive``, restorable for 90 days) go in batches; ``gdpr-delete`` is
+``POST /crm/v3/objects/contacts/gdpr-delete``, one call per record, permanent, by the record id this tool created:
+never by email, because HubSpot blocklists an email its GDPR delete does not find. 404 means already gone.
 """
 
 from __future__ import annotations
@@ -142,3 +146,16 @@ class HubSpotTarget:
             if response.status_code not in (200, 204, 207):
                 raise TargetError(_error(response), response)
         return calls
+
+    def gdpr_call(self, target_id: str) -> str:
+        """The call ``gdpr_delete`` makes for this record."""
+        return f"POST {BASE}/gdpr-delete (objectId {target_id})"
+
+    def gdpr_delete(self, target_id: str) -> bool:
+        """Delete the record and its associated content for good, by record id; False when it was already gone."""
+        response = self._post("/gdpr-delete", {"objectId": target_id})
+        if response.status_code == 404:
+            return False
+        if response.status_code not in (200, 204):
+            raise TargetError(_error(response), response)
+        return True
