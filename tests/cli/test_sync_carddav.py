@@ -130,26 +130,26 @@ def test_a_card_made_by_hand_is_updated_and_erasures_touch_only_created_cards(
     unlocked: CLI, live: LiveServer, dav: Radicale, tmp_path: Path
 ) -> None:
     point = tmp_path / "cp.json"
-    unlocked.json("unlock", "--event", "100", "--ids", "247,248", "--yes")
-    mine = f"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:m1\r\nFN:Person 248\r\nEMAIL:{email_of(248).upper()}\r\nEND:VCARD\r\n"
+    unlocked.json("unlock", "--event", "100", "--ids", "277,278", "--yes")  # no other test erases these
+    mine = f"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:m1\r\nFN:Person 278\r\nEMAIL:{email_of(278).upper()}\r\nEND:VCARD\r\n"
     dav.put_card(dav.url + BOOK + "mine.vcf", mine)
     report = to_carddav(unlocked, dav, point)
-    assert ("update", "248") in [(a, pid) for a, pid, _ in plan_of(report)]
+    assert ("update", "278") in [(a, pid) for a, pid, _ in plan_of(report)]
     hand_made = cards(dav)[BOOK + "mine.vcf"]
-    assert (hand_made.fn.value, x(hand_made, "X-CONTACTVAULT-ID")) == ("Person 248", "248")
-    assert len(cards(dav)) == 5  # 247, 251..253 created; 248 updated in place
-    assert "248" not in Checkpoint.load(point).created
+    assert (hand_made.fn.value, x(hand_made, "X-CONTACTVAULT-ID")) == ("Person 278", "278")
+    assert len(cards(dav)) == 5  # 277, 251..253 created; 278 updated in place
+    assert "278" not in Checkpoint.load(point).created
 
-    erasure.erase_person(live.rt, 247)
-    erasure.erase_person(live.rt, 248)
+    erasure.erase_person(live.rt, 277)
+    erasure.erase_person(live.rt, 278)
     args = ("--erasures", "--erasure-action", "delete")
     planned = to_carddav(unlocked, dav, point, *args, "--dry-run")
     assert planned["calls"] == ["delete 1 record(s)"]
     done = to_carddav(unlocked, dav, point, *args)
-    assert done["calls"] == [f"DELETE {own(247)} (If-Match: <etag>)"]
-    assert own(247) not in cards(dav)
-    assert x(cards(dav)[BOOK + "mine.vcf"], "X-CONTACTVAULT-ID") == "248"
-    assert "247" not in Checkpoint.load(point).created
+    assert done["calls"] == [f"DELETE {own(277)} (If-Match: <etag>)"]
+    assert own(277) not in cards(dav)
+    assert x(cards(dav)[BOOK + "mine.vcf"], "X-CONTACTVAULT-ID") == "278"
+    assert "277" not in Checkpoint.load(point).created
 
 
 def test_429_waits_for_retry_after(unlocked: CLI, dav: Radicale, tmp_path: Path) -> None:
