@@ -98,7 +98,7 @@ def rcpt_metrics(world: World, verdicts: dict[int, Any], recorder: Recorder, eve
     known: dict[int, int] = defaultdict(int)
     for person in world.people:
         known[person.company] += person.in_vault
-    by_domain = {c.domain: ("rich" if known[c.index] >= 3 else "poor", c.behaviour) for c in world.companies}
+    by_domain = {c.domain: _groups(known[c.index], c.behaviour) for c in world.companies}
     rcpts: dict[str, int] = defaultdict(int)
     for event in recorder.events[:events_until]:
         if event.command == "RCPT":
@@ -115,11 +115,23 @@ def rcpt_metrics(world: World, verdicts: dict[int, Any], recorder: Recorder, eve
         "rcpt_per_resolved_rich": share(rcpts["rich"], resolved["rich"]),
         "rcpt_per_resolved_poor": share(rcpts["poor"], resolved["poor"]),
         "rcpt_per_resolved_by_behaviour": {
-            b: share(rcpts[b], resolved[b]) for b in sorted(rcpts) if b not in ("rich", "poor")
+            b: share(rcpts[b], resolved[b]) for b in sorted(rcpts) if "/" not in b and b not in ("rich", "poor")
+        },
+        # The rich/poor figures split by domain behaviour: where the RCPTs of each go, and whom they resolve.
+        "rcpt_per_resolved_split": {
+            g: {"rcpts": rcpts[g], "resolved": resolved[g], "per_resolved": share(rcpts[g], resolved[g])}
+            for g in sorted(set(rcpts) | set(resolved))
+            if "/" in g
         },
         "rcpts": dict(rcpts),
         "resolved": dict(resolved),
     }
+
+
+def _groups(known: int, behaviour: str) -> tuple[str, ...]:
+    """The RCPT groups a domain counts in: rich (>= 3 known addresses) or poor, its behaviour, and both together."""
+    richness = "rich" if known >= 3 else "poor"
+    return richness, behaviour, f"{richness}/{behaviour}"
 
 
 def no_mail_rcpts(world: World, recorder: Recorder) -> int:

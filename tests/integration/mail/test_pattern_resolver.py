@@ -193,6 +193,33 @@ def test_a_greylisting_retry_asks_only_the_candidates_greylisted_and_not_yet_ref
         assert [a for a in retry if a != probe][: len(greylisted)] == greylisted
 
 
+def test_with_strong_evidence_a_greylisted_session_starts_the_clock_of_the_best_candidate_only(
+    run_world, rt: Runtime, clock: FakeClock, greylist_time
+) -> None:
+    # Three known first.last addresses at the greylisting domain: the best candidate holds nearly all the
+    # probability, so greylisting the other spellings too would cost an RCPT each now and again on the retry.
+    known = [Person(22, "Ann Early", 3, "ann.early@grey.test"), Person(23, "Bob Middle", 3, "bob.middle@grey.test")]
+    seed(rt, DOMAINS, [*PEOPLE, *known, Person(24, "Cy Late", 3, "cy.late@grey.test")])
+
+    async def scenario(world: MailWorld) -> tuple[list[Resolution], list[list[str]]]:
+        resolver = pattern_resolver(rt, world, clock)
+        answers: list[Resolution] = []
+        asked: list[list[str]] = []
+        for _ in range(2):
+            before = len(world.recorder.commands("127.0.0.4", "RCPT"))
+            answers.append(await resolver.resolve(Lookup(1, 20, "email")))
+            asked.append([e.argument for e in world.recorder.commands("127.0.0.4", "RCPT")[before:]])
+            greylist_time.now += 61
+        return answers, asked
+
+    answers, asked = run_world(scenario)
+    assert [a.outcome for a in answers] == [Outcome.DEFERRED, Outcome.FOUND]
+    assert rt.cipher.open(answers[1].value_encrypted) == "grace.hopper@grey.test"
+    probe = asked[0][0]
+    assert asked[0] == [probe, "grace.hopper@grey.test"]  # the random address, then one clock, not three
+    assert asked[1] == [probe, "grace.hopper@grey.test"]
+
+
 def test_a_politeness_limit_is_a_deferral_for_as_long_as_it_asks(run_world, rt: Runtime, clock: FakeClock) -> None:
     seed(rt, DOMAINS, PEOPLE)
     limiter = InProcessLimiter(ProviderLimits(gap_seconds=100.0, max_wait_seconds=1.0), now=lambda: 5000.0)

@@ -32,7 +32,13 @@ from contactvault.server.domain.candidates import (
     rank_candidates,
 )
 from contactvault.server.domain.resolution import deferred
-from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery, score_candidate
+from contactvault.server.domain.scoring import (
+    ACCEPT_ALL_MIN_SUPPORT,
+    VerificationMin,
+    VerificationStatus,
+    delivery,
+    score_candidate,
+)
 from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
@@ -73,6 +79,12 @@ MAX_SESSIONS = 2
 # Where no known address at the domain is explained by a pattern, the prior alone ranks the candidates and a rare
 # pattern sits lower: one more session, so a few more of them are asked.
 NO_EVIDENCE_CANDIDATES = 9
+# On a greylisting server a session asks candidates it cannot verify yet only to start their clocks, each at the
+# cost of an RCPT now and another on the retry. Where the best candidate's pattern has the support at which the
+# delivery rule already stakes money on patterns alone (a catch-all guess, scoring.ACCEPT_ALL_MIN_SUPPORT known
+# addresses), only that pattern's spellings get a clock; otherwise every candidate the session may ask. When the
+# address was another, the retry refuses the best one and starts the next clocks: one more greylisting wait for
+# that person, never a lost address (docs/resolution.md "Greylisting clocks").
 # Per-address verdicts kept in the verdict cache.
 VALID_MAILBOX = "valid"
 ABSENT_MAILBOX = "absent"
@@ -249,8 +261,9 @@ class PatternResolver(Resolver):
             batch = candidates[session * step : (session + 1) * step]
             if not batch:
                 return None
+            clocks = _clocks(candidates[session * step :])
             try:
-                report = await self.prober.probe(routing, [c.address for c in batch])
+                report = await self.prober.probe(routing, [c.address for c in batch], greylist_clocks=clocks)
             except PolitenessDeferred as wait:
                 raise _Deferred(min(self.greylist_retry_after, wait.retry_after)) from None
             self._remember(report)
@@ -315,6 +328,15 @@ class PatternResolver(Resolver):
             score,
             self.clock.now(),
         )
+
+
+def _clocks(remaining: Sequence[Candidate]) -> int | None:
+    """How many greylisting clocks a session starts (None: no bound): with strong support for the best candidate's
+    pattern, the leading run of candidates of that pattern (its spellings: ``jurgen``, ``juergen``)."""
+    if not remaining or remaining[0].support < ACCEPT_ALL_MIN_SUPPORT:
+        return None
+    best = remaining[0].pattern
+    return next((n for n, c in enumerate(remaining) if c.pattern != best), len(remaining))
 
 
 def _all_unknown(report: ProbeReport, batch: Sequence[Candidate]) -> bool:
