@@ -136,6 +136,22 @@ def test_nobody_of_that_name_at_the_domain_is_not_found(run_world, rt: Runtime, 
     assert len(recorder.commands("127.0.0.2", "RCPT")) == 1 + 5
 
 
+def test_with_strong_evidence_nobody_of_that_name_costs_one_session_not_two(
+    run_world, rt: Runtime, clock: FakeClock
+) -> None:
+    # A third known first.last address: the pattern has the support at which a catch-all guess is delivered, so
+    # when its spellings are refused the rarer patterns are not asked (they are what the evidence rules out).
+    seed(rt, DOMAINS, [*PEOPLE, Person(5, "Cy Late", 1, "cy.late@normal.test")])
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Any]:
+        return await pattern_resolver(rt, world, clock).resolve(Lookup(1, 4, "email")), world.recorder
+
+    answer, recorder = run_world(scenario)
+    assert answer.outcome is Outcome.NOT_FOUND
+    assert recorder.connections_to("127.0.0.2") == 1
+    assert len(recorder.commands("127.0.0.2", "RCPT")) == 1 + 3
+
+
 def test_a_catch_all_domain_with_three_known_addresses_delivers_the_best_guess_as_accept_all(
     run_world, rt: Runtime, clock
 ) -> None:

@@ -79,6 +79,8 @@ MAX_SESSIONS = 2
 # Where no known address at the domain is explained by a pattern, the prior alone ranks the candidates and a rare
 # pattern sits lower: one more session, so a few more of them are asked.
 NO_EVIDENCE_CANDIDATES = 9
+# Where the best candidate's pattern has strong support (scoring.ACCEPT_ALL_MIN_SUPPORT known addresses), one
+# session: the rarer patterns a second one would ask are what that evidence rules out (docs/resolution.md).
 # On a greylisting server a session asks candidates it cannot verify yet only to start their clocks, each at the
 # cost of an RCPT now and another on the retry. Where the best candidate's pattern has the support at which the
 # delivery rule already stakes money on patterns alone (a catch-all guess, scoring.ACCEPT_ALL_MIN_SUPPORT known
@@ -214,6 +216,8 @@ class PatternResolver(Resolver):
             explained = sum(patterns.votes.values()) > 0
             k = DEFAULT_TOP_K if explained else NO_EVIDENCE_CANDIDATES
             ranked = rank_candidates(forms, domain, patterns, owner=ref.personnel_id, k=k)
+            if ranked and ranked[0].support >= ACCEPT_ALL_MIN_SUPPORT and self.prober is not None:
+                ranked = ranked[: self.prober.config.max_candidates]
             candidates = self._not_opted_out(ranked)
             routing = await self.dns.mail_domain(domain)
         except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
