@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
+
+import pytest
 
 from contactvault.server.clock import FakeClock
 from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.domain.resolution import Lookup, Outcome, Resolution
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import suppressions
+from contactvault.server.services.suppressions import suppressed_hashes
 from contactvault.server.worker.mail.politeness import InProcessLimiter, ProviderLimits
+from contactvault.server.worker.resolvers import pattern
 from contactvault.server.worker.runner import default_resolvers
 from tests.integration.mail.people import Person, seed
 from tests.integration.mail.resolving import pattern_resolver
@@ -119,6 +124,31 @@ def test_an_opted_out_address_is_never_probed(run_world, rt: Runtime, clock: Fak
     rcpts = [e.argument for e in recorder.commands("127.0.0.2", "RCPT")]
     assert len(rcpts) == 1 + 4  # the catch-all probe, then the four other candidates in two sessions
     assert "grace.hopper@normal.test" not in rcpts
+
+
+def test_a_batch_reads_the_opt_out_list_once_for_every_person_in_it(
+    run_world, rt: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suppressions.suppress(rt, "email", "grace.hopper@normal.test")
+    seed(rt, DOMAINS, PEOPLE)
+    reads: list[int] = []
+
+    def counted(conn: Any, hashes: Sequence[bytes]) -> set[bytes]:
+        reads.append(len(hashes))
+        return suppressed_hashes(conn, hashes)
+
+    monkeypatch.setattr(pattern, "suppressed_hashes", counted)
+
+    async def scenario(world: MailWorld) -> tuple[dict[int, Resolution], Any]:
+        resolver = pattern_resolver(rt, world, clock)
+        return await resolver.resolve_many([Lookup(pid, pid, "email") for pid in (3, 4, 80)], 3), world.recorder
+
+    answers, recorder = run_world(scenario)
+    assert len(reads) == 1  # one read for the three people's candidates, not one per person
+    assert reads[0] >= 3
+    assert answers[80].outcome is Outcome.FOUND  # the others' opt-out costs her nothing
+    assert answers[3].outcome is Outcome.NOT_FOUND  # her other spellings have no mailbox
+    assert "grace.hopper@normal.test" not in [e.argument for e in recorder.commands(command="RCPT")]
 
 
 def test_probing_off_gives_an_unknown_guess_that_is_not_delivered(run_world, rt: Runtime, clock: FakeClock) -> None:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contactvault.server.clock import Clock
 from contactvault.server.crypto import Cipher
@@ -99,6 +99,15 @@ class Verdict:
 
     candidate: Candidate
     status: VerificationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One person's ranked candidates at their company's domain, before any DNS or SMTP traffic."""
+
+    domain: str
+    personnel_id: int
+    candidates: tuple[Candidate, ...]
 
 
 class _Deferred(Exception):
@@ -182,21 +191,29 @@ class PatternResolver(Resolver):
         return (await self.resolve_many([lookup], 1))[lookup.item_id]
 
     async def resolve_many(self, lookups: Sequence[Lookup], concurrency: int) -> dict[int, Resolution]:
-        """One read for the batch's people, then each person on their own (at most ``concurrency`` at once)."""
+        """One read for the batch's people (and whether anything is opted out), their candidates ranked, one read
+        for the opted-out ones among them; then each person's DNS and SMTP on their own (``concurrency`` at once)."""
         emails = [lk for lk in lookups if lk.channel == "email"]
         if not self.inference:
             # The operator forbids guessing: an email the vault lacks may not be inferred (phones are never guessed).
             return {lk.item_id: INELIGIBLE if lk.channel == "email" else NOT_FOUND for lk in lookups}
-        refs: dict[int, PersonRef] = {}
+        plans: dict[int, _Plan | Resolution] = {}
         if emails:
             with self.db.read() as conn:
                 refs = person_refs(conn, [lk.personnel_id for lk in emails])
+                listed = has_suppressions(conn)
+            plans = {lk.item_id: self._guarded_plan(lk, refs.get(lk.personnel_id)) for lk in emails}
+            if listed:
+                plans = self._not_opted_out(plans)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(lookup: Lookup) -> tuple[int, Resolution]:
+            plan = plans[lookup.item_id]
+            if not isinstance(plan, _Plan):
+                return lookup.item_id, plan
             async with gate:
                 try:
-                    return lookup.item_id, await self._resolve_one(lookup, refs.get(lookup.personnel_id))
+                    return lookup.item_id, await self._resolve_plan(lookup, plan)
                 except Exception:  # a bug or an outage: retried later, never charged
                     log.warning("pattern resolver failed for item %d", lookup.item_id, exc_info=False)
                     return lookup.item_id, TRANSIENT
@@ -204,7 +221,15 @@ class PatternResolver(Resolver):
         answers = dict(await asyncio.gather(*(one(lk) for lk in emails)))
         return {lk.item_id: answers.get(lk.item_id, NOT_FOUND) for lk in lookups}
 
-    async def _resolve_one(self, lookup: Lookup, ref: PersonRef | None) -> Resolution:
+    def _guarded_plan(self, lookup: Lookup, ref: PersonRef | None) -> _Plan | Resolution:
+        try:
+            return self._plan(ref)
+        except Exception:  # a bug or an outage: retried later, never charged
+            log.warning("pattern resolver failed for item %d", lookup.item_id, exc_info=False)
+            return TRANSIENT
+
+    def _plan(self, ref: PersonRef | None) -> _Plan | Resolution:
+        """The person's ranked candidates at their company's domain (no traffic yet), or the answer already."""
         domain = (ref.company_domain or "").strip().rstrip(".").lower() if ref else ""
         if ref is None or not domain or domain_refusal(domain):
             return INELIGIBLE
@@ -216,21 +241,28 @@ class PatternResolver(Resolver):
             explained = sum(patterns.votes.values()) > 0
             k = DEFAULT_TOP_K if explained else NO_EVIDENCE_CANDIDATES
             ranked = rank_candidates(forms, domain, patterns, owner=ref.personnel_id, k=k)
-            if ranked and ranked[0].support >= ACCEPT_ALL_MIN_SUPPORT and self.prober is not None:
-                ranked = ranked[: self.prober.config.max_candidates]
-            candidates = self._not_opted_out(ranked)
-            routing = await self.dns.mail_domain(domain)
         except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
+            return INELIGIBLE
+        if ranked and ranked[0].support >= ACCEPT_ALL_MIN_SUPPORT and self.prober is not None:
+            ranked = ranked[: self.prober.config.max_candidates]
+        return _Plan(domain, ref.personnel_id, ranked)
+
+    async def _resolve_plan(self, lookup: Lookup, plan: _Plan) -> Resolution:
+        if not plan.candidates:
+            return NOT_FOUND  # every candidate opted out: no traffic at all
+        try:
+            routing = await self.dns.mail_domain(plan.domain)
+        except ValueError:  # a malformed company domain is no domain
             return INELIGIBLE
         if routing.status is MailStatus.TRANSIENT:
             return TRANSIENT
-        if not routing.status.accepts_mail or not candidates:
+        if not routing.status.accepts_mail:
             return NOT_FOUND
         try:
-            verdict = await self._verdict(routing, candidates)
+            verdict = await self._verdict(routing, plan.candidates)
         except _Deferred as later:
             return deferred(later.retry_after)
-        return self._delivered(lookup, self._unshared(domain, ref.personnel_id, verdict))
+        return self._delivered(lookup, self._unshared(plan.domain, plan.personnel_id, verdict))
 
     def _unshared(self, domain: str, personnel_id: int, verdict: Verdict | None) -> Verdict | None:
         """A ``valid`` verdict proves a mailbox exists, not whose it is: when a colleague of the directory (not
@@ -240,13 +272,25 @@ class PatternResolver(Resolver):
         others = self.evidence.claimants(domain).get(verdict.candidate.address, frozenset()) - {personnel_id}
         return Verdict(verdict.candidate, VerificationStatus.UNKNOWN) if others else verdict
 
-    def _not_opted_out(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """The candidates whose address is not on the opt-out list: an opted-out address is never probed (and could
-        never be delivered: the recording write checks the value's hash again)."""
-        hashes = {c.address: self.cipher.lookup_hash("email", c.address) for c in candidates}
+    def _not_opted_out(self, plans: dict[int, _Plan | Resolution]) -> dict[int, _Plan | Resolution]:
+        """The plans without candidates whose address is on the opt-out list (one read for the whole batch): an
+        opted-out address is never probed (and could never be delivered: the recording write checks it again)."""
+        hashes = {
+            c.address: self.cipher.lookup_hash("email", c.address)
+            for plan in plans.values()
+            if isinstance(plan, _Plan)
+            for c in plan.candidates
+        }
+        if not hashes:
+            return plans
         with self.db.read() as conn:
-            blocked = suppressed_hashes(conn, list(hashes.values())) if has_suppressions(conn) else set()
-        return [c for c in candidates if hashes[c.address] not in blocked]
+            blocked = suppressed_hashes(conn, sorted(set(hashes.values())))
+        return {
+            item: plan
+            if not isinstance(plan, _Plan)
+            else replace(plan, candidates=tuple(c for c in plan.candidates if hashes[c.address] not in blocked))
+            for item, plan in plans.items()
+        }
 
     async def _verdict(self, routing: MailDomain, candidates: Sequence[Candidate]) -> Verdict | None:
         """What DNS (and SMTP, when probing is on) says about the candidates; None when every one was refused."""
