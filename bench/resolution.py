@@ -189,6 +189,15 @@ class RecordingLimiter:
         """The inner limiter's block."""
         await self.inner.block(key, seconds)
 
+    async def connected(self, key: str) -> None:
+        """The inner limiter's, and the open session of ``key`` counts as started now (if later than granted)."""
+        await self.inner.connected(key)
+        now = time.monotonic()
+        for span in reversed(self.spans[key]):
+            if span[1] == float("inf"):
+                span[0] = max(span[0], now)
+                break
+
 
 async def raw_ceiling(port: int, addresses: Sequence[str], sessions: int, concurrency: int) -> float:
     """Seconds taken by ``sessions`` bare aiosmtplib sessions (EHLO, MAIL, 2 RCPT, QUIT) against the normal MX."""

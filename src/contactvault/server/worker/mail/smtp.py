@@ -145,6 +145,7 @@ class _Session:
     domain: str
     catch_all: CatchAll
     clocks: int | None = None  # greylisting clocks to start at most (None: every candidate's)
+    key: str | None = None  # the provider's politeness key, when a limiter holds the session
     results: list[CandidateResult] = field(default_factory=list)
     mx_host: str | None = None
     connections: int = 0
@@ -203,7 +204,7 @@ class SmtpProber:
         wanted = _checked(candidates, domain.domain)[: self.config.max_candidates]
         if self._limiter is None:
             return await self._session(hosts, wanted, session)
-        key = provider_key(hosts[0].name)
+        key = session.key = provider_key(hosts[0].name)
         async with self._limiter.session(key):
             report = await self._session(hosts, wanted, session)
         if report.end is SessionEnd.POLICY_BLOCK:
@@ -246,6 +247,8 @@ class SmtpProber:
                     continue  # a 421 or odd banner: RFC 5321 says try the next MX
                 except (aiosmtplib.SMTPConnectError, OSError):
                     continue
+                if self._limiter is not None and session.key is not None:
+                    await self._limiter.connected(session.key)  # the gap counts from what the provider saw
                 session.mx_host = host.name
                 try:
                     return await self._converse(client, host.name, candidates, session)
