@@ -18,10 +18,11 @@ import os
 import pickle
 import struct
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from bench._world import generate, layout
 from contactvault.server.demo.mailworld import Recorder, running_mail_world
@@ -38,6 +39,15 @@ class WorldSpec:
     companies: int
     people: int
     greylist_wait: float
+
+
+class Counts(NamedTuple):
+    """Connections, commands and RCPTs the servers recorded so far; CPU seconds their process used."""
+
+    connections: int
+    events: int
+    rcpts: int
+    cpu: float
 
 
 class ServedWorld:
@@ -62,10 +72,9 @@ class ServedWorld:
         # Bytes from the child this process started, over its own pipe: nothing untrusted is unpickled.
         return pickle.loads(await self._process.stdout.readexactly(size))  # noqa: S301
 
-    async def counts(self) -> tuple[int, int]:
-        """(connections, events) the servers have recorded so far."""
-        connections, events = await self._ask("counts")
-        return int(connections), int(events)
+    async def counts(self) -> Counts:
+        """What the servers have recorded so far, and the CPU time their process has used."""
+        return Counts(*await self._ask("counts"))
 
     async def recorder(self) -> Recorder:
         """A copy of everything the servers have recorded so far."""
@@ -130,7 +139,9 @@ async def _serve(spec: WorldSpec) -> None:
         recorder = mail.recorder
         while request := (await asyncio.to_thread(sys.stdin.readline)).strip():
             if request == "counts":
-                _send(out, (len(recorder.connections), len(recorder.events)))
+                events = list(recorder.events)
+                rcpts = sum(1 for e in events if e.command == "RCPT")
+                _send(out, (len(recorder.connections), len(events), rcpts, time.process_time()))
             elif request == "snapshot":
                 copied = (
                     list(recorder.connections),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -26,7 +27,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -285,63 +286,93 @@ def _world_summary(world: World, knobs: Knobs) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Side:
+    """What one side of the throughput comparison took: wall seconds, CPU seconds of the prober's process and of
+    the servers' process, the sessions the servers saw and the RCPTs among them."""
+
+    seconds: float = 0.0
+    cpu: float = 0.0
+    server_cpu: float = 0.0
+    sessions: int = 0
+    rcpts: int = 0
+
+    def add(self, other: _Side) -> None:
+        self.seconds += other.seconds
+        self.cpu += other.cpu
+        self.server_cpu += other.server_cpu
+        self.sessions += other.sessions
+        self.rcpts += other.rcpts
+
+
+async def _timed(mail: ServedWorld, run: Callable[[], Awaitable[Any]]) -> _Side:
+    """Run one side, measured by the servers' counts and both processes' CPU clocks."""
+    before = await mail.counts()
+    cpu, began = time.process_time(), time.perf_counter()
+    await run()
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    after = await mail.counts()
+    return _Side(
+        seconds, cpu, after.cpu - before.cpu, after.connections - before.connections, after.rcpts - before.rcpts
+    )
+
+
 async def _throughput(
     world: World, knobs: Knobs, mail: ServedWorld, engine: Engine, limiter: RecordingLimiter, verdicts: dict[int, Any]
 ) -> dict[str, Any]:
     """The raw ceiling and the engine re-resolving people it verified at normal domains (warm DNS and catch-all
     caches; politeness not binding: one session per key at a time, no gap, many keys), at the same concurrency on
     the same servers (in their own process), in rounds that alternate which side goes first; the ratio reported is
-    the median of the rounds' ratios, so one loaded moment on the shared machine moves one round, not the figure."""
+    the median of the rounds' ratios, so one loaded moment on the shared machine moves one round, not the figure.
+    Beside it, the same comparison in CPU time (both processes' clocks), which other work on the machine does not
+    move: sessions per CPU-second of the engine over those of the raw client."""
     normal = {c.index for c in world.companies if c.behaviour == "normal"}
     verified = [p for p in world.people if p.company in normal and p.id in verdicts and verdicts[p.id][0].delivered]
     chosen = verified[: knobs.throughput_people]
     addresses = [p.address for p in world.people if p.company in normal]
     limiter.inner.limits = ProviderLimits(concurrency=1, gap_seconds=0.0, budget=100_000, max_wait_seconds=1.0)
-    rounds: list[dict[str, float]] = []
-    engine_sessions = rcpts = 0
-    engine_seconds = 0.0
+    ratios: list[float] = []
+    raw_total, engine_total = _Side(), _Side()
     for round_ in range(THROUGHPUT_ROUNDS):
         batch = chosen[round_::THROUGHPUT_ROUNDS]
         if not batch:
             continue
-        raw = engine_round = (0.0, 0, 0)
+        sides: dict[str, _Side] = {}
         for side in ("raw", "engine") if round_ % 2 == 0 else ("engine", "raw"):
             if side == "raw":
-                raw = (await raw_ceiling(mail.smtp_port, addresses, len(batch), knobs.concurrency), len(batch), 0)
+                sides[side] = await _timed(
+                    mail, functools.partial(raw_ceiling, mail.smtp_port, addresses, len(batch), knobs.concurrency)
+                )
             else:
-                engine_round = await _engine_round(world, knobs, mail, engine, batch)
-        engine_seconds += engine_round[0]
-        engine_sessions += engine_round[1]
-        rcpts += engine_round[2]
-        raw_rate, engine_rate = raw[1] / raw[0], engine_round[1] / engine_round[0]
-        rounds.append({"raw_sessions_per_second": raw_rate, "engine_sessions_per_second": engine_rate})
-    ratios = sorted(r["engine_sessions_per_second"] / r["raw_sessions_per_second"] for r in rounds)
+                # Forget the per-address verdicts, or the resolver would answer these people without a session.
+                engine.resolver.verdicts = TtlCache(SystemClock())
+                sides[side] = await _timed(
+                    mail, functools.partial(_resolve_all, engine, _interleaved(world, batch), knobs.concurrency)
+                )
+        raw, eng = sides["raw"], sides["engine"]
+        ratios.append((eng.sessions / eng.seconds) / (raw.sessions / raw.seconds))
+        raw_total.add(raw)
+        engine_total.add(eng)
+    ratios.sort()
+    raw_t, eng_t = raw_total, engine_total
     return {
         "people": len(chosen),
-        "rounds": rounds,
-        "raw_sessions_per_second": statistics.median(r["raw_sessions_per_second"] for r in rounds),
-        "engine_sessions_per_second": statistics.median(r["engine_sessions_per_second"] for r in rounds),
-        "engine_people_per_second": len(chosen) / engine_seconds,
-        "engine_rcpt_per_session": share(rcpts, engine_sessions),
+        "rounds": len(ratios),
+        "round_ratios": ratios,
+        "raw_sessions_per_second": raw_t.sessions / raw_t.seconds,
+        "engine_sessions_per_second": eng_t.sessions / eng_t.seconds,
+        "engine_people_per_second": len(chosen) / eng_t.seconds,
+        "engine_rcpt_per_session": share(eng_t.rcpts, eng_t.sessions),
         "ratio": statistics.median(ratios),
         "ratio_range": [ratios[0], ratios[-1]],
+        "cpu_ms_per_session": {
+            "raw_client": 1000 * raw_t.cpu / raw_t.sessions,
+            "servers_for_raw": 1000 * raw_t.server_cpu / raw_t.sessions,
+            "engine": 1000 * eng_t.cpu / eng_t.sessions,
+            "servers_for_engine": 1000 * eng_t.server_cpu / eng_t.sessions,
+        },
+        "cpu_ratio": (eng_t.sessions / eng_t.cpu) / (raw_t.sessions / raw_t.cpu),
     }
-
-
-async def _engine_round(
-    world: World, knobs: Knobs, mail: ServedWorld, engine: Engine, batch: Sequence[Any]
-) -> tuple[float, int, int]:
-    """(seconds, sessions, RCPTs) of the engine re-resolving ``batch``."""
-    connections, events = await mail.counts()
-    # Forget the per-address verdicts, or the resolver would answer these people from its cache without a session.
-    engine.resolver.verdicts = TtlCache(SystemClock())
-    began = time.perf_counter()
-    await _resolve_all(engine, _interleaved(world, batch), knobs.concurrency)
-    seconds = time.perf_counter() - began
-    after_connections, after_events = await mail.counts()
-    recorder = await mail.recorder()
-    rcpts = sum(1 for e in recorder.events[events:after_events] if e.command == "RCPT")
-    return seconds, after_connections - connections, rcpts
 
 
 def _row(name: str, value: Any, goal: str = "", met: bool | None = None) -> str:
@@ -385,10 +416,13 @@ def table(results: dict[str, Any]) -> list[str]:
         ),
         _row("items re-queued (greylisting, politeness)", r["requeued_items"]),
         _row("items still deferred at the end", r["still_deferred"], "0", r["still_deferred"] == 0),
-        _row("raw loopback ceiling, sessions/s (median)", t["raw_sessions_per_second"]),
-        _row("engine, sessions/s (warm, not binding, median)", t["engine_sessions_per_second"]),
+        _row("raw loopback ceiling, sessions/s", t["raw_sessions_per_second"]),
+        _row("engine, sessions/s (warm, not binding)", t["engine_sessions_per_second"]),
         _row("throughput ratio engine / raw (median)", t["ratio"], ">= 0.5", at_least(t["ratio"], 0.5)),
         _row("  rounds' ratios, lowest and highest", " - ".join(f"{x:.2f}" for x in t["ratio_range"])),
+        _row("  the same in CPU time (both processes)", t["cpu_ratio"]),
+        _row("  CPU ms per session: engine / raw client", f"{t['cpu_ms_per_session']['engine']:.2f} / "
+             f"{t['cpu_ms_per_session']['raw_client']:.2f}"),
         _row("max sessions at once per provider key", seen["max_concurrency"], f"<= {limits['concurrency']}",
              seen["max_concurrency"] <= limits["concurrency"]),
         _row("min gap between sessions per key, s", seen["min_gap_seconds"], f">= {limits['gap_seconds'] - 0.005:.3f}",

@@ -59,7 +59,10 @@ def test_the_bench_runs_at_a_tiny_size_and_reports_every_metric(tmp_path: Path) 
     assert throughput["raw_sessions_per_second"] > 0
     assert throughput["engine_sessions_per_second"] > 0
     assert throughput["ratio"] is not None
-    assert 1 <= len(throughput["rounds"]) <= resolution.THROUGHPUT_ROUNDS
+    assert 1 <= throughput["rounds"] == len(throughput["round_ratios"]) <= resolution.THROUGHPUT_ROUNDS
+    cpu = throughput["cpu_ms_per_session"]  # both processes' CPU clocks moved for both sides
+    assert min(cpu.values()) > 0
+    assert throughput["cpu_ratio"] > 0
     assert throughput["ratio_range"][0] <= throughput["ratio"] <= throughput["ratio_range"][1]
     assert results["data_commands"] == 0
     assert results["no_mail_connections"] == 0
