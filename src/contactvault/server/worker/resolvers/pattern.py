@@ -79,14 +79,13 @@ MAX_SESSIONS = 2
 # Where no known address at the domain is explained by a pattern, the prior alone ranks the candidates and a rare
 # pattern sits lower: one more session, so a few more of them are asked.
 NO_EVIDENCE_CANDIDATES = 9
-# Where the best candidate's pattern has strong support (scoring.ACCEPT_ALL_MIN_SUPPORT known addresses), one
-# session: the rarer patterns a second one would ask are what that evidence rules out (docs/resolution.md).
-# On a greylisting server a session asks candidates it cannot verify yet only to start their clocks, each at the
-# cost of an RCPT now and another on the retry. Where the best candidate's pattern has the support at which the
-# delivery rule already stakes money on patterns alone (a catch-all guess, scoring.ACCEPT_ALL_MIN_SUPPORT known
-# addresses), only that pattern's spellings get a clock; otherwise every candidate the session may ask. When the
-# address was another, the retry refuses the best one and starts the next clocks: one more greylisting wait for
-# that person, never a lost address (docs/resolution.md "Greylisting clocks").
+# Strong support for the best candidate's pattern: the known addresses behind it at which the delivery rule already
+# stakes money on patterns alone (a catch-all guess). With it (docs/resolution.md):
+# - one session (the best ``max_candidates``): the rarer patterns a second one would ask are what it rules out;
+# - on a greylisting server, which a session asks candidates it cannot verify yet only to start their clocks (an
+#   RCPT now and another on the retry each), only that pattern's spellings get a clock. When the address was
+#   another, the retry refuses the best one and starts the next clocks: one more wait, never a lost address.
+STRONG_SUPPORT = ACCEPT_ALL_MIN_SUPPORT
 # Per-address verdicts kept in the verdict cache.
 VALID_MAILBOX = "valid"
 ABSENT_MAILBOX = "absent"
@@ -243,7 +242,7 @@ class PatternResolver(Resolver):
             ranked = rank_candidates(forms, domain, patterns, owner=ref.personnel_id, k=k)
         except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
             return INELIGIBLE
-        if ranked and ranked[0].support >= ACCEPT_ALL_MIN_SUPPORT and self.prober is not None:
+        if ranked and ranked[0].support >= STRONG_SUPPORT and self.prober is not None:
             ranked = ranked[: self.prober.config.max_candidates]
         return _Plan(domain, ref.personnel_id, ranked)
 
@@ -381,7 +380,7 @@ class PatternResolver(Resolver):
 def _clocks(remaining: Sequence[Candidate]) -> int | None:
     """How many greylisting clocks a session starts (None: no bound): with strong support for the best candidate's
     pattern, the leading run of candidates of that pattern (its spellings: ``jurgen``, ``juergen``)."""
-    if not remaining or remaining[0].support < ACCEPT_ALL_MIN_SUPPORT:
+    if not remaining or remaining[0].support < STRONG_SUPPORT:
         return None
     best = remaining[0].pattern
     return next((n for n, c in enumerate(remaining) if c.pattern != best), len(remaining))
