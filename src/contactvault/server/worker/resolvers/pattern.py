@@ -82,7 +82,7 @@ NO_EVIDENCE_CANDIDATES = 9
 # Strong support for the best candidate's pattern: the known addresses behind it at which the delivery rule already
 # stakes money on patterns alone (a catch-all guess). With it (docs/resolution.md):
 # - one session (the best ``max_candidates``): the rarer patterns a second one would ask are what it rules out;
-# - on a greylisting server, which a session asks candidates it cannot verify yet only to start their clocks (an
+# - on a greylisting server, where a session asks candidates it cannot verify yet only to start their clocks (an
 #   RCPT now and another on the retry each), only that pattern's spellings get a clock. When the address was
 #   another, the retry refuses the best one and starts the next clocks: one more wait, never a lost address.
 STRONG_SUPPORT = ACCEPT_ALL_MIN_SUPPORT
