@@ -24,13 +24,18 @@ def worst_spacing(spans_by_key: Iterable[list[list[float]]]) -> tuple[int, float
     return max_concurrent, min_gap
 
 
-def observed_politeness(recorder: Recorder, events_until: int) -> dict[str, Any]:
+def observed_politeness(recorder: Recorder, events_until: int, *, by_kernel: bool = False) -> dict[str, Any]:
     """Per provider key, from what the servers saw: the most sessions at once and the smallest gap between two
-    sessions' starts (sessions that reached RCPT, so the key is known from the recipient's domain)."""
+    sessions' starts (sessions that reached RCPT, so the key is known from the recipient's domain). A session
+    starts when the server process noted the connection, or (``by_kernel``) when the connection arrived by the
+    kernel's account (``demo/arrival.py``: a busy server process notes connections late, the kernel does not).
+    Sessions end when the server process noted their last command, so ``by_kernel`` gives the gap only: its
+    starts and those ends are not on the same footing."""
+    stamps = recorder.arrived if by_kernel else recorder.opened
     spans: dict[int, list[float]] = {}
     keys: dict[int, str] = {}
     for event in recorder.events[:events_until]:
-        span = spans.setdefault(event.session, [recorder.opened.get(event.session, event.at), event.at])
+        span = spans.setdefault(event.session, [stamps.get(event.session, event.at), event.at])
         span[1] = max(span[1], event.at)
         if event.command == "RCPT":
             keys[event.session] = provider_key("mx." + event.argument.strip("<>").partition("@")[2])
@@ -38,7 +43,17 @@ def observed_politeness(recorder: Recorder, events_until: int) -> dict[str, Any]
     for session, key in keys.items():
         by_key[key].append(spans[session])
     max_concurrent, min_gap = worst_spacing(by_key.values())
+    if by_kernel:
+        return {"keys": len(by_key), "min_gap_seconds": min_gap}
     return {"keys": len(by_key), "max_concurrency": max_concurrent, "min_gap_seconds": min_gap}
+
+
+def noting_lag(recorder: Recorder) -> dict[str, float | None]:
+    """How long after a connection arrived the server process noted it (milliseconds): median, 99th, largest."""
+    lags = sorted(1000 * (recorder.opened[n] - recorder.arrived[n]) for n in recorder.opened if n in recorder.arrived)
+    if not lags:
+        return {"median_ms": None, "p99_ms": None, "max_ms": None}
+    return {"median_ms": lags[len(lags) // 2], "p99_ms": lags[int(0.99 * (len(lags) - 1))], "max_ms": lags[-1]}
 
 
 def share(hits: int, total: int) -> float | None:
@@ -98,7 +113,7 @@ def rcpt_metrics(world: World, verdicts: dict[int, Any], recorder: Recorder, eve
     known: dict[int, int] = defaultdict(int)
     for person in world.people:
         known[person.company] += person.in_vault
-    by_domain = {c.domain: ("rich" if known[c.index] >= 3 else "poor", c.behaviour) for c in world.companies}
+    by_domain = {c.domain: _groups(known[c.index], c.behaviour) for c in world.companies}
     rcpts: dict[str, int] = defaultdict(int)
     for event in recorder.events[:events_until]:
         if event.command == "RCPT":
@@ -115,11 +130,23 @@ def rcpt_metrics(world: World, verdicts: dict[int, Any], recorder: Recorder, eve
         "rcpt_per_resolved_rich": share(rcpts["rich"], resolved["rich"]),
         "rcpt_per_resolved_poor": share(rcpts["poor"], resolved["poor"]),
         "rcpt_per_resolved_by_behaviour": {
-            b: share(rcpts[b], resolved[b]) for b in sorted(rcpts) if b not in ("rich", "poor")
+            b: share(rcpts[b], resolved[b]) for b in sorted(rcpts) if "/" not in b and b not in ("rich", "poor")
+        },
+        # The rich/poor figures split by domain behaviour: where the RCPTs of each go, and whom they resolve.
+        "rcpt_per_resolved_split": {
+            g: {"rcpts": rcpts[g], "resolved": resolved[g], "per_resolved": share(rcpts[g], resolved[g])}
+            for g in sorted(set(rcpts) | set(resolved))
+            if "/" in g
         },
         "rcpts": dict(rcpts),
         "resolved": dict(resolved),
     }
+
+
+def _groups(known: int, behaviour: str) -> tuple[str, ...]:
+    """The RCPT groups a domain counts in: rich (>= 3 known addresses) or poor, its behaviour, and both together."""
+    richness = "rich" if known >= 3 else "poor"
+    return richness, behaviour, f"{richness}/{behaviour}"
 
 
 def no_mail_rcpts(world: World, recorder: Recorder) -> int:

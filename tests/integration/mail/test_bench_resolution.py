@@ -37,18 +37,33 @@ def test_the_bench_runs_at_a_tiny_size_and_reports_every_metric(tmp_path: Path) 
     assert results["accept_all_precision"] is not None or results["delivered_accept_all"] == 0
     rcpts = results["rcpts"]
     assert rcpts["rich"] + rcpts["poor"] > 0  # the servers saw the probes the figures are computed from
+    split = results["rcpt_per_resolved_split"]  # rich/poor x behaviour adds up to the rich and poor figures
+    for richness in ("rich", "poor"):
+        groups = [g for name, g in split.items() if name.startswith(f"{richness}/")]
+        assert sum(g["rcpts"] for g in groups) == rcpts.get(richness, 0)
+        assert sum(g["resolved"] for g in groups) == results["resolved"].get(richness, 0)
     assert results["deferrals"]["greylisting"] > 0  # greylisted items were re-queued...
     assert results["requeued_items"] > 0
     assert results["still_deferred"] == 0  # ...and came back after the delay to a verdict
     observed = results["politeness_observed"]
     assert observed["keys"] > 1
     assert observed["max_concurrency"] == 1
+    by_kernel = results["politeness_observed_by_kernel"]  # the servers ran in a process of their own
+    assert by_kernel["keys"] == observed["keys"]
+    assert by_kernel["min_gap_seconds"] > 0
+    assert results["server_noting_lag"]["median_ms"] is not None
+    assert results["server_noting_lag"]["median_ms"] >= 0
     assert results["politeness_prober_side"]["max_concurrency"] == 1
     throughput = results["throughput"]
     assert throughput["people"] > 0
     assert throughput["raw_sessions_per_second"] > 0
     assert throughput["engine_sessions_per_second"] > 0
     assert throughput["ratio"] is not None
+    assert 1 <= throughput["rounds"] == len(throughput["round_ratios"]) <= resolution.THROUGHPUT_ROUNDS
+    cpu = throughput["cpu_ms_per_session"]  # both processes' CPU clocks moved for both sides
+    assert min(cpu.values()) > 0
+    assert throughput["cpu_ratio"] > 0
+    assert throughput["ratio_range"][0] <= throughput["ratio"] <= throughput["ratio_range"][1]
     assert results["data_commands"] == 0
     assert results["no_mail_connections"] == 0
     out = tmp_path / "resolution.json"

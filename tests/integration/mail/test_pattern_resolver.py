@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
+
+import pytest
 
 from contactvault.server.clock import FakeClock
 from contactvault.server.demo.mailworld import MailWorld
 from contactvault.server.domain.resolution import Lookup, Outcome, Resolution
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import suppressions
+from contactvault.server.services.suppressions import suppressed_hashes
 from contactvault.server.worker.mail.politeness import InProcessLimiter, ProviderLimits
+from contactvault.server.worker.resolvers import pattern
 from contactvault.server.worker.runner import default_resolvers
 from tests.integration.mail.people import Person, seed
 from tests.integration.mail.resolving import pattern_resolver
@@ -121,6 +126,31 @@ def test_an_opted_out_address_is_never_probed(run_world, rt: Runtime, clock: Fak
     assert "grace.hopper@normal.test" not in rcpts
 
 
+def test_a_batch_reads_the_opt_out_list_once_for_every_person_in_it(
+    run_world, rt: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suppressions.suppress(rt, "email", "grace.hopper@normal.test")
+    seed(rt, DOMAINS, PEOPLE)
+    reads: list[int] = []
+
+    def counted(conn: Any, hashes: Sequence[bytes]) -> set[bytes]:
+        reads.append(len(hashes))
+        return suppressed_hashes(conn, hashes)
+
+    monkeypatch.setattr(pattern, "suppressed_hashes", counted)
+
+    async def scenario(world: MailWorld) -> tuple[dict[int, Resolution], Any]:
+        resolver = pattern_resolver(rt, world, clock)
+        return await resolver.resolve_many([Lookup(pid, pid, "email") for pid in (3, 4, 80)], 3), world.recorder
+
+    answers, recorder = run_world(scenario)
+    assert len(reads) == 1  # one read for the three people's candidates, not one per person
+    assert reads[0] >= 3
+    assert answers[80].outcome is Outcome.FOUND  # the others' opt-out costs her nothing
+    assert answers[3].outcome is Outcome.NOT_FOUND  # her other spellings have no mailbox
+    assert "grace.hopper@normal.test" not in [e.argument for e in recorder.commands(command="RCPT")]
+
+
 def test_probing_off_gives_an_unknown_guess_that_is_not_delivered(run_world, rt: Runtime, clock: FakeClock) -> None:
     answer, recorder = run(run_world, rt, clock, 3, smtp_probe=False)
     assert answer.outcome is Outcome.NOT_FOUND
@@ -134,6 +164,22 @@ def test_nobody_of_that_name_at_the_domain_is_not_found(run_world, rt: Runtime, 
     # Two sessions at most: the best three candidates, then the rest once all three were refused as unknown.
     assert recorder.connections_to("127.0.0.2") == 2
     assert len(recorder.commands("127.0.0.2", "RCPT")) == 1 + 5
+
+
+def test_with_strong_evidence_nobody_of_that_name_costs_one_session_not_two(
+    run_world, rt: Runtime, clock: FakeClock
+) -> None:
+    # A third known first.last address: the pattern has the support at which a catch-all guess is delivered, so
+    # when its spellings are refused the rarer patterns are not asked (they are what the evidence rules out).
+    seed(rt, DOMAINS, [*PEOPLE, Person(5, "Cy Late", 1, "cy.late@normal.test")])
+
+    async def scenario(world: MailWorld) -> tuple[Resolution, Any]:
+        return await pattern_resolver(rt, world, clock).resolve(Lookup(1, 4, "email")), world.recorder
+
+    answer, recorder = run_world(scenario)
+    assert answer.outcome is Outcome.NOT_FOUND
+    assert recorder.connections_to("127.0.0.2") == 1
+    assert len(recorder.commands("127.0.0.2", "RCPT")) == 1 + 3
 
 
 def test_a_catch_all_domain_with_three_known_addresses_delivers_the_best_guess_as_accept_all(
@@ -191,6 +237,33 @@ def test_a_greylisting_retry_asks_only_the_candidates_greylisted_and_not_yet_ref
         greylisted = [a for a in previous if a != probe and a not in seen]
         seen.update(previous)
         assert [a for a in retry if a != probe][: len(greylisted)] == greylisted
+
+
+def test_with_strong_evidence_a_greylisted_session_starts_the_clock_of_the_best_candidate_only(
+    run_world, rt: Runtime, clock: FakeClock, greylist_time
+) -> None:
+    # Three known first.last addresses at the greylisting domain: the best candidate holds nearly all the
+    # probability, so greylisting the other spellings too would cost an RCPT each now and again on the retry.
+    known = [Person(22, "Ann Early", 3, "ann.early@grey.test"), Person(23, "Bob Middle", 3, "bob.middle@grey.test")]
+    seed(rt, DOMAINS, [*PEOPLE, *known, Person(24, "Cy Late", 3, "cy.late@grey.test")])
+
+    async def scenario(world: MailWorld) -> tuple[list[Resolution], list[list[str]]]:
+        resolver = pattern_resolver(rt, world, clock)
+        answers: list[Resolution] = []
+        asked: list[list[str]] = []
+        for _ in range(2):
+            before = len(world.recorder.commands("127.0.0.4", "RCPT"))
+            answers.append(await resolver.resolve(Lookup(1, 20, "email")))
+            asked.append([e.argument for e in world.recorder.commands("127.0.0.4", "RCPT")[before:]])
+            greylist_time.now += 61
+        return answers, asked
+
+    answers, asked = run_world(scenario)
+    assert [a.outcome for a in answers] == [Outcome.DEFERRED, Outcome.FOUND]
+    assert rt.cipher.open(answers[1].value_encrypted) == "grace.hopper@grey.test"
+    probe = asked[0][0]
+    assert asked[0] == [probe, "grace.hopper@grey.test"]  # the random address, then one clock, not three
+    assert asked[1] == [probe, "grace.hopper@grey.test"]
 
 
 def test_a_politeness_limit_is_a_deferral_for_as_long_as_it_asks(run_world, rt: Runtime, clock: FakeClock) -> None:

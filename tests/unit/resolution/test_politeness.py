@@ -202,3 +202,39 @@ def test_the_gap_counts_from_when_a_session_really_started_after_a_late_wake_up(
     asyncio.run(run())
     assert starts[1] == pytest.approx(100.7)  # scheduled at 100.4, woke at 100.7
     assert starts[2] - starts[1] >= 0.4 - 1e-9
+
+
+def test_the_gap_counts_from_when_the_connection_was_open_when_that_came_later() -> None:
+    # A loaded machine can hold a session between the limiter's grant and its connection (the process is not
+    # running): the provider sees the connection, so the next session keeps the gap from it.
+    time = FakeTime()
+    lim = limiter(time, gap_seconds=0.05)
+    starts: list[float] = []
+
+    async def run() -> None:
+        async with lim.session("google.com"):
+            time.now += 0.03  # granted at 100.0, connected at 100.03
+            await lim.connected("google.com")
+        async with lim.session("google.com"):
+            starts.append(time.now)
+
+    asyncio.run(run())
+    assert starts == [pytest.approx(100.08)]
+
+
+def test_a_connection_earlier_than_the_granted_start_changes_nothing() -> None:
+    time = FakeTime()
+    lim = limiter(time, gap_seconds=0.05)
+    starts: list[float] = []
+
+    async def run() -> None:
+        async with lim.session("google.com"):
+            await lim.connected("google.com")
+        async with lim.session("google.com"):
+            await lim.connected("google.com")
+            starts.append(time.now)
+        async with lim.session("google.com"):
+            starts.append(time.now)
+
+    asyncio.run(run())
+    assert starts == [pytest.approx(100.05), pytest.approx(100.10)]

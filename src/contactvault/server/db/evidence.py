@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
-from contactvault.server.db.bulk import in_ids
+from contactvault.server.db.bulk import id_list_value, in_bound_ids
 from contactvault.server.db.engine import Transaction
 from contactvault.server.db.tables import companies, contact_points, personnel
 
@@ -39,14 +41,22 @@ class KnownAddress:
     value_encrypted: bytes = field(repr=False)
 
 
-def person_refs(conn: Transaction, personnel_ids: Sequence[int]) -> dict[int, PersonRef]:
-    """The people with these ids (absent ids are missing), with their company's name and domain when known."""
-    query = (
+@cache
+def _person_refs_query(dialect: str) -> Select[Any]:
+    """Built once per dialect (the ids travel as one bound value): building and compiling the statement anew cost
+    a resolver that reads one person at a time (a retry, a small batch) more than running it."""
+    return (
         select(personnel.c.id, personnel.c.full_name, companies.c.name, companies.c.domain)
         .select_from(personnel.outerjoin(companies, companies.c.id == personnel.c.company_id))
-        .where(in_ids(conn, personnel.c.id, personnel_ids))
+        .where(in_bound_ids(dialect, personnel.c.id, bindparam("ref_ids")))
     )
-    return {int(r[0]): PersonRef(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(query)}
+
+
+def person_refs(conn: Transaction, personnel_ids: Sequence[int]) -> dict[int, PersonRef]:
+    """The people with these ids (absent ids are missing), with their company's name and domain when known."""
+    dialect = conn.dialect.name
+    rows = conn.execute(_person_refs_query(dialect), {"ref_ids": id_list_value(dialect, personnel_ids)})
+    return {int(r[0]): PersonRef(int(r[0]), r[1], r[2], r[3]) for r in rows}
 
 
 def known_addresses(conn: Transaction, domain: str, limit: int = MAX_EVIDENCE) -> list[KnownAddress]:

@@ -1,13 +1,11 @@
 """A simulated mail world on loopback: a DNS zone server and one SMTP server per MX on 127.0.0.x.
 
-Every simulated domain of the research test plan lives here, so the tests (tests/integration/mail/) and, later,
-the demo probe the same world. The DNS server (dnslib, UDP on 127.0.0.1:<ephemeral>) tells NXDOMAIN from NODATA
-and can answer SERVFAIL; the SMTP servers (aiosmtpd, in the caller's event loop) share one high port, one loopback
-address per MX, and record every connection and command. DATA is refused and recorded: a prober must never send
-it. Linux routes all of 127.0.0.0/8 to ``lo``; where only 127.0.0.1 exists (macOS) the demo's world
-(``inference.py``) gives each MX a port of its own instead.
-
-dnslib and aiosmtpd are in the ``demo`` extra and the dev group.
+Every simulated domain of the research test plan lives here, so the tests (tests/integration/mail/) and the demo
+probe the same world. The DNS server (dnslib, UDP on 127.0.0.1:<ephemeral>) tells NXDOMAIN from NODATA and can
+answer SERVFAIL; the SMTP servers (aiosmtpd, in the caller's event loop) share one high port, one loopback address
+per MX, and record every connection (when it arrived: ``arrival.py``) and command. DATA is refused and recorded: a
+prober must never send it. Linux routes all of 127.0.0.0/8 to ``lo``; where only 127.0.0.1 exists (macOS) the
+demo's world (``inference.py``) gives each MX a port of its own. dnslib, aiosmtpd: the ``demo`` extra, dev group.
 """
 
 from __future__ import annotations
@@ -26,6 +24,8 @@ from typing import Any, Protocol
 from aiosmtpd.smtp import SMTP, Session
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+from contactvault.server.demo.arrival import arrival
 
 USERS = frozenset({"ada.lovelace", "alan.turing", "grace.hopper"})
 FULL_USERS = frozenset({"ada.lovelace"})
@@ -56,13 +56,15 @@ class Recorder:
     tarpit_hangups: int = 0  # connections the client closed on the tarpit (it never closes one itself)
     events: list[SmtpEvent] = field(default_factory=list)
     opened: dict[int, float] = field(default_factory=dict)  # connection number -> when the MX accepted it
+    arrived: dict[int, float] = field(default_factory=dict)  # ... and when it arrived, by the kernel (arrival.py)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _sessions: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
-    def next_session(self) -> int:
-        """A fresh connection number, and when that connection was accepted (in ``opened``)."""
+    def next_session(self, transport: asyncio.BaseTransport | None = None) -> int:
+        """A fresh connection number, and when that connection was accepted (``opened``) and arrived (``arrived``)."""
         number = next(self._sessions)
         self.opened[number] = time.monotonic()
+        self.arrived[number] = arrival(transport, self.opened[number])
         return number
 
     def note_query(self, name: str, qtype: str) -> None:
@@ -212,7 +214,7 @@ class _RecordingSMTP(SMTP):
         self._recording.recorder.connections.append((self._recording.server, peer[0] if peer else "?"))
         super().connection_made(transport)
         if isinstance(self.session, _NumberedSession):
-            self.session.world_session = self._recording.recorder.next_session()
+            self.session.world_session = self._recording.recorder.next_session(transport)
 
     def _create_session(self) -> Session:
         return _NumberedSession(self.loop)
@@ -280,8 +282,6 @@ class _Tarpit(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.recorder.tarpit_hangups += 1
 
-
-# --- DNS -------------------------------------------------------------------------------------------------------
 
 Zone = dict[str, list[RR]]
 

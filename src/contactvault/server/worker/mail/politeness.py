@@ -77,6 +77,11 @@ class PolitenessLimiter(Protocol):
         """No new session for ``key`` for ``seconds`` (after a policy block or a 421)."""
         ...
 
+    async def connected(self, key: str) -> None:
+        """A session of ``key`` has its connection open now: the provider saw it start no earlier, so sessions
+        reserved from now on keep the gap from this moment when it is later than the start granted."""
+        ...
+
 
 @dataclass
 class _KeyState:
@@ -121,6 +126,12 @@ class InProcessLimiter:
         """No new session for ``key`` for ``seconds``."""
         state = self._keys.setdefault(key, _KeyState())
         state.blocked_until = max(state.blocked_until, self._now() + seconds)
+
+    async def connected(self, key: str) -> None:
+        """The session's connection is open: a process held up between the grant and the connection (a loaded
+        machine) started it late as the provider sees it, so the next gap counts from now if that is later."""
+        state = self._keys.setdefault(key, _KeyState())
+        state.last_start = max(state.last_start, self._now())
 
     async def _reserve(self, key: str, state: _KeyState) -> float:
         limits = self.limits

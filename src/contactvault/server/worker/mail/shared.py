@@ -75,15 +75,17 @@ class DatabaseLimiter:
         """Hold one session slot of ``key`` (waiting up to ``max_wait_seconds``) or raise ``PolitenessDeferred``."""
         slot, wait = await self._reserve(key)
         try:
-            # A busy loop (or a slow write) starts the session later than reserved: the provider sees the real
-            # start, so the next gap counts from it.
             await self._sleep(wait)
-            await asyncio.to_thread(self._note_start, key)
             yield
         finally:
             # A short delete, made even when the session was cancelled; if it fails the lease frees the slot.
             with contextlib.suppress(Exception), self.db.write() as conn:
                 mail_state.end_session(conn, slot)
+
+    async def connected(self, key: str) -> None:
+        """The session's connection is open: a busy loop, a slow write or a descheduled process starts a session
+        later than reserved, and the provider sees the connection, so the next gap counts from now if later."""
+        await asyncio.to_thread(self._note_start, key)
 
     def _note_start(self, key: str) -> None:
         with self.db.write() as conn:

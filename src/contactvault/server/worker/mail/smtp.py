@@ -144,6 +144,8 @@ class _Session:
 
     domain: str
     catch_all: CatchAll
+    clocks: int | None = None  # greylisting clocks to start at most (None: every candidate's)
+    key: str | None = None  # the provider's politeness key, when a limiter holds the session
     results: list[CandidateResult] = field(default_factory=list)
     mx_host: str | None = None
     connections: int = 0
@@ -177,13 +179,17 @@ class SmtpProber:
         self._probe_locals: Cache[str, str]
         self._catch_all, self._probe_locals = caches if caches is not None else (TtlCache(clock), TtlCache(clock))
 
-    async def probe(self, domain: MailDomain, candidates: Sequence[str]) -> ProbeReport:
-        """Ask the domain's MX about up to ``max_candidates`` addresses (best first) in one session.
+    async def probe(
+        self, domain: MailDomain, candidates: Sequence[str], *, greylist_clocks: int | None = None
+    ) -> ProbeReport:
+        """Ask the domain's MX about up to ``max_candidates`` addresses (best first) in one session. Where the
+        server greylists, ``greylist_clocks`` (when given) bounds how many candidates are asked only to start their
+        greylisting clocks: the session ends after that many temporary refusals.
 
         Raises ``ValueError`` naming the candidate's index when one is not a plain address at the domain, and
         ``PolitenessDeferred`` when the provider's limits allow no session soon enough.
         """
-        session = _Session(domain.domain, self._catch_all.get(domain.domain) or CatchAll.UNKNOWN)
+        session = _Session(domain.domain, self._catch_all.get(domain.domain) or CatchAll.UNKNOWN, greylist_clocks)
         # The guard again: a routing may come from somewhere other than MailDns (a cache row, a caller's bug).
         hosts = tuple(
             MailHost(h.name, h.preference, allowed)
@@ -198,7 +204,7 @@ class SmtpProber:
         wanted = _checked(candidates, domain.domain)[: self.config.max_candidates]
         if self._limiter is None:
             return await self._session(hosts, wanted, session)
-        key = provider_key(hosts[0].name)
+        key = session.key = provider_key(hosts[0].name)
         async with self._limiter.session(key):
             report = await self._session(hosts, wanted, session)
         if report.end is SessionEnd.POLICY_BLOCK:
@@ -241,6 +247,8 @@ class SmtpProber:
                     continue  # a 421 or odd banner: RFC 5321 says try the next MX
                 except (aiosmtplib.SMTPConnectError, OSError):
                     continue
+                if self._limiter is not None and session.key is not None:
+                    await self._limiter.connected(session.key)  # the gap counts from what the provider saw
                 session.mx_host = host.name
                 try:
                     return await self._converse(client, host.name, candidates, session)
@@ -253,7 +261,7 @@ class SmtpProber:
     ) -> SessionEnd:
         try:
             await self._greet(client, mx_host)
-            temporary = False
+            temporary, clocks = False, 0
             if session.catch_all is CatchAll.UNKNOWN:
                 session.catch_all, temporary = await self._probe_catch_all(client, mx_host, session.domain)
                 if session.catch_all is CatchAll.YES:
@@ -268,8 +276,13 @@ class SmtpProber:
                 if reply_class in (ReplyClass.POLICY_BLOCK, ReplyClass.PROTOCOL):
                     return await _quit(client, _end_for(reply_class))
                 # A greylister defers each (client, sender, recipient) triplet on its own: asking the other
-                # candidates now starts their clocks too, so the retry can pass for all of them.
-                temporary = temporary or reply_class is ReplyClass.TEMPORARY
+                # candidates now starts their clocks too, so the retry can pass for them (as many as the caller
+                # wants: each costs an RCPT now and another on the retry).
+                if reply_class is ReplyClass.TEMPORARY:
+                    clocks += 1
+                    temporary = True
+                    if session.clocks is not None and clocks >= session.clocks:
+                        break
                 if reply_class is ReplyClass.ACCEPTED and session.catch_all is CatchAll.NO:
                     break
             return await _quit(client, SessionEnd.TEMPORARY if temporary else SessionEnd.COMPLETED)

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contactvault.server.clock import Clock
 from contactvault.server.crypto import Cipher
@@ -32,7 +32,13 @@ from contactvault.server.domain.candidates import (
     rank_candidates,
 )
 from contactvault.server.domain.resolution import deferred
-from contactvault.server.domain.scoring import VerificationMin, VerificationStatus, delivery, score_candidate
+from contactvault.server.domain.scoring import (
+    ACCEPT_ALL_MIN_SUPPORT,
+    VerificationMin,
+    VerificationStatus,
+    delivery,
+    score_candidate,
+)
 from contactvault.server.domain.smtp_replies import ReplyClass
 from contactvault.server.runtime import Runtime
 from contactvault.server.services.suppressions import has_suppressions, suppressed_hashes
@@ -73,6 +79,13 @@ MAX_SESSIONS = 2
 # Where no known address at the domain is explained by a pattern, the prior alone ranks the candidates and a rare
 # pattern sits lower: one more session, so a few more of them are asked.
 NO_EVIDENCE_CANDIDATES = 9
+# Strong support for the best candidate's pattern: the known addresses behind it at which the delivery rule already
+# stakes money on patterns alone (a catch-all guess). With it (docs/resolution.md):
+# - one session (the best ``max_candidates``): the rarer patterns a second one would ask are what it rules out;
+# - on a greylisting server, where a session asks candidates it cannot verify yet only to start their clocks (an
+#   RCPT now and another on the retry each), only that pattern's spellings get a clock. When the address was
+#   another, the retry refuses the best one and starts the next clocks: one more wait, never a lost address.
+STRONG_SUPPORT = ACCEPT_ALL_MIN_SUPPORT
 # Per-address verdicts kept in the verdict cache.
 VALID_MAILBOX = "valid"
 ABSENT_MAILBOX = "absent"
@@ -85,6 +98,15 @@ class Verdict:
 
     candidate: Candidate
     status: VerificationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One person's ranked candidates at their company's domain, before any DNS or SMTP traffic."""
+
+    domain: str
+    personnel_id: int
+    candidates: tuple[Candidate, ...]
 
 
 class _Deferred(Exception):
@@ -168,21 +190,29 @@ class PatternResolver(Resolver):
         return (await self.resolve_many([lookup], 1))[lookup.item_id]
 
     async def resolve_many(self, lookups: Sequence[Lookup], concurrency: int) -> dict[int, Resolution]:
-        """One read for the batch's people, then each person on their own (at most ``concurrency`` at once)."""
+        """One read for the batch's people (and whether anything is opted out), their candidates ranked, one read
+        for the opted-out ones among them; then each person's DNS and SMTP on their own (``concurrency`` at once)."""
         emails = [lk for lk in lookups if lk.channel == "email"]
         if not self.inference:
             # The operator forbids guessing: an email the vault lacks may not be inferred (phones are never guessed).
             return {lk.item_id: INELIGIBLE if lk.channel == "email" else NOT_FOUND for lk in lookups}
-        refs: dict[int, PersonRef] = {}
+        plans: dict[int, _Plan | Resolution] = {}
         if emails:
             with self.db.read() as conn:
                 refs = person_refs(conn, [lk.personnel_id for lk in emails])
+                listed = has_suppressions(conn)
+            plans = {lk.item_id: self._guarded_plan(lk, refs.get(lk.personnel_id)) for lk in emails}
+            if listed:
+                plans = self._not_opted_out(plans)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(lookup: Lookup) -> tuple[int, Resolution]:
+            plan = plans[lookup.item_id]
+            if not isinstance(plan, _Plan):
+                return lookup.item_id, plan
             async with gate:
                 try:
-                    return lookup.item_id, await self._resolve_one(lookup, refs.get(lookup.personnel_id))
+                    return lookup.item_id, await self._resolve_plan(lookup, plan)
                 except Exception:  # a bug or an outage: retried later, never charged
                     log.warning("pattern resolver failed for item %d", lookup.item_id, exc_info=False)
                     return lookup.item_id, TRANSIENT
@@ -190,7 +220,15 @@ class PatternResolver(Resolver):
         answers = dict(await asyncio.gather(*(one(lk) for lk in emails)))
         return {lk.item_id: answers.get(lk.item_id, NOT_FOUND) for lk in lookups}
 
-    async def _resolve_one(self, lookup: Lookup, ref: PersonRef | None) -> Resolution:
+    def _guarded_plan(self, lookup: Lookup, ref: PersonRef | None) -> _Plan | Resolution:
+        try:
+            return self._plan(ref)
+        except Exception:  # a bug or an outage: retried later, never charged
+            log.warning("pattern resolver failed for item %d", lookup.item_id, exc_info=False)
+            return TRANSIENT
+
+    def _plan(self, ref: PersonRef | None) -> _Plan | Resolution:
+        """The person's ranked candidates at their company's domain (no traffic yet), or the answer already."""
         domain = (ref.company_domain or "").strip().rstrip(".").lower() if ref else ""
         if ref is None or not domain or domain_refusal(domain):
             return INELIGIBLE
@@ -202,19 +240,28 @@ class PatternResolver(Resolver):
             explained = sum(patterns.votes.values()) > 0
             k = DEFAULT_TOP_K if explained else NO_EVIDENCE_CANDIDATES
             ranked = rank_candidates(forms, domain, patterns, owner=ref.personnel_id, k=k)
-            candidates = self._not_opted_out(ranked)
-            routing = await self.dns.mail_domain(domain)
         except (IneligibleDomain, ValueError):  # a malformed company domain is no domain
+            return INELIGIBLE
+        if ranked and ranked[0].support >= STRONG_SUPPORT and self.prober is not None:
+            ranked = ranked[: self.prober.config.max_candidates]
+        return _Plan(domain, ref.personnel_id, ranked)
+
+    async def _resolve_plan(self, lookup: Lookup, plan: _Plan) -> Resolution:
+        if not plan.candidates:
+            return NOT_FOUND  # every candidate opted out: no traffic at all
+        try:
+            routing = await self.dns.mail_domain(plan.domain)
+        except ValueError:  # a malformed company domain is no domain
             return INELIGIBLE
         if routing.status is MailStatus.TRANSIENT:
             return TRANSIENT
-        if not routing.status.accepts_mail or not candidates:
+        if not routing.status.accepts_mail:
             return NOT_FOUND
         try:
-            verdict = await self._verdict(routing, candidates)
+            verdict = await self._verdict(routing, plan.candidates)
         except _Deferred as later:
             return deferred(later.retry_after)
-        return self._delivered(lookup, self._unshared(domain, ref.personnel_id, verdict))
+        return self._delivered(lookup, self._unshared(plan.domain, plan.personnel_id, verdict))
 
     def _unshared(self, domain: str, personnel_id: int, verdict: Verdict | None) -> Verdict | None:
         """A ``valid`` verdict proves a mailbox exists, not whose it is: when a colleague of the directory (not
@@ -224,13 +271,25 @@ class PatternResolver(Resolver):
         others = self.evidence.claimants(domain).get(verdict.candidate.address, frozenset()) - {personnel_id}
         return Verdict(verdict.candidate, VerificationStatus.UNKNOWN) if others else verdict
 
-    def _not_opted_out(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """The candidates whose address is not on the opt-out list: an opted-out address is never probed (and could
-        never be delivered: the recording write checks the value's hash again)."""
-        hashes = {c.address: self.cipher.lookup_hash("email", c.address) for c in candidates}
+    def _not_opted_out(self, plans: dict[int, _Plan | Resolution]) -> dict[int, _Plan | Resolution]:
+        """The plans without candidates whose address is on the opt-out list (one read for the whole batch): an
+        opted-out address is never probed (and could never be delivered: the recording write checks it again)."""
+        hashes = {
+            c.address: self.cipher.lookup_hash("email", c.address)
+            for plan in plans.values()
+            if isinstance(plan, _Plan)
+            for c in plan.candidates
+        }
+        if not hashes:
+            return plans
         with self.db.read() as conn:
-            blocked = suppressed_hashes(conn, list(hashes.values())) if has_suppressions(conn) else set()
-        return [c for c in candidates if hashes[c.address] not in blocked]
+            blocked = suppressed_hashes(conn, sorted(set(hashes.values())))
+        return {
+            item: plan
+            if not isinstance(plan, _Plan)
+            else replace(plan, candidates=tuple(c for c in plan.candidates if hashes[c.address] not in blocked))
+            for item, plan in plans.items()
+        }
 
     async def _verdict(self, routing: MailDomain, candidates: Sequence[Candidate]) -> Verdict | None:
         """What DNS (and SMTP, when probing is on) says about the candidates; None when every one was refused."""
@@ -249,8 +308,9 @@ class PatternResolver(Resolver):
             batch = candidates[session * step : (session + 1) * step]
             if not batch:
                 return None
+            clocks = _clocks(candidates[session * step :])
             try:
-                report = await self.prober.probe(routing, [c.address for c in batch])
+                report = await self.prober.probe(routing, [c.address for c in batch], greylist_clocks=clocks)
             except PolitenessDeferred as wait:
                 raise _Deferred(min(self.greylist_retry_after, wait.retry_after)) from None
             self._remember(report)
@@ -315,6 +375,15 @@ class PatternResolver(Resolver):
             score,
             self.clock.now(),
         )
+
+
+def _clocks(remaining: Sequence[Candidate]) -> int | None:
+    """How many greylisting clocks a session starts (None: no bound): with strong support for the best candidate's
+    pattern, the leading run of candidates of that pattern (its spellings: ``jurgen``, ``juergen``)."""
+    if not remaining or remaining[0].support < STRONG_SUPPORT:
+        return None
+    best = remaining[0].pattern
+    return next((n for n, c in enumerate(remaining) if c.pattern != best), len(remaining))
 
 
 def _all_unknown(report: ProbeReport, batch: Sequence[Candidate]) -> bool:
