@@ -24,7 +24,6 @@ from sqlalchemy import (
     true,
 )
 
-from contactvault.server.db.bulk import in_ids
 from contactvault.server.db.tables import companies, event_personnel, events, personnel, unlocks
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -261,7 +260,7 @@ def attendance_of(conn: Connection, person_ids: Sequence[int]) -> dict[int, tupl
         return {}
     result: dict[int, tuple[int, set[str]]] = {}
     query = select(event_personnel.c.personnel_id, event_personnel.c.source_types).where(
-        in_ids(conn, event_personnel.c.personnel_id, person_ids)  # one bound value: compiled once, any page length
+        event_personnel.c.personnel_id.in_(person_ids)
     )
     for pid, sources in conn.execute(query):
         count, kinds = result.get(pid, (0, set()))

@@ -62,7 +62,7 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
         unlocks.c.verification_status,
         unlocks.c.verification_score,
         unlocks.c.checked_at,
-    ).where(unlocks.c.account_id == account_id, in_ids(conn, unlocks.c.personnel_id, person_ids))
+    ).where(unlocks.c.account_id == account_id, unlocks.c.personnel_id.in_(person_ids))
     for row in conn.execute(revealed):
         state = states.setdefault((row.personnel_id, row.channel), ChannelState())
         state.value_encrypted, state.unlock_id, state.unlocked = row.value_encrypted, int(row.id), True
@@ -72,7 +72,7 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
         select(task_items.c.personnel_id, task_items.c.channel, task_items.c.status)
         .where(
             task_items.c.account_id == account_id,
-            in_ids(conn, task_items.c.personnel_id, person_ids),  # one bound value: compiled once, any page length
+            task_items.c.personnel_id.in_(person_ids),
             task_items.c.status.in_(_SHOWN_STATUSES),
         )
         .distinct()
