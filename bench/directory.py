@@ -1,14 +1,18 @@
 """Directory benchmark (issue 2): seed a large synthetic directory, then time the free directory routes over HTTP.
 
 1. Seed ``--people`` people (default ``$BENCH_PEOPLE`` or 1,000,000) into a temporary SQLite file; report the time.
-2. Start the real server (``contactvault serve --no-worker`` in a subprocess, rate limits off) and, as the
-   ceiling, a bare FastAPI app with one unauthenticated route, in a second uvicorn subprocess.
-3. From this process, ``--concurrency`` asyncio clients (httpx, keep-alive, loopback) send each scenario's
-   requests: contact search by a full company name (names vary), by one word of a name, the personnel list of
-   the largest event (pages vary), the balance route, and the bare routes. p50/p95/p99 latency, throughput, and
-   the CPU each side spent per request (the server's from /proc, so a client-bound figure is visible as such).
+2. Start the real server (``contactvault serve --no-worker`` in a subprocess, rate limits on in memory storage
+   as deployed, set high enough never to refuse) and, as the ceiling, a bare FastAPI app with one unauthenticated
+   route, in a second uvicorn subprocess. With ``--baseline-src DIR`` (a ``src`` folder of another checkout) a
+   third server runs that code on the same database, and every API scenario is measured on both, in turn.
+3. ``--concurrency`` keep-alive connections send each scenario's requests: contact search by a full company name
+   (names vary), by one word of a name, the personnel list of the largest event (pages vary), the balance route,
+   and the bare routes. The load generator is ``wrk`` (bench/_wrk.py) when installed, else httpx asyncio clients
+   from this process. p50/p95/p99 latency, throughput, and the CPU each side spent per request (the server's from
+   /proc, so a client-bound figure is visible as such).
 
-Run: ``python -m bench directory`` (``make bench`` runs every benchmark); ``BENCH_PEOPLE=50000`` for a quick run.
+Run: ``python -m bench directory`` (``make bench`` runs every benchmark); ``BENCH_PEOPLE=50000`` for a quick run;
+``BENCH_DB=/var/tmp/dir.db`` seeds that file once and reuses it afterwards (its summary in ``<file>.seed.json``).
 Writes ``bench/results/directory.json``.
 """
 
@@ -46,6 +50,8 @@ from contactvault.server.db.tables import companies, events, personnel
 from contactvault.server.demo.provisioning import provision_account
 from contactvault.server.demo.seeding import seed_directory
 
+from . import _wrk
+
 ORDER = 10  # issue 2's benchmark runs before the later ones
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
@@ -54,6 +60,9 @@ SEARCH_P95_GOAL_MS = 25.0
 BALANCE_SHARE_GOAL = 0.5
 SEARCH = "contact search (full company name)"
 SEARCH_ALONE = "contact search (full company name), 1 client"
+BEFORE = " [before]"
+# Rate limits stay on (memory storage, as deployed) but high enough that one benchmark key is never refused.
+BENCH_RATE_LIMIT = "1000000000"
 
 
 def bare_app() -> FastAPI:
@@ -127,34 +136,31 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 3000)))
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 20)))
     parser.add_argument("--keep", action="store_true", help="keep the temporary database folder")
+    parser.add_argument("--db", default=os.environ.get("BENCH_DB"), help="seed this SQLite file once, then reuse it")
+    parser.add_argument("--baseline-src", default=os.environ.get("BENCH_BASELINE_SRC"), help="src of the 'before'")
     # Called from ``python -m bench``, argv is None: options come from the environment only.
     return parser.parse_args([] if argv is None else list(argv))
 
 
 def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    db = Path(args.db).resolve() if args.db else workdir / "bench.db"
     settings = Settings(
-        database_url=f"sqlite:///{workdir}/bench.db",
-        encryption_key_file=workdir / "keys.json",
+        database_url=f"sqlite:///{db}",
+        encryption_key_file=db.with_name(db.name + ".keys.json"),
         rate_limit_per_key=0,
         rate_limit_per_ip=0,
     )
     rt = build_runtime(settings)
-    print(f"seeding {args.people:,} people at {args.events} events into {workdir}/bench.db ...", flush=True)
-    step = max(args.people // 10, 1)
-    summary = seed_directory(
-        rt,
-        people=args.people,
-        events=args.events,
-        progress=lambda done: print(f"  {done:,} people", flush=True) if done % step < 20_000 else None,
-    )
-    print(f"seeded in {summary.seconds:.1f} s: {asdict(summary)}", flush=True)
-    api_key = provision_account(rt, "bench", 10_000).api_key
+    summary_dict = _seeded(rt, args, db)
+    api_key = provision_account(rt, f"bench-{time.time_ns()}", 10_000).api_key
     names, event_id, event_people = _targets(rt)
     rt.db.dispose()
 
+    baseline = _server(_api_command(settings, args.baseline_src), workdir / "before.log") if args.baseline_src else None
     with (
         _server(_api_command(settings), workdir / "api.log") as (api, api_pid),
         _server(_bare_command(), workdir / "bare.log") as (bare, bare_pid),
+        baseline or _nothing() as (before, before_pid),
     ):
         words = sorted({n.split()[0] for n in names})
         pages = max(1, min(event_people // 50, 20))
@@ -169,17 +175,49 @@ def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 [f"/external/personnel/list?event_id={event_id}&page={p}&pageSize=50" for p in range(1, pages + 1)],
             ),
             Scenario("credit balance", api, ["/external/credits/balance"]),
+        ]
+        if before:  # the same requests to the old code, each right after the new code's, in the same run
+            scenarios = [
+                x for s in scenarios for x in (s, Scenario(s.name + BEFORE, before, s.paths, True, s.concurrency))
+            ]
+        scenarios += [
             Scenario("bare route (async)", bare, ["/ok"], authorized=False),
             Scenario("bare route (sync, thread pool)", bare, ["/ok-sync"], authorized=False),
         ]
-        pids = {api: api_pid, bare: bare_pid}
+        pids = {api: api_pid, bare: bare_pid, before: before_pid}
         figures = [
             asyncio.run(
                 _measure(s, api_key, s.concurrency or args.concurrency, args.requests, args.seconds, pids[s.base])
             )
             for s in scenarios
         ]
-    return _report(args, summary_dict=asdict(summary), event_people=event_people, figures=figures)
+    return _report(args, summary_dict=summary_dict, event_people=event_people, figures=figures)
+
+
+def _seeded(rt: Any, args: argparse.Namespace, db: Path) -> dict[str, Any]:
+    """Seed the directory, or reuse a file seeded by an earlier run (``--db``): its seeding summary."""
+    record = db.with_name(db.name + ".seed.json")
+    if args.db and record.exists():
+        summary: dict[str, Any] = json.loads(record.read_text())
+        print(f"reusing {db} seeded with {summary['people']:,} people", flush=True)
+        return summary
+    print(f"seeding {args.people:,} people at {args.events} events into {db} ...", flush=True)
+    step = max(args.people // 10, 1)
+    seeded = seed_directory(
+        rt,
+        people=args.people,
+        events=args.events,
+        progress=lambda done: print(f"  {done:,} people", flush=True) if done % step < 20_000 else None,
+    )
+    print(f"seeded in {seeded.seconds:.1f} s: {asdict(seeded)}", flush=True)
+    if args.db:
+        record.write_text(json.dumps(asdict(seeded)))
+    return asdict(seeded)
+
+
+@contextmanager
+def _nothing() -> Iterator[tuple[str, int]]:
+    yield "", 0
 
 
 def _targets(rt: Any) -> tuple[list[str], int, int]:
@@ -213,18 +251,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _api_command(settings: Settings) -> tuple[list[str], dict[str, str]]:
+def _api_command(settings: Settings, src: str | None = None) -> tuple[list[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTVAULT_")}
     env.update(
         {
             "CONTACTVAULT_DATABASE_URL": settings.database_url,
             "CONTACTVAULT_ENCRYPTION_KEY_FILE": str(settings.encryption_key_file),
-            # A benchmark is one client hammering one key: the limits would answer 429 within a second.
-            "CONTACTVAULT_RATE_LIMIT_PER_KEY": "0",
-            "CONTACTVAULT_RATE_LIMIT_PER_IP": "0",
+            # On, as deployed, in memory storage; one key hammering at this rate must never be refused.
+            "CONTACTVAULT_RATE_LIMIT_PER_KEY": BENCH_RATE_LIMIT,
+            "CONTACTVAULT_RATE_LIMIT_PER_IP": BENCH_RATE_LIMIT,
+            "CONTACTVAULT_RATE_LIMIT_STORAGE": "memory://",
             "CONTACTVAULT_LOG_LEVEL": "WARNING",
         }
     )
+    if src:  # another checkout's code: it comes first on the import path
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(src).resolve()), env.get("PYTHONPATH")) if p)
     return [sys.executable, "-m", "contactvault.cli.main", "serve", "--no-worker", "--port", "{port}"], env
 
 
@@ -281,9 +322,39 @@ def _cpu_seconds(pid: int) -> float | None:
 # ---------------------------------------------------------------------------------------------- load
 
 
+def _measure_wrk(scenario: Scenario, api_key: str, concurrency: int, seconds: float, pid: int) -> Figures:
+    """The scenario under wrk: a short warm-up, then ``seconds`` of load (wrk runs by time, not count)."""
+    auth = f"Bearer {api_key}" if scenario.authorized else None
+    requests: list[tuple[str, str, str | None]] = [("GET", p, None) for p in scenario.paths]
+    _wrk.run(scenario.base, requests, authorization=auth, connections=concurrency, seconds=1)  # warm-up
+    cpu_before = _cpu_seconds(pid)
+    run = _wrk.run(scenario.base, requests, authorization=auth, connections=concurrency, seconds=seconds)
+    cpu_after = _cpu_seconds(pid)
+    done = max(run.requests, 1)
+    server_cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / done * 1e6
+    figures = Figures(
+        name=scenario.name,
+        requests=run.requests,
+        errors=run.errors,
+        concurrency=concurrency,
+        seconds=round(run.seconds, 2),
+        p50_ms=round(run.p50_ms, 2),
+        p95_ms=round(run.p95_ms, 2),
+        p99_ms=round(run.p99_ms, 2),
+        mean_ms=round(run.mean_ms, 2),
+        per_second=round(run.requests / run.seconds, 1),
+        server_cpu_us=None if server_cpu is None else round(server_cpu),
+        client_cpu_us=round(run.client_cpu_seconds / done * 1e6),
+    )
+    print(f"  {scenario.name}: p50 {figures.p50_ms} ms, p95 {figures.p95_ms} ms, {figures.per_second}/s", flush=True)
+    return figures
+
+
 async def _measure(
     scenario: Scenario, api_key: str, concurrency: int, requests: int, seconds: float, pid: int
 ) -> Figures:
+    if _wrk.available():
+        return _measure_wrk(scenario, api_key, concurrency, seconds, pid)
     headers = {"Authorization": f"Bearer {api_key}"} if scenario.authorized else {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=scenario.base, headers=headers, limits=limits, timeout=60) as client:
@@ -376,7 +447,9 @@ def _report(
             "python": platform.python_version(),
             "note": "shared, noisy virtual machine; client and servers share its cores",
         },
-        "people": args.people,
+        "people": summary_dict["people"],
+        "load_generator": "wrk" if _wrk.available() else "httpx",
+        "load_average": os.getloadavg(),
         "seeding": summary_dict,
         "largest_event_people": event_people,
         "scenarios": [asdict(f) for f in figures],

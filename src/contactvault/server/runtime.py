@@ -9,12 +9,14 @@ from contactvault.server.config import Settings
 from contactvault.server.crypto import Cipher
 from contactvault.server.db.engine import Database
 from contactvault.server.notifier import Notifier
+from contactvault.server.services.key_cache import KeyCache
 from contactvault.server.services.task_views import TaskViews
 
 
 @dataclass
 class Runtime:
-    """Settings, the database, the clock, the id source, the cipher, the task-change notifier and task views."""
+    """Settings, the database, the clock, the id source, the cipher, the task-change notifier, task views and the
+    key cache."""
 
     settings: Settings
     db: Database
@@ -23,3 +25,4 @@ class Runtime:
     ids: IdSource = field(default_factory=IdSource)
     notifier: Notifier = field(default_factory=Notifier)
     task_views: TaskViews = field(default_factory=TaskViews)
+    key_cache: KeyCache = field(default_factory=KeyCache)

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Header, HTTPException, Query, Request
+from limits.storage import MemoryStorage
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from contactvault.server.api.middleware import KEY_QUOTA
@@ -24,7 +26,7 @@ async def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def current_account(
+async def current_account(
     request: Request,
     rt: RuntimeDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -32,13 +34,20 @@ def current_account(
     """The account behind the bearer key (401 otherwise, one body for every failure), within its rate limit.
 
     The key limit is checked here, before any handler work (idempotency included), so a 429 stores nothing.
+    Async so that a cached key, an in-memory rate limit and a fresh last-use stamp cost no thread-pool hop; what
+    needs I/O (a key read, a shared rate-limit storage, the once-a-minute last-use write) goes to the pool.
     """
-    caller = accounts.authenticate_key(rt, authorization)
+    caller = accounts.cached_caller(rt, authorization)
+    if caller is None:
+        caller = await run_in_threadpool(accounts.authenticate_key, rt, authorization)
     request.state.account_id = caller.account_id
     request.state.key_id = caller.key_id  # per-key caps (long-polls)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        quota = limiter.hit_key(caller.key_id)
+        if isinstance(getattr(limiter, "storage", None), MemoryStorage):
+            quota = limiter.hit_key(caller.key_id)
+        else:
+            quota = await run_in_threadpool(limiter.hit_key, caller.key_id)
         setattr(request.state, KEY_QUOTA, quota)
         if quota is not None and not quota.allowed:
             raise HTTPException(
@@ -46,7 +55,8 @@ def current_account(
                 f"Rate limit of {quota.limit} requests per {quota.window} s exceeded; retry in {quota.retry_after} s.",
                 headers={"Retry-After": str(quota.retry_after)},
             )
-    accounts.touch_key(rt, caller)
+    if accounts.touch_due(rt, caller):
+        await run_in_threadpool(accounts.touch_key, rt, caller)
     return caller.account_id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -92,6 +93,25 @@ class Database:
         # rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms (latency spikes, lost
         # throughput). Writers in other processes still meet at BEGIN IMMEDIATE and busy_timeout.
         self._write_gate: threading.RLock | nullcontext[None] = threading.RLock() if self.is_sqlite else nullcontext()
+        # The change marker (below): one private connection that never writes, so every commit is another's.
+        path = engine.url.database if self.is_sqlite else None
+        self._marker_path = path if path and path != ":memory:" and not path.startswith("file:") else None
+        self._marker_connection: sqlite3.Connection | None = None
+        self._marker_lock = threading.Lock()
+
+    def change_marker(self) -> int | None:
+        """A number that changes whenever any connection of any process commits to this database, read without a
+        transaction (microseconds): SQLite's ``PRAGMA data_version`` on a private connection. None where there is
+        no such cheap marker (PostgreSQL, in-memory SQLite): a cache keyed by it must then read afresh."""
+        if self._marker_path is None:
+            return None
+        with self._marker_lock:
+            if self._marker_connection is None:
+                self._marker_connection = sqlite3.connect(
+                    self._marker_path, check_same_thread=False, isolation_level=None, timeout=5
+                )
+            row = self._marker_connection.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -112,5 +132,9 @@ class Database:
                 yield conn
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the change marker's)."""
+        with self._marker_lock:
+            if self._marker_connection is not None:
+                self._marker_connection.close()
+                self._marker_connection = None
         self.engine.dispose()

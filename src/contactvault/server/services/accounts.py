@@ -271,7 +271,32 @@ def authenticate(rt: Runtime, authorization: str | None) -> int:
 
 
 def authenticate_key(rt: Runtime, authorization: str | None) -> Caller:
-    """The key and account behind an ``Authorization`` header, or ``InvalidApiKey`` (one error for every failure)."""
+    """The key and account behind an ``Authorization`` header, or ``InvalidApiKey`` (one error for every failure).
+
+    The key row comes from the per-process cache while the database has not changed (services/key_cache.py)."""
+    key_id, secret = _credentials(authorization)
+    marker = rt.db.change_marker()
+    row = None if marker is None else rt.key_cache.get(marker, key_id)
+    if row is None:
+        with rt.db.read() as conn:
+            row = stored.key(conn, key_id)
+        if row is not None and marker is not None:
+            rt.key_cache.put(marker, row)
+    return _caller(rt, row, secret)
+
+
+def cached_caller(rt: Runtime, authorization: str | None) -> Caller | None:
+    """``authenticate_key`` when it needs no database read (the key is cached and nothing changed), else None.
+
+    Cheap enough for the event loop: a regular expression, a hash, and ``PRAGMA data_version``."""
+    key_id, secret = _credentials(authorization)
+    marker = rt.db.change_marker()
+    row = None if marker is None else rt.key_cache.get(marker, key_id)
+    return None if row is None else _caller(rt, row, secret)
+
+
+def _credentials(authorization: str | None) -> tuple[str, str]:
+    """(key id, secret) of a well-formed bearer header, or ``InvalidApiKey``."""
     if not authorization:
         raise InvalidApiKey()
     scheme, _, token = authorization.strip().partition(" ")
@@ -279,16 +304,22 @@ def authenticate_key(rt: Runtime, authorization: str | None) -> Caller:
     if match is None:
         raise InvalidApiKey()
     key_id, secret = match.groups()
-    with rt.db.read() as conn:
-        row = stored.key(conn, key_id)
-    now = rt.clock.now()
+    return key_id, secret
+
+
+def _caller(rt: Runtime, row: stored.StoredKey | None, secret: str) -> Caller:
     if (
         row is None
         or not hmac.compare_digest(row.secret_hash, _digest(secret))
-        or not key_state(row.revoked_at, row.expires_at, now).works
+        or not key_state(row.revoked_at, row.expires_at, rt.clock.now()).works
     ):
         raise InvalidApiKey()
-    return Caller(key_id, row.account_id, row.last_used_at)
+    return Caller(row.key_id, row.account_id, row.last_used_at)
+
+
+def touch_due(rt: Runtime, caller: Caller) -> bool:
+    """Whether ``touch_key`` would write (no I/O: the event loop may ask)."""
+    return caller.last_used_at is None or caller.last_used_at <= rt.clock.now() - LAST_USED_RESOLUTION
 
 
 def touch_key(rt: Runtime, caller: Caller) -> bool:
