@@ -82,6 +82,7 @@ def _serve(
     sock: socket.socket,
     run_worker: bool,
     forwarded_allow_ips: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
 ) -> None:
     import uvicorn
 
@@ -97,6 +98,7 @@ def _serve(
         access_log=False,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
+        headers=headers,
     )
     server = uvicorn.Server(config)
     try:
@@ -120,13 +122,54 @@ def serve(
             help="Comma-separated proxy addresses whose X-Forwarded-For names the client (default: none trusted).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            envvar="CONTACTVAULT_SERVE_WORKERS",
+            help="Server processes sharing the port (the in-process worker runs in one of them).",
+        ),
+    ] = 1,
     db: DbOption = None,
 ) -> None:
     """Run the API (applies migrations first); an in-process worker runs too unless --no-worker."""
     sock = listen(host, port)
     settings = _settings(db)
     _configure_logging(settings)
-    _serve(settings, sock, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
+    if workers == 1:
+        _serve(settings, sock, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
+        return
+    _serve_many(_multiprocess_settings(settings), sock, workers, not no_worker, forwarded_allow_ips)
+
+
+def _multiprocess_settings(settings: Settings) -> Settings:
+    """What N processes need: one database they all see, and rate-limit counters they share."""
+    from sqlalchemy.engine import make_url
+
+    from contactvault.server.api.ratelimit import DATABASE_STORAGE
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+        fail("--workers N needs a database every process shares: an SQLite file or PostgreSQL, not memory", EXIT_USAGE)
+    if settings.rate_limit_storage.startswith("memory://"):
+        # Per-process memory would let each process admit the whole limit: count in the database instead.
+        return settings.model_copy(update={"rate_limit_storage": DATABASE_STORAGE})
+    return settings
+
+
+def _serve_many(settings: Settings, sock: socket.socket, count: int, run_worker: bool, forwarded: str | None) -> None:
+    from contactvault.cli.admin.supervisor import Supervisor
+
+    rt = open_runtime(settings)  # migrate (and make the key file) once, before any child starts
+    rt.db.dispose()
+    try:
+        code = Supervisor(settings, sock, count, run_worker, forwarded).run()
+    finally:
+        sock.close()
+    if code:
+        raise typer.Exit(code)
 
 
 def worker(db: DbOption = None) -> None:

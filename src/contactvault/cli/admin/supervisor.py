@@ -1,0 +1,133 @@
+"""``serve --workers N``: N server processes on one listening socket, supervised by the process that bound it.
+
+Why a supervisor of our own rather than uvicorn's ``--workers``: uvicorn starts N identical copies of an app named
+by an import string, but exactly one process must run the embedded worker (and the webhook sender and the
+housekeeping beside it), and the app is built from a migrated runtime, not from an import string. So the parent
+binds the socket and migrates once (``serve``), then starts N children with ``multiprocessing``'s *spawn* context
+(a fresh interpreter each: nothing of the parent's engines or threads is inherited), handing each the socket.
+Every child runs uvicorn on that same socket and the kernel spreads accepted connections between them (one
+shared socket rather than SO_REUSEPORT: connections queued on a child that exits are not lost, and the port
+stays the parent's for the lifetime of the service). Child 0 runs the worker; the others serve the API only.
+Each child's responses carry ``X-Contactvault-Process: <index>`` (which process answered: tests and operators).
+
+Signals: SIGTERM or SIGINT to the parent stops every child with SIGTERM (uvicorn finishes requests in flight),
+waits for them (SIGKILL after ``STOP_GRACE_SECONDS``), then exits. A child also dies with its parent
+(``PR_SET_PDEATHSIG`` on Linux), so even a SIGKILLed parent leaves no orphans. A child that exits on its own is
+started again in its place (with the same role), unless it exits within ``FAST_FAIL_SECONDS`` of its start
+(a broken configuration): then everything stops with exit 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from contactvault.server.config import Settings
+
+log = logging.getLogger("contactvault.serve")
+
+PROCESS_HEADER = "x-contactvault-process"
+STOP_GRACE_SECONDS = 40.0  # above the worker's and the webhook sender's 30 s joins
+FAST_FAIL_SECONDS = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGTERM this process when its parent dies; exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def child(
+    settings: Settings, sock: socket.socket, index: int, run_worker: bool, forwarded: str | None, parent: int
+) -> None:
+    """One server process (the target of a spawned child)."""
+    _die_with_parent(parent)
+    # uvicorn re-raises the signal that stopped it once it has shut down: make that a clean exit (code 0).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from contactvault.cli.admin.server import _configure_logging, _serve
+
+    _configure_logging(settings)
+    _serve(settings, sock, run_worker=run_worker, forwarded_allow_ips=forwarded, headers=[(PROCESS_HEADER, str(index))])
+
+
+class Supervisor:
+    """Starts, watches and stops the N children."""
+
+    def __init__(
+        self, settings: Settings, sock: socket.socket, count: int, run_worker: bool, forwarded: str | None
+    ) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._args = (settings, sock, run_worker, forwarded)
+        self.count = count
+        self.children: list[BaseProcess] = []
+        self._started: list[float] = []
+        self._stopping = False
+
+    def _start(self, index: int) -> BaseProcess:
+        settings, sock, run_worker, forwarded = self._args
+        proc = self._ctx.Process(
+            target=child,
+            args=(settings, sock, index, run_worker and index == 0, forwarded, os.getpid()),
+            name=f"contactvault-serve-{index}",
+        )
+        proc.start()
+        return proc
+
+    def _on_signal(self, *_: object) -> None:
+        self._stopping = True
+
+    def run(self) -> int:
+        """Run until a signal (exit 0) or a child that fails at once (exit 1)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        code = 0
+        try:
+            for index in range(self.count):
+                self.children.append(self._start(index))
+                self._started.append(time.monotonic())
+            while not self._stopping:
+                # Sleeps until a child exits; the timeout only bounds how late a signal to the parent is seen.
+                wait([c.sentinel for c in self.children], timeout=0.5)
+                for index, proc in enumerate(self.children):
+                    if self._stopping or proc.is_alive():
+                        continue
+                    if time.monotonic() - self._started[index] < FAST_FAIL_SECONDS:
+                        log.error("server process %d exited at start (code %s); stopping", index, proc.exitcode)
+                        self._stopping, code = True, 1
+                        break
+                    log.error("server process %d exited (code %s); starting another", index, proc.exitcode)
+                    self.children[index] = self._start(index)
+                    self._started[index] = time.monotonic()
+        finally:
+            self.stop()
+        return code
+
+    def stop(self) -> None:
+        """SIGTERM every child, wait for all, SIGKILL what is left after the grace period."""
+        for proc in self.children:
+            if proc.is_alive() and proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for proc in self.children:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                log.error("server process %s did not stop in time; killing it", proc.name)
+                proc.kill()
+                proc.join()
