@@ -3,8 +3,8 @@
 Windows are aligned to the injectable clock (``floor(now / 60)``), so every process sharing a storage (memory://
 in one process, redis:// or database:// across several: ``db/rate_counters.py``) counts the same window, and
 tests move time with the fake clock. One atomic ``incr`` per limit and request decides: the first L increments of a
-window are admitted, so concurrent requests can never admit more than L. A storage outage fails open (logged): rate limiting protects capacity, it
-is not an access control.
+window are admitted, so concurrent requests can never admit more than L. A storage outage fails open (logged):
+rate limiting protects capacity, it is not an access control.
 """
 
 from __future__ import annotations
