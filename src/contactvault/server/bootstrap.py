@@ -52,12 +52,18 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     except KeyMismatch:
         db.dispose()
         raise
-    return Runtime(settings=settings, db=db, cipher=cipher, notifier=make_notifier(db))
+    return Runtime(settings=settings, db=db, cipher=cipher, notifier=make_notifier(db, settings))
 
 
-def make_notifier(db: Database) -> Notifier:
-    """In-process wake-ups on SQLite (one process serves); LISTEN/NOTIFY across processes on PostgreSQL."""
+def make_notifier(db: Database, settings: Settings) -> Notifier:
+    """In-process wake-ups on SQLite (one process serves), plus a watcher of the file when several processes
+    serve it (``serve --workers N``); LISTEN/NOTIFY across processes on PostgreSQL."""
     if db.is_sqlite:
+        database = db.engine.url.database
+        if settings.serve_workers > 1 and database and database != ":memory:":
+            from contactvault.server.db.sqlite_watch import SqliteNotifier
+
+            return SqliteNotifier(database)
         return Notifier()
     from contactvault.server.db.pg_notify import PgNotifier
 

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL: connections each process keeps open (as many again may be opened under bursts).
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Server processes of `serve --workers N` (set by it for its children): above 1, SQLite long-polls hear the
+    # other processes' commits through a watcher thread (db/sqlite_watch.py).
+    serve_workers: int = Field(default=1, ge=1, le=64)
     # Fernet keys (url-safe base64), newest first, comma separated; or a file with one key a line.
     encryption_keys: str = ""
     encryption_key_file: Path | None = None

@@ -59,10 +59,15 @@ def _next_free_port(host: str, port: int) -> int | None:
     return None
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket now, before anything is migrated or seeded; a taken port is one clear error."""
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """Bind the listening socket now, before anything is migrated or seeded; a taken port is one clear error.
+
+    ``reuse_port``: let the processes of ``serve --workers N`` bind sockets of their own to the same port.
+    """
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -135,16 +140,18 @@ def serve(
     db: DbOption = None,
 ) -> None:
     """Run the API (applies migrations first); an in-process worker runs too unless --no-worker."""
-    sock = listen(host, port)
+    from contactvault.cli.admin.supervisor import reuse_port_available
+
+    sock = listen(host, port, reuse_port=workers > 1 and reuse_port_available())
     settings = _settings(db)
     _configure_logging(settings)
     if workers == 1:
         _serve(settings, sock, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
         return
-    _serve_many(_multiprocess_settings(settings), sock, workers, not no_worker, forwarded_allow_ips)
+    _serve_many(_multiprocess_settings(settings, workers), sock, workers, not no_worker, forwarded_allow_ips)
 
 
-def _multiprocess_settings(settings: Settings) -> Settings:
+def _multiprocess_settings(settings: Settings, count: int) -> Settings:
     """What N processes need: one database they all see, and rate-limit counters they share."""
     from sqlalchemy.engine import make_url
 
@@ -153,10 +160,11 @@ def _multiprocess_settings(settings: Settings) -> Settings:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
         fail("--workers N needs a database every process shares: an SQLite file or PostgreSQL, not memory", EXIT_USAGE)
+    update: dict[str, object] = {"serve_workers": count}
     if settings.rate_limit_storage.startswith("memory://"):
         # Per-process memory would let each process admit the whole limit: count in the database instead.
-        return settings.model_copy(update={"rate_limit_storage": DATABASE_STORAGE})
-    return settings
+        update["rate_limit_storage"] = DATABASE_STORAGE
+    return settings.model_copy(update=update)
 
 
 def _serve_many(settings: Settings, sock: socket.socket, count: int, run_worker: bool, forwarded: str | None) -> None:

@@ -3,12 +3,17 @@
 Why a supervisor of our own rather than uvicorn's ``--workers``: uvicorn starts N identical copies of an app named
 by an import string, but exactly one process must run the embedded worker (and the webhook sender and the
 housekeeping beside it), and the app is built from a migrated runtime, not from an import string. So the parent
-binds the socket and migrates once (``serve``), then starts N children with ``multiprocessing``'s *spawn* context
-(a fresh interpreter each: nothing of the parent's engines or threads is inherited), handing each the socket.
-Every child runs uvicorn on that same socket and the kernel spreads accepted connections between them (one
-shared socket rather than SO_REUSEPORT: connections queued on a child that exits are not lost, and the port
-stays the parent's for the lifetime of the service). Child 0 runs the worker; the others serve the API only.
-Each child's responses carry ``X-Contactvault-Process: <index>`` (which process answered: tests and operators).
+binds the port and migrates once (``serve``), then starts N children with ``multiprocessing``'s *spawn* context
+(a fresh interpreter each: nothing of the parent's engines or threads is inherited). Child 0 runs the worker; the
+others serve the API only. Each child's responses carry ``X-Contactvault-Process: <index>`` (which process
+answered: tests and operators).
+
+Sockets: on Linux each child binds a listening socket of its own with ``SO_REUSEPORT`` and the kernel spreads
+new connections evenly between them by address hash. A single shared listening socket (the fallback where
+``SO_REUSEPORT`` is missing) lets whichever process wakes first take each connection, which measured 6 of 6 for
+one process when idle, and a keep-alive client stays where it first landed. The parent keeps its bound socket
+(``SO_REUSEPORT`` too, never listening, so it takes no connections): the port stays this service's while children
+come and go. The price: connections queued on a child that dies are reset (clients retry).
 
 Signals: SIGTERM or SIGINT to the parent stops every child with SIGTERM (uvicorn finishes requests in flight),
 waits for them (SIGKILL after ``STOP_GRACE_SECONDS``), then exits. A child also dies with its parent
@@ -53,11 +58,35 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+Address = tuple[socket.AddressFamily, tuple[str, int] | tuple[str, int, int, int]]
+
+
+def reuse_port_available() -> bool:
+    """Whether children can each listen on the port (Linux, BSD, macOS)."""
+    return hasattr(socket, "SO_REUSEPORT")
+
+
+def own_socket(address: Address) -> socket.socket:
+    """A child's own socket on the shared port (bound; uvicorn listens on it)."""
+    family, where = address
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(where)
+    return sock
+
+
 def child(
-    settings: Settings, sock: socket.socket, index: int, run_worker: bool, forwarded: str | None, parent: int
+    settings: Settings,
+    listening: socket.socket | Address,
+    index: int,
+    run_worker: bool,
+    forwarded: str | None,
+    parent: int,
 ) -> None:
     """One server process (the target of a spawned child)."""
     _die_with_parent(parent)
+    sock = listening if isinstance(listening, socket.socket) else own_socket(listening)
     # uvicorn re-raises the signal that stopped it once it has shut down: make that a clean exit (code 0).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from contactvault.cli.admin.server import _configure_logging, _serve
@@ -74,16 +103,22 @@ class Supervisor:
     ) -> None:
         self._ctx = multiprocessing.get_context("spawn")
         self._args = (settings, sock, run_worker, forwarded)
+        # With SO_REUSEPORT (set on the parent's socket by ``serve``) each child binds its own socket.
+        self._listening: socket.socket | Address = (
+            (sock.family, sock.getsockname())
+            if reuse_port_available() and sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+            else sock
+        )
         self.count = count
         self.children: list[BaseProcess] = []
         self._started: list[float] = []
         self._stopping = False
 
     def _start(self, index: int) -> BaseProcess:
-        settings, sock, run_worker, forwarded = self._args
+        settings, _, run_worker, forwarded = self._args
         proc = self._ctx.Process(
             target=child,
-            args=(settings, sock, index, run_worker and index == 0, forwarded, os.getpid()),
+            args=(settings, self._listening, index, run_worker and index == 0, forwarded, os.getpid()),
             name=f"contactvault-serve-{index}",
         )
         proc.start()
