@@ -186,3 +186,27 @@ def test_workers_above_one_refuse_an_in_memory_database(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert b"--workers N needs a database every process shares" in done.stderr
     assert os.environ.get("CONTACTVAULT_SERVE_WORKERS") is None  # nothing leaked into the test's environment
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_no_child_outlives_its_parent(tmp_path: Path, sig: signal.Signals) -> None:
+    env = processes.env_for(f"sqlite:///{tmp_path}/cv.db", tmp_path / "keys.json")
+    port = processes.free_port()
+    with (tmp_path / "serve.log").open("wb") as out:
+        parent = subprocess.Popen(
+            [*processes.CLI, "serve", "--workers", "2", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        for pinned in [_pin(f"http://127.0.0.1:{port}", index, deadline) for index in (0, 1)]:
+            pinned.close()
+        children = _children(parent.pid)
+        parent.send_signal(sig)
+        parent.wait(60)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    # SIGINT: the parent stops its children and exits 0. SIGKILL: each child is told by the kernel and stops.
+    assert parent.returncode == (0 if sig == signal.SIGINT else -signal.SIGKILL)
+    processes.wait_until(lambda: not [c for c in children if _alive(c)], timeout=60)
