@@ -17,6 +17,7 @@ The table is created at start with ``IF NOT EXISTS`` rather than by a migration:
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from contactvault.server.db.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from contactvault.server.db.engine import PG_CONNECT_TIMEOUT_SECONDS, PG_POOL_TIMEOUT_SECONDS, SQLITE_BUSY_TIMEOUT_MS
 
 log = logging.getLogger("contactvault.ratelimit")
 
@@ -33,14 +34,16 @@ _CREATE = (
     "CREATE {unlogged}TABLE IF NOT EXISTS rate_limit_counters ("
     "name VARCHAR(300) PRIMARY KEY, win BIGINT NOT NULL, hits INTEGER NOT NULL)"
 )
-_HIT = text(
-    "INSERT INTO rate_limit_counters (name, win, hits) VALUES (:name, :win, 1) "
+# Written for the driver (sqlite3's :name, psycopg's %(name)s) and run on a raw pooled connection: a hit is on
+# every request, and SQLAlchemy's statement and transaction handling cost more than the statement itself.
+_HIT = (
+    "INSERT INTO rate_limit_counters (name, win, hits) VALUES ({name}, {win}, 1) "
     "ON CONFLICT (name) DO UPDATE SET "
     "hits = CASE WHEN rate_limit_counters.win = excluded.win THEN rate_limit_counters.hits + 1 ELSE 1 END, "
     "win = excluded.win "
     "RETURNING hits"
 )
-_PRUNE = text("DELETE FROM rate_limit_counters WHERE win < :win")
+_PRUNE = "DELETE FROM rate_limit_counters WHERE win < {win}"
 _RESET = text("DELETE FROM rate_limit_counters")
 
 
@@ -57,11 +60,11 @@ def _sqlite_counters_engine(database: str) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=5,
         max_overflow=20,
+        isolation_level="AUTOCOMMIT",  # each upsert is its own (write) transaction
     )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # autocommit: each upsert is its own (write) transaction
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -71,18 +74,39 @@ def _sqlite_counters_engine(database: str) -> Engine:
     return engine
 
 
+def _pg_counters_engine(url: str) -> Engine:
+    # No pre-ping (a round trip per hit): a connection that fails is invalidated by ``hit`` instead.
+    return create_engine(
+        url,
+        pool_size=5,
+        max_overflow=20,
+        pool_timeout=PG_POOL_TIMEOUT_SECONDS,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "application_name": "contactvault-ratelimit"},
+        isolation_level="AUTOCOMMIT",  # each upsert is its own transaction: no BEGIN/COMMIT round trips
+    )
+
+
 class DatabaseCounters:
     """Fixed-window hit counters in a table; ``hit`` answers the new count, or None while the storage is down."""
 
     def __init__(self, database_url: str) -> None:
         url = make_url(database_url)
+        self._errors: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error)
         self.is_sqlite = url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             if not url.database or url.database == ":memory:":
                 raise ValueError("database:// rate limits need an SQLite file, not an in-memory database")
             self.engine = _sqlite_counters_engine(url.database)
+            marks = {"name": ":name", "win": ":win"}
         else:
-            self.engine = make_engine(database_url, pool_size=5)
+            import psycopg
+
+            self.engine = _pg_counters_engine(database_url)
+            marks = {"name": "%(name)s", "win": "%(win)s"}
+            self._errors = (*self._errors, psycopg.Error)
+        self._hit_sql = _HIT.format(**marks)
+        self._prune_sql = _PRUNE.format(win=marks["win"])
         self._pruned_window: int | None = None
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(_CREATE.format(unlogged="" if self.is_sqlite else "UNLOGGED ")))
@@ -90,14 +114,25 @@ class DatabaseCounters:
     def hit(self, name: str, window: int) -> int | None:
         """Count one hit for ``name`` in ``window`` (one statement); the window's count so far."""
         try:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                if self._pruned_window != window:
-                    self._pruned_window = window
-                    conn.execute(_PRUNE, {"win": window - 1})
-                return int(conn.execute(_HIT, {"name": name, "win": window}).scalar_one())
-        except SQLAlchemyError as exc:
+            conn = self.engine.raw_connection()
+        except self._errors as exc:
             log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
             return None
+        try:
+            cursor = conn.cursor()
+            if self._pruned_window != window:
+                self._pruned_window = window
+                cursor.execute(self._prune_sql, {"win": window - 1})
+            cursor.execute(self._hit_sql, {"name": name, "win": window})
+            rows = cursor.fetchall()  # to the end: a write stepped only part way is rolled back (SQLite)
+            cursor.close()
+            return int(rows[0][0])
+        except self._errors as exc:
+            conn.invalidate()  # a connection that failed (a restarted server) is replaced, not pooled again
+            log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
+            return None
+        finally:
+            conn.close()  # back to the pool (a no-op after invalidate)
 
     def reset(self) -> None:
         """Forget every count."""
