@@ -20,6 +20,9 @@ waits for them (SIGKILL after ``STOP_GRACE_SECONDS``), then exits. A child also 
 (``PR_SET_PDEATHSIG`` on Linux), so even a SIGKILLed parent leaves no orphans. A child that exits on its own is
 started again in its place (with the same role), unless it exits within ``FAST_FAIL_SECONDS`` of its start
 (a broken configuration): then everything stops with exit 1.
+
+Metrics: the children share a ``PROMETHEUS_MULTIPROC_DIR`` (the operator's, else a temporary one the parent makes
+and removes), so ``/metrics`` of any of them sums all; a child that exits is marked dead there.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -43,7 +48,7 @@ log = logging.getLogger("contactvault.serve")
 
 PROCESS_HEADER = "x-contactvault-process"
 STOP_GRACE_SECONDS = 40.0  # above the worker's and the webhook sender's 30 s joins
-FAST_FAIL_SECONDS = 5.0
+FAST_FAIL_SECONDS = 30.0  # spawning imports the whole server: seconds on a busy host
 _PR_SET_PDEATHSIG = 1
 
 
@@ -131,26 +136,37 @@ class Supervisor:
         """Run until a signal (exit 0) or a child that fails at once (exit 1)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        code = 0
+        metrics_dir = None
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir = tempfile.mkdtemp(prefix="contactvault-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the children spawned below
         try:
-            for index in range(self.count):
-                self.children.append(self._start(index))
-                self._started.append(time.monotonic())
-            while not self._stopping:
-                # Sleeps until a child exits; the timeout only bounds how late a signal to the parent is seen.
-                wait([c.sentinel for c in self.children], timeout=0.5)
-                for index, proc in enumerate(self.children):
-                    if self._stopping or proc.is_alive():
-                        continue
-                    if time.monotonic() - self._started[index] < FAST_FAIL_SECONDS:
-                        log.error("server process %d exited at start (code %s); stopping", index, proc.exitcode)
-                        self._stopping, code = True, 1
-                        break
-                    log.error("server process %d exited (code %s); starting another", index, proc.exitcode)
-                    self.children[index] = self._start(index)
-                    self._started[index] = time.monotonic()
+            return self._supervise()
         finally:
             self.stop()
+            if metrics_dir:
+                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    def _supervise(self) -> int:
+        code = 0
+        for index in range(self.count):
+            self.children.append(self._start(index))
+            self._started.append(time.monotonic())
+        while not self._stopping:
+            # Sleeps until a child exits; the timeout only bounds how late a signal to the parent is seen.
+            wait([c.sentinel for c in self.children], timeout=0.5)
+            for index, proc in enumerate(self.children):
+                if self._stopping or proc.is_alive():
+                    continue
+                if time.monotonic() - self._started[index] < FAST_FAIL_SECONDS:
+                    log.error("server process %d exited at start (code %s); stopping", index, proc.exitcode)
+                    self._stopping, code = True, 1
+                    break
+                log.error("server process %d exited (code %s); starting another", index, proc.exitcode)
+                _mark_dead(proc)
+                self.children[index] = self._start(index)
+                self._started[index] = time.monotonic()
         return code
 
     def stop(self) -> None:
@@ -166,3 +182,12 @@ class Supervisor:
                 log.error("server process %s did not stop in time; killing it", proc.name)
                 proc.kill()
                 proc.join()
+            _mark_dead(proc)
+
+
+def _mark_dead(proc: BaseProcess) -> None:
+    """Drop a dead child's live gauges from the shared metrics directory."""
+    from prometheus_client import multiprocess
+
+    if proc.pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(proc.pid)  # type: ignore[no-untyped-call]
