@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     long_poll_max_per_key: int = Field(default=10, ge=0)
     long_poll_max_per_node: int = Field(default=200, ge=0)
 
-    # Requests per 60 s; 0 turns a limit off. The storage is a `limits` URI (memory://, redis://host:6379/0).
+    # Requests per 60 s; 0 turns a limit off. The storage is a `limits` URI (memory://, redis://host:6379/0), or
+    # database:// for counters in the service's database (what `serve --workers N` uses instead of memory://).
     rate_limit_per_key: int = Field(default=120, ge=0)
     rate_limit_per_ip: int = Field(default=600, ge=0)
     rate_limit_storage: str = "memory://"

@@ -79,7 +79,7 @@ def _pg_counters_engine(url: str) -> Engine:
     return create_engine(
         url,
         pool_size=5,
-        max_overflow=20,
+        max_overflow=5,
         pool_timeout=PG_POOL_TIMEOUT_SECONDS,
         pool_recycle=1800,
         connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "application_name": "contactvault-ratelimit"},
