@@ -24,6 +24,12 @@ def default_key_file(settings: Settings) -> Path:
     return Path("./data/contactvault.keys.json")
 
 
+def in_memory_database(settings: Settings) -> bool:
+    """Whether the database lives in this process's memory (SQLite ``:memory:``), so no other process can share it."""
+    url = make_url(settings.database_url)
+    return url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:")
+
+
 def load_keys(settings: Settings, *, create: bool = True) -> KeyMaterial:
     """Keys from the environment, else from the key file (generated on first start when ``create``)."""
     if settings.encryption_keys:

@@ -153,12 +153,10 @@ def serve(
 
 def _multiprocess_settings(settings: Settings, count: int) -> Settings:
     """What N processes need: one database they all see, and rate-limit counters they share."""
-    from sqlalchemy.engine import make_url
-
     from contactvault.server.api.ratelimit import DATABASE_STORAGE
+    from contactvault.server.bootstrap import in_memory_database
 
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+    if in_memory_database(settings):
         fail("--workers N needs a database every process shares: an SQLite file or PostgreSQL, not memory", EXIT_USAGE)
     update: dict[str, object] = {"serve_workers": count}
     if settings.rate_limit_storage.startswith("memory://"):
