@@ -94,6 +94,8 @@ def child(
     sock = listening if isinstance(listening, socket.socket) else own_socket(listening)
     # uvicorn re-raises the signal that stopped it once it has shut down: make that a clean exit (code 0).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C reaches the whole process group: the parent turns it into one SIGTERM per child, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from contactvault.cli.admin.server import _configure_logging, _serve
 
     _configure_logging(settings)
