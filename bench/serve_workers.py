@@ -127,10 +127,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for n in (int(w) for w in args.workers.split(",")):
             rows[str(n)] = measure(Path(folder), n, args.seconds)
     print(f"{'--workers':>9} {'requests/s':>11} {'server CPU µs/request':>22}")
-    for n, r in rows.items():
-        print(f"{n:>9} {r['per_second']:>11.0f} {r['server_cpu_us_per_request']:>22.0f}")
-    result = {"clients": CLIENTS, "seconds": args.seconds, "machine": platform.platform(), "cpus": os.cpu_count()}
-    result["workers"] = rows
+    for name, r in rows.items():
+        print(f"{name:>9} {r['per_second']:>11.0f} {r['server_cpu_us_per_request']:>22.0f}")
+    result: dict[str, Any] = {
+        "clients": CLIENTS,
+        "seconds": args.seconds,
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "workers": rows,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "serve_workers.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
