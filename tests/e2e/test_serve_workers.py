@@ -210,3 +210,28 @@ def test_no_child_outlives_its_parent(tmp_path: Path, sig: signal.Signals) -> No
     # SIGINT: the parent stops its children and exits 0. SIGKILL: each child is told by the kernel and stops.
     assert parent.returncode == (0 if sig == signal.SIGINT else -signal.SIGKILL)
     processes.wait_until(lambda: not [c for c in children if _alive(c)], timeout=60)
+
+
+def test_the_processes_count_one_rate_limit_between_them(directory: Runtime, account: Account) -> None:
+    settings = directory.settings
+    assert settings.encryption_key_file is not None
+    env = processes.env_for(
+        settings.database_url,
+        settings.encryption_key_file,
+        CONTACTVAULT_RATE_LIMIT_PER_KEY="4",
+        CONTACTVAULT_RATE_LIMIT_PER_IP="0",
+    )
+    port = processes.free_port()
+    with (Path(str(settings.encryption_key_file)).parent / "serve.log").open("wb") as out:
+        parent = subprocess.Popen(
+            [*processes.CLI, "serve", "--workers", "2", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _reach_each(base, "/healthz", time.monotonic() + START_SECONDS)
+        answers = _reach_each(base, BALANCE, time.monotonic() + 30, account.headers)
+        answers += _reach_each(base, BALANCE, time.monotonic() + 30, account.headers)
+    finally:
+        processes.stop(parent, timeout=60)
+    # Memory counters would admit 4 per process; the database:// counters admit 4 in all, whichever process asks.
+    assert [status for status, _ in answers] == [200] * 4 + [429] * (len(answers) - 4)
