@@ -81,3 +81,19 @@ def test_rows_of_past_windows_are_pruned(settings: Settings) -> None:
 def test_an_in_memory_sqlite_database_is_refused() -> None:
     with pytest.raises(ValueError, match="SQLite file"):
         DatabaseCounters("sqlite://")
+
+
+def test_processes_starting_together_all_get_the_table(settings: Settings) -> None:
+    # PostgreSQL answers all but one of concurrent CREATE TABLE IF NOT EXISTS with a unique violation.
+    start = threading.Barrier(8)
+
+    def create(_: int) -> int | None:
+        start.wait()
+        counters = DatabaseCounters(settings.database_url)
+        try:
+            return counters.hit("k", 1)
+        finally:
+            counters.dispose()
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sorted(pool.map(create, range(8))) == list(range(1, 9))  # type: ignore[type-var]

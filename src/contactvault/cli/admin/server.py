@@ -167,9 +167,11 @@ def _multiprocess_settings(settings: Settings, count: int) -> Settings:
 
 def _serve_many(settings: Settings, sock: socket.socket, count: int, run_worker: bool, forwarded: str | None) -> None:
     from contactvault.cli.admin.supervisor import Supervisor
+    from contactvault.server.api.ratelimit import RateLimiter
 
     rt = open_runtime(settings)  # migrate (and make the key file) once, before any child starts
     rt.db.dispose()
+    RateLimiter.from_settings(settings, now=rt.clock.now).close()  # and a database:// storage's table
     try:
         code = Supervisor(settings, sock, count, run_worker, forwarded).run()
     finally:

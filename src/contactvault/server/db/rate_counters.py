@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError
 
 from contactvault.server.db.engine import PG_CONNECT_TIMEOUT_SECONDS, PG_POOL_TIMEOUT_SECONDS, SQLITE_BUSY_TIMEOUT_MS
 
@@ -108,8 +108,22 @@ class DatabaseCounters:
         self._hit_sql = _HIT.format(**marks)
         self._prune_sql = _PRUNE.format(win=marks["win"])
         self._pruned_window: int | None = None
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(_CREATE.format(unlogged="" if self.is_sqlite else "UNLOGGED ")))
+        try:
+            self._create()
+        except Exception:
+            self.engine.dispose()
+            raise
+
+    def _create(self) -> None:
+        create = text(_CREATE.format(unlogged="" if self.is_sqlite else "UNLOGGED "))
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(create)
+        except (IntegrityError, ProgrammingError):
+            # PostgreSQL: processes starting together race in CREATE ... IF NOT EXISTS (a unique violation in the
+            # catalogue, or "type already exists", for all but one). The table is there; prove it.
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1 FROM rate_limit_counters LIMIT 1"))
 
     def hit(self, name: str, window: int) -> int | None:
         """Count one hit for ``name`` in ``window`` (one statement); the window's count so far."""
