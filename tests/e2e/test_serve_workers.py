@@ -235,3 +235,28 @@ def test_the_processes_count_one_rate_limit_between_them(directory: Runtime, acc
         processes.stop(parent, timeout=60)
     # Memory counters would admit 4 per process; the database:// counters admit 4 in all, whichever process asks.
     assert [status for status, _ in answers] == [200] * 4 + [429] * (len(answers) - 4)
+
+
+def test_a_child_that_dies_is_replaced(tmp_path: Path) -> None:
+    env = processes.env_for(f"sqlite:///{tmp_path}/cv.db", tmp_path / "keys.json")
+    port = processes.free_port()
+    base = f"http://127.0.0.1:{port}"
+    with (tmp_path / "serve.log").open("wb") as out:
+        parent = subprocess.Popen(
+            [*processes.CLI, "serve", "--workers", "2", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    try:
+        _reach_each(base, "/healthz", time.monotonic() + START_SECONDS)
+        servers = [c for c in _children(parent.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+        assert len(servers) == 2
+        os.kill(servers[0], signal.SIGKILL)
+        processes.wait_until(lambda: not _alive(servers[0]), timeout=10)
+        _reach_each(base, "/healthz", time.monotonic() + START_SECONDS)  # both processes answer again
+        now = [c for c in _children(parent.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+        assert parent.poll() is None
+        assert len(now) == 2
+        assert servers[0] not in now
+        assert servers[1] in now
+    finally:
+        processes.stop(parent, timeout=60)
+    assert "exited (code -9); starting another" in (tmp_path / "serve.log").read_text()

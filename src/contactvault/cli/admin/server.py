@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,6 +16,8 @@ from contactvault.cli.admin.common import DbOption, database_url, open_runtime
 from contactvault.cli.common import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from contactvault.server.config import Settings
     from contactvault.server.runtime import Runtime
 
@@ -88,6 +91,7 @@ def _serve(
     run_worker: bool,
     forwarded_allow_ips: str | None = None,
     headers: list[tuple[str, str]] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> None:
     import uvicorn
 
@@ -105,7 +109,7 @@ def _serve(
         forwarded_allow_ips=forwarded_allow_ips,
         headers=headers,
     )
-    server = uvicorn.Server(config)
+    server = _notifying_server(config, on_started) if on_started else uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # as uvicorn.run: Ctrl-C during start-up stops quietly
@@ -114,6 +118,20 @@ def _serve(
         sock.close()
     if not server.started:
         raise typer.Exit(1)
+
+
+def _notifying_server(config: object, on_started: Callable[[], None]) -> uvicorn.Server:
+    """A uvicorn server that calls ``on_started`` once it listens (uvicorn is imported only by the commands)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_started()
+
+    assert isinstance(config, uvicorn.Config)
+    return Server(config)
 
 
 def serve(

@@ -18,8 +18,8 @@ come and go. The price: connections queued on a child that dies are reset (clien
 Signals: SIGTERM or SIGINT to the parent stops every child with SIGTERM (uvicorn finishes requests in flight),
 waits for them (SIGKILL after ``STOP_GRACE_SECONDS``), then exits. A child also dies with its parent
 (``PR_SET_PDEATHSIG`` on Linux), so even a SIGKILLed parent leaves no orphans. A child that exits on its own is
-started again in its place (with the same role), unless it exits within ``FAST_FAIL_SECONDS`` of its start
-(a broken configuration): then everything stops with exit 1.
+started again in its place (with the same role) once it had served; one that exits before it ever listened (a
+broken configuration, which a restart would only repeat) stops everything with exit 1.
 
 Metrics: the children share a ``PROMETHEUS_MULTIPROC_DIR`` (the operator's, else a temporary one the parent makes
 and removes), so ``/metrics`` of any of them sums all; a child that exits is marked dead there.
@@ -39,6 +39,7 @@ import tempfile
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ log = logging.getLogger("contactvault.serve")
 
 PROCESS_HEADER = "x-contactvault-process"
 STOP_GRACE_SECONDS = 40.0  # above the worker's and the webhook sender's 30 s joins
-FAST_FAIL_SECONDS = 30.0  # spawning imports the whole server: seconds on a busy host
 _PR_SET_PDEATHSIG = 1
 
 
@@ -88,6 +88,7 @@ def child(
     run_worker: bool,
     forwarded: str | None,
     parent: int,
+    ready: Event,
 ) -> None:
     """One server process (the target of a spawned child)."""
     _die_with_parent(parent)
@@ -99,7 +100,14 @@ def child(
     from contactvault.cli.admin.server import _configure_logging, _serve
 
     _configure_logging(settings)
-    _serve(settings, sock, run_worker=run_worker, forwarded_allow_ips=forwarded, headers=[(PROCESS_HEADER, str(index))])
+    _serve(
+        settings,
+        sock,
+        run_worker=run_worker,
+        forwarded_allow_ips=forwarded,
+        headers=[(PROCESS_HEADER, str(index))],
+        on_started=ready.set,
+    )
 
 
 class Supervisor:
@@ -118,14 +126,19 @@ class Supervisor:
         )
         self.count = count
         self.children: list[BaseProcess] = []
-        self._started: list[float] = []
+        self._ready: list[Event] = []  # set by each child once it listens
         self._stopping = False
 
     def _start(self, index: int) -> BaseProcess:
         settings, _, run_worker, forwarded = self._args
+        ready = self._ctx.Event()
+        if index < len(self._ready):
+            self._ready[index] = ready
+        else:
+            self._ready.append(ready)
         proc = self._ctx.Process(
             target=child,
-            args=(settings, self._listening, index, run_worker and index == 0, forwarded, os.getpid()),
+            args=(settings, self._listening, index, run_worker and index == 0, forwarded, os.getpid(), ready),
             name=f"contactvault-serve-{index}",
         )
         proc.start()
@@ -154,21 +167,19 @@ class Supervisor:
         code = 0
         for index in range(self.count):
             self.children.append(self._start(index))
-            self._started.append(time.monotonic())
         while not self._stopping:
             # Sleeps until a child exits; the timeout only bounds how late a signal to the parent is seen.
             wait([c.sentinel for c in self.children], timeout=0.5)
             for index, proc in enumerate(self.children):
                 if self._stopping or proc.is_alive():
                     continue
-                if time.monotonic() - self._started[index] < FAST_FAIL_SECONDS:
+                if not self._ready[index].is_set():
                     log.error("server process %d exited at start (code %s); stopping", index, proc.exitcode)
                     self._stopping, code = True, 1
                     break
                 log.error("server process %d exited (code %s); starting another", index, proc.exitcode)
                 _mark_dead(proc)
                 self.children[index] = self._start(index)
-                self._started[index] = time.monotonic()
         return code
 
     def stop(self) -> None:
