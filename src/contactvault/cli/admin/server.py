@@ -120,7 +120,7 @@ def _serve(
         raise typer.Exit(1)
 
 
-def _notifying_server(config: object, on_started: Callable[[], None]) -> uvicorn.Server:
+def _notifying_server(config: uvicorn.Config, on_started: Callable[[], None]) -> uvicorn.Server:
     """A uvicorn server that calls ``on_started`` once it listens (uvicorn is imported only by the commands)."""
     import uvicorn
 
@@ -130,7 +130,6 @@ def _notifying_server(config: object, on_started: Callable[[], None]) -> uvicorn
             if self.started:
                 on_started()
 
-    assert isinstance(config, uvicorn.Config)
     return Server(config)
 
 

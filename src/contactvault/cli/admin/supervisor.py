@@ -1,4 +1,4 @@
-"""``serve --workers N``: N server processes on one listening socket, supervised by the process that bound it.
+"""``serve --workers N``: N server processes on one port, supervised by the process that bound it.
 
 Why a supervisor of our own rather than uvicorn's ``--workers``: uvicorn starts N identical copies of an app named
 by an import string, but exactly one process must run the embedded worker (and the webhook sender and the
