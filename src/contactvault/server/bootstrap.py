@@ -24,6 +24,12 @@ def default_key_file(settings: Settings) -> Path:
     return Path("./data/contactvault.keys.json")
 
 
+def in_memory_database(settings: Settings) -> bool:
+    """Whether the database lives in this process's memory (SQLite ``:memory:``), so no other process can share it."""
+    url = make_url(settings.database_url)
+    return url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:")
+
+
 def load_keys(settings: Settings, *, create: bool = True) -> KeyMaterial:
     """Keys from the environment, else from the key file (generated on first start when ``create``)."""
     if settings.encryption_keys:
@@ -52,12 +58,18 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     except KeyMismatch:
         db.dispose()
         raise
-    return Runtime(settings=settings, db=db, cipher=cipher, notifier=make_notifier(db))
+    return Runtime(settings=settings, db=db, cipher=cipher, notifier=make_notifier(db, settings))
 
 
-def make_notifier(db: Database) -> Notifier:
-    """In-process wake-ups on SQLite (one process serves); LISTEN/NOTIFY across processes on PostgreSQL."""
+def make_notifier(db: Database, settings: Settings) -> Notifier:
+    """In-process wake-ups on SQLite (one process serves), plus a watcher of the file when several processes
+    serve it (``serve --workers N``); LISTEN/NOTIFY across processes on PostgreSQL."""
     if db.is_sqlite:
+        database = db.engine.url.database
+        if settings.serve_workers > 1 and database and database != ":memory:":
+            from contactvault.server.db.sqlite_watch import SqliteNotifier
+
+            return SqliteNotifier(database)
         return Notifier()
     from contactvault.server.db.pg_notify import PgNotifier
 

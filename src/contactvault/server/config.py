@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL: connections each process keeps open (as many again may be opened under bursts).
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Server processes of `serve --workers N` (set by it for its children): above 1, SQLite long-polls hear the
+    # other processes' commits through a watcher thread (db/sqlite_watch.py).
+    serve_workers: int = Field(default=1, ge=1, le=64)
     # Fernet keys (url-safe base64), newest first, comma separated; or a file with one key a line.
     encryption_keys: str = ""
     encryption_key_file: Path | None = None
@@ -50,7 +53,8 @@ class Settings(BaseSettings):
     long_poll_max_per_key: int = Field(default=10, ge=0)
     long_poll_max_per_node: int = Field(default=200, ge=0)
 
-    # Requests per 60 s; 0 turns a limit off. The storage is a `limits` URI (memory://, redis://host:6379/0).
+    # Requests per 60 s; 0 turns a limit off. The storage is a `limits` URI (memory://, redis://host:6379/0), or
+    # database:// for counters in the service's database (what `serve --workers N` uses instead of memory://).
     rate_limit_per_key: int = Field(default=120, ge=0)
     rate_limit_per_ip: int = Field(default=600, ge=0)
     rate_limit_storage: str = "memory://"

@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,6 +16,8 @@ from contactvault.cli.admin.common import DbOption, database_url, open_runtime
 from contactvault.cli.common import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from contactvault.server.config import Settings
     from contactvault.server.runtime import Runtime
 
@@ -59,10 +62,15 @@ def _next_free_port(host: str, port: int) -> int | None:
     return None
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket now, before anything is migrated or seeded; a taken port is one clear error."""
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """Bind the listening socket now, before anything is migrated or seeded; a taken port is one clear error.
+
+    ``reuse_port``: let the processes of ``serve --workers N`` bind sockets of their own to the same port.
+    """
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -82,6 +90,8 @@ def _serve(
     sock: socket.socket,
     run_worker: bool,
     forwarded_allow_ips: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> None:
     import uvicorn
 
@@ -97,8 +107,9 @@ def _serve(
         access_log=False,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
+        headers=headers,
     )
-    server = uvicorn.Server(config)
+    server = _notifying_server(config, on_started) if on_started else uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # as uvicorn.run: Ctrl-C during start-up stops quietly
@@ -107,6 +118,19 @@ def _serve(
         sock.close()
     if not server.started:
         raise typer.Exit(1)
+
+
+def _notifying_server(config: uvicorn.Config, on_started: Callable[[], None]) -> uvicorn.Server:
+    """A uvicorn server that calls ``on_started`` once it listens (uvicorn is imported only by the commands)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_started()
+
+    return Server(config)
 
 
 def serve(
@@ -120,13 +144,57 @@ def serve(
             help="Comma-separated proxy addresses whose X-Forwarded-For names the client (default: none trusted).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            envvar="CONTACTVAULT_SERVE_WORKERS",
+            help="Server processes sharing the port (the in-process worker runs in one of them).",
+        ),
+    ] = 1,
     db: DbOption = None,
 ) -> None:
     """Run the API (applies migrations first); an in-process worker runs too unless --no-worker."""
-    sock = listen(host, port)
+    from contactvault.cli.admin.supervisor import reuse_port_available
+
+    sock = listen(host, port, reuse_port=workers > 1 and reuse_port_available())
     settings = _settings(db)
     _configure_logging(settings)
-    _serve(settings, sock, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
+    if workers == 1:
+        _serve(settings, sock, run_worker=not no_worker, forwarded_allow_ips=forwarded_allow_ips)
+        return
+    _serve_many(_multiprocess_settings(settings, workers), sock, workers, not no_worker, forwarded_allow_ips)
+
+
+def _multiprocess_settings(settings: Settings, count: int) -> Settings:
+    """What N processes need: one database they all see, and rate-limit counters they share."""
+    from contactvault.server.api.ratelimit import DATABASE_STORAGE
+    from contactvault.server.bootstrap import in_memory_database
+
+    if in_memory_database(settings):
+        fail("--workers N needs a database every process shares: an SQLite file or PostgreSQL, not memory", EXIT_USAGE)
+    update: dict[str, object] = {"serve_workers": count}
+    if settings.rate_limit_storage.startswith("memory://"):
+        # Per-process memory would let each process admit the whole limit: count in the database instead.
+        update["rate_limit_storage"] = DATABASE_STORAGE
+    return settings.model_copy(update=update)
+
+
+def _serve_many(settings: Settings, sock: socket.socket, count: int, run_worker: bool, forwarded: str | None) -> None:
+    from contactvault.cli.admin.supervisor import Supervisor
+    from contactvault.server.api.ratelimit import RateLimiter
+
+    rt = open_runtime(settings)  # migrate (and make the key file) once, before any child starts
+    rt.db.dispose()
+    RateLimiter.from_settings(settings, now=rt.clock.now).close()  # and a database:// storage's table
+    try:
+        code = Supervisor(settings, sock, count, run_worker, forwarded).run()
+    finally:
+        sock.close()
+    if code:
+        raise typer.Exit(code)
 
 
 def worker(db: DbOption = None) -> None:

@@ -101,6 +101,7 @@ def create_app(
                 thread.join(timeout=30)
                 rt.notifier.worker_in_process = False
             rt.notifier.close()
+            limiter.close()  # a database:// storage holds connections of its own
 
     app = FastAPI(
         title="contactvault", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None

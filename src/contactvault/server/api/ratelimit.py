@@ -1,10 +1,10 @@
 """Rate limits per API key and per client IP: fixed 60-second windows counted in a ``limits`` storage.
 
 Windows are aligned to the injectable clock (``floor(now / 60)``), so every process sharing a storage (memory://
-in one process, redis:// across several) counts the same window, and tests move time with the fake clock. One
-atomic ``incr`` per limit and request decides: the first L increments of a window are admitted, so concurrent
-requests can never admit more than L. A storage outage fails open (logged): rate limiting protects capacity, it
-is not an access control.
+in one process, redis:// or database:// across several: ``db/rate_counters.py``) counts the same window, and
+tests move time with the fake clock. One atomic ``incr`` per limit and request decides: the first L increments of a
+window are admitted, so concurrent requests can never admit more than L. A storage outage fails open (logged):
+rate limiting protects capacity, it is not an access control.
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ from limits.storage import Storage, storage_from_string
 
 from contactvault.server import metrics
 from contactvault.server.config import Settings
+from contactvault.server.db.rate_counters import DatabaseCounters
 
 log = logging.getLogger("contactvault.ratelimit")
 
 WINDOW_SECONDS = 60
+# Counters in a table of the service's own database (``serve --workers N`` picks it when memory:// was configured).
+DATABASE_STORAGE = "database://"
 KEY_POLICY = "key"
 IP_POLICY = "ip"
 
@@ -46,7 +49,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: Storage | DatabaseCounters,
         *,
         per_key: int,
         per_ip: int,
@@ -61,6 +64,14 @@ class RateLimiter:
     @classmethod
     def from_settings(cls, settings: Settings, now: Callable[[], datetime]) -> RateLimiter:
         """A limiter on the configured storage."""
+        if settings.rate_limit_storage == DATABASE_STORAGE:
+            return cls(
+                DatabaseCounters(settings.database_url),
+                per_key=settings.rate_limit_per_key,
+                per_ip=settings.rate_limit_per_ip,
+                now=now,
+                window_seconds=settings.rate_limit_window_seconds,
+            )
         storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
         if not isinstance(storage, Storage):
             raise ValueError(f"{settings.rate_limit_storage!r} is an asyncio storage; use the synchronous scheme")
@@ -88,19 +99,31 @@ class RateLimiter:
         window = int(now // self.window)
         reset_at = (window + 1) * self.window
         retry_after = max(1, math.ceil(reset_at - now))
-        try:
-            # The window index is part of the key, so the storage expiry only has to outlive the window.
-            used = self.storage.incr(f"contactvault/{policy}/{identity}/{window}", self.window + 1)
-        except StorageError as exc:
-            log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
+        used = self._count(f"{policy}/{identity}", window)
+        if used is None:
             return None
         if used > limit:
             metrics.RATE_LIMITED.labels(policy=policy).inc()
         return Quota(policy, limit, max(0, limit - used), reset_at, retry_after, used <= limit, self.window)
 
+    def _count(self, name: str, window: int) -> int | None:
+        if isinstance(self.storage, DatabaseCounters):
+            return self.storage.hit(name, window)  # logs and answers None while its database is down
+        try:
+            # The window index is part of the key, so the storage expiry only has to outlive the window.
+            return int(self.storage.incr(f"contactvault/{name}/{window}", self.window + 1))
+        except StorageError as exc:
+            log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
+            return None
+
     def reset(self) -> None:
         """Forget every count (tests, and an operator clearing a storm)."""
         self.storage.reset()
+
+    def close(self) -> None:
+        """Release the storage's connections (a database storage holds a pool of its own)."""
+        if isinstance(self.storage, DatabaseCounters):
+            self.storage.dispose()
 
 
 def key_headers(quota: Quota) -> list[tuple[bytes, bytes]]:
