@@ -2,8 +2,8 @@
 
 For every target: a **first sync** of N delivered contacts into an empty target, then an **unchanged re-sync** of
 the same N (a new target object, the same checkpoint: everything must come back ``skip``). Each target runs with
-its own batch limits (HubSpot 100, webhook 100, files 500) and its real adapter code (``engine.run`` with the
-target class ``contactvault sync --to`` builds).
+its own batch limits (HubSpot 100, Salesforce 200, Pipedrive 100, CardDAV 100, webhook 100, files 500) and its
+real adapter code (``engine.run`` with the target class ``contactvault sync --to`` builds).
 
 The engine is fed directly with the contacts, not read from a server: the source (paging
 ``GET /external/contacts/unlocked`` and the erased list) is the same for every target and is measured with the
@@ -12,10 +12,12 @@ writing). The contacts are built by ``source.contacts_from`` from ``UnlockedCont
 sends them, so they carry exactly the fields a real sync writes.
 
 HTTP targets talk to loopback servers started by the bench: the webhook to a receiver that verifies every
-signature (Standard Webhooks, ``verify_webhook``), HubSpot to the contract fake of the tests
-(``tests/cli/hubspot_fake.py``: it validates every request and enforces the 100-input limit; plain Python with no
-pytest). API calls are counted on the wire (an httpx request hook), retries and bisection included; file targets
-make no API calls, their "calls" are file rewrites.
+signature (Standard Webhooks, ``verify_webhook``); HubSpot, Salesforce (Leads) and Pipedrive to the contract fakes of
+the tests (``tests/cli/*_fake.py``: they validate every request and enforce the vendors' limits; plain Python with
+no pytest; Pipedrive's burst window and daily budget are off here, so the adapter never waits); CardDAV to a real
+Radicale (``tests/cli/radicale_server.py``, imported only when CardDAV is benched). API calls are counted on the wire
+(an httpx request hook), retries and bisection included, and by kind (method and path, ids as ``{id}``); file
+targets make no API calls, their "calls" are file rewrites.
 
 Adding a target is one ``TargetSpec`` in ``SPECS``: a name and a context manager that starts its fake (or
 nothing) and yields a builder ``(checkpoint, http_factory, workdir) -> Target``.
@@ -27,11 +29,13 @@ or ``python -m bench.sync --contacts N --targets csv,hubspot``. Writes bench/res
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import threading
@@ -42,13 +46,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.cli import hubspot_fake
+from tests.cli import hubspot_fake, pipedrive_fake, salesforce_fake
 
 from contactvault.cli.client.sync import engine, source
+from contactvault.cli.client.sync.carddav import CardDAVTarget
 from contactvault.cli.client.sync.checkpoint import Checkpoint
 from contactvault.cli.client.sync.engine import Target
 from contactvault.cli.client.sync.hubspot import HubSpotTarget
+from contactvault.cli.client.sync.pipedrive import PipedriveTarget
 from contactvault.cli.client.sync.plan import Contact, FieldMap
+from contactvault.cli.client.sync.salesforce import SalesforceSession, SalesforceTarget
 from contactvault.cli.client.sync.targets import FileTarget, WebhookTarget
 from contactvault.client import UnlockedContact, Verification
 from contactvault.webhooks import WebhookVerificationError, generate_secret, verify_webhook
@@ -58,6 +65,7 @@ RESULTS = Path(__file__).parent / "results"
 DEFAULT_CONTACTS = 5_000
 QUICK_CONTACTS = 300
 TIMEOUT = 15.0  # as ``contactvault sync``
+ID_IN_PATH = re.compile(r"\d{3,}")  # not the API version (v62.0)
 
 HttpFactory = Callable[..., httpx.Client]
 Builder = Callable[[Checkpoint, HttpFactory, Path], Target]
@@ -139,6 +147,40 @@ def _hubspot() -> Iterator[Builder]:
         yield lambda point, http, workdir: HubSpotTarget(http(base_url=fake.url, headers=headers))
 
 
+@contextlib.contextmanager
+def _salesforce() -> Iterator[Builder]:
+    with salesforce_fake.serve() as fake:
+        fake.api_limit = 10**9  # the org's daily allocation is not what is measured (calls per 1,000 are)
+
+        def build(point: Checkpoint, http: HttpFactory, workdir: Path) -> Target:
+            session = SalesforceSession(
+                http(base_url=fake.url), salesforce_fake.CLIENT_ID, salesforce_fake.CLIENT_SECRET
+            )
+            return SalesforceTarget(session, "Lead")
+
+        yield build
+
+
+@contextlib.contextmanager
+def _pipedrive() -> Iterator[Builder]:
+    with pipedrive_fake.serve() as fake:
+        # Unpaced: the fake reports a full burst window and an endless daily budget, so the adapter never waits
+        # (a real account's 2-s window and token budget bound it far lower: see docs/benchmarks.md).
+        fake.remaining, fake.budget = pipedrive_fake.BURST, 10**12
+        headers = {"x-api-token": pipedrive_fake.TOKEN}
+        yield lambda point, http, workdir: PipedriveTarget(http(base_url=fake.url, headers=headers), point)
+
+
+@contextlib.contextmanager
+def _carddav() -> Iterator[Builder]:
+    from tests.cli import radicale_server  # Radicale is a dev dependency: imported only when CardDAV is benched
+
+    with tempfile.TemporaryDirectory() as folder, radicale_server.serve(Path(folder)) as server:
+        book = server.make_book()
+        auth = (radicale_server.USER, radicale_server.PASSWORD)
+        yield lambda point, http, workdir: CardDAVTarget(http(auth=auth), book, point)
+
+
 SPECS: dict[str, TargetSpec] = {
     spec.name: spec
     for spec in (
@@ -146,6 +188,9 @@ SPECS: dict[str, TargetSpec] = {
         TargetSpec("jsonl", lambda: _files("jsonl")),
         TargetSpec("webhook", _webhook),
         TargetSpec("hubspot", _hubspot),
+        TargetSpec("salesforce", _salesforce),
+        TargetSpec("pipedrive", _pipedrive),
+        TargetSpec("carddav", _carddav),
     )
 }
 
@@ -172,13 +217,17 @@ def contacts(n: int) -> list[Contact]:
     return source.contacts_from(unlocked, [])
 
 
+def call_kind(request: httpx.Request) -> str:
+    """The method and path of a request, record ids and card numbers as ``{id}`` (``PATCH /api/v2/persons/{id}``)."""
+    return f"{request.method} {ID_IN_PATH.sub('{id}', request.url.path)}"
+
+
 def run_phase(builder: Builder, items: Sequence[Contact], point: Checkpoint, workdir: Path) -> dict[str, Any]:
     """One sync of ``items`` through a freshly built target: time, calls on the wire, decisions."""
-    requests = 0
+    kinds: collections.Counter[str] = collections.Counter()
 
     def count(request: httpx.Request) -> None:
-        nonlocal requests
-        requests += 1
+        kinds[call_kind(request)] += 1
 
     with contextlib.ExitStack() as clients:
 
@@ -194,6 +243,7 @@ def run_phase(builder: Builder, items: Sequence[Contact], point: Checkpoint, wor
         seconds = time.perf_counter() - started
     if report.failed:
         raise RuntimeError(f"{len(report.failed)} record(s) refused by the target")
+    requests = sum(kinds.values())
     calls = requests if requests else len(report.calls)  # file targets: their rewrites
     return {
         "contacts": len(items),
@@ -201,6 +251,7 @@ def run_phase(builder: Builder, items: Sequence[Contact], point: Checkpoint, wor
         "contacts_per_s": round(len(items) / seconds) if seconds else None,
         "calls": calls,
         "calls_kind": "http requests" if requests else "file rewrites",
+        "calls_by_kind": dict(sorted(kinds.items())),
         "calls_per_1000": round(calls * 1000 / len(items), 1),
         "batch_size": target.batch_size,
         "counts": report.counts(),
