@@ -26,8 +26,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .fake_server import on_loopback
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 CUSTOM = (
@@ -351,13 +353,5 @@ def _handler(fake: PipedriveFake) -> type[BaseHTTPRequestHandler]:
 def serve() -> Iterator[PipedriveFake]:
     """The fake on a free loopback port until the block ends."""
     fake = PipedriveFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with on_loopback(fake, _handler(fake)):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -29,8 +29,10 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .fake_server import on_loopback
 
 CLIENT_ID = "3MVG9-test-connected-app"
 CLIENT_SECRET = "test-client-secret-0123456789"
@@ -402,13 +404,5 @@ def _handler(fake: SalesforceFake) -> type[BaseHTTPRequestHandler]:
 def serve() -> Iterator[SalesforceFake]:
     """The fake on a free loopback port until the block ends."""
     fake = SalesforceFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with on_loopback(fake, _handler(fake)):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
