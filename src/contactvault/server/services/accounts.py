@@ -305,11 +305,15 @@ def cached_caller(rt: Runtime, authorization: str | None) -> Caller | None:
 
 
 def _credentials(authorization: str | None) -> tuple[str, str]:
-    """(key id, secret) of a well-formed bearer header, or ``InvalidApiKey``."""
+    return bearer_credentials(authorization, _KEY)
+
+
+def bearer_credentials(authorization: str | None, pattern: re.Pattern[str]) -> tuple[str, str]:
+    """(key id, secret) of a bearer header whose token ``pattern`` matches (two groups), or ``InvalidApiKey``."""
     if not authorization:
         raise InvalidApiKey()
     scheme, _, token = authorization.strip().partition(" ")
-    match = _KEY.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
+    match = pattern.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
     if match is None:
         raise InvalidApiKey()
     key_id, secret = match.groups()

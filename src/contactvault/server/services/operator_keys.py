@@ -19,7 +19,7 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidApiKey, NotFound, ScopeRequired
 from contactvault.server.domain.operators import OperatorScope, parse_scopes
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.accounts import checked_label, new_secret, touch_stamp
+from contactvault.server.services.accounts import bearer_credentials, checked_label, new_secret, touch_stamp
 
 PREFIX = "cvop"
 _KEY = re.compile(r"cvop_([0-9a-f]{8})_([A-Za-z0-9_-]{16,128})")
@@ -119,13 +119,7 @@ def revoke(rt: Runtime, key_id: str) -> None:
 def authenticate(rt: Runtime, authorization: str | None) -> OperatorCaller:
     """The operator key behind an ``Authorization`` header, or ``InvalidApiKey`` (one error for every failure,
     a customer key included)."""
-    if not authorization:
-        raise InvalidApiKey()
-    scheme, _, token = authorization.strip().partition(" ")
-    match = _KEY.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
-    if match is None:
-        raise InvalidApiKey()
-    key_id, secret = match.groups()
+    key_id, secret = bearer_credentials(authorization, _KEY)
     with rt.db.read() as conn:
         row = stored.key(conn, key_id)
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
