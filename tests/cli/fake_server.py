@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 
 class Served(Protocol):
@@ -16,6 +16,28 @@ class Served(Protocol):
 
 
 F = TypeVar("F", bound=Served)
+
+
+class RestHandler(BaseHTTPRequestHandler):
+    """A quiet handler that hands GET, POST, PATCH and DELETE to ``_serve(method)``."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        raise NotImplementedError
 
 
 @contextmanager

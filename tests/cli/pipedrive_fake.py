@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .fake_server import on_loopback
+from .fake_server import RestHandler, on_loopback
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 CUSTOM = (
@@ -256,22 +256,7 @@ class PipedriveFake:
 
 
 def _handler(fake: PipedriveFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-        def do_PATCH(self) -> None:
-            self._serve("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._serve("DELETE")
-
+    class Handler(RestHandler):
         def _serve(self, method: str) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             with fake.lock:

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .fake_server import on_loopback
+from .fake_server import RestHandler, on_loopback
 
 CLIENT_ID = "3MVG9-test-connected-app"
 CLIENT_SECRET = "test-client-secret-0123456789"
@@ -305,22 +305,7 @@ def _matches(value: Any, wanted: list[str], field: str) -> bool:
 
 
 def _handler(fake: SalesforceFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-        def do_PATCH(self) -> None:
-            self._serve("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._serve("DELETE")
-
+    class Handler(RestHandler):
         def _serve(self, method: str) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             with fake.lock:
