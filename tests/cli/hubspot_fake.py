@@ -28,8 +28,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .fake_server import on_loopback
 
 TOKEN = "pat-na1-test-token"
 BASE = "/crm/v3/objects/contacts/batch/"
@@ -286,13 +288,5 @@ def _envelope(category: str, message: str) -> dict[str, Any]:
 def serve() -> Iterator[HubSpotFake]:
     """The fake on a free loopback port until the block ends."""
     fake = HubSpotFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with on_loopback(fake, _handler(fake)):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -26,8 +26,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .fake_server import RestHandler, on_loopback
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 CUSTOM = (
@@ -254,22 +256,7 @@ class PipedriveFake:
 
 
 def _handler(fake: PipedriveFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-        def do_PATCH(self) -> None:
-            self._serve("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._serve("DELETE")
-
+    class Handler(RestHandler):
         def _serve(self, method: str) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             with fake.lock:
@@ -351,13 +338,5 @@ def _handler(fake: PipedriveFake) -> type[BaseHTTPRequestHandler]:
 def serve() -> Iterator[PipedriveFake]:
     """The fake on a free loopback port until the block ends."""
     fake = PipedriveFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with on_loopback(fake, _handler(fake)):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -29,8 +29,10 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .fake_server import RestHandler, on_loopback
 
 CLIENT_ID = "3MVG9-test-connected-app"
 CLIENT_SECRET = "test-client-secret-0123456789"
@@ -303,22 +305,7 @@ def _matches(value: Any, wanted: list[str], field: str) -> bool:
 
 
 def _handler(fake: SalesforceFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-        def do_PATCH(self) -> None:
-            self._serve("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._serve("DELETE")
-
+    class Handler(RestHandler):
         def _serve(self, method: str) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             with fake.lock:
@@ -402,13 +389,5 @@ def _handler(fake: SalesforceFake) -> type[BaseHTTPRequestHandler]:
 def serve() -> Iterator[SalesforceFake]:
     """The fake on a free loopback port until the block ends."""
     fake = SalesforceFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with on_loopback(fake, _handler(fake)):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

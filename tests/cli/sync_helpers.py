@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,12 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
 def sync(cli: CLI, checkpoint: Path, *args: str, code: int = 0) -> Any:
     """``contactvault sync <args> --checkpoint <checkpoint> --json``, parsed, after checking the exit code."""
     return cli.json("sync", *args, "--checkpoint", str(checkpoint), code=code)
+
+
+def unlock(connected: CLI, ids: Iterable[int]) -> CLI:
+    """``connected`` after unlocking ``ids`` (event 100): their values are delivered to its account."""
+    connected.json("unlock", "--event", "100", "--ids", ",".join(map(str, ids)), "--yes")
+    return connected
 
 
 def plan_of(report: Any) -> list[tuple[str, str, dict[str, Any]]]:

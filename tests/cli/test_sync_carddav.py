@@ -25,7 +25,7 @@ from tests.factories import email_of
 from . import radicale_server
 from .conftest import CLI, LiveServer
 from .radicale_server import PASSWORD, USER, Radicale
-from .sync_helpers import EPOCH, plan_of, retry_waits, sync
+from .sync_helpers import EPOCH, plan_of, retry_waits, sync, unlock
 
 IDS = (251, 252, 253)
 BOOK = f"/{USER}/contacts/"
@@ -45,8 +45,7 @@ def dav(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Radicale]:
 @pytest.fixture
 def unlocked(connected: CLI) -> CLI:
     """The CLI with 251..253's emails delivered to its account."""
-    connected.json("unlock", "--event", "100", "--ids", ",".join(map(str, IDS)), "--yes")
-    return connected
+    return unlock(connected, IDS)
 
 
 def to_carddav(cli: CLI, dav: Radicale, point: Path, *args: str, code: int = 0) -> Any:

@@ -14,7 +14,7 @@ from contactvault.server.services import erasure
 from tests.factories import email_of
 
 from .conftest import CLI, LiveServer
-from .sync_helpers import EPOCH, plan_of, sync
+from .sync_helpers import EPOCH, plan_of, sync, unlock
 
 IDS = (241, 242, 243)
 
@@ -30,8 +30,7 @@ def rows(path: Path, fmt: str) -> list[dict[str, str]]:
 @pytest.fixture
 def unlocked(connected: CLI) -> CLI:
     """The CLI with 241, 242 and 243's emails delivered to its account."""
-    connected.json("unlock", "--event", "100", "--ids", ",".join(map(str, IDS)), "--yes")
-    return connected
+    return unlock(connected, IDS)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])

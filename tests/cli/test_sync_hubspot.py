@@ -18,7 +18,7 @@ from tests.factories import email_of
 
 from . import hubspot_fake
 from .conftest import CLI, LiveServer
-from .sync_helpers import EPOCH, plan_of, retry_waits, sync
+from .sync_helpers import EPOCH, plan_of, retry_waits, sync, unlock
 
 IDS = (251, 252, 253)
 
@@ -34,8 +34,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[hubspot_fake.HubSpotFake]:
 @pytest.fixture
 def unlocked(connected: CLI) -> CLI:
     """The CLI with 251..253's emails delivered to its account."""
-    connected.json("unlock", "--event", "100", "--ids", ",".join(map(str, IDS)), "--yes")
-    return connected
+    return unlock(connected, IDS)
 
 
 def to_hubspot(cli: CLI, fake: hubspot_fake.HubSpotFake, point: Path, *args: str, code: int = 0) -> Any:

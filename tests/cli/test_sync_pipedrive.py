@@ -22,7 +22,7 @@ from tests.factories import email_of
 
 from . import pipedrive_fake
 from .conftest import CLI, LiveServer
-from .sync_helpers import DOC, EPOCH, doc_commands, plan_of, retry_waits, sync
+from .sync_helpers import DOC, EPOCH, doc_commands, plan_of, retry_waits, sync, unlock
 
 IDS = (251, 252, 253)
 
@@ -38,8 +38,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipedrive_fake.PipedriveFa
 @pytest.fixture
 def unlocked(connected: CLI) -> CLI:
     """The CLI with 251..253's emails (and 252's phone) delivered to its account."""
-    connected.json("unlock", "--event", "100", "--ids", ",".join(map(str, IDS)), "--yes")
-    return connected
+    return unlock(connected, IDS)
 
 
 def to_pipedrive(cli: CLI, fake: pipedrive_fake.PipedriveFake, point: Path, *args: str, code: int = 0) -> Any:

@@ -20,7 +20,7 @@ from tests.factories import email_of
 
 from . import salesforce_fake
 from .conftest import CLI, LiveServer
-from .sync_helpers import EPOCH, doc_commands, plan_of, retry_waits, sync
+from .sync_helpers import EPOCH, doc_commands, plan_of, retry_waits, sync, unlock
 
 IDS = (251, 252, 253)
 
@@ -37,8 +37,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[salesforce_fake.Salesforce
 @pytest.fixture
 def unlocked(connected: CLI) -> CLI:
     """The CLI with 251..253's emails delivered to its account."""
-    connected.json("unlock", "--event", "100", "--ids", ",".join(map(str, IDS)), "--yes")
-    return connected
+    return unlock(connected, IDS)
 
 
 def to_salesforce(cli: CLI, fake: salesforce_fake.SalesforceFake, point: Path, *args: str, code: int = 0) -> Any:

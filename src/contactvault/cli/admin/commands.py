@@ -233,6 +233,17 @@ DomainOpt = Annotated[
 ]
 
 
+def _set_suppressed(options: tuple[str | None, str | None, str | None, str | None], db: str | None, on: bool) -> None:
+    """Put the one target given on the opt-out list (``on``) or take it off; print whether that changed anything."""
+    from contactvault.server.services import suppressions
+
+    kind, value = _suppression_target(*options)
+    change = suppressions.suppress if on else suppressions.unsuppress
+    with admin_runtime(db) as rt, domain_errors():
+        changed = change(rt, kind, value)
+    emit({"kind": kind, "suppressed": on, "added" if on else "removed": changed})
+
+
 @app.command()
 def suppress(
     email: EmailOpt = None,
@@ -242,12 +253,7 @@ def suppress(
     db: DbOption = None,
 ) -> None:
     """Put an address, a person or a company domain on the opt-out list: never revealed, never charged."""
-    from contactvault.server.services import suppressions
-
-    kind, value = _suppression_target(email, phone, person, domain)
-    with admin_runtime(db) as rt, domain_errors():
-        added = suppressions.suppress(rt, kind, value)
-    emit({"kind": kind, "suppressed": True, "added": added})
+    _set_suppressed((email, phone, person, domain), db, True)
 
 
 @app.command()
@@ -259,12 +265,7 @@ def unsuppress(
     db: DbOption = None,
 ) -> None:
     """Take an address, a person or a company domain off the opt-out list."""
-    from contactvault.server.services import suppressions
-
-    kind, value = _suppression_target(email, phone, person, domain)
-    with admin_runtime(db) as rt, domain_errors():
-        removed = suppressions.unsuppress(rt, kind, value)
-    emit({"kind": kind, "suppressed": False, "removed": removed})
+    _set_suppressed((email, phone, person, domain), db, False)
 
 
 @app.command()

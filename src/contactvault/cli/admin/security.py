@@ -173,18 +173,7 @@ def erase(
             report = erasure.erase_person(rt, int(value), delete_profile=delete_profile, trace_id=trace_id)
         else:
             report = erasure.erase_address(rt, kind, value, delete_profile=delete_profile, trace_id=trace_id)
-    emit(
-        {
-            "personIds": report.person_ids,
-            "accountsThatUnlocked": report.accounts,
-            "contactPointsDeleted": report.contact_points_deleted,
-            "unlockValuesErased": report.unlock_values_erased,
-            "suppressionsAdded": report.suppressions_added,
-            "inFlightItems": report.in_flight_items,
-            "profileDeleted": report.profile_deleted,
-            "traceId": trace_id,
-        }
-    )
+    emit(report.as_json(trace_id))
 
 
 def purge_retention(

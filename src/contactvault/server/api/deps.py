@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from contactvault.server.api.middleware import KEY_QUOTA
-from contactvault.server.api.ratelimit import RateLimiter
+from contactvault.server.api.ratelimit import Quota, RateLimiter
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import accounts
 from contactvault.server.services.directory import PageRequest
@@ -24,6 +24,17 @@ async def runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def within_quota(request: Request, quota: Quota | None) -> None:
+    """Keep the key's quota for the rate-limit headers; 429 (with ``Retry-After``) when it is spent."""
+    setattr(request.state, KEY_QUOTA, quota)
+    if quota is not None and not quota.allowed:
+        raise HTTPException(
+            429,
+            f"Rate limit of {quota.limit} requests per {quota.window} s exceeded; retry in {quota.retry_after} s.",
+            headers={"Retry-After": str(quota.retry_after)},
+        )
 
 
 async def current_account(
@@ -48,13 +59,7 @@ async def current_account(
             quota = limiter.hit_key(caller.key_id)
         else:
             quota = await run_in_threadpool(limiter.hit_key, caller.key_id)
-        setattr(request.state, KEY_QUOTA, quota)
-        if quota is not None and not quota.allowed:
-            raise HTTPException(
-                429,
-                f"Rate limit of {quota.limit} requests per {quota.window} s exceeded; retry in {quota.retry_after} s.",
-                headers={"Retry-After": str(quota.retry_after)},
-            )
+        within_quota(request, quota)
     if accounts.touch_due(rt, caller):
         await run_in_threadpool(accounts.touch_key, rt, caller)
     return caller.account_id

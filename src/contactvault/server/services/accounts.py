@@ -7,6 +7,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,8 @@ _KEY_ID = re.compile(r"[0-9a-f]{8}")
 MAX_LABEL_LENGTH = 200  # the column's width
 # ``last_used_at`` is a hint for operators, not a log: one write a minute per key at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A storage's last-use stamp: (conn, key id, stale before, now) -> whether it wrote.
+Touch = Callable[[Transaction, str, datetime, datetime], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,16 @@ class Caller:
 
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def new_secret(conn: Transaction, taken: Callable[[Transaction, str], bool]) -> tuple[str, str, bytes]:
+    """A new key's id (one ``taken`` says is free), its secret, and the secret's digest (all that is stored)."""
+    while True:
+        key_id = secrets.token_hex(4)
+        if not taken(conn, key_id):
+            break
+    secret = secrets.token_urlsafe(32)
+    return key_id, secret, _digest(secret)
 
 
 def create_account(rt: Runtime, name: str, keep: Keep[int] | None = None) -> int:
@@ -89,12 +102,8 @@ def checked_label(label: str | None) -> str | None:
 
 
 def _issue(conn: Transaction, account_id: int, label: str | None, now: datetime) -> IssuedKey:
-    while True:
-        key_id = secrets.token_hex(4)
-        if not stored.key_id_taken(conn, key_id):
-            break
-    secret = secrets.token_urlsafe(32)
-    stored.insert_key(conn, key_id, account_id, _digest(secret), label, now)
+    key_id, secret, digest = new_secret(conn, stored.key_id_taken)
+    stored.insert_key(conn, key_id, account_id, digest, label, now)
     audit.record(conn, [audit.AuditEntry(AuditAction.KEY_CREATE, account_id, "api_key", key_id)], now)
     return IssuedKey(key_id=key_id, account_id=account_id, api_key=f"sk_{key_id}_{secret}")
 
@@ -296,11 +305,15 @@ def cached_caller(rt: Runtime, authorization: str | None) -> Caller | None:
 
 
 def _credentials(authorization: str | None) -> tuple[str, str]:
-    """(key id, secret) of a well-formed bearer header, or ``InvalidApiKey``."""
+    return bearer_credentials(authorization, _KEY)
+
+
+def bearer_credentials(authorization: str | None, pattern: re.Pattern[str]) -> tuple[str, str]:
+    """(key id, secret) of a bearer header whose token ``pattern`` matches (two groups), or ``InvalidApiKey``."""
     if not authorization:
         raise InvalidApiKey()
     scheme, _, token = authorization.strip().partition(" ")
-    match = _KEY.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
+    match = pattern.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
     if match is None:
         raise InvalidApiKey()
     key_id, secret = match.groups()
@@ -324,9 +337,14 @@ def touch_due(rt: Runtime, caller: Caller) -> bool:
 
 def touch_key(rt: Runtime, caller: Caller) -> bool:
     """Record that a key was used, at most once a minute (returns whether it wrote)."""
+    return touch_stamp(rt, caller.key_id, caller.last_used_at, stored.touch)
+
+
+def touch_stamp(rt: Runtime, key_id: str, last_used_at: datetime | None, write: Touch) -> bool:
+    """Stamp a key's last use through ``write`` unless the stamp is under a minute old; whether it wrote."""
     now = rt.clock.now()
     stale = now - LAST_USED_RESOLUTION
-    if caller.last_used_at is not None and caller.last_used_at > stale:
+    if last_used_at is not None and last_used_at > stale:
         return False
     with rt.db.write() as conn:
-        return stored.touch(conn, caller.key_id, stale, now)
+        return write(conn, key_id, stale, now)

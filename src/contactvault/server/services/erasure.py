@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.fernet import InvalidToken
 
@@ -54,6 +55,19 @@ class ErasureReport:
     suppressions_added: int
     in_flight_items: int
     profile_deleted: bool
+
+    def as_json(self, trace_id: str | None) -> dict[str, Any]:
+        """The report as the operator API and ``contactvault admin erase`` print it."""
+        return {
+            "personIds": self.person_ids,
+            "accountsThatUnlocked": self.accounts,
+            "contactPointsDeleted": self.contact_points_deleted,
+            "unlockValuesErased": self.unlock_values_erased,
+            "suppressionsAdded": self.suppressions_added,
+            "inFlightItems": self.in_flight_items,
+            "profileDeleted": self.profile_deleted,
+            "traceId": trace_id,
+        }
 
 
 def erase_person(

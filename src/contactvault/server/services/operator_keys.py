@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +19,7 @@ from contactvault.server.domain.audit import AuditAction
 from contactvault.server.domain.errors import InvalidApiKey, NotFound, ScopeRequired
 from contactvault.server.domain.operators import OperatorScope, parse_scopes
 from contactvault.server.runtime import Runtime
-from contactvault.server.services.accounts import LAST_USED_RESOLUTION, checked_label
+from contactvault.server.services.accounts import bearer_credentials, checked_label, new_secret, touch_stamp
 
 PREFIX = "cvop"
 _KEY = re.compile(r"cvop_([0-9a-f]{8})_([A-Za-z0-9_-]{16,128})")
@@ -89,12 +88,8 @@ def create(rt: Runtime, scopes: list[str], label: str | None = None) -> IssuedOp
     label = checked_label(label)
     now = rt.clock.now()
     with rt.db.write() as conn:
-        while True:
-            key_id = secrets.token_hex(4)
-            if not stored.id_taken(conn, key_id):
-                break
-        secret = secrets.token_urlsafe(32)
-        stored.insert_key(conn, key_id, _digest(secret), tuple(s.value for s in granted), label, now)
+        key_id, secret, digest = new_secret(conn, stored.id_taken)
+        stored.insert_key(conn, key_id, digest, tuple(s.value for s in granted), label, now)
         entry = audit.AuditEntry(
             AuditAction.OPERATOR_KEY_CREATE, None, "operator_key", key_id, detail={"scopes": [s.value for s in granted]}
         )
@@ -124,13 +119,7 @@ def revoke(rt: Runtime, key_id: str) -> None:
 def authenticate(rt: Runtime, authorization: str | None) -> OperatorCaller:
     """The operator key behind an ``Authorization`` header, or ``InvalidApiKey`` (one error for every failure,
     a customer key included)."""
-    if not authorization:
-        raise InvalidApiKey()
-    scheme, _, token = authorization.strip().partition(" ")
-    match = _KEY.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
-    if match is None:
-        raise InvalidApiKey()
-    key_id, secret = match.groups()
+    key_id, secret = bearer_credentials(authorization, _KEY)
     with rt.db.read() as conn:
         row = stored.key(conn, key_id)
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
@@ -140,12 +129,7 @@ def authenticate(rt: Runtime, authorization: str | None) -> OperatorCaller:
 
 def touch(rt: Runtime, caller: OperatorCaller) -> bool:
     """Record that an operator key was used, at most once a minute (returns whether it wrote)."""
-    now = rt.clock.now()
-    stale = now - LAST_USED_RESOLUTION
-    if caller.last_used_at is not None and caller.last_used_at > stale:
-        return False
-    with rt.db.write() as conn:
-        return stored.touch(conn, caller.key_id, stale, now)
+    return touch_stamp(rt, caller.key_id, caller.last_used_at, stored.touch)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, Request
 
-from contactvault.server.api.deps import RuntimeDep
+from contactvault.server.api.deps import RuntimeDep, within_quota
 from contactvault.server.api.errors import trace_id_of
-from contactvault.server.api.middleware import KEY_QUOTA
 from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.domain.errors import ScopeRequired
 from contactvault.server.domain.operators import OperatorScope
@@ -60,13 +59,7 @@ def operator_caller(
     if limiter is not None:
         # Its own counter, apart from any customer key's (the ids are drawn separately).
         quota = limiter.hit_key(f"operator:{caller.key_id}")
-        setattr(request.state, KEY_QUOTA, quota)
-        if quota is not None and not quota.allowed:
-            raise HTTPException(
-                429,
-                f"Rate limit of {quota.limit} requests per {quota.window} s exceeded; retry in {quota.retry_after} s.",
-                headers={"Retry-After": str(quota.retry_after)},
-            )
+        within_quota(request, quota)
     scope = declared_scope(request)
     if scope is None or scope.value not in caller.scopes:
         if scope is None:

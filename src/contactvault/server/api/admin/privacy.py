@@ -19,8 +19,10 @@ from contactvault.server.api.errors import trace_id_of
 from contactvault.server.domain.errors import InvalidRequest
 from contactvault.server.domain.operators import OperatorScope
 from contactvault.server.domain.tasks import parse_person_id
+from contactvault.server.runtime import Runtime
 from contactvault.server.services import erasure, suppressions
 from contactvault.server.services.idempotency import Reply
+from contactvault.server.services.operator_keys import OperatorCaller
 
 router = router_for()
 PRIVACY = scoped(OperatorScope.PRIVACY)
@@ -39,8 +41,20 @@ def _checked(kind: str, value: str) -> str:
     return value.strip()
 
 
-def _suppression(body: SuppressionCreate, suppressed: bool, changed: bool) -> Reply:
-    return 200, {"kind": body.kind, "suppressed": suppressed, "changed": changed}
+def _set_suppressed(
+    request: Request, rt: Runtime, caller: OperatorCaller, body: SuppressionCreate, key: str | None, suppressed: bool
+) -> Response:
+    """Put the value on the opt-out list (or take it off); ``changed`` says whether it was not so already."""
+    value = _checked(body.kind, body.value)
+    change = suppressions.suppress if suppressed else suppressions.unsuppress
+
+    def render(changed: bool) -> Reply:
+        return 200, {"kind": body.kind, "suppressed": suppressed, "changed": changed}
+
+    post = calls.Post(key, body.model_dump())
+    return calls.run(
+        request, rt, caller, lambda _: change(rt, body.kind, value), render, calls.Call(target=body.kind), post
+    )
 
 
 @router.post(
@@ -54,17 +68,7 @@ def suppress(
     request: Request, rt: RuntimeDep, caller: Operator, body: SuppressionCreate, key: IdempotencyKey = None
 ) -> Response:
     """Never revealed, never charged from now on; values already revealed are hidden from every account."""
-    value = _checked(body.kind, body.value)
-    post = calls.Post(key, body.model_dump())
-    return calls.run(
-        request,
-        rt,
-        caller,
-        lambda _: suppressions.suppress(rt, body.kind, value),
-        lambda added: _suppression(body, True, added),
-        calls.Call(target=body.kind),
-        post,
-    )
+    return _set_suppressed(request, rt, caller, body, key, True)
 
 
 @router.post(
@@ -78,17 +82,7 @@ def unsuppress(
     request: Request, rt: RuntimeDep, caller: Operator, body: SuppressionCreate, key: IdempotencyKey = None
 ) -> Response:
     """Values revealed before show again."""
-    value = _checked(body.kind, body.value)
-    post = calls.Post(key, body.model_dump())
-    return calls.run(
-        request,
-        rt,
-        caller,
-        lambda _: suppressions.unsuppress(rt, body.kind, value),
-        lambda removed: _suppression(body, False, removed),
-        calls.Call(target=body.kind),
-        post,
-    )
+    return _set_suppressed(request, rt, caller, body, key, False)
 
 
 @router.post(
@@ -113,15 +107,6 @@ def erase(
         return erasure.erase_address(rt, body.kind, value, delete_profile=body.delete_profile, trace_id=trace_id)
 
     def render(report: erasure.ErasureReport) -> Reply:
-        return 200, {
-            "personIds": report.person_ids,
-            "accountsThatUnlocked": report.accounts,
-            "contactPointsDeleted": report.contact_points_deleted,
-            "unlockValuesErased": report.unlock_values_erased,
-            "suppressionsAdded": report.suppressions_added,
-            "inFlightItems": report.in_flight_items,
-            "profileDeleted": report.profile_deleted,
-            "traceId": trace_id,
-        }
+        return 200, report.as_json(trace_id)
 
     return calls.run(request, rt, caller, act, render, calls.Call(target=body.kind), calls.Post(key, body.model_dump()))
