@@ -12,6 +12,10 @@ from contactvault.server.db.engine import Transaction
 from contactvault.server.db.errors import AlreadyExists
 from contactvault.server.db.tables import suppressions
 
+# Built once: a resolver asks it for every batch, often of one person, and building the statement anew (its cache
+# key and bound limit) cost several times running it.
+_ANY_LISTED = select(suppressions.c.id).limit(1)
+
 
 def add(conn: Transaction, kind: str, digest: bytes, now: datetime) -> None:
     """Put one entry on the list; AlreadyExists when it is there (the transaction is then unusable)."""
@@ -29,7 +33,7 @@ def remove(conn: Transaction, kind: str, digest: bytes) -> bool:
 
 def any_listed(conn: Transaction) -> bool:
     """Whether the list has any entry at all."""
-    return conn.execute(select(suppressions.c.id).limit(1)).first() is not None
+    return conn.execute(_ANY_LISTED).first() is not None
 
 
 def present(conn: Transaction, hashes: Sequence[bytes]) -> set[tuple[str, bytes]]:

@@ -13,7 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from contactvault.server.domain.names import NameForm
-from contactvault.server.domain.patterns import VOCABULARY, DomainPatterns, Pattern, is_valid_local_part
+from contactvault.server.domain.patterns import (
+    VOCABULARY,
+    DomainPatterns,
+    Pattern,
+    form_parts,
+    is_valid_local_part,
+)
 
 DEFAULT_TOP_K = 5
 # The share of a pattern's mass left to a numbered address when the plain one belongs to a colleague.
@@ -134,25 +140,27 @@ def _tally(
     """Every (pattern, form) rendering's mass, by local part; each local part keeps the pattern that gave it the
     most (and that pattern's namesakes), which labels the candidate and sets its identity and support."""
     tallies: dict[str, _Tally] = {}
+    probabilities, owners, renderings = patterns.probabilities, patterns.owners, patterns.renderings
+    spelt = [(form.weight, form_parts(form)) for form in forms]  # once per form, not per (pattern, form)
     for index, pattern in enumerate(vocabulary):
-        p = patterns.probabilities.get(pattern.template, 0.0)
-        for form in forms if p > 0 else ():
-            rendered = pattern.render(form)
+        p = probabilities.get(pattern.template, 0.0)
+        for weight, parts in spelt if p > 0 else ():
+            rendered = pattern.render_parts(parts)
             if rendered is None or is_role_address(rendered, role_words):
                 continue
             local_part: str | None = rendered
-            share = p * form.weight
-            holder = patterns.owners.get(rendered)
+            share = p * weight
+            holder = owners.get(rendered)
             if holder is not None and holder != owner:
-                local_part, share = _numbered(rendered, patterns.owners), share * COLLISION_SHARE
+                local_part, share = _numbered(rendered, owners), share * COLLISION_SHARE
             if local_part is None:
                 continue
-            # Known colleagues this pattern spells the same, and the one holding the address if it is taken.
-            namesakes = set(patterns.renderings.get(pattern.template, {}).get(rendered, ())) | {holder}
-            namesakes -= {owner, None}
             tally = tallies.setdefault(local_part, _Tally())
             tally.probability += share
             if (share, -index) > tally.best:
+                # Known colleagues this pattern spells the same, and the one holding the address if it is taken.
+                namesakes = set(renderings.get(pattern.template, {}).get(rendered, ())) | {holder}
+                namesakes -= {owner, None}
                 tally.best, tally.pattern, tally.namesakes = (share, -index), pattern.template, len(namesakes)
     return tallies
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
 
 from contactvault.server.domain.names import NameForm
@@ -23,6 +24,22 @@ _VALID_LOCAL_PART = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _PLACEHOLDER = re.compile(r"\{(first|last|f|l|m)\}")
 
 DEFAULT_ALPHA = 2.0
+
+
+def form_parts(form: NameForm) -> dict[str, str]:
+    """What a pattern's placeholders stand for in ``form``."""
+    return {"first": form.first, "last": form.last, "f": form.first[:1], "l": form.last[:1], "m": form.middle}
+
+
+@cache
+def _compiled(template: str) -> tuple[str, tuple[str, ...]]:
+    """The template as a ``str.format`` layout (its other text escaped) and the placeholders it uses, made once:
+    rendering is the resolver's innermost loop (every pattern for every spelling of every person)."""
+    pieces = _PLACEHOLDER.split(template)  # text at even positions, placeholder names at odd ones
+    layout = "".join(
+        "{" + piece + "}" if i % 2 else piece.replace("{", "{{").replace("}", "}}") for i, piece in enumerate(pieces)
+    )
+    return layout, tuple(pieces[1::2])
 
 
 def is_valid_local_part(local_part: str) -> bool:
@@ -41,17 +58,16 @@ class Pattern:
     def render(self, form: NameForm) -> str | None:
         """The local part for ``form``, or None when the form lacks a part the pattern needs or the result is not a
         valid local part (never truncated: a cut address would be someone else's guess)."""
-        parts = {"first": form.first, "last": form.last, "f": form.first[:1], "l": form.last[:1], "m": form.middle}
-        missing = False
+        return self.render_parts(form_parts(form))
 
-        def fill(match: re.Match[str]) -> str:
-            nonlocal missing
-            value = parts[match.group(1)]
-            missing = missing or not value
-            return value
-
-        local_part = _PLACEHOLDER.sub(fill, self.template)
-        return None if missing or not is_valid_local_part(local_part) else local_part
+    def render_parts(self, parts: Mapping[str, str]) -> str | None:
+        """``render`` for a form's ``form_parts`` (made once per form when every pattern renders it)."""
+        layout, names = _compiled(self.template)
+        for name in names:
+            if not parts[name]:
+                return None
+        local_part = layout.format_map(parts)
+        return local_part if is_valid_local_part(local_part) else None
 
     @property
     def uses_initials(self) -> bool:

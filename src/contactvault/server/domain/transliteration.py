@@ -10,6 +10,7 @@ to guess (the caller supplies a romanised name where it has one).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # The letters spelt two ways: the short spelling first, then the long one.
@@ -32,6 +33,10 @@ _ONE_WAY = {
     "ŋ": "ng",
     "\u017f": "s",  # long s
 }
+
+
+# An ASCII word (most names a directory holds) spells as its letters and digits: one pass, no per-letter lookups.
+_NOT_ASCII_ALNUM = re.compile(r"[^a-z0-9]")
 
 
 def _table(letters: str, spelt: str) -> dict[str, str]:
@@ -68,6 +73,8 @@ def spellings(word: str) -> tuple[str, ...]:
     """The lower-case ``[a-z0-9]`` spellings of ``word``: one, or two when it has a letter spelt two ways (short
     spelling first). Characters without an ASCII spelling (punctuation, unknown scripts) are dropped."""
     text = unicodedata.normalize("NFC", word).casefold()
+    if text.isascii():
+        return (_NOT_ASCII_ALNUM.sub("", text),)
     short, long_ = [], []
     for char in text:
         if char in _TWO_WAYS:

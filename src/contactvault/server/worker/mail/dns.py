@@ -8,6 +8,7 @@ could not tell now (SERVFAIL, timeout: transient, never cached).
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -186,8 +187,10 @@ class MailDns:
         return tuple(found)
 
 
+@functools.lru_cache(maxsize=4096)
 def _domain_name(domain: str) -> str:
-    """The domain in the ASCII form DNS uses (IDNA for Unicode names); the value stays out of the message."""
+    """The domain in the ASCII form DNS uses (IDNA for Unicode names); the value stays out of the message. Kept for
+    the names seen last (a pure function: parsing the name cost a cached routing's lookup more than the lookup)."""
     text = domain.strip().rstrip(".")
     try:
         name = dns.name.from_text(text) if text else None

@@ -295,7 +295,8 @@ class PatternResolver(Resolver):
         """What DNS (and SMTP, when probing is on) says about the candidates; None when every one was refused."""
         if self.prober is None:
             return Verdict(candidates[0], VerificationStatus.UNKNOWN)
-        known = self._known_verdicts(candidates)
+        keys = {c.address: self._verdict_key(c.address) for c in candidates}  # one keyed hash per address
+        known = self._known_verdicts(keys)
         for candidate in candidates:
             if known.get(candidate.address) == VALID_MAILBOX:
                 # Every better candidate is a known absent mailbox: this one it is, without a session.
@@ -313,7 +314,7 @@ class PatternResolver(Resolver):
                 report = await self.prober.probe(routing, [c.address for c in batch], greylist_clocks=clocks)
             except PolitenessDeferred as wait:
                 raise _Deferred(min(self.greylist_retry_after, wait.retry_after)) from None
-            self._remember(report)
+            self._remember(report, keys)
             verdict = self._read(report, candidates, batch)
             if verdict is not None or not _all_unknown(report, batch):
                 return verdict
@@ -322,12 +323,12 @@ class PatternResolver(Resolver):
     def _verdict_key(self, address: str) -> str:
         return self.cipher.lookup_hash("email", address).hex()
 
-    def _known_verdicts(self, candidates: Sequence[Candidate]) -> dict[str, str]:
-        """The cached verdicts of the candidates' addresses."""
-        found = {c.address: self.verdicts.get(self._verdict_key(c.address)) for c in candidates}
+    def _known_verdicts(self, keys: dict[str, str]) -> dict[str, str]:
+        """The cached verdicts of the addresses (address -> its verdict key)."""
+        found = {address: self.verdicts.get(key) for address, key in keys.items()}
         return {address: verdict for address, verdict in found.items() if verdict is not None}
 
-    def _remember(self, report: ProbeReport) -> None:
+    def _remember(self, report: ProbeReport, keys: dict[str, str]) -> None:
         """Cache what a session proved: accepted on a domain that refused a random address, or mailbox absent."""
         for result in report.results:
             if result.reply_class is ReplyClass.ACCEPTED and report.catch_all is CatchAll.NO:
@@ -336,7 +337,8 @@ class PatternResolver(Resolver):
                 verdict = ABSENT_MAILBOX
             else:
                 continue
-            self.verdicts.put(self._verdict_key(result.address), verdict, self.verdict_ttl_seconds)
+            key = keys.get(result.address) or self._verdict_key(result.address)
+            self.verdicts.put(key, verdict, self.verdict_ttl_seconds)
 
     def _read(self, report: ProbeReport, candidates: Sequence[Candidate], batch: Sequence[Candidate]) -> Verdict | None:
         if report.catch_all is CatchAll.YES:
