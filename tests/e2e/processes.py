@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,17 +47,16 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, interval: float
 def server(env: dict[str, str], *args: str) -> Iterator[str]:
     """``contactvault serve`` on a free loopback port; yields its base URL and stops it afterwards."""
     port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # Its log goes to a file, never a pipe: a pipe nobody drains fills up (64 KiB) and then blocks the server's
+    # event loop in the write, so a long-lived server (the CLI tests' session one) would stop answering.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), *args], env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            log.seek(0)
+            raise AssertionError(f"server exited: {log.read().decode(errors='replace')}")
         try:
             return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
@@ -67,6 +67,7 @@ def server(env: dict[str, str], *args: str) -> Iterator[str]:
         yield base
     finally:
         stop(proc)
+        log.close()
 
 
 def worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
