@@ -101,7 +101,7 @@ def test_demo_serve_delivers_a_person_the_vault_lacks_by_inference_charged_once(
             "processing",
         ):
             assert time.monotonic() < deadline, task
-            time.sleep(0.1)
+            time.sleep(0.1)  # polling the server's task with a deadline
         after = http.get("/external/credits/balance").json()
     (item,) = task["items"]
     assert item["status"] == "unlocked", item

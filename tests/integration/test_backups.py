@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from contactvault.server.db.tables import ledger_entries, tasks
 from contactvault.server.runtime import Runtime
 from contactvault.server.services import backups
 from tests import pg
+from tests.e2e.processes import wait_until
 from tests.engine import assert_reconciles, count, drain, submit, worker
 from tests.factories import make_account, make_directory
 
@@ -61,14 +61,6 @@ def _key_file(rt: Runtime) -> Path:
 
 def _invoke(env: dict[str, str], *args: str) -> Any:
     return CliRunner(env=env).invoke(cli, list(args))
-
-
-def _wait_until(predicate: Any, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.01)
 
 
 def _counts(path: Path) -> tuple[int, int]:
@@ -106,7 +98,8 @@ class Load:
 
     def wait_for_more(self, than: int) -> None:
         """Poll (with a deadline) until more tasks than ``than`` were submitted."""
-        _wait_until(lambda: self.submitted > than or self.errors, "the load to submit another task")
+        # the load to submit another task
+        wait_until(lambda: self.submitted > than or bool(self.errors), DEADLINE_SECONDS, interval=0.01)
 
     def _submit(self) -> None:
         person = 4

@@ -234,7 +234,7 @@ def test_an_app_that_runs_a_worker_runs_the_housekeeping_too(directory: Runtime)
         deadline = time.monotonic() + 30
         while not status.status(directory).housekeeping:
             assert time.monotonic() < deadline, "the housekeeping never ran"
-            time.sleep(0.05)
+            time.sleep(0.05)  # polling the app's housekeeping thread with a deadline
 
 
 class _DatabaseDown:

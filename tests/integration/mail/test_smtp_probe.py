@@ -168,7 +168,7 @@ def test_a_tarpit_is_cut_at_the_session_deadline_and_blocks_nobody_else(run_worl
         # The cut session's socket is closed, not left to the garbage collector (poll: the close is async).
         deadline = asyncio.get_running_loop().time() + 2.0
         while world.recorder.tarpit_hangups == 0 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # polling the server's hang-up with a deadline
         assert world.recorder.tarpit_hangups == 1
         assert normal.end is SessionEnd.COMPLETED
         assert classes(normal) == [("ada.lovelace@normal.test", ReplyClass.ACCEPTED)]
