@@ -13,7 +13,9 @@
 
 Run: ``python -m bench directory`` (``make bench`` runs every benchmark); ``BENCH_PEOPLE=50000`` for a quick run;
 ``BENCH_DB=/var/tmp/dir.db`` seeds that file once and reuses it afterwards (its summary in ``<file>.seed.json``).
-Writes ``bench/results/directory.json``.
+``BENCH_PROFILE=DIR`` (needs ``py-spy`` on the path) also records each API scenario's server with py-spy while it is
+measured (``--gil``: the Python side of a request) and prints the phase split of ``bench/_profile_split.py``; the
+raw profiles stay in DIR. Writes ``bench/results/directory.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -50,7 +53,7 @@ from contactvault.server.db.tables import companies, events, personnel
 from contactvault.server.demo.provisioning import provision_account
 from contactvault.server.demo.seeding import seed_directory
 
-from . import _wrk
+from . import _profile_split, _wrk
 
 ORDER = 10  # issue 2's benchmark runs before the later ones
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +141,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary database folder")
     parser.add_argument("--db", default=os.environ.get("BENCH_DB"), help="seed this SQLite file once, then reuse it")
     parser.add_argument("--baseline-src", default=os.environ.get("BENCH_BASELINE_SRC"), help="src of the 'before'")
+    parser.add_argument("--profile", default=os.environ.get("BENCH_PROFILE"), help="py-spy each API scenario into DIR")
     # Called from ``python -m bench``, argv is None: options come from the environment only.
     return parser.parse_args([] if argv is None else list(argv))
 
@@ -185,12 +189,16 @@ def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             Scenario("bare route (sync, thread pool)", bare, ["/ok-sync"], authorized=False),
         ]
         pids = {api: api_pid, bare: bare_pid, before: before_pid}
-        figures = [
-            asyncio.run(
-                _measure(s, api_key, s.concurrency or args.concurrency, args.requests, args.seconds, pids[s.base])
-            )
-            for s in scenarios
-        ]
+        figures = []
+        for s in scenarios:
+            with _profiled(args.profile, s, pids[s.base], args.seconds):
+                figures.append(
+                    asyncio.run(
+                        _measure(
+                            s, api_key, s.concurrency or args.concurrency, args.requests, args.seconds, pids[s.base]
+                        )
+                    )
+                )
     return _report(args, summary_dict=summary_dict, event_people=event_people, figures=figures)
 
 
@@ -308,6 +316,26 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
             pass
         time.sleep(0.1)  # a start-up poll, not a measurement
     raise RuntimeError(f"server at {base} did not answer within 120 s")
+
+
+@contextmanager
+def _profiled(folder: str | None, scenario: Scenario, pid: int, seconds: float) -> Iterator[None]:
+    """py-spy on the server while the scenario runs (its warm-up included), then its phase split. The profiler
+    competes for the 2 cores: take the table's figures from a run without it."""
+    if not folder or not scenario.authorized:
+        yield
+        return
+    out = Path(folder) / (re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-") + ".raw")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = ["py-spy", "record", "--pid", str(pid), "--gil", "--format", "raw", "-r", "250"]
+    command += ["-d", str(max(1, round(seconds))), "-o", str(out), "--nonblocking"]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.wait(timeout=seconds + 60)
+    if out.exists():
+        _profile_split.main([str(out)])
 
 
 def _cpu_seconds(pid: int) -> float | None:

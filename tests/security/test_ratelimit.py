@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from limits.storage import MemoryStorage
 
-from contactvault.server.api.ratelimit import RateLimiter, ietf_headers
+from contactvault.server.api.ratelimit import MemoryCounters, RateLimiter, ietf_headers
 from contactvault.server.clock import FakeClock
 from contactvault.server.config import Settings
 from contactvault.server.db import tables
@@ -153,9 +155,10 @@ def test_concurrent_requests_against_a_limit_admit_at_most_the_limit(make_client
     assert sorted(statuses) == [200] * 10 + [429] * 30
 
 
-def test_the_limiter_never_admits_more_than_the_limit_under_contention() -> None:
+@pytest.mark.parametrize("storage", [MemoryCounters, MemoryStorage], ids=["memory-counters", "limits-memory"])
+def test_the_limiter_never_admits_more_than_the_limit_under_contention(storage: Callable[[], Any]) -> None:
     moment = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
-    limiter = RateLimiter(MemoryStorage(), per_key=100, per_ip=0, now=lambda: moment)
+    limiter = RateLimiter(storage(), per_key=100, per_ip=0, now=lambda: moment)
     start = threading.Barrier(16)
 
     def hammer(_: int) -> int:
@@ -170,6 +173,26 @@ def test_the_limiter_never_admits_more_than_the_limit_under_contention() -> None
     with ThreadPoolExecutor(16) as pool:
         assert sum(pool.map(hammer, range(16))) == 100
     assert limiter.hit_ip("1.2.3.4") is None  # off
+
+
+def test_memory_counters_start_each_window_afresh_and_keep_only_the_one_before() -> None:
+    counters = MemoryCounters()
+    assert [counters.hit("key/a", 10) for _ in range(3)] == [1, 2, 3]
+    assert counters.hit("key/b", 10) == 1
+    assert counters.hit("key/a", 11) == 1  # a new window counts from one
+    assert counters.hit("key/a", 10) == 4  # a request that read the clock just before the turn still counts
+    assert counters.hit("key/a", 12) == 1
+    assert counters.hit("key/a", 10) == 1  # window 10 was dropped when 12 began: memory does not grow
+    counters.reset()
+    assert counters.hit("key/a", 12) == 1
+
+
+def test_the_default_memory_storage_is_counted_in_process(settings: Settings) -> None:
+    limiter = RateLimiter.from_settings(
+        settings.model_copy(update={"rate_limit_storage": "memory://"}), now=datetime.now
+    )
+    assert isinstance(limiter.storage, MemoryCounters)
+    assert limiter.in_process
 
 
 def test_ietf_fields_follow_the_draft_syntax() -> None:

@@ -12,11 +12,10 @@ from starlette.middleware.cors import CORSMiddleware
 
 from contactvault.server import console
 from contactvault.server.api import docs_pages, errors, health, metrics, openapi
-from contactvault.server.api.access_log import AccessLogMiddleware
+from contactvault.server.api.access_log import RequestRecordMiddleware
 from contactvault.server.api.admin import accounts as admin_accounts
 from contactvault.server.api.admin import credits as admin_credits
 from contactvault.server.api.admin import privacy as admin_privacy
-from contactvault.server.api.metrics import MetricsMiddleware
 from contactvault.server.api.middleware import RequestContextMiddleware
 from contactvault.server.api.ratelimit import RateLimiter
 from contactvault.server.api.routes import actions, contacts, credits, events, personnel, unlocked, webhooks
@@ -136,6 +135,5 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=rt.settings.max_body_bytes, limiter=limiter)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(MetricsMiddleware)  # outermost: it sees every answer, 429s and 413s included
+    app.add_middleware(RequestRecordMiddleware)  # outermost: it sees every answer, 429s and 413s included
     return app

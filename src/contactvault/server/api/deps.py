@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import orjson
-from fastapi import Depends, Header, HTTPException, Query, Request
-from limits.storage import MemoryStorage
+from fastapi import Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -24,6 +24,21 @@ async def runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def read(rt: Runtime, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a read-only service call: on a SQLite file right here on the event loop, elsewhere in the thread pool.
+
+    A page of indexed rows from SQLite costs less than the thread-pool hand-over (and the GIL hand-overs between
+    a dozen pool threads under load: docs/benchmarks.md, "Per-request cost"); PostgreSQL's reads wait on the
+    network and go to the pool. ``fn`` must not write: ``Database.write`` refuses on the loop.
+    """
+    if not rt.db.reads_on_loop:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    with rt.db.on_loop():
+        return fn(*args, **kwargs)
 
 
 def within_quota(request: Request, quota: Quota | None) -> None:
@@ -37,17 +52,17 @@ def within_quota(request: Request, quota: Quota | None) -> None:
         )
 
 
-async def current_account(
-    request: Request,
-    rt: RuntimeDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> int:
+async def current_account(request: Request) -> int:
     """The account behind the bearer key (401 otherwise, one body for every failure), within its rate limit.
 
     The key limit is checked here, before any handler work (idempotency included), so a 429 stores nothing.
     Async so that a cached key, an in-memory rate limit and a fresh last-use stamp cost no thread-pool hop; what
-    needs I/O (a key read, a shared rate-limit storage, the once-a-minute last-use write) goes to the pool.
+    needs I/O (a key read, a shared rate-limit storage, the once-a-minute last-use write) goes to the pool. It
+    reads the header and the runtime itself rather than through sub-dependencies: each costs a request dozens of
+    µs in FastAPI's dependency solving, and the header is not in the OpenAPI document (the bearer scheme is).
     """
+    rt: Runtime = request.app.state.runtime
+    authorization = request.headers.get("authorization")
     caller = accounts.cached_caller(rt, authorization)
     if caller is None:
         caller = await run_in_threadpool(accounts.authenticate_key, rt, authorization)
@@ -55,7 +70,7 @@ async def current_account(
     request.state.key_id = caller.key_id  # per-key caps (long-polls)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        if isinstance(getattr(limiter, "storage", None), MemoryStorage):
+        if limiter.in_process:
             quota = limiter.hit_key(caller.key_id)
         else:
             quota = await run_in_threadpool(limiter.hit_key, caller.key_id)

@@ -1,4 +1,4 @@
-"""``/metrics``: the Prometheus exposition, and the middleware that times every HTTP request by route template.
+"""``/metrics``: the Prometheus exposition (requests are counted and timed in ``access_log.py``).
 
 Access (docs/operations.md, "What to watch"): with ``CONTACTVAULT_METRICS_TOKEN`` set, a scrape must send
 ``Authorization: Bearer <token>``; without it, only loopback clients are answered (404 to everyone else), so a
@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import time
 
 from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contactvault.server import metrics
 from contactvault.server.db import housekeeping, status_reads
@@ -28,45 +26,6 @@ from contactvault.server.worker.housekeeping import RECONCILE_JOB
 router = APIRouter(include_in_schema=False)
 # A scrape answers within this, whatever the database does; the queue gauges are then left out.
 QUEUE_READ_SECONDS = 3.0
-
-
-def route_label(scope: Scope) -> str:
-    """The matched route template, or ``unmatched``: a raw path never becomes a label (unbounded, may be personal)."""
-    template = getattr(scope.get("route"), "path", None)
-    return template if isinstance(template, str) and template else "unmatched"
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request by method, route template and status (a pure ASGI middleware)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Time the request; record it when it ends (also when it raised: a 500)."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            method = str(scope.get("method", ""))
-            method = method if method in KNOWN_METHODS else "other"
-            route = route_label(scope)
-            metrics.HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-            metrics.HTTP_LATENCY.labels(method=method, route=route).observe(time.perf_counter() - started)
-
-
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _queue_registry(rt: Runtime) -> CollectorRegistry:

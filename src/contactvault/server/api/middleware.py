@@ -46,6 +46,11 @@ def _query_problem(query_string: bytes, *, repeats_allowed: bool = False) -> tup
     """(field, message) when a query parameter is not UTF-8, holds NUL (which PostgreSQL text cannot store) or is
     given twice (every API parameter is single-valued: which copy counts would be up to each parser). The console
     allows repeats: an HTML form sends one ``selected=`` per ticked checkbox, and its routes read those as lists."""
+    if query_string.isascii() and b"%" not in query_string and b"\x00" not in query_string:
+        # Nothing is escaped (most requests): the text is UTF-8 as it stands; only a repeat can be wrong.
+        names = [pair.partition(b"=")[0].replace(b"+", b" ") for pair in query_string.split(b"&") if pair]
+        if repeats_allowed or len(set(names)) == len(names):
+            return None
     seen: set[str] = set()
     for pair in query_string.split(b"&"):
         raw_name, _, raw_value = pair.partition(b"=")

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 # PostgreSQL: while the server is unreachable a request should fail fast (503) rather than hang.
 PG_CONNECT_TIMEOUT_SECONDS = 5
 PG_POOL_TIMEOUT_SECONDS = 10
+# Set while service code runs on the event loop's own thread (``Database.on_loop``): a write there is refused.
+_ON_LOOP: ContextVar[bool] = ContextVar("contactvault_db_on_loop", default=False)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -48,8 +51,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # 20 kept; beyond that a checkout opens another connection rather than wait (a file open, no server
+        # to overload): reads on the event loop (``Database.on_loop``) must never wait for a connection that
+        # the thread pool's requests or the worker hold. The threads in use bound the number in practice.
         pool_size=20,
-        max_overflow=20,
+        max_overflow=-1,
     )
 
     @event.listens_for(engine, "connect")
@@ -98,6 +104,22 @@ class Database:
         self._marker_path = path if path and path != ":memory:" and not path.startswith("file:") else None
         self._marker_connection: sqlite3.Connection | None = None
         self._marker_lock = threading.Lock()
+        # Reads may run on the event loop's thread (``on_loop``): SQLite files only.
+        self.reads_on_loop = self._marker_path is not None
+
+    @contextmanager
+    def on_loop(self) -> Iterator[None]:
+        """Mark the reads in this block as running on the calling (event-loop) thread, and refuse writes there.
+
+        For SQLite files only (``reads_on_loop``): a read of a few indexed rows costs less than the hand-over to the
+        thread pool and back; in WAL mode a reader never waits for a writer, and the pool never makes a checkout
+        wait (no overflow limit). A write may wait for SQLite's write lock, and the event loop must never wait.
+        """
+        token = _ON_LOOP.set(True)
+        try:
+            yield
+        finally:
+            _ON_LOOP.reset(token)
 
     def change_marker(self) -> int | None:
         """A number that changes whenever any connection of any process commits to this database, read without a
@@ -116,6 +138,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction, committed when the block ends without an exception."""
+        if _ON_LOOP.get():
+            raise RuntimeError("a write must not run on the event loop (Database.on_loop)")
         with self._write_gate, self.engine.connect().execution_options(write=True) as conn, conn.begin():
             yield conn
 

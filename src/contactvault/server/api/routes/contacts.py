@@ -6,11 +6,10 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from contactvault.server.api import mappers
-from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
+from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json, read
 from contactvault.server.api.errors import trace_id_of
 from contactvault.server.api.schemas import (
     ContactPage,
@@ -39,7 +38,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.get("/search", response_model=ContactPage, summary="Search contacts across all events")
-def search(
+async def search(
     rt: RuntimeDep,
     account_id: AccountId,
     page: Page,
@@ -48,8 +47,15 @@ def search(
     person_name: Text = None,
 ) -> Response:
     """People at companies whose name has every word of ``company_name``; ``role`` matches the title."""
-    found = directory.search_contacts(
-        rt, account_id, page, company_name=company_name, role=role, person_name=person_name
+    found = await read(
+        rt,
+        directory.search_contacts,
+        rt,
+        account_id,
+        page,
+        company_name=company_name,
+        role=role,
+        person_name=person_name,
     )
     return json(mappers.contact_page(found))
 
@@ -174,7 +180,7 @@ async def _poll(
         raise NotFound("Task not found.")
     headers: dict[str, str] = {}
     with rt.notifier.listen(task_id) as listener:
-        version, body = await run_in_threadpool(view_task, rt, account_id, task_id, channel)
+        version, body = await read(rt, view_task, rt, account_id, task_id, channel)
         seen = if_none_match or _etag(task_id, version)
         if wait and not TaskStatus(body["taskStatus"]).is_terminal and _etag(task_id, version) == seen:
             slots: WaitSlots = request.app.state.long_polls
@@ -209,11 +215,11 @@ async def _wait(
     while (left := deadline - loop.time()) > 0:
         recheck = None if rt.notifier.hears_every_writer() else FALLBACK_CHECK_SECONDS
         await listener.wait(left if recheck is None else min(left, recheck))
-        peek = await run_in_threadpool(unlocks.task_version, rt, account_id, task_id)
+        peek = await read(rt, unlocks.task_version, rt, account_id, task_id)
         if peek is None:
             raise NotFound("Task not found.")
         if _etag(task_id, peek[0]) != seen or peek[1]:
-            return await run_in_threadpool(view_task, rt, account_id, task_id, channel)
+            return await read(rt, view_task, rt, account_id, task_id, channel)
     return None
 
 

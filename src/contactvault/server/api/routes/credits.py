@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from contactvault.server.api import mappers
-from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
+from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json, read
 from contactvault.server.api.schemas import CreditBalancePublic, LedgerPage
 from contactvault.server.services import credits, ledger_view
 
@@ -17,9 +17,9 @@ MOMENT = "an ISO 8601 date-time (`Z` or an offset; none means UTC; a bare date i
 
 
 @router.get("/balance", response_model=CreditBalancePublic, summary="Credit balance of the key's account")
-def balance(rt: RuntimeDep, account_id: AccountId) -> Response:
+async def balance(rt: RuntimeDep, account_id: AccountId) -> Response:
     """What the account can spend now, by bucket; ``reservedBalance`` is held by unfinished tasks."""
-    return json(mappers.credit_balance(credits.balance(rt, account_id)))
+    return json(mappers.credit_balance(await read(rt, credits.balance, rt, account_id)))
 
 
 # What the document promises is exactly what the server takes: a positive id of up to 19 digits (leading zeros

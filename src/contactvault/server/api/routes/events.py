@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from contactvault.server.api import mappers
-from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json
+from contactvault.server.api.deps import AccountId, Page, RuntimeDep, json, read
 from contactvault.server.api.schemas import ErrorPublic, EventEnvelope, EventPage
 from contactvault.server.domain.errors import InvalidRequest, NotFound
 from contactvault.server.domain.tasks import parse_event_id
@@ -34,7 +34,7 @@ def _day(field: str, raw: str | None) -> date | None:
 
 
 @router.get("/list", response_model=EventPage, summary="List events")
-def list_events(
+async def list_events(
     rt: RuntimeDep,
     _account: AccountId,
     page: Page,
@@ -45,7 +45,9 @@ def list_events(
     date_start_to: Day = None,
 ) -> Response:
     """Events by start date; every filter is optional."""
-    found = directory.list_events(
+    found = await read(
+        rt,
+        directory.list_events,
         rt,
         page,
         keyword=keyword,
@@ -63,7 +65,7 @@ def list_events(
     summary="Get one event",
     responses={404: {"model": ErrorPublic, "description": "Unknown event."}},
 )
-def get_event(
+async def get_event(
     rt: RuntimeDep, _account: AccountId, event_id: Annotated[str, Path(min_length=1, max_length=100)]
 ) -> Response:
     """One event in full; 404 when unknown."""
@@ -71,4 +73,4 @@ def get_event(
     if pk is None:
         # Not an id we could have issued: unknown, and its text is not echoed back.
         raise NotFound("Event not found.")
-    return json(mappers.event_detail(directory.get_event(rt, pk)))
+    return json(mappers.event_detail(await read(rt, directory.get_event, rt, pk)))

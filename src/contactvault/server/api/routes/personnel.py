@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from contactvault.server.api import mappers
-from contactvault.server.api.deps import AccountId, RuntimeDep, json
+from contactvault.server.api.deps import AccountId, RuntimeDep, json, read
 from contactvault.server.api.schemas import ContactItemPublic, ErrorPublic, PersonnelPage
 from contactvault.server.domain.errors import NotFound
 from contactvault.server.domain.tasks import parse_event_id, parse_person_id
@@ -24,7 +24,7 @@ Text = Annotated[str | None, Query(min_length=1, max_length=200)]
     summary="List the people at an event",
     responses={404: {"model": ErrorPublic, "description": "Unknown event."}},
 )
-def list_personnel(
+async def list_personnel(
     rt: RuntimeDep,
     account_id: AccountId,
     event_id: Annotated[str, Query(min_length=1, max_length=100)],
@@ -40,7 +40,9 @@ def list_personnel(
     if pk is None:
         # Not an id we could have issued: unknown, and its text is not echoed back.
         raise NotFound("Event not found.")
-    found = directory.list_personnel(
+    found = await read(
+        rt,
+        directory.list_personnel,
         rt,
         account_id,
         pk,
@@ -59,7 +61,7 @@ def list_personnel(
     summary="Get one person",
     responses={404: {"model": ErrorPublic, "description": "Unknown person."}},
 )
-def profile(
+async def profile(
     rt: RuntimeDep,
     account_id: AccountId,
     personnel_id: Annotated[str, Query(pattern=r"^[0-9]{1,20}$", description="Digits, 1-20 characters.")],
@@ -68,4 +70,4 @@ def profile(
     pk = parse_person_id(personnel_id)
     if pk is None:
         raise NotFound(f"Personnel {personnel_id} not found.")
-    return json(mappers.contact_item(directory.profile(rt, account_id, pk)))
+    return json(mappers.contact_item(await read(rt, directory.profile, rt, account_id, pk)))
