@@ -14,6 +14,7 @@ import resource
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ function request()
   counter = counter + 1
   local r = requests[(counter %% #requests) + 1]
   local headers = {}
-  if auth ~= "" then headers["Authorization"] = auth end
+  if r[4] ~= nil then headers["Authorization"] = r[4] elseif auth ~= "" then headers["Authorization"] = auth end
   if r[3] ~= nil then headers["Content-Type"] = "application/json" end
   return wrk.format(r[1], r[2], headers, r[3])
 end
@@ -79,18 +80,31 @@ def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal for ASCII text
 
 
-def script(requests: list[tuple[str, str, str | None]], authorization: str | None) -> str:
-    """The Lua script sending ``requests`` (method, path, body or None) in turn."""
-    items = ", ".join(
-        "{" + ", ".join([_lua_string(m), _lua_string(p)] + ([_lua_string(b)] if b is not None else [])) + "}"
-        for m, p, b in requests
-    )
-    return _SCRIPT % {"requests": "{" + items + "}", "auth": _lua_string(authorization or ""), "marker": MARKER}
+Request = tuple[str, str, str | None] | tuple[str, str, str | None, str]
+
+
+def _lua_item(request: Request) -> str:
+    method, path, body = request[:3]
+    parts = [_lua_string(method), _lua_string(path), _lua_string(body) if body is not None else "nil"]
+    if len(request) > 3:
+        parts.append(_lua_string(request[3]))
+    return "{" + ", ".join(parts) + "}"
+
+
+def script(requests: Sequence[Request], authorization: str | None) -> str:
+    """The Lua script sending ``requests`` (method, path, body or None, optionally its own Authorization) in
+    turn."""
+    items = ", ".join(_lua_item(r) for r in requests)
+    return _SCRIPT % {
+        "requests": "{" + items + "}",
+        "auth": _lua_string(authorization or ""),
+        "marker": MARKER,
+    }
 
 
 def run(
     base: str,
-    requests: list[tuple[str, str, str | None]],
+    requests: Sequence[Request],
     *,
     authorization: str | None,
     connections: int,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -89,19 +91,66 @@ def ping(conn: Transaction) -> None:
     conn.execute(text("SELECT 1"))
 
 
+class WriteGate:
+    """SQLite's one writer at a time, handed over without sleeps.
+
+    Threads of this process queue on a lock; processes sharing the file (``serve --workers N``, the CLI beside a
+    server) queue on an ``flock`` of a sidecar file, ``<database>-writer.lock``. The kernel wakes the next holder
+    the moment the lock is released, where SQLite's busy handler polls with sleeps of up to 100 ms (a p95 of
+    430 ms for submissions with two processes: docs/benchmarks.md). A process that dies holding it releases it
+    with its descriptors. Writers that do not pass here (migrations, another program) still meet at
+    ``BEGIN IMMEDIATE`` under ``busy_timeout``. Re-entrant: a nested write of the holding thread passes.
+    """
+
+    def __init__(self, lock_path: str | None) -> None:
+        self._threads = threading.RLock()
+        self._path = lock_path
+        self._fd: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks without the GIL until the holder lets go
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def close(self) -> None:
+        """Close the lock file (the gate opens it again if used afterwards)."""
+        with self._threads:
+            if self._fd is not None and self._depth == 0:
+                os.close(self._fd)
+                self._fd = None
+
+
 class Database:
     """The unit of work: every service function opens exactly one transaction through this."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = is_sqlite(engine)
-        # SQLite has one writer at a time. Threads of this process queue here, on a lock that hands over at once,
-        # rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms (latency spikes, lost
-        # throughput). Writers in other processes still meet at BEGIN IMMEDIATE and busy_timeout.
-        self._write_gate: threading.RLock | nullcontext[None] = threading.RLock() if self.is_sqlite else nullcontext()
         # The change marker (below): one private connection that never writes, so every commit is another's.
         path = engine.url.database if self.is_sqlite else None
         self._marker_path = path if path and path != ":memory:" and not path.startswith("file:") else None
+        # SQLite has one writer at a time: writers queue at the gate, not in SQLite's busy handler (WriteGate).
+        self._write_gate: WriteGate | nullcontext[None] = (
+            WriteGate(self._marker_path + "-writer.lock" if self._marker_path else None)
+            if self.is_sqlite
+            else nullcontext()
+        )
         self._marker_connection: sqlite3.Connection | None = None
         self._marker_lock = threading.Lock()
         # Reads may run on the event loop's thread (``on_loop``): SQLite files only.
@@ -161,4 +210,6 @@ class Database:
             if self._marker_connection is not None:
                 self._marker_connection.close()
                 self._marker_connection = None
+        if isinstance(self._write_gate, WriteGate):
+            self._write_gate.close()
         self.engine.dispose()

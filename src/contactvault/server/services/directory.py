@@ -266,7 +266,8 @@ class PeopleFilters:
 def _people_queries(
     conn: Transaction, account_id: int, event_id: int, filters: PeopleFilters
 ) -> tuple[Any, Any] | None:
-    if q.event_by_id(conn, event_id) is None:
+    event = q.event_by_id(conn, event_id)
+    if event is None:
         raise NotFound(f"Event {event_id} not found.")
     return q.event_people_query(
         conn,
@@ -277,6 +278,7 @@ def _people_queries(
         filters.search_query,
         company=filters.company,
         hide_unlocked=(account_id, Channel.EMAIL.value) if filters.hide_unlocked else None,
+        personnel_count=int(event["personnel_count"]),
     )
 
 
