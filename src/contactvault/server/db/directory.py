@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     Select,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     true,
 )
 
+from contactvault.server.db.bulk import id_list_value, in_bound_ids
 from contactvault.server.db.tables import companies, event_personnel, events, personnel, unlocks
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -111,15 +114,38 @@ class PageRequest:
         return (self.page - 1) * self.size
 
 
-def paged(
-    conn: Connection, query: Select[Any], count_query: Select[Any] | int, page: PageRequest
-) -> tuple[list[Any], int]:
-    """Rows of one page and the total number of matches (counted by ``count_query``, or known already)."""
-    total = count_query if isinstance(count_query, int) else int(conn.execute(count_query).scalar_one())
+class PageQuery(NamedTuple):
+    """A page's statements: the rows, the total (a count statement, or the number when known already) and, for a
+    statement built once per shape (``params`` not None), the values of its bound parameters; such a ``rows``
+    takes the page as ``:page_limit`` and ``:page_offset``.
+
+    Built once, a statement skips SQLAlchemy's construction and cache-key work on every request (about a fifth of
+    a search's time in the profile: docs/benchmarks.md, "Per-request cost"); the compiled form is cached anyway.
+    """
+
+    rows: Select[Any]
+    total: Select[Any] | int
+    params: Mapping[str, Any] | None = None
+
+
+def with_page_binds(query: Select[Any]) -> Select[Any]:
+    """``query`` taking its page as bound parameters (for statements built once)."""
+    return query.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+
+
+def paged(conn: Connection, queries: PageQuery, page: PageRequest) -> tuple[list[Any], int]:
+    """Rows of one page and the total number of matches."""
+    count, params = queries.total, queries.params
+    total = count if isinstance(count, int) else int(conn.execute(count, dict(params or {})).scalar_one())
     if total == 0 or page.offset >= total:
         return [], total
-    rows = list(conn.execute(query.limit(page.size).offset(page.offset)))
-    return rows, total
+    if params is None:
+        return list(conn.execute(queries.rows.limit(page.size).offset(page.offset))), total
+    rows = conn.execute(queries.rows, {**params, "page_limit": page.size, "page_offset": page.offset})
+    return list(rows), total
+
+
+_EVENT_BY_ID = select(events).where(events.c.id == bindparam("event_id"))
 
 
 def event_query(
@@ -152,7 +178,7 @@ def event_query(
 
 def event_by_id(conn: Connection, event_id: int) -> dict[str, Any] | None:
     """One event row."""
-    row = conn.execute(select(events).where(events.c.id == event_id)).first()
+    row = conn.execute(_EVENT_BY_ID, {"event_id": event_id}).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -178,7 +204,7 @@ def event_people_query(
     company: str | None = None,
     hide_unlocked: tuple[int, str] | None = None,
     personnel_count: int | None = None,
-) -> tuple[Select[Any], Select[Any] | int] | None:
+) -> PageQuery | None:
     """People attending an event (with the event's source types), and the count; None if nothing can match.
 
     Unfiltered, the count is the event's maintained ``personnel_count``: as given (read with the event row by the
@@ -189,6 +215,12 @@ def event_people_query(
     """
     if exhibitor_id is not None and not 0 < exhibitor_id <= _MAX_ID:
         return None
+    if exhibitor_id is None and not (department or level or search or company or hide_unlocked):
+        # Unfiltered (most pages): statements built once; the total is the event's maintained count (seeding,
+        # import and erasure keep it exact) instead of counting a large event's index entries on every page (23 ms
+        # at 277k attendees).
+        rows, count = _unfiltered_event_people()
+        return PageQuery(rows, count if personnel_count is None else personnel_count, {"event_id": event_id})
     conds: list[ColumnElement[bool]] = [event_personnel.c.event_id == event_id]
     if exhibitor_id is not None:
         conds.append(event_personnel.c.exhibitor_id == exhibitor_id)
@@ -213,27 +245,34 @@ def event_people_query(
                 unlocks.c.channel == channel,
             )
         )
-    joined = event_personnel.join(personnel, personnel.c.id == event_personnel.c.personnel_id)
     where = and_(*conds)
-    rows = (
+    rows = _event_people_rows().where(where)
+    return PageQuery(rows, select(func.count()).select_from(_EVENT_PEOPLE).where(where))
+
+
+_EVENT_PEOPLE = event_personnel.join(personnel, personnel.c.id == event_personnel.c.personnel_id)
+
+
+def _event_people_rows() -> Select[Any]:
+    return (
         select(*PERSON_COLUMNS, event_personnel.c.source_types)
-        .select_from(joined.outerjoin(companies, companies.c.id == personnel.c.company_id))
-        .where(where)
+        .select_from(_EVENT_PEOPLE.outerjoin(companies, companies.c.id == personnel.c.company_id))
         .order_by(event_personnel.c.personnel_id)
     )
-    if exhibitor_id is None and not (department or level or search or company or hide_unlocked):
-        # Unfiltered: the event's maintained count (seeding, import and erasure keep it exact) instead of counting
-        # a large event's index entries on every page (23 ms at 277k attendees).
-        if personnel_count is not None:
-            return rows, personnel_count
-        return rows, select(events.c.personnel_count).where(events.c.id == event_id)
-    return rows, select(func.count()).select_from(joined).where(where)
+
+
+@cache
+def _unfiltered_event_people() -> tuple[Select[Any], Select[Any]]:
+    rows = with_page_binds(_event_people_rows().where(event_personnel.c.event_id == bindparam("event_id")))
+    return rows, select(events.c.personnel_count).where(events.c.id == bindparam("event_id"))
 
 
 def contact_search_query(
     conn: Connection, company_name: str, role: str | None, person_name: str | None
-) -> tuple[Select[Any], Select[Any]] | None:
+) -> PageQuery | None:
     """People across all events at matching companies, and the count; None if nothing can match."""
+    if conn.dialect.name == "sqlite":
+        return _sqlite_contact_search(company_name, role, person_name)
     conds: list[ColumnElement[bool]] = []
     for cond in (
         company_filter(conn, company_name),
@@ -244,13 +283,51 @@ def contact_search_query(
             return None
         conds.append(cond)
     where = and_(*conds)
-    rows = (
+    return PageQuery(_contact_rows().where(where), select(func.count()).select_from(personnel).where(where))
+
+
+def _contact_rows() -> Select[Any]:
+    return (
         select(*PERSON_COLUMNS)
         .select_from(personnel.outerjoin(companies, companies.c.id == personnel.c.company_id))
-        .where(where)
         .order_by(personnel.c.id)
     )
-    return rows, select(func.count()).select_from(personnel).where(where)
+
+
+def _sqlite_contact_search(company_name: str, role: str | None, person_name: str | None) -> PageQuery | None:
+    """The SQLite search: statements built once per shape (which filters are given), the FTS5 queries bound."""
+    params: dict[str, Any] = {}
+    given = (("cq", company_name, None), ("rq", role, "title"), ("pq", person_name, "full_name"))
+    for key, text_query, column in given:
+        if key != "cq" and not text_query:
+            continue  # no role or name filter (the company is always one)
+        words = tokens(text_query or "")
+        if not words:
+            return None
+        match = _fts_match(words)
+        params[key] = match if column is None else f"{column} : ({match})"
+    rows, count = _sqlite_search_statements("rq" in params, "pq" in params)
+    return PageQuery(rows, count, params)
+
+
+def _fts_ids(table: str, key: str) -> Any:
+    return (
+        select(literal_column("rowid"))
+        .select_from(text(table))
+        .where(text(f"{table} MATCH :{key}").bindparams(bindparam(key)))
+        .scalar_subquery()
+    )
+
+
+@cache
+def _sqlite_search_statements(by_role: bool, by_name: bool) -> tuple[Select[Any], Select[Any]]:
+    conds = [personnel.c.company_id.in_(_fts_ids("companies_fts", "cq"))]
+    if by_role:
+        conds.append(personnel.c.id.in_(_fts_ids("personnel_fts", "rq")))
+    if by_name:
+        conds.append(personnel.c.id.in_(_fts_ids("personnel_fts", "pq")))
+    where = and_(*conds)
+    return with_page_binds(_contact_rows().where(where)), select(func.count()).select_from(personnel).where(where)
 
 
 def person_by_id(conn: Connection, person_id: int) -> Any | None:
@@ -262,15 +339,26 @@ def person_by_id(conn: Connection, person_id: int) -> Any | None:
     ).first()
 
 
+@cache
+def _attendance(sqlite: bool) -> Select[Any]:
+    # Built once; on SQLite the ids travel as one JSON value (an expanding IN re-renders the SQL on every call).
+    ids: BindParameter[Any] = bindparam("ids", expanding=not sqlite)
+    among = (
+        in_bound_ids("sqlite", event_personnel.c.personnel_id, ids)
+        if sqlite
+        else event_personnel.c.personnel_id.in_(ids)
+    )
+    return select(event_personnel.c.personnel_id, event_personnel.c.source_types).where(among)
+
+
 def attendance_of(conn: Connection, person_ids: Sequence[int]) -> dict[int, tuple[int, set[str]]]:
     """Per person: how many events they attend, and every source type they appear with."""
     if not person_ids:
         return {}
     result: dict[int, tuple[int, set[str]]] = {}
-    query = select(event_personnel.c.personnel_id, event_personnel.c.source_types).where(
-        event_personnel.c.personnel_id.in_(person_ids)
-    )
-    for pid, sources in conn.execute(query):
+    sqlite = conn.dialect.name == "sqlite"
+    ids = id_list_value("sqlite", person_ids) if sqlite else list(person_ids)
+    for pid, sources in conn.execute(_attendance(sqlite), {"ids": ids}):
         count, kinds = result.get(pid, (0, set()))
         kinds.update(s for s in sources.split(",") if s)
         result[pid] = (count + 1, kinds)

@@ -75,8 +75,10 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # A write transaction takes the write lock up front, so it never fails to upgrade a read lock
         # ("database is locked") half way through; it waits up to busy_timeout instead.
+        # Straight to the driver: through ``exec_driver_sql`` (events, result set-up) it cost a read transaction
+        # as much as its query (docs/benchmarks.md, "Per-request cost").
         mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN"
-        conn.exec_driver_sql(mode)
+        conn.connection.driver_connection.execute(mode)  # type: ignore[union-attr]
 
     return engine
 

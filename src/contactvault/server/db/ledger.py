@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, func, insert, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, select
 
 from contactvault.server.db.bulk import driver_time, executemany
 from contactvault.server.db.tables import accounts, credit_buckets, ledger_entries, task_holds, task_items, tasks
@@ -96,10 +96,13 @@ def expired_with_balance(conn: Connection, now: datetime, limit: int) -> list[Ex
     return [ExpiredBucket(int(r.id), int(r.account_id), int(r.balance), int(newest[r.id])) for r in rows]
 
 
+# Built once: the balance route runs it on every call, and building it cost about as much as running it.
+_BALANCE_ROWS = select(credit_buckets).where(credit_buckets.c.account_id == bindparam("account_id"))
+
+
 def balance_rows(conn: Connection, account_id: int) -> list[dict[str, object]]:
     """Raw bucket rows for the balance view."""
-    query = select(credit_buckets).where(credit_buckets.c.account_id == account_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
+    return [dict(r._mapping) for r in conn.execute(_BALANCE_ROWS, {"account_id": account_id})]
 
 
 def add_bucket(

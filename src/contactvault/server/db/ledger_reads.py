@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
-from contactvault.server.db.directory import PageRequest, paged
+from contactvault.server.db.directory import PageQuery, PageRequest, paged
 from contactvault.server.db.tables import credit_buckets, ledger_entries, tasks
 
 
@@ -89,7 +89,7 @@ def postings(conn: Connection, which: PostingFilter, page: PageRequest) -> tuple
         .order_by(le.c.id.desc())
     )
     count = select(func.count()).select_from(le).where(*conds)
-    rows, total = paged(conn, query, count, page)
+    rows, total = paged(conn, PageQuery(query, count), page)
     return [
         PostingRow(
             int(r.id),

@@ -59,33 +59,10 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
     states: dict[tuple[int, str], ChannelState] = {}
     if not person_ids:
         return states
-    revealed = select(
-        unlocks.c.personnel_id,
-        unlocks.c.channel,
-        unlocks.c.id,
-        unlocks.c.value_encrypted,
-        unlocks.c.source,
-        unlocks.c.verification_status,
-        unlocks.c.verification_score,
-        unlocks.c.checked_at,
-        cast(null(), task_items.c.status.type).label("status"),
-    ).where(unlocks.c.account_id == account_id, unlocks.c.personnel_id.in_(person_ids))
-    items = (
-        select(
-            task_items.c.personnel_id,
-            task_items.c.channel,
-            *(cast(null(), c.type) for c in _REVEALED_ONLY),
-            task_items.c.status,
-        )
-        .where(
-            task_items.c.account_id == account_id,
-            task_items.c.personnel_id.in_(person_ids),
-            task_items.c.status.in_(_SHOWN_STATUSES),
-        )
-        .distinct()
-    )
     row: Any
-    for row in conn.execute(union_all(revealed, items)):
+    sqlite = conn.dialect.name == "sqlite"
+    ids = id_list_value(conn.dialect.name, person_ids) if sqlite else list(person_ids)
+    for row in conn.execute(_contact_states(sqlite), {"account_id": account_id, "ids": ids}):
         state = states.setdefault((row.personnel_id, row.channel), ChannelState())
         if row.status is not None:
             state.statuses.add(row.status)
@@ -96,15 +73,45 @@ def contact_states(conn: Connection, account_id: int, person_ids: Sequence[int])
     return states
 
 
-# The unlock columns the item half of ``contact_states`` leaves NULL, in order.
-_REVEALED_ONLY = (
-    unlocks.c.id,
-    unlocks.c.value_encrypted,
-    unlocks.c.source,
-    unlocks.c.verification_status,
-    unlocks.c.verification_score,
-    unlocks.c.checked_at,
-)
+@cache
+def _contact_states(sqlite: bool) -> Any:
+    """``contact_states``' statement, built once (its construction cost more than running it). On SQLite the ids
+    travel as one JSON value (``json_each``): an expanding ``IN`` re-renders the SQL on every call."""
+    account: BindParameter[int] = bindparam("account_id")
+    ids: BindParameter[Any] = bindparam("ids", expanding=not sqlite)
+
+    def among(target: Any) -> Any:
+        return in_bound_ids("sqlite", target, ids) if sqlite else target.in_(ids)
+
+    revealed_only = (
+        unlocks.c.id,
+        unlocks.c.value_encrypted,
+        unlocks.c.source,
+        unlocks.c.verification_status,
+        unlocks.c.verification_score,
+        unlocks.c.checked_at,
+    )
+    revealed = select(
+        unlocks.c.personnel_id,
+        unlocks.c.channel,
+        *revealed_only,
+        cast(null(), task_items.c.status.type).label("status"),
+    ).where(unlocks.c.account_id == account, among(unlocks.c.personnel_id))
+    items = (
+        select(
+            task_items.c.personnel_id,
+            task_items.c.channel,
+            *(cast(null(), c.type) for c in revealed_only),
+            task_items.c.status,
+        )
+        .where(
+            task_items.c.account_id == account,
+            among(task_items.c.personnel_id),
+            task_items.c.status.in_(_SHOWN_STATUSES),
+        )
+        .distinct()
+    )
+    return union_all(revealed, items)
 
 
 def unlocked_ids(conn: Connection, account_id: int, channel: str, person_ids: Sequence[int]) -> set[int]:

@@ -153,7 +153,7 @@ def list_events(
     """A page of events matching the filters."""
     rows_q, count_q = q.event_query(keyword, country, city, date_from, date_to)
     with rt.db.read() as conn:
-        rows, total = q.paged(conn, rows_q, count_q, page)
+        rows, total = q.paged(conn, q.PageQuery(rows_q, count_q), page)
     return page_of([event_view(dict(r._mapping)) for r in rows], total, page)
 
 
@@ -263,9 +263,7 @@ class PeopleFilters:
     hide_unlocked: bool = False
 
 
-def _people_queries(
-    conn: Transaction, account_id: int, event_id: int, filters: PeopleFilters
-) -> tuple[Any, Any] | None:
+def _people_queries(conn: Transaction, account_id: int, event_id: int, filters: PeopleFilters) -> q.PageQuery | None:
     event = q.event_by_id(conn, event_id)
     if event is None:
         raise NotFound(f"Event {event_id} not found.")
@@ -299,7 +297,7 @@ def list_personnel(
     filters = PeopleFilters(exhibitor_id, department, level, search_query, company, hide_unlocked)
     with rt.db.read() as conn:
         queries = _people_queries(conn, account_id, event_id, filters)
-        rows, total = q.paged(conn, *queries, page) if queries else ([], 0)
+        rows, total = q.paged(conn, queries, page) if queries else ([], 0)
         sources = {int(r.id): set(r.source_types.split(",")) for r in rows}
         items = contact_items(rt, conn, account_id, rows, sources)
     return page_of(items, total, page)
@@ -319,7 +317,7 @@ def matching_ids(rt: Runtime, account_id: int, event_id: int, filters: PeopleFil
         queries = _people_queries(conn, account_id, event_id, filters)
         if queries is None:
             return Matching(0, [])
-        rows, total = q.paged(conn, *queries, PageRequest(1, limit))
+        rows, total = q.paged(conn, queries, PageRequest(1, limit))
     return Matching(total, [int(r.id) for r in rows])
 
 
@@ -344,6 +342,6 @@ def search_contacts(
     """A page of people at companies matching ``company_name`` across all events."""
     with rt.db.read() as conn:
         queries = q.contact_search_query(conn, company_name, role, person_name)
-        rows, total = q.paged(conn, *queries, page) if queries else ([], 0)
+        rows, total = q.paged(conn, queries, page) if queries else ([], 0)
         items = contact_items(rt, conn, account_id, rows)
     return page_of(items, total, page)
