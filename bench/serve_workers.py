@@ -1,11 +1,12 @@
 """``serve --workers N`` benchmark (issue 17): requests/s and server CPU per request, N = 1 and N = 2.
 
 Starts the real server (``contactvault serve --no-worker --workers N``) on a fresh SQLite file with an account,
-then 8 client threads (httpx, one keep-alive connection each: a connection stays with the process it reached)
-ask ``GET /external/credits/balance`` for ``--seconds``. Rate limits are on, as deployed: ``memory://`` with one
-process, the ``database://`` counters ``serve --workers N`` switches to with more. The server's CPU is read from
-``/proc`` (parent and children), so the load generator's own CPU is not counted. On a machine shared with other
-work, compare the two rows of one run only.
+then 8 keep-alive connections (a connection stays with the process it reached) ask ``GET
+/external/credits/balance`` for ``--seconds``: from ``wrk`` (bench/_wrk.py) when installed, else from 8 httpx
+client threads, which are then the bottleneck (they spend more CPU per request than the server). Rate limits are
+on, as deployed: ``memory://`` with one process, the ``database://`` counters ``serve --workers N`` switches to with
+more. The server's CPU is read from ``/proc`` (parent and children), so the load generator's own CPU is not
+counted. On a machine shared with other work, compare the two rows of one run only.
 
 Run: ``python -m bench serve_workers`` or ``python -m bench.serve_workers [--seconds S] [--workers 1,2]``.
 Writes bench/results/serve_workers.json.
@@ -30,6 +31,8 @@ import httpx
 from contactvault.server.bootstrap import build_runtime
 from contactvault.server.config import Settings
 from contactvault.server.demo.provisioning import provision_account
+
+from . import _wrk
 
 ORDER = 160
 RESULTS = Path(__file__).parent / "results"
@@ -107,8 +110,13 @@ def measure(folder: Path, workers: int, seconds: float) -> dict[str, float]:
         _load(base, key, 1.0)  # warm
         cpu = _cpu_seconds(proc.pid)
         started = time.perf_counter()
-        count = _load(base, key, seconds)
-        elapsed = time.perf_counter() - started
+        if _wrk.available():
+            request: list[_wrk.Request] = [("GET", "/external/credits/balance", None)]
+            run = _wrk.run(base, request, authorization=f"Bearer {key}", connections=CLIENTS, seconds=seconds)
+            count, elapsed = run.requests, run.seconds
+        else:
+            count = _load(base, key, seconds)
+            elapsed = time.perf_counter() - started
         cpu = _cpu_seconds(proc.pid) - cpu
     finally:
         proc.terminate()

@@ -187,12 +187,19 @@ def test_memory_counters_start_each_window_afresh_and_keep_only_the_one_before()
     assert counters.hit("key/a", 12) == 1
 
 
-def test_the_default_memory_storage_is_counted_in_process(settings: Settings) -> None:
+def test_memory_and_sqlite_counters_are_local_postgresql_counters_are_not(settings: Settings) -> None:
     limiter = RateLimiter.from_settings(
         settings.model_copy(update={"rate_limit_storage": "memory://"}), now=datetime.now
     )
     assert isinstance(limiter.storage, MemoryCounters)
-    assert limiter.in_process
+    assert limiter.local  # counted on the event loop, no thread-pool hop
+    shared = RateLimiter.from_settings(
+        settings.model_copy(update={"rate_limit_storage": "database://"}), now=datetime.now
+    )
+    try:
+        assert shared.local == settings.database_url.startswith("sqlite")  # a sidecar file; PostgreSQL: the network
+    finally:
+        shared.close()
 
 
 def test_ietf_fields_follow_the_draft_syntax() -> None:

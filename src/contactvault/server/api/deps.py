@@ -57,7 +57,7 @@ async def current_account(request: Request) -> int:
 
     The key limit is checked here, before any handler work (idempotency included), so a 429 stores nothing.
     Async so that a cached key, an in-memory rate limit and a fresh last-use stamp cost no thread-pool hop; what
-    needs I/O (a key read, a shared rate-limit storage, the once-a-minute last-use write) goes to the pool. It
+    needs I/O (a key read, a networked rate-limit storage, the once-a-minute last-use write) goes to the pool. It
     reads the header and the runtime itself rather than through sub-dependencies: each costs a request dozens of
     µs in FastAPI's dependency solving, and the header is not in the OpenAPI document (the bearer scheme is).
     """
@@ -70,7 +70,7 @@ async def current_account(request: Request) -> int:
     request.state.key_id = caller.key_id  # per-key caps (long-polls)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        if limiter.in_process:
+        if limiter.local:
             quota = limiter.hit_key(caller.key_id)
         else:
             quota = await run_in_threadpool(limiter.hit_key, caller.key_id)

@@ -130,9 +130,12 @@ class RateLimiter:
         )
 
     @property
-    def in_process(self) -> bool:
-        """Whether a hit is counted in this process's memory (no I/O: callers need no thread-pool hop)."""
-        return isinstance(self.storage, MemoryCounters)
+    def local(self) -> bool:
+        """Whether a hit is counted without a network wait: in this process's memory, or in the SQLite sidecar
+        file of ``database://`` (one upsert of microseconds, queued across processes on an flock). Callers on the
+        event loop count those in place; a PostgreSQL or Redis storage goes to the thread pool."""
+        storage = self.storage
+        return isinstance(storage, MemoryCounters) or (isinstance(storage, DatabaseCounters) and storage.is_sqlite)
 
     def hit_key(self, key_id: str) -> Quota | None:
         """Count one request for an API key (None when that limit is off)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,12 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError
 
-from contactvault.server.db.engine import PG_CONNECT_TIMEOUT_SECONDS, PG_POOL_TIMEOUT_SECONDS, SQLITE_BUSY_TIMEOUT_MS
+from contactvault.server.db.engine import (
+    PG_CONNECT_TIMEOUT_SECONDS,
+    PG_POOL_TIMEOUT_SECONDS,
+    SQLITE_BUSY_TIMEOUT_MS,
+    WriteGate,
+)
 
 log = logging.getLogger("contactvault.ratelimit")
 
@@ -98,11 +104,14 @@ class DatabaseCounters:
             if not url.database or url.database == ":memory:":
                 raise ValueError("database:// rate limits need an SQLite file, not an in-memory database")
             self.engine = _sqlite_counters_engine(url.database)
+            # Every hit writes: the processes' hits queue on an flock, not in SQLite's sleeping busy handler.
+            self._gate: WriteGate | nullcontext[None] = WriteGate(f"{sidecar_path(url.database)}-writer.lock")
             marks = {"name": ":name", "win": ":win"}
         else:
             import psycopg
 
             self.engine = _pg_counters_engine(database_url)
+            self._gate = nullcontext()
             marks = {"name": "%(name)s", "win": "%(win)s"}
             self._errors = (*self._errors, psycopg.Error)
         self._hit_sql = _HIT.format(**marks)
@@ -133,14 +142,8 @@ class DatabaseCounters:
             log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
             return None
         try:
-            cursor = conn.cursor()
-            if self._pruned_window != window:
-                self._pruned_window = window
-                cursor.execute(self._prune_sql, {"win": window - 1})
-            cursor.execute(self._hit_sql, {"name": name, "win": window})
-            rows = cursor.fetchall()  # to the end: a write stepped only part way is rolled back (SQLite)
-            cursor.close()
-            return int(rows[0][0])
+            with self._gate:
+                return self._hit(conn, name, window)
         except self._errors as exc:
             conn.invalidate()  # a connection that failed (a restarted server) is replaced, not pooled again
             log.warning("rate limit storage unavailable (%s); request admitted", type(exc).__name__)
@@ -148,11 +151,23 @@ class DatabaseCounters:
         finally:
             conn.close()  # back to the pool (a no-op after invalidate)
 
+    def _hit(self, conn: Any, name: str, window: int) -> int:
+        cursor = conn.cursor()
+        if self._pruned_window != window:
+            self._pruned_window = window
+            cursor.execute(self._prune_sql, {"win": window - 1})
+        cursor.execute(self._hit_sql, {"name": name, "win": window})
+        rows = cursor.fetchall()  # to the end: a write stepped only part way is rolled back (SQLite)
+        cursor.close()
+        return int(rows[0][0])
+
     def reset(self) -> None:
         """Forget every count."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(_RESET)
 
     def dispose(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections (and the lock file)."""
+        if isinstance(self._gate, WriteGate):
+            self._gate.close()
         self.engine.dispose()
