@@ -202,6 +202,29 @@ def test_memory_and_sqlite_counters_are_local_postgresql_counters_are_not(settin
         shared.close()
 
 
+@pytest.mark.parametrize("networked", [False, True], ids=["local", "networked"])
+def test_hits_are_counted_on_the_event_loop_only_in_a_local_storage(
+    make_client: AppFactory, account: Account, networked: bool
+) -> None:
+    client = make_client(rate_limit_per_key=100, rate_limit_per_ip=100)
+    limiter: RateLimiter = client.app.state.rate_limiter  # type: ignore[attr-defined]
+    if networked:
+        limiter.storage = MemoryStorage()  # a `limits` storage, as redis:// is: not counted on the loop
+    counted: dict[str, str] = {}
+    count = limiter._count
+
+    def spy(name: str, window: int) -> int | None:
+        counted[name.split("/")[0]] = threading.current_thread().name
+        return count(name, window)
+
+    limiter._count = spy  # type: ignore[method-assign]
+    loop_thread = client.portal.call(lambda: threading.current_thread().name)  # type: ignore[union-attr]
+    assert client.get(BALANCE, headers=account.headers).status_code == 200
+    assert counted.keys() == {"key", "ip"}
+    for policy, thread in counted.items():
+        assert (thread != loop_thread) == networked, policy
+
+
 def test_ietf_fields_follow_the_draft_syntax() -> None:
     moment = datetime(2026, 1, 1, 0, 0, 50, tzinfo=UTC)
     limiter = RateLimiter(MemoryStorage(), per_key=120, per_ip=600, now=lambda: moment)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contactvault.server.api import ratelimit
@@ -116,7 +117,9 @@ class RequestContextMiddleware:
             await _send_error(send_with_headers, status, _error(status, "INVALID_REQUEST", message, trace_id, field))
             return
         if self.limiter is not None and scope["path"] not in UNLIMITED_PATHS:
-            quota = self.limiter.hit_ip(_client_ip(scope))
+            ip = _client_ip(scope)
+            # A networked storage (PostgreSQL, Redis) is a round trip: not on the event loop.
+            quota = self.limiter.hit_ip(ip) if self.limiter.local else await run_in_threadpool(self.limiter.hit_ip, ip)
             state[IP_QUOTA] = quota
             if quota is not None and not quota.allowed:
                 await _send_error(
