@@ -102,25 +102,17 @@ class RateLimiter:
     @classmethod
     def from_settings(cls, settings: Settings, now: Callable[[], datetime]) -> RateLimiter:
         """A limiter on the configured storage."""
-        if settings.rate_limit_storage == DATABASE_STORAGE:
-            return cls(
-                DatabaseCounters(settings.database_url),
-                per_key=settings.rate_limit_per_key,
-                per_ip=settings.rate_limit_per_ip,
-                now=now,
-                window_seconds=settings.rate_limit_window_seconds,
-            )
-        if settings.rate_limit_storage == MEMORY_STORAGE:
-            return cls(
-                MemoryCounters(),
-                per_key=settings.rate_limit_per_key,
-                per_ip=settings.rate_limit_per_ip,
-                now=now,
-                window_seconds=settings.rate_limit_window_seconds,
-            )
-        storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
-        if not isinstance(storage, Storage):
-            raise ValueError(f"{settings.rate_limit_storage!r} is an asyncio storage; use the synchronous scheme")
+        uri = settings.rate_limit_storage
+        storage: Storage | DatabaseCounters | MemoryCounters
+        if uri == DATABASE_STORAGE:
+            storage = DatabaseCounters(settings.database_url)
+        elif uri == MEMORY_STORAGE:
+            storage = MemoryCounters()
+        else:
+            found = storage_from_string(uri, wrap_exceptions=True)
+            if not isinstance(found, Storage):
+                raise ValueError(f"{uri!r} is an asyncio storage; use the synchronous scheme")
+            storage = found
         return cls(
             storage,
             per_key=settings.rate_limit_per_key,
