@@ -328,7 +328,7 @@ def _profiled(folder: str | None, scenario: Scenario, pid: int, seconds: float) 
     out = Path(folder) / (re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-") + ".raw")
     out.parent.mkdir(parents=True, exist_ok=True)
     command = ["py-spy", "record", "--pid", str(pid), "--gil", "--format", "raw", "-r", "250"]
-    command += ["-d", str(max(1, round(seconds))), "-o", str(out), "--nonblocking"]
+    command += ["-d", str(max(1, round(seconds))), "-o", str(out)]  # blocking: consistent stacks
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
