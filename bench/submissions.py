@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from contactvault.server.db.tables import tasks
 from contactvault.server.demo.provisioning import provision_account
 
 from . import _wrk
+from .serve_workers import _cpu_seconds, _free_port
 from .unlock import EVENT, PEOPLE, build_directory
 
 ORDER = 35  # after the unlock benchmark it extends
@@ -47,25 +47,6 @@ CONNECTIONS = 8
 BATCH = 100
 GOAL_CPU_MS = 3.0
 GOAL_PER_S = 300.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its children (the ``--workers`` processes)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        pids += [int(p) for p in (task / "children").read_text().split()]
-    total = 0.0
-    for one in pids:
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def measure(folder: Path, name: str, workers: int, seconds: float, src: str | None = None) -> dict[str, Any]:
